@@ -1,0 +1,7 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+int main(void)
+{
+	fprintf(stderr, "meshgate-controller-mock: not yet\n");
+	return 1;
+}

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The config document the controller hands a connector (docs/API.md), parsed into
+ * plain structs, checked for form (config_parse) and for safety on this host
+ * (config_check_safety). A document that fails either is never applied.
+ */
+#ifndef MG_CONFIG_H
+#define MG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cidr.h"
+#include "err.h"
+#include "wgkey.h"
+
+#define CONFIG_MAX_BYTES     (8u << 20) /* 8 MiB: 100,000 exclusions fit comfortably */
+#define CONFIG_MAX_ROUTES    4096       /* kernel routes on the tunnel */
+#define CONFIG_MAX_ADVERTISE 1024
+#define CONFIG_MAX_EXCLUDE   100000
+#define CONFIG_MAX_ACCESS    1024
+#define CONFIG_MAX_PORTS     256
+#define CONFIG_MAX_CLOUD     1024
+#define CONFIG_ENDPOINT_MAX  262
+
+enum access_mode { ACCESS_FULL, ACCESS_PORTS, ACCESS_DENY };
+
+struct port_range {
+	uint8_t proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t first, last;
+};
+
+struct access_rule {
+	struct cidr cidr;
+	enum access_mode mode;
+	struct port_range *ports;
+	size_t n_ports;
+};
+
+struct mg_config {
+	int64_t version;
+	char device_id[64];
+	char device_name[128];
+	struct {
+		struct cidr address; /* host bits kept: the tunnel address with its prefix */
+		int mtu;
+		int keepalive;
+		uint8_t hub_public_key[WG_KEY_LEN];
+		char hub_endpoint[CONFIG_ENDPOINT_MAX]; /* "host:port" or "[v6]:port" */
+	} tunnel;
+	struct cidr *routes;
+	size_t n_routes;
+	struct cidr *advertised;
+	size_t n_advertised;
+	struct {
+		bool enabled;
+		struct cidr *exclude;
+		size_t n_exclude;
+	} nat;
+	struct access_rule *access;
+	size_t n_access;
+	bool egress;
+	struct {
+		bool manage_routes;
+		struct cidr *destinations;
+		size_t n_destinations;
+	} cloud;
+};
+
+/* Parse and check the form of a document. On failure `out` is left empty (freeable). */
+int config_parse(const char *json, size_t len, struct mg_config *out, mg_err *e);
+void config_free(struct mg_config *c);
+
+/* What this host must keep reachable outside the tunnel, and its own subnets. */
+struct config_safety {
+	struct {
+		uint8_t family;
+		uint8_t addr[16];
+		char what[48]; /* "the controller", "the hub endpoint" */
+	} protect[8];
+	size_t n_protect;
+	const struct cidr *lan; /* directly connected subnets on non-tunnel interfaces */
+	size_t n_lan;
+	size_t max_routes; /* 0 means CONFIG_MAX_ROUTES */
+};
+
+/* Refuse a document that would cut the host off or hijack its LAN. */
+int config_check_safety(const struct mg_config *c, const struct config_safety *s, mg_err *e);
+
+/* Split "host:port" / "[v6]:port". Returns 0 or -1. */
+int config_split_endpoint(const char *ep, char *host, size_t hostlen, uint16_t *port);
+
+const char *access_mode_name(enum access_mode m);
+
+#endif

@@ -1,0 +1,159 @@
+# shellcheck shell=bash
+# Shared helpers for the namespace integration tests (see ../shared/TESTING.md).
+# Every test: sources this file, calls mg_setup, creates namespaces with ns_add,
+# starts daemons with bg_start (so cleanup kills exactly those PIDs), and ends with
+# mg_pass. Cleanup runs on every exit path and never touches the root namespace
+# beyond deleting the namespaces it created.
+set -euo pipefail
+
+MG_BUILD=${MG_BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
+MG_SRC=${MG_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+MESHGATE=$MG_BUILD/agent/meshgate
+CTLMOCK=$MG_BUILD/controller-mock/meshgate-controller-mock
+
+_mg_ns=()
+_mg_pids=()
+_mg_tmp=""
+
+mg_log() { printf '[%s] %s\n' "${MG_TEST_NAME:-test}" "$*" >&2; }
+mg_fail() {
+	mg_log "FAIL: $*"
+	exit 1
+}
+
+mg_cleanup() {
+	local rc=$?
+	set +e
+	for pid in "${_mg_pids[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${_mg_pids[@]}"; do
+		for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null
+	done
+	for ns in "${_mg_ns[@]}"; do
+		# processes we did not start by PID but that live only in our namespace
+		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+		ip netns del "$ns" 2>/dev/null
+	done
+	if [ -n "$_mg_tmp" ] && [ -z "${MG_KEEP_TMP:-}" ]; then rm -rf "$_mg_tmp"; fi
+	if [ $rc -ne 0 ] && [ -n "$_mg_tmp" ] && [ -n "${MG_KEEP_TMP:-}" ]; then
+		mg_log "kept $_mg_tmp"
+	fi
+	exit $rc
+}
+
+# mg_setup NAME: root check, unique id, temp dir, traps.
+mg_setup() {
+	MG_TEST_NAME=$1
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "$MG_TEST_NAME: needs root (network namespaces); run scripts/test with sudo" >&2
+		exit 1
+	fi
+	[ -x "$MESHGATE" ] || mg_fail "no agent binary at $MESHGATE (build first)"
+	# 4 hex chars from the pid and randomness: short enough for 15-char ifnames
+	MG_ID=$(printf '%04x' $(((RANDOM << 1 ^ $$) & 0xffff)))
+	_mg_tmp=$(mktemp -d "/tmp/mgt-$MG_TEST_NAME.XXXXXX")
+	MG_TMP=$_mg_tmp
+	trap mg_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+# ns_add SHORT: creates namespace "mgt<id>-SHORT", prints its name; loopback up.
+ns_add() {
+	local ns="mgt$MG_ID-$1"
+	ip netns add "$ns"
+	_mg_ns+=("$ns")
+	ip -n "$ns" link set lo up
+	echo "$ns"
+}
+
+# nsx NS CMD...: run in a namespace
+nsx() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+# veth NS1 IF1 NS2 IF2: a veth pair between two namespaces (both up).
+veth() {
+	local tmpa="v$MG_ID$RANDOM"
+	local tmpb="w$MG_ID$RANDOM"
+	ip link add "${tmpa:0:15}" type veth peer name "${tmpb:0:15}"
+	ip link set "${tmpa:0:15}" netns "$1" name "$2"
+	ip link set "${tmpb:0:15}" netns "$3" name "$4"
+	ip -n "$1" link set "$2" up
+	ip -n "$3" link set "$4" up
+}
+
+# bg_start NS LOGFILE CMD...: start a daemon in a namespace; prints its PID.
+# The PID is recorded for cleanup.
+bg_start() {
+	local ns=$1 log=$2
+	shift 2
+	ip netns exec "$ns" "$@" >"$log" 2>&1 &
+	local pid=$!
+	_mg_pids+=("$pid")
+	echo "$pid"
+}
+# Record a PID started another way.
+bg_track() { _mg_pids+=("$1"); }
+
+# wait_until SECONDS CMD...: poll (every 50 ms) until CMD succeeds; 1 on timeout.
+wait_until() {
+	local secs=$1
+	shift
+	local end=$(($(date +%s%N) + secs * 1000000000))
+	while [ "$(date +%s%N)" -lt $end ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+assert_eq() {
+	[ "$1" = "$2" ] || mg_fail "${3:-values differ}: expected '$2', got '$1'"
+}
+assert_contains() {
+	grep -qF -- "$2" <<<"$1" || mg_fail "${3:-missing text}: '$2' not in: $1"
+}
+assert_not_contains() {
+	if grep -qF -- "$2" <<<"$1"; then mg_fail "${3:-unexpected text}: '$2' in: $1"; fi
+}
+
+mg_pass() {
+	mg_log "PASS"
+	exit 0
+}
+
+# --- controller-mock helpers ----------------------------------------------------------
+
+# ctl_start NS STATEDIR LISTEN_ADDR PORT [extra args]: start the mock controller,
+# wait until it answers; sets CTL_PID CTL_URL CTL_PIN ADMIN_TOKEN.
+ctl_start() {
+	local ns=$1 dir=$2 addr=$3 port=$4
+	shift 4
+	CTL_NS=$ns
+	CTL_DIR=$dir
+	CTL_URL="https://$addr:$port"
+	CTL_PID=$(bg_start "$ns" "$dir.log" "$CTLMOCK" --state-dir "$dir" \
+		--listen "$addr:$port" --public-url "$CTL_URL" "$@")
+	wait_until 10 test -s "$dir/admin.token" || mg_fail "controller did not start: $(cat "$dir.log")"
+	wait_until 10 nsx "$ns" curl -sk -o /dev/null "$CTL_URL/api/v1/hub" ||
+		mg_fail "controller not answering: $(cat "$dir.log")"
+	ADMIN_TOKEN=$(cat "$dir/admin.token")
+	CTL_PIN=$(cat "$dir/pin")
+}
+
+# api NS METHOD PATH [JSON]: admin API call; prints body, sets API_STATUS.
+api() {
+	local ns=$1 method=$2 path=$3 body=${4:-}
+	local out
+	out=$(nsx "$ns" curl -sk --pinnedpubkey "$CTL_PIN" -X "$method" \
+		-H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
+		${body:+--data-binary "$body"} -w '\n%{http_code}' "$CTL_URL$path")
+	API_STATUS=${out##*$'\n'}
+	printf '%s' "${out%$'\n'*}"
+}
