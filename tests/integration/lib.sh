@@ -9,6 +9,7 @@ set -euo pipefail
 MG_BUILD=${MG_BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
 MG_SRC=${MG_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 MESHGATE=$MG_BUILD/agent/meshgate
+MG_TOOLS=$MG_BUILD/tests
 CTLMOCK=$MG_BUILD/controller-mock/meshgate-controller-mock
 
 _mg_ns=()
