@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* Command-line plumbing shared by the meshgate commands. */
+#ifndef MG_CLI_H
+#define MG_CLI_H
+
+#include <stdbool.h>
+
+/* Exit codes (documented in `meshgate --help`). */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,     /* the operation failed; the message says why */
+	EXIT_USAGE = 2,    /* bad command line */
+	EXIT_REVOKED = 3,  /* the controller revoked this connector; everything was removed */
+	EXIT_NOTENROLLED = 4,
+};
+
+struct cli_common {
+	const char *state_dir;
+	bool json;
+};
+
+/* Each command: argc/argv start at the command name. */
+int cmd_up(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_down(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+
+/* Overwrite a secret passed on the command line so it no longer shows in ps. */
+void cli_scrub_arg(char *arg);
+
+#endif

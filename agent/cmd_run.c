@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: MIT */
+/* meshgate run / meshgate down */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "daemon.h"
+#include "fsutil.h"
+#include "log.h"
+#include "state.h"
+#include "status.h"
+
+enum {
+	OPT_WG_MODE = 256,
+	OPT_WG_BIN,
+	OPT_SYSCTL_DROPIN,
+	OPT_LAN_IF,
+	OPT_POLL_WAIT,
+	OPT_STATUS_INTERVAL,
+	OPT_FORGET,
+	OPT_LOG_LEVEL,
+};
+
+static const char dp_help[] =
+	"  -s, --state-dir DIR        state directory (default " STATE_DIR_DEFAULT ")\n"
+	"  -i, --ifname NAME          tunnel interface (default: as given to `up`, else mg0)\n"
+	"      --wg-mode MODE         auto (kernel WireGuard, else userspace), kernel, or\n"
+	"                             userspace (default auto)\n"
+	"      --wg-userspace-bin BIN userspace WireGuard program (default wireguard-go)\n"
+	"      --lan-if NAME          a LAN interface whose rp_filter is relaxed (repeat for\n"
+	"                             several; default: interfaces of the advertised subnets\n"
+	"                             and of the default route)\n"
+	"      --sysctl-dropin PATH   where the persistent sysctl file goes (default\n"
+	"                             " SYSCTL_DROPIN_DEFAULT "; empty string: none)\n"
+	"      --log-level LEVEL      error, warn, info (default) or debug\n"
+	"  -h, --help                 this text\n";
+
+static const struct option dp_opts_long[] = {
+	{"state-dir", required_argument, NULL, 's'},
+	{"ifname", required_argument, NULL, 'i'},
+	{"wg-mode", required_argument, NULL, OPT_WG_MODE},
+	{"wg-userspace-bin", required_argument, NULL, OPT_WG_BIN},
+	{"lan-if", required_argument, NULL, OPT_LAN_IF},
+	{"sysctl-dropin", required_argument, NULL, OPT_SYSCTL_DROPIN},
+	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"poll-wait", required_argument, NULL, OPT_POLL_WAIT},
+	{"status-interval", required_argument, NULL, OPT_STATUS_INTERVAL},
+	{"forget", no_argument, NULL, OPT_FORGET},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+static bool valid_ifname(const char *s)
+{
+	return s[0] && strlen(s) < 16 && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
+}
+
+static int parse_int(const char *s, int min, int max, int *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || v < min || v > max)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* Parse the options shared by run and down; returns -1 on a usage error, 1 for --help. */
+static int parse_dp_opts(int argc, char **argv, const char *cmd, struct daemon_opts *o,
+			 bool *forget)
+{
+	const char *dropin = SYSCTL_DROPIN_DEFAULT;
+	int c, lvl;
+
+	memset(o, 0, sizeof(*o));
+	o->state_dir = STATE_DIR_DEFAULT;
+	o->poll_wait_s = 25;
+	o->status_interval_s = 10;
+	o->backoff_max_s = 60;
+	snprintf(o->dp.wg_bin, sizeof(o->dp.wg_bin), "wireguard-go");
+	while ((c = getopt_long(argc, argv, "s:i:h", dp_opts_long, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			o->state_dir = optarg;
+			break;
+		case 'i':
+			if (!valid_ifname(optarg)) {
+				fprintf(stderr, "meshgate %s: bad interface name \"%s\"\n", cmd, optarg);
+				return -1;
+			}
+			snprintf(o->dp.ifname, sizeof(o->dp.ifname), "%s", optarg);
+			break;
+		case OPT_WG_MODE:
+			if (!strcmp(optarg, "auto"))
+				o->dp.wg_mode = DP_WG_AUTO;
+			else if (!strcmp(optarg, "kernel"))
+				o->dp.wg_mode = DP_WG_KERNEL;
+			else if (!strcmp(optarg, "userspace"))
+				o->dp.wg_mode = DP_WG_USERSPACE;
+			else {
+				fprintf(stderr, "meshgate %s: --wg-mode is auto, kernel or userspace\n",
+					cmd);
+				return -1;
+			}
+			break;
+		case OPT_WG_BIN:
+			snprintf(o->dp.wg_bin, sizeof(o->dp.wg_bin), "%s", optarg);
+			break;
+		case OPT_LAN_IF:
+			if (!valid_ifname(optarg) || o->dp.n_lan_ifs >= DP_MAX_LAN_IFS) {
+				fprintf(stderr, "meshgate %s: bad or too many --lan-if (max %d)\n", cmd,
+					DP_MAX_LAN_IFS);
+				return -1;
+			}
+			snprintf(o->dp.lan_ifs[o->dp.n_lan_ifs++], 16, "%s", optarg);
+			break;
+		case OPT_SYSCTL_DROPIN:
+			dropin = optarg;
+			break;
+		case OPT_LOG_LEVEL:
+			lvl = log_level_parse(optarg);
+			if (lvl < 0) {
+				fprintf(stderr, "meshgate %s: --log-level is error, warn, info or "
+						"debug\n", cmd);
+				return -1;
+			}
+			log_set_level((enum mg_log_level)lvl);
+			break;
+		case OPT_POLL_WAIT:
+			if (parse_int(optarg, 1, 60, &o->poll_wait_s) < 0) {
+				fprintf(stderr, "meshgate %s: --poll-wait is 1..60 seconds\n", cmd);
+				return -1;
+			}
+			break;
+		case OPT_STATUS_INTERVAL:
+			if (parse_int(optarg, 1, 3600, &o->status_interval_s) < 0) {
+				fprintf(stderr, "meshgate %s: --status-interval is 1..3600 s\n", cmd);
+				return -1;
+			}
+			break;
+		case OPT_FORGET:
+			if (!forget) {
+				fprintf(stderr, "meshgate %s: --forget only goes with down\n", cmd);
+				return -1;
+			}
+			*forget = true;
+			break;
+		case 'h':
+			return 1;
+		default:
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "meshgate %s: unexpected argument \"%s\"\n", cmd, argv[optind]);
+		return -1;
+	}
+	sysctl_ctx_init(&o->dp.sysctl, o->state_dir, dropin, NULL);
+	return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct daemon_opts o;
+	int r = parse_dp_opts(argc, argv, "run", &o, NULL);
+
+	if (r != 0) {
+		FILE *f = r > 0 ? stdout : stderr;
+		fprintf(f, "Usage: meshgate run [options]\n\n"
+			   "Runs the agent in the foreground (the systemd service runs this): applies\n"
+			   "the last good config at once, then follows the controller (long-poll),\n"
+			   "applying each change within a second without resetting the tunnel,\n"
+			   "repairs drift (deleted routes or tunnel, forwarding turned off) and\n"
+			   "reports status. SIGTERM removes the tunnel and its routes; sysctls stay\n"
+			   "until `meshgate down`. Exits 3 after the controller revoked this\n"
+			   "connector (everything meshgate made is removed first).\n\n"
+			   "Options:\n%s"
+			   "      --poll-wait S          long-poll wait asked of the controller (25)\n"
+			   "      --status-interval S    status report period (10)\n",
+			dp_help);
+		return r > 0 ? EXIT_OK : EXIT_USAGE;
+	}
+	log_init("meshgate", log_get_level());
+	return daemon_run(&o);
+}
+
+int cmd_down(int argc, char **argv)
+{
+	struct daemon_opts o;
+	struct agent_state st;
+	struct dataplane *dp = NULL;
+	bool forget = false;
+	mg_err e = {""};
+	int r = parse_dp_opts(argc, argv, "down", &o, &forget), lockfd, rc = EXIT_OK;
+
+	if (r != 0) {
+		FILE *f = r > 0 ? stdout : stderr;
+		fprintf(f, "Usage: meshgate down [options]\n\n"
+			   "Removes what meshgate made on this host: the tunnel, its routes, the\n"
+			   "sysctl drop-in, and puts each sysctl back to its recorded value where it\n"
+			   "still holds the value meshgate wrote. Safe to run twice. The identity\n"
+			   "stays unless --forget is given.\n\n"
+			   "Options:\n%s"
+			   "      --forget               also delete the identity (device secret,\n"
+			   "                             private key, last config): the next `up`\n"
+			   "                             enrols afresh\n",
+			dp_help);
+		return r > 0 ? EXIT_OK : EXIT_USAGE;
+	}
+	if (!fs_exists(o.state_dir)) {
+		printf("Nothing to do: no state directory %s.\n", o.state_dir);
+		return EXIT_OK;
+	}
+	lockfd = state_lock(o.state_dir, &e);
+	if (lockfd < 0) {
+		fprintf(stderr, "meshgate down: %s\n", e.msg);
+		return EXIT_FAIL;
+	}
+	if (!o.dp.ifname[0]) {
+		if (state_load(o.state_dir, &st, &e) == 0 && st.ifname[0])
+			snprintf(o.dp.ifname, sizeof(o.dp.ifname), "%s", st.ifname);
+		else
+			snprintf(o.dp.ifname, sizeof(o.dp.ifname), "%s", DP_IFNAME_DEFAULT);
+		state_wipe(&st);
+	}
+	if (dp_open(&dp, &o.dp, &e) < 0) {
+		fprintf(stderr, "meshgate down: %s\n", e.msg);
+		close(lockfd);
+		return EXIT_FAIL;
+	}
+	if (daemon_teardown_all(&o, dp, &e) < 0) {
+		fprintf(stderr, "meshgate down: %s\n", e.msg);
+		rc = EXIT_FAIL;
+	}
+	dp_close(dp);
+	if (rc == EXIT_OK) {
+		char p[4096];
+		state_path(o.state_dir, "config.json", p, sizeof(p), NULL);
+		fs_unlink_if_exists(p, NULL);
+		if (forget) {
+			static const char *files[] = {"device.json", "private.key", "status.json"};
+			for (size_t i = 0; i < MG_ARRAY_SIZE(files); i++) {
+				state_path(o.state_dir, files[i], p, sizeof(p), NULL);
+				if (fs_unlink_if_exists(p, &e) < 0) {
+					fprintf(stderr, "meshgate down: %s\n", e.msg);
+					rc = EXIT_FAIL;
+				}
+			}
+		} else {
+			cJSON *f = cJSON_CreateObject();
+			if (f) {
+				cJSON *dj = cJSON_AddObjectToObject(f, "daemon");
+				if (dj)
+					cJSON_AddStringToObject(dj, "state", "down");
+				cJSON_AddNullToObject(f, "applied_version");
+				status_merge(o.state_dir, f);
+			}
+		}
+		printf("meshgate is down: tunnel %s and its routes removed, sysctls restored%s.\n",
+		       o.dp.ifname, forget ? ", identity forgotten" : "");
+	}
+	close(lockfd);
+	return rc;
+}

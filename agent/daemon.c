@@ -1,0 +1,601 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's single event loop: curl_multi_poll() waits on the controller transfers
+ * (config long-poll, status reports) plus our own fds (signalfd, netlink events) with a
+ * timeout that is the nearest timer (retry backoff, drift debounce, sysctl check,
+ * status report). States: the last good config is applied first (controller or not),
+ * then each 200 from the long-poll is validated and applied or refused.
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "cli.h"
+#include "config.h"
+#include "ctlc.h"
+#include "log.h"
+#include "state.h"
+#include "status.h"
+#include "version.h"
+
+enum req_kind { REQ_POLL = 1, REQ_STATUS };
+
+struct daemon {
+	const struct daemon_opts *o;
+	struct agent_state st;
+	struct dataplane *dp;
+	CURLM *multi;
+	struct ctlc_req *poll, *report;
+	int sigfd;
+
+	struct mg_config applied;
+	bool have_applied;
+	char seen_etag[64];  /* last version seen, applied or refused: the next If-None-Match */
+	char last_error[512];
+
+	unsigned fails;       /* consecutive controller failures, for the backoff */
+	uint64_t poll_at;     /* monotonic ms: when to start the next long-poll */
+	uint64_t report_at;   /* next status report */
+	uint64_t reconcile_at; /* drift debounce; 0 = none pending */
+	uint64_t sysctl_at;
+	bool report_now;
+	bool stop;
+	int exit_code;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void set_error(struct daemon *d, const char *msg)
+{
+	if (!msg) {
+		if (d->last_error[0])
+			status_clear_error(d->o->state_dir);
+		d->last_error[0] = '\0';
+		return;
+	}
+	if (strcmp(d->last_error, msg)) {
+		snprintf(d->last_error, sizeof(d->last_error), "%s", msg);
+		status_note_error(d->o->state_dir, msg);
+		d->report_now = true;
+	}
+}
+
+/* Capped exponential backoff with full jitter: uniform in [base/2, base]. */
+static uint64_t backoff_ms(struct daemon *d)
+{
+	uint64_t base = 1000, cap = (uint64_t)d->o->backoff_max_s * 1000;
+	uint32_t r = 0;
+
+	for (unsigned i = 1; i < d->fails && base < cap; i++)
+		base *= 2;
+	if (base > cap)
+		base = cap;
+	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+		r = (uint32_t)rand();
+	return base / 2 + r % (base / 2 + 1);
+}
+
+/* Addresses the tunnel must never swallow: the controller and the hub endpoint. */
+static void add_protect(struct config_safety *s, const char *host, const char *what)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL, *ai;
+
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		return;
+	for (ai = res; ai && s->n_protect < MG_ARRAY_SIZE(s->protect); ai = ai->ai_next) {
+		uint8_t *a = s->protect[s->n_protect].addr;
+		memset(a, 0, 16);
+		if (ai->ai_family == AF_INET)
+			memcpy(a, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, 4);
+		else if (ai->ai_family == AF_INET6)
+			memcpy(a, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, 16);
+		else
+			continue;
+		s->protect[s->n_protect].family = (uint8_t)ai->ai_family;
+		snprintf(s->protect[s->n_protect].what, sizeof(s->protect[0].what), "%s", what);
+		s->n_protect++;
+	}
+	freeaddrinfo(res);
+}
+
+static void url_host(const char *url, char *host, size_t len)
+{
+	const char *h = strstr(url, "://");
+	h = h ? h + 3 : url;
+	if (*h == '[') {
+		const char *c = strchr(h, ']');
+		snprintf(host, len, "%.*s", c ? (int)(c - h - 1) : 0, h + 1);
+		return;
+	}
+	size_t n = strcspn(h, ":/");
+	snprintf(host, len, "%.*s", (int)n, h);
+}
+
+static int check_safety(struct daemon *d, const struct mg_config *c, mg_err *e)
+{
+	struct config_safety s = {0};
+	char host[CONFIG_ENDPOINT_MAX];
+	uint16_t port;
+	struct cidr *lan = NULL;
+	size_t n_lan = 0;
+	int r;
+
+	url_host(d->st.target.url, host, sizeof(host));
+	add_protect(&s, host, "the controller");
+	if (config_split_endpoint(c->tunnel.hub_endpoint, host, sizeof(host), &port) == 0)
+		add_protect(&s, host, "the hub endpoint");
+	if (dp_lan_subnets(d->dp, &lan, &n_lan, e) < 0)
+		return -1;
+	s.lan = lan;
+	s.n_lan = n_lan;
+	r = config_check_safety(c, &s, e);
+	free(lan);
+	return r;
+}
+
+/* Validate, apply, and on success make it the last good config. */
+static int take_config(struct daemon *d, const char *json, size_t len, bool from_disk)
+{
+	struct mg_config c;
+	mg_err e = {""};
+	int changes = 0;
+
+	if (config_parse(json, len, &c, &e) < 0 || check_safety(d, &c, &e) < 0) {
+		config_free(&c);
+		log_err("config refused, keeping version %lld in force: %s",
+			(long long)(d->have_applied ? d->applied.version : 0), e.msg);
+		set_error(d, e.msg);
+		return -1;
+	}
+	if (dp_apply(d->dp, &c, d->st.priv, &changes, &e) < 0) {
+		log_err("applying config version %lld failed: %s", (long long)c.version, e.msg);
+		set_error(d, e.msg);
+		config_free(&c);
+		/* what was applied before may be half-changed: re-assert it soon */
+		if (d->have_applied)
+			d->reconcile_at = now_ms() + 1000;
+		return -1;
+	}
+	if (!from_disk && state_save_config(d->o->state_dir, json, len, &e) < 0)
+		log_warn("applied version %lld but could not save it as last good: %s",
+			 (long long)c.version, e.msg);
+	log_info("config version %lld applied (%d change%s)%s", (long long)c.version, changes,
+		 changes == 1 ? "" : "s", from_disk ? " from the last good copy" : "");
+	config_free(&d->applied);
+	d->applied = c;
+	d->have_applied = true;
+	set_error(d, NULL);
+	cJSON *f = cJSON_CreateObject();
+	if (f) {
+		cJSON_AddNumberToObject(f, "applied_version", (double)c.version);
+		status_merge(d->o->state_dir, f);
+	}
+	d->report_now = true;
+	return 0;
+}
+
+static void revoke_and_stop(struct daemon *d)
+{
+	mg_err e = {""};
+
+	log_err("the controller revoked this connector: removing the tunnel, routes and host "
+		"settings meshgate made");
+	if (daemon_teardown_all(d->o, d->dp, &e) < 0)
+		log_err("teardown after revocation incomplete: %s", e.msg);
+	set_error(d, "revoked by the controller; everything meshgate made was removed");
+	d->stop = true;
+	d->exit_code = EXIT_REVOKED;
+}
+
+static int start_request(struct daemon *d, int kind)
+{
+	struct ctlc_req *r = calloc(1, sizeof(*r));
+	char path[64], hdr[96], *body = NULL;
+	mg_err e = {""};
+	int rc;
+
+	if (!r)
+		return -1;
+	if (kind == REQ_POLL) {
+		snprintf(path, sizeof(path), "/api/v1/device/config?wait=%d", d->o->poll_wait_s);
+		if (d->seen_etag[0])
+			snprintf(hdr, sizeof(hdr), "If-None-Match: %s", d->seen_etag);
+		rc = ctlc_req_init(r, &d->st.target, path, d->st.secret, NULL,
+				   d->seen_etag[0] ? hdr : NULL, CONFIG_MAX_BYTES,
+				   (long)(d->o->poll_wait_s + 15) * 1000, &e);
+	} else {
+		struct dp_stats s = {0};
+		cJSON *j = cJSON_CreateObject(), *t;
+		dp_stats(d->dp, &s);
+		if (!j) {
+			free(r);
+			return -1;
+		}
+		cJSON_AddNumberToObject(j, "applied_version",
+					d->have_applied ? (double)d->applied.version : 0);
+		cJSON_AddStringToObject(j, "agent_version", MG_VERSION);
+		t = cJSON_AddObjectToObject(j, "tunnel");
+		if (t) {
+			cJSON_AddStringToObject(t, "state", s.up ? "up" : "down");
+			cJSON_AddStringToObject(t, "backend", s.backend ? s.backend : "none");
+			cJSON_AddNumberToObject(t, "last_handshake", (double)s.last_handshake);
+			cJSON_AddNumberToObject(t, "handshake_age",
+						s.last_handshake ? (double)(time(NULL) -
+									    s.last_handshake)
+								 : -1);
+			cJSON_AddNumberToObject(t, "rx_bytes", (double)s.rx_bytes);
+			cJSON_AddNumberToObject(t, "tx_bytes", (double)s.tx_bytes);
+		}
+		cJSON_AddNumberToObject(j, "routes_applied", (double)s.routes);
+		cJSON *errs = cJSON_AddArrayToObject(j, "errors");
+		if (errs && d->last_error[0])
+			cJSON_AddItemToArray(errs, cJSON_CreateString(d->last_error));
+		body = cJSON_PrintUnformatted(j);
+		/* the same picture goes to status.json for `meshgate status` */
+		cJSON *f = cJSON_CreateObject();
+		if (f) {
+			cJSON_DetachItemFromObject(j, "errors");
+			cJSON_AddStringToObject(j, "state", "running");
+			cJSON_AddItemToObject(f, "daemon", j);
+			cJSON_AddNumberToObject(j, "routes", (double)s.routes);
+			status_merge(d->o->state_dir, f);
+		} else {
+			cJSON_Delete(j);
+		}
+		if (!body) {
+			free(r);
+			return -1;
+		}
+		rc = ctlc_req_init(r, &d->st.target, "/api/v1/device/status", d->st.secret, body,
+				   NULL, 64 << 10, 10000, &e);
+		cJSON_free(body);
+	}
+	if (rc < 0) {
+		log_err("%s", e.msg);
+		free(r);
+		return -1;
+	}
+	r->kind = kind;
+	if (curl_multi_add_handle(d->multi, r->h) != CURLM_OK) {
+		ctlc_req_free(r);
+		free(r);
+		return -1;
+	}
+	if (kind == REQ_POLL)
+		d->poll = r;
+	else
+		d->report = r;
+	return 0;
+}
+
+static void finish_poll(struct daemon *d, struct ctlc_req *r, CURLcode rc)
+{
+	mg_err e = {""};
+	char code[64];
+	long status = ctlc_req_status(r, rc, &e);
+
+	if (status == 200) {
+		d->fails = 0;
+		if (r->etag[0])
+			snprintf(d->seen_etag, sizeof(d->seen_etag), "%s", r->etag);
+		take_config(d, r->body ? r->body : "", r->len, false);
+		d->poll_at = now_ms();
+		return;
+	}
+	if (status == 304) {
+		d->fails = 0;
+		d->poll_at = now_ms();
+		return;
+	}
+	if (status > 0) {
+		ctlc_api_error(r, status, code, sizeof(code), &e);
+		if (!strcmp(code, "device_revoked")) {
+			revoke_and_stop(d);
+			return;
+		}
+		if (!strcmp(code, "device_disabled"))
+			mg_err_set(&e, "this connector is disabled in the controller; the hub "
+				       "drops its traffic until it is enabled again");
+	}
+	d->fails++;
+	uint64_t wait = backoff_ms(d);
+	log_warn("%s (retrying in %.1f s)", e.msg, (double)wait / 1000);
+	set_error(d, e.msg);
+	d->poll_at = now_ms() + wait;
+}
+
+static void finish_report(struct daemon *d, struct ctlc_req *r, CURLcode rc)
+{
+	mg_err e = {""};
+	char code[64];
+	long status = ctlc_req_status(r, rc, &e);
+
+	if (status > 0 && status / 100 != 2) {
+		ctlc_api_error(r, status, code, sizeof(code), &e);
+		if (!strcmp(code, "device_revoked")) {
+			revoke_and_stop(d);
+			return;
+		}
+	}
+	if (status < 0 || status / 100 != 2)
+		log_debug("status report: %s", e.msg);
+}
+
+static void drain_curl(struct daemon *d)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(d->multi, &left))) {
+		struct ctlc_req *r = NULL;
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+		CURLcode rc = m->data.result;
+		curl_multi_remove_handle(d->multi, m->easy_handle);
+		if (!r)
+			continue;
+		if (r == d->poll) {
+			d->poll = NULL;
+			finish_poll(d, r, rc);
+		} else if (r == d->report) {
+			d->report = NULL;
+			finish_report(d, r, rc);
+		}
+		ctlc_req_free(r);
+		free(r);
+		if (d->stop)
+			return;
+	}
+}
+
+static int setup_signals(struct daemon *d, mg_err *e)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return mg_err_set(e, "sigprocmask: %s", strerror(errno));
+	d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->sigfd < 0)
+		return mg_err_set(e, "signalfd: %s", strerror(errno));
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+static void handle_signals(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			log_info("signal %u: stopping", si.ssi_signo);
+			d->stop = true;
+			break;
+		case SIGHUP:
+			log_info("SIGHUP: re-checking everything now");
+			d->reconcile_at = now_ms();
+			d->report_now = true;
+			break;
+		case SIGCHLD:
+			for (;;) {
+				int wst;
+				pid_t pid = waitpid(-1, &wst, WNOHANG);
+				if (pid <= 0)
+					break;
+				if (dp_reap_child(d->dp, pid)) {
+					log_warn("userspace WireGuard (pid %d) exited; recreating the "
+						 "tunnel", (int)pid);
+					d->reconcile_at = now_ms() + 50;
+				}
+			}
+			break;
+		}
+	}
+}
+
+static void load_last_good(struct daemon *d)
+{
+	mg_err e = {""};
+	char *json = NULL;
+	size_t len = 0;
+
+	if (state_load_config(d->o->state_dir, &json, &len, &e) < 0) {
+		if (errno != ENOENT)
+			log_warn("last good config unreadable: %s", e.msg);
+		return;
+	}
+	if (take_config(d, json, len, true) == 0)
+		snprintf(d->seen_etag, sizeof(d->seen_etag), "\"%lld\"",
+			 (long long)d->applied.version);
+	free(json);
+}
+
+int daemon_teardown_all(const struct daemon_opts *o, struct dataplane *dp, mg_err *e)
+{
+	int restored = 0, kept = 0, r = 0;
+
+	if (dp && dp_teardown(dp, e) < 0)
+		r = -1;
+	if (sysctl_restore(&o->dp.sysctl, &restored, &kept, r < 0 ? NULL : e) < 0)
+		r = -1;
+	log_info("host settings: %d sysctl value%s restored, %d left as changed by someone "
+		 "else", restored, restored == 1 ? "" : "s", kept);
+	return r;
+}
+
+int daemon_run(const struct daemon_opts *o)
+{
+	struct daemon d = {.o = o, .sigfd = -1, .exit_code = EXIT_OK};
+	mg_err e = {""};
+	int lockfd;
+
+	lockfd = state_lock(o->state_dir, &e);
+	if (lockfd < 0) {
+		log_err("%s", e.msg);
+		return EXIT_FAIL;
+	}
+	if (state_load(o->state_dir, &d.st, &e) < 0) {
+		log_err("%s", e.msg);
+		close(lockfd);
+		return errno == ENOENT ? EXIT_NOTENROLLED : EXIT_FAIL;
+	}
+	struct dp_opts dpo = o->dp;
+	if (!dpo.ifname[0])
+		snprintf(dpo.ifname, sizeof(dpo.ifname), "%s",
+			 d.st.ifname[0] ? d.st.ifname : DP_IFNAME_DEFAULT);
+	if (setup_signals(&d, &e) < 0 || dp_open(&d.dp, &dpo, &e) < 0) {
+		log_err("%s", e.msg);
+		d.exit_code = EXIT_FAIL;
+		goto out;
+	}
+	d.multi = curl_multi_init();
+	if (!d.multi) {
+		log_err("libcurl: cannot create a multi handle");
+		d.exit_code = EXIT_FAIL;
+		goto out;
+	}
+	log_info("meshgate %s running as %s (controller %s, interface %s)", MG_VERSION,
+		 d.st.device_id, d.st.target.url, dpo.ifname);
+	{
+		cJSON *f = cJSON_CreateObject();
+		if (f) {
+			cJSON *dj = cJSON_AddObjectToObject(f, "daemon");
+			if (dj) {
+				cJSON_AddStringToObject(dj, "state", "starting");
+				cJSON_AddNumberToObject(dj, "pid", (double)getpid());
+			}
+			status_merge(o->state_dir, f);
+		}
+	}
+	load_last_good(&d);
+
+	uint64_t t = now_ms();
+	d.poll_at = t;
+	d.report_at = t + 1000;
+	d.sysctl_at = t + 500;
+	while (!d.stop) {
+		t = now_ms();
+		if (d.reconcile_at && t >= d.reconcile_at) {
+			int changes = 0;
+			d.reconcile_at = 0;
+			if (d.have_applied) {
+				if (dp_apply(d.dp, &d.applied, d.st.priv, &changes, &e) < 0) {
+					log_err("repairing drift failed: %s", e.msg);
+					set_error(&d, e.msg);
+					d.reconcile_at = t + 1000;
+				} else if (changes) {
+					log_warn("drift repaired: %d change%s re-applied", changes,
+						 changes == 1 ? "" : "s");
+					d.report_now = true;
+				}
+			}
+		}
+		if (t >= d.sysctl_at) {
+			int changed = 0;
+			d.sysctl_at = t + 500;
+			if (d.have_applied && dp_check_sysctls(d.dp, &changed, &e) < 0)
+				log_err("sysctl check: %s", e.msg);
+			else if (changed)
+				log_warn("drift repaired: %d sysctl value%s put back", changed,
+					 changed == 1 ? "" : "s");
+		}
+		if (!d.poll && t >= d.poll_at && start_request(&d, REQ_POLL) < 0)
+			d.poll_at = t + 1000;
+		if (d.report_now || t >= d.report_at) {
+			if (!d.report && start_request(&d, REQ_STATUS) == 0) {
+				d.report_now = false;
+				d.report_at = t + (uint64_t)o->status_interval_s * 1000;
+			}
+		}
+
+		uint64_t next = d.sysctl_at;
+		if (d.reconcile_at && d.reconcile_at < next)
+			next = d.reconcile_at;
+		if (!d.poll && d.poll_at < next)
+			next = d.poll_at;
+		if (!d.report && d.report_at < next)
+			next = d.report_at;
+		t = now_ms();
+		int timeout = next > t ? (int)(next - t) : 0;
+
+		struct curl_waitfd extra[2] = {
+			{.fd = d.sigfd, .events = CURL_WAIT_POLLIN},
+			{.fd = dp_event_fd(d.dp), .events = CURL_WAIT_POLLIN},
+		};
+		unsigned n_extra = extra[1].fd >= 0 ? 2 : 1;
+		int running;
+		if (curl_multi_poll(d.multi, extra, n_extra, timeout, NULL) != CURLM_OK) {
+			log_err("curl_multi_poll failed");
+			d.exit_code = EXIT_FAIL;
+			break;
+		}
+		if (extra[0].revents)
+			handle_signals(&d);
+		if (n_extra > 1 && extra[1].revents) {
+			bool drift = false;
+			if (dp_event_read(d.dp, &drift, &e) < 0)
+				log_warn("netlink events: %s", e.msg);
+			if (drift && d.have_applied && !d.reconcile_at)
+				d.reconcile_at = now_ms() + 20; /* debounce a burst of events */
+		}
+		curl_multi_perform(d.multi, &running);
+		drain_curl(&d);
+	}
+
+	if (d.exit_code == EXIT_OK && d.dp) {
+		log_info("stopping: removing the tunnel and its routes (sysctls and cloud routes "
+			 "stay until `meshgate down`)");
+		if (dp_teardown(d.dp, &e) < 0)
+			log_err("teardown: %s", e.msg);
+		cJSON *f = cJSON_CreateObject();
+		if (f) {
+			cJSON *dj = cJSON_AddObjectToObject(f, "daemon");
+			if (dj)
+				cJSON_AddStringToObject(dj, "state", "stopped");
+			status_merge(o->state_dir, f);
+		}
+	}
+out:
+	if (d.multi) {
+		struct ctlc_req *rs[2] = {d.poll, d.report};
+		for (int i = 0; i < 2; i++) {
+			if (!rs[i])
+				continue;
+			curl_multi_remove_handle(d.multi, rs[i]->h);
+			ctlc_req_free(rs[i]);
+			free(rs[i]);
+		}
+		curl_multi_cleanup(d.multi);
+	}
+	config_free(&d.applied);
+	if (d.dp)
+		dp_close(d.dp);
+	if (d.sigfd >= 0)
+		close(d.sigfd);
+	state_wipe(&d.st);
+	close(lockfd);
+	return d.exit_code;
+}

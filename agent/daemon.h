@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/* meshgate run: the one event loop that keeps the host in line with the controller. */
+#ifndef MG_DAEMON_H
+#define MG_DAEMON_H
+
+#include "dataplane.h"
+
+struct daemon_opts {
+	const char *state_dir;
+	struct dp_opts dp;
+	int poll_wait_s;       /* long-poll wait asked of the controller (default 25) */
+	int status_interval_s; /* status report period (default 10) */
+	int backoff_max_s;     /* cap of the retry backoff (default 60) */
+};
+
+/* Runs until SIGTERM/SIGINT (returns EXIT_OK), revocation (EXIT_REVOKED) or a fatal error. */
+int daemon_run(const struct daemon_opts *o);
+
+/* Full teardown as `meshgate down` does it: tunnel, routes, sysctls, drop-in. */
+int daemon_teardown_all(const struct daemon_opts *o, struct dataplane *dp, mg_err *e);
+
+#endif

@@ -1,0 +1,494 @@
+/* SPDX-License-Identifier: MIT */
+#include "dataplane.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "rtnl.h"
+#include "wg.h"
+
+struct dataplane {
+	struct dp_opts o;
+	struct rtnl rt;
+	bool rt_open;
+	struct rtnl_mon mon;
+	bool mon_open;
+	struct wg_ctx wg;
+	bool attached;
+	uint32_t ifindex;
+	size_t n_routes;
+	bool drift; /* set by the event callback */
+};
+
+int dp_open(struct dataplane **out, const struct dp_opts *o, mg_err *e)
+{
+	struct dataplane *dp = calloc(1, sizeof(*dp));
+	enum wg_mode m = WG_MODE_AUTO;
+
+	*out = NULL;
+	if (!dp)
+		return mg_err_set(e, "out of memory");
+	dp->o = *o;
+	if (o->wg_mode == DP_WG_KERNEL)
+		m = WG_MODE_KERNEL;
+	else if (o->wg_mode == DP_WG_USERSPACE)
+		m = WG_MODE_USERSPACE;
+	wg_ctx_init(&dp->wg, m);
+	if (o->wg_bin[0])
+		snprintf(dp->wg.userspace_bin, sizeof(dp->wg.userspace_bin), "%s", o->wg_bin);
+	if (rtnl_open(&dp->rt, e) < 0)
+		goto fail;
+	dp->rt_open = true;
+	if (rtnl_mon_open(&dp->mon, e) < 0)
+		goto fail;
+	dp->mon_open = true;
+	*out = dp;
+	return 0;
+fail:
+	dp_close(dp);
+	return -1;
+}
+
+void dp_close(struct dataplane *dp)
+{
+	if (!dp)
+		return;
+	if (dp->mon_open)
+		rtnl_mon_close(&dp->mon);
+	if (dp->rt_open)
+		rtnl_close(&dp->rt);
+	free(dp);
+}
+
+int dp_event_fd(struct dataplane *dp)
+{
+	return dp->mon_open ? rtnl_mon_fd(&dp->mon) : -1;
+}
+
+static void on_event(const struct rtnl_event *ev, void *arg)
+{
+	struct dataplane *dp = arg;
+
+	switch (ev->type) {
+	case RTNL_EV_LINK_DEL:
+		if (ev->ifindex == dp->ifindex || !strcmp(ev->ifname, dp->o.ifname)) {
+			log_warn("tunnel %s was deleted", dp->o.ifname);
+			dp->attached = false;
+			dp->ifindex = 0;
+			dp->drift = true;
+		}
+		break;
+	case RTNL_EV_LINK_NEW:
+		if (ev->ifindex == dp->ifindex && dp->ifindex && !ev->up) {
+			log_warn("tunnel %s was set down", dp->o.ifname);
+			dp->drift = true;
+		}
+		break;
+	case RTNL_EV_ROUTE_DEL:
+		if (ev->protocol == RTPROT_MESHGATE)
+			dp->drift = true;
+		break;
+	case RTNL_EV_ADDR_DEL:
+		if (ev->ifindex == dp->ifindex && dp->ifindex)
+			dp->drift = true;
+		break;
+	case RTNL_EV_OVERFLOW:
+		dp->drift = true;
+		break;
+	default:
+		break;
+	}
+}
+
+int dp_event_read(struct dataplane *dp, bool *drift, mg_err *e)
+{
+	dp->drift = false;
+	if (!dp->mon_open)
+		return 0;
+	if (rtnl_mon_read(&dp->mon, on_event, dp, e) < 0)
+		return -1;
+	*drift = dp->drift;
+	return 0;
+}
+
+static int resolve_endpoint(const char *ep, struct sockaddr_storage *ss, mg_err *e)
+{
+	char host[CONFIG_ENDPOINT_MAX], port[8];
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV}, *res;
+	uint16_t p;
+	int r;
+
+	if (config_split_endpoint(ep, host, sizeof(host), &p) < 0)
+		return mg_err_set(e, "hub endpoint \"%s\" is not host:port", ep);
+	snprintf(port, sizeof(port), "%u", p);
+	r = getaddrinfo(host, port, &hints, &res);
+	if (r != 0)
+		return mg_err_set(e, "hub endpoint %s does not resolve: %s", ep, gai_strerror(r));
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return 0;
+}
+
+static bool same_endpoint(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+		return x->sin6_port == y->sin6_port &&
+		       !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr));
+	}
+	return false;
+}
+
+static bool same_cidr_sets(const struct cidr *a, size_t na, const struct cidr *b, size_t nb)
+{
+	/* both sorted and unique: config_parse sorts; sort a copy of what the device said */
+	if (na != nb)
+		return false;
+	struct cidr *tmp = malloc((nb ? nb : 1) * sizeof(*tmp));
+	if (!tmp)
+		return false;
+	memcpy(tmp, b, nb * sizeof(*tmp));
+	size_t n = cidr_sort_unique(tmp, nb);
+	bool same = n == na;
+	for (size_t i = 0; same && i < n; i++)
+		same = cidr_equal(&a[i], &tmp[i]);
+	free(tmp);
+	return same;
+}
+
+/* Key and hub peer; keeps the session when the hub peer stays the same. */
+static int apply_wg(struct dataplane *dp, const struct mg_config *c,
+		    const uint8_t priv[WG_KEY_LEN], int *changes, mg_err *e)
+{
+	struct wg_device cur = {0}, want = {0};
+	struct wg_peer hub = {0};
+	bool key_ok, peer_ok = false, others = false;
+	int r;
+
+	if (resolve_endpoint(c->tunnel.hub_endpoint, &hub.endpoint, e) < 0)
+		return -1;
+	hub.has_endpoint = true;
+	memcpy(hub.public_key, c->tunnel.hub_public_key, WG_KEY_LEN);
+	hub.persistent_keepalive = (uint16_t)c->tunnel.keepalive;
+	hub.allowed_ips = c->routes; /* borrowed: not freed below */
+	hub.n_allowed_ips = c->n_routes;
+	hub.replace_allowed_ips = true;
+
+	if (wg_get_device(&dp->wg, dp->o.ifname, &cur, e) < 0)
+		return mg_err_prefix(e, "reading tunnel %s", dp->o.ifname);
+	key_ok = cur.has_private_key && !memcmp(cur.private_key, priv, WG_KEY_LEN);
+	for (size_t i = 0; i < cur.n_peers; i++) {
+		struct wg_peer *p = &cur.peers[i];
+		if (memcmp(p->public_key, hub.public_key, WG_KEY_LEN)) {
+			others = true;
+			continue;
+		}
+		peer_ok = p->has_endpoint && same_endpoint(&p->endpoint, &hub.endpoint) &&
+			  p->persistent_keepalive == hub.persistent_keepalive &&
+			  same_cidr_sets(c->routes, c->n_routes, p->allowed_ips, p->n_allowed_ips);
+	}
+	if (key_ok && peer_ok && !others) {
+		wg_device_free(&cur);
+		return 0;
+	}
+
+	snprintf(want.ifname, sizeof(want.ifname), "%s", dp->o.ifname);
+	memcpy(want.private_key, priv, WG_KEY_LEN);
+	want.has_private_key = true;
+	if (!key_ok) {
+		/* a new key invalidates every session anyway: start clean */
+		want.replace_peers = true;
+		want.peers = &hub;
+		want.n_peers = 1;
+		r = wg_set_device(&dp->wg, &want, e);
+	} else {
+		/* update the hub peer in place (no handshake lost) and drop strangers */
+		size_t n = 1;
+		want.peers = calloc(cur.n_peers + 1, sizeof(*want.peers));
+		if (!want.peers) {
+			wg_device_free(&cur);
+			return mg_err_set(e, "out of memory");
+		}
+		want.peers[0] = hub;
+		for (size_t i = 0; i < cur.n_peers; i++) {
+			if (!memcmp(cur.peers[i].public_key, hub.public_key, WG_KEY_LEN))
+				continue;
+			memcpy(want.peers[n].public_key, cur.peers[i].public_key, WG_KEY_LEN);
+			want.peers[n].remove = true;
+			n++;
+		}
+		want.n_peers = n;
+		r = wg_set_device(&dp->wg, &want, e);
+		free(want.peers);
+	}
+	wgkey_wipe(want.private_key, WG_KEY_LEN);
+	wg_device_free(&cur);
+	if (r < 0)
+		return mg_err_prefix(e, "configuring tunnel %s", dp->o.ifname);
+	(*changes)++;
+	return 0;
+}
+
+static int apply_addr(struct dataplane *dp, const struct mg_config *c, int *changes, mg_err *e)
+{
+	struct rtnl_addr *addrs = NULL;
+	size_t n = 0;
+	bool have = false;
+
+	if (rtnl_addr_list(&dp->rt, AF_UNSPEC, &addrs, &n, e) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (addrs[i].ifindex != dp->ifindex || addrs[i].scope != RT_SCOPE_UNIVERSE)
+			continue;
+		if (cidr_equal(&addrs[i].addr, &c->tunnel.address)) {
+			have = true;
+			continue;
+		}
+		/* an old tunnel address from a previous config */
+		if (rtnl_addr_del(&dp->rt, dp->ifindex, &addrs[i].addr, e) < 0) {
+			free(addrs);
+			return -1;
+		}
+		(*changes)++;
+	}
+	free(addrs);
+	if (have)
+		return 0;
+	/* no prefix route: the mesh range is one of our routes, tagged as ours */
+	if (rtnl_addr_add(&dp->rt, dp->ifindex, &c->tunnel.address, IFA_F_NOPREFIXROUTE, e) < 0)
+		return mg_err_prefix(e, "tunnel address");
+	(*changes)++;
+	return 0;
+}
+
+static int apply_routes(struct dataplane *dp, const struct mg_config *c, int *changes, mg_err *e)
+{
+	struct rtnl_route *want, *cur = NULL, *add = NULL, *del = NULL;
+	size_t nw = 0, nc = 0, nadd = 0, ndel = 0, nfailed = 0;
+	int r = -1;
+
+	want = calloc(c->n_routes ? c->n_routes : 1, sizeof(*want));
+	if (!want)
+		return mg_err_set(e, "out of memory");
+	for (size_t i = 0; i < c->n_routes; i++) {
+		if (cidr_is_default(&c->routes[i]))
+			continue; /* egress: the mesh exits here, this host's default stays */
+		want[nw].dst = c->routes[i];
+		want[nw].oif = dp->ifindex;
+		nw++;
+	}
+	if (rtnl_route_dump(&dp->rt, RTPROT_MESHGATE, RT_TABLE_MAIN, &cur, &nc, e) < 0 ||
+	    rtnl_route_diff(want, nw, cur, nc, &add, &nadd, &del, &ndel, e) < 0)
+		goto out;
+	if (nadd || ndel) {
+		if (rtnl_routes_apply(&dp->rt, add, nadd, del, ndel, RTPROT_MESHGATE, &nfailed, e) <
+		    0) {
+			mg_err_prefix(e, "routes (%zu of %zu changes failed)", nfailed, nadd + ndel);
+			goto out;
+		}
+		log_info("routes: %zu added or replaced, %zu removed", nadd, ndel);
+		*changes += (int)(nadd + ndel);
+	}
+	dp->n_routes = nw;
+	r = 0;
+out:
+	free(want);
+	free(cur);
+	free(add);
+	free(del);
+	return r;
+}
+
+/* LAN interfaces for rp_filter: given, or every interface with a global address. */
+static size_t lan_ifs(struct dataplane *dp, const char **out, char names[][IF_NAMESIZE],
+		      size_t max)
+{
+	struct rtnl_addr *addrs = NULL;
+	size_t n = 0, k = 0;
+	mg_err e;
+
+	if (dp->o.n_lan_ifs) {
+		for (size_t i = 0; i < dp->o.n_lan_ifs && i < max; i++)
+			out[k++] = dp->o.lan_ifs[i];
+		return k;
+	}
+	if (rtnl_addr_list(&dp->rt, AF_UNSPEC, &addrs, &n, &e) < 0)
+		return 0;
+	for (size_t i = 0; i < n && k < max; i++) {
+		char name[IF_NAMESIZE];
+		bool dup = false;
+		if (addrs[i].ifindex == dp->ifindex || addrs[i].scope != RT_SCOPE_UNIVERSE ||
+		    !if_indextoname(addrs[i].ifindex, name))
+			continue;
+		for (size_t j = 0; j < k; j++)
+			dup |= !strcmp(out[j], name);
+		if (dup)
+			continue;
+		snprintf(names[k], IF_NAMESIZE, "%s", name);
+		out[k] = names[k];
+		k++;
+	}
+	free(addrs);
+	return k;
+}
+
+int dp_check_sysctls(struct dataplane *dp, int *changed, mg_err *e)
+{
+	const char *lan[DP_MAX_LAN_IFS];
+	char names[DP_MAX_LAN_IFS][IF_NAMESIZE];
+	size_t n = lan_ifs(dp, lan, names, DP_MAX_LAN_IFS);
+
+	return sysctl_apply(&dp->o.sysctl, dp->o.ifname, lan, n, changed, e);
+}
+
+int dp_apply(struct dataplane *dp, const struct mg_config *c, const uint8_t priv[WG_KEY_LEN],
+	     int *changes, mg_err *e)
+{
+	uint32_t idx = 0;
+	int r, sc = 0;
+
+	*changes = 0;
+	r = rtnl_link_index(&dp->rt, dp->o.ifname, &idx, e);
+	if (r == -1)
+		return -1;
+	if (r == RTNL_ENODEV || !dp->attached) {
+		if (wg_attach(&dp->wg, dp->o.ifname, e) < 0)
+			return mg_err_prefix(e, "tunnel %s", dp->o.ifname);
+		if (dp->wg.created) {
+			log_info("tunnel %s created (%s WireGuard)", dp->o.ifname,
+				 dp->wg.ops ? dp->wg.ops->name : "?");
+			(*changes)++;
+		} else if (!dp->attached) {
+			log_info("tunnel %s adopted (%s WireGuard)", dp->o.ifname,
+				 dp->wg.ops ? dp->wg.ops->name : "?");
+		}
+		dp->attached = true;
+		if (rtnl_link_index(&dp->rt, dp->o.ifname, &idx, e) != 0)
+			return mg_err_prefix(e, "tunnel %s vanished after creation", dp->o.ifname);
+	}
+	dp->ifindex = idx;
+	if (apply_wg(dp, c, priv, changes, e) < 0)
+		return -1;
+	if (rtnl_link_set(&dp->rt, dp->ifindex, true, (uint32_t)c->tunnel.mtu, e) < 0)
+		return mg_err_prefix(e, "tunnel %s up/MTU", dp->o.ifname);
+	if (apply_addr(dp, c, changes, e) < 0 || apply_routes(dp, c, changes, e) < 0)
+		return -1;
+	if (dp_check_sysctls(dp, &sc, e) < 0)
+		return mg_err_prefix(e, "router sysctls");
+	*changes += sc;
+	return 0;
+}
+
+int dp_stats(struct dataplane *dp, struct dp_stats *s)
+{
+	struct wg_device dev = {0};
+	mg_err e;
+
+	memset(s, 0, sizeof(*s));
+	s->routes = dp->n_routes;
+	if (!dp->attached)
+		return 0;
+	s->backend = dp->wg.ops ? dp->wg.ops->name : NULL;
+	if (wg_get_device(&dp->wg, dp->o.ifname, &dev, &e) < 0)
+		return -1;
+	s->up = true;
+	for (size_t i = 0; i < dev.n_peers; i++) {
+		if (dev.peers[i].last_handshake_sec > s->last_handshake)
+			s->last_handshake = dev.peers[i].last_handshake_sec;
+		s->rx_bytes += dev.peers[i].rx_bytes;
+		s->tx_bytes += dev.peers[i].tx_bytes;
+	}
+	wg_device_free(&dev);
+	return 0;
+}
+
+int dp_lan_subnets(struct dataplane *dp, struct cidr **out, size_t *n_out, mg_err *e)
+{
+	struct rtnl_addr *addrs = NULL;
+	size_t n = 0, k = 0;
+
+	*out = NULL;
+	*n_out = 0;
+	if (rtnl_addr_list(&dp->rt, AF_UNSPEC, &addrs, &n, e) < 0)
+		return -1;
+	*out = calloc(n ? n : 1, sizeof(**out));
+	if (!*out) {
+		free(addrs);
+		return mg_err_set(e, "out of memory");
+	}
+	uint32_t tun = 0;
+	mg_err ie;
+	if (rtnl_link_index(&dp->rt, dp->o.ifname, &tun, &ie) != 0)
+		tun = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (addrs[i].scope != RT_SCOPE_UNIVERSE || (tun && addrs[i].ifindex == tun))
+			continue;
+		struct cidr c = addrs[i].addr;
+		if (c.len == cidr_max_len(&c))
+			continue; /* a host address (/32) is no subnet to protect */
+		cidr_mask(&c);
+		(*out)[k++] = c;
+	}
+	free(addrs);
+	*n_out = cidr_sort_unique(*out, k);
+	return 0;
+}
+
+int dp_teardown(struct dataplane *dp, mg_err *e)
+{
+	struct rtnl_route *cur = NULL;
+	size_t nc = 0, nfailed = 0;
+	uint32_t idx = 0;
+	int r;
+
+	r = rtnl_link_index(&dp->rt, dp->o.ifname, &idx, e);
+	if (r == -1)
+		return -1;
+	if (r == 0 || wg_uapi_sock_exists(&dp->wg, dp->o.ifname)) {
+		if (!dp->attached && wg_attach(&dp->wg, dp->o.ifname, e) < 0)
+			log_warn("tunnel %s: %s (deleting the link anyway)", dp->o.ifname, e->msg);
+		if (wg_destroy(&dp->wg, dp->o.ifname, e) < 0) {
+			if (r == 0 && rtnl_link_delete(&dp->rt, idx, e) < 0)
+				return mg_err_prefix(e, "removing tunnel %s", dp->o.ifname);
+		}
+		log_info("tunnel %s removed", dp->o.ifname);
+	}
+	dp->attached = false;
+	dp->ifindex = 0;
+	/* routes of ours that outlived the link (on other interfaces or tables) */
+	if (rtnl_route_dump(&dp->rt, RTPROT_MESHGATE, 0, &cur, &nc, e) < 0)
+		return -1;
+	if (nc && rtnl_routes_apply(&dp->rt, NULL, 0, cur, nc, RTPROT_MESHGATE, &nfailed, e) < 0) {
+		free(cur);
+		return mg_err_prefix(e, "removing %zu leftover routes", nfailed);
+	}
+	if (nc)
+		log_info("%zu leftover route%s of ours removed", nc, nc == 1 ? "" : "s");
+	free(cur);
+	dp->n_routes = 0;
+	return 0;
+}
+
+bool dp_reap_child(struct dataplane *dp, int pid)
+{
+	if (dp->wg.child_pid && dp->wg.child_pid == pid) {
+		dp->wg.child_pid = 0;
+		dp->attached = false;
+		return true;
+	}
+	return false;
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The host side of a config: the WireGuard tunnel (kernel or userspace backend), its
+ * address, MTU and link state, the routes on it (tagged with meshgate's rtm_protocol),
+ * and the router sysctls. dp_apply is idempotent: it is also how drift is repaired.
+ */
+#ifndef MG_DATAPLANE_H
+#define MG_DATAPLANE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cidr.h"
+#include "config.h"
+#include "err.h"
+#include "sysctl.h"
+#include "wgkey.h"
+
+#define DP_IFNAME_DEFAULT "mg0"
+#define DP_MAX_LAN_IFS    8
+
+enum dp_wg_mode { DP_WG_AUTO = 0, DP_WG_KERNEL, DP_WG_USERSPACE };
+
+struct dp_opts {
+	char ifname[16];
+	enum dp_wg_mode wg_mode;
+	char wg_bin[256];                     /* userspace implementation, "wireguard-go" */
+	char lan_ifs[DP_MAX_LAN_IFS][16];     /* empty: detected from routes */
+	size_t n_lan_ifs;
+	struct sysctl_ctx sysctl;
+};
+
+struct dp_stats {
+	bool up;
+	const char *backend; /* "kernel" or "userspace" */
+	int64_t last_handshake; /* unix seconds, 0 = never */
+	uint64_t rx_bytes, tx_bytes;
+	size_t routes;
+};
+
+struct dataplane;
+
+int dp_open(struct dataplane **dp, const struct dp_opts *o, mg_err *e);
+void dp_close(struct dataplane *dp);
+
+/*
+ * Make the host match `cfg`: tunnel present (adopted if it already exists, so a restart
+ * never resets it), key and hub peer set without dropping the session when unchanged,
+ * address/MTU/up, routes diffed (only changes touched), sysctls. Returns 0 or -1.
+ * *changes counts what had to be created or corrected (0 in steady state).
+ */
+int dp_apply(struct dataplane *dp, const struct mg_config *cfg,
+	     const uint8_t priv[WG_KEY_LEN], int *changes, mg_err *e);
+
+/* Non-blocking netlink fd for link/route events, or -1. */
+int dp_event_fd(struct dataplane *dp);
+/* Drain pending events; *drift set when our tunnel or routes were touched. */
+int dp_event_read(struct dataplane *dp, bool *drift, mg_err *e);
+
+/* Periodic check of sysctls (forwarding turned off...). *changed counts repairs. */
+int dp_check_sysctls(struct dataplane *dp, int *changed, mg_err *e);
+
+int dp_stats(struct dataplane *dp, struct dp_stats *s);
+
+/* Subnets directly connected to this host outside the tunnel (for safety checks). */
+int dp_lan_subnets(struct dataplane *dp, struct cidr **out, size_t *n, mg_err *e);
+
+/* Remove the tunnel and every route of ours. Idempotent. */
+int dp_teardown(struct dataplane *dp, mg_err *e);
+
+/* Reap a userspace WireGuard child that exited; true if it was ours. */
+bool dp_reap_child(struct dataplane *dp, int pid);
+
+#endif

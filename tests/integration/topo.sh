@@ -1,0 +1,136 @@
+# shellcheck shell=bash
+# Mesh topology in namespaces, shared by the data-path tests and scripts/demo.
+#
+#   inet (203.0.113.1/24 on bridge "br0"): the internet; the controller and its hub
+#   per site X: rX router  (wan 203.0.113.<n>, LAN bridge <lan>.1/24, masquerades to inet)
+#               cX connector (<lan>.2, default via <lan>.1, runs `meshgate run`)
+#               sX server    (<lan>.10, default via <lan>.1, the private app)
+#   user: a laptop on the internet (203.0.113.50) running wg-quick with the config
+#         POST /api/v1/users hands out.
+# The internet has no route to any LAN: sites reach each other only through the mesh.
+# Requires lib.sh to be sourced first.
+
+topo_internet() {
+	INET=$(ns_add inet)
+	ip -n "$INET" link add br0 type bridge
+	ip -n "$INET" link set br0 up
+	ip -n "$INET" addr add 203.0.113.1/24 dev br0
+	HUB_IF="mgh$MG_ID"
+	ctl_start "$INET" "$MG_TMP/ctl" 203.0.113.1 8443 --hub-ifname "$HUB_IF" \
+		--hub-endpoint 203.0.113.1:51820 "$@"
+}
+
+# _inet_port NS IFNAME ADDR: a veth from NS into the internet bridge
+_inet_port() {
+	local ns=$1 ifn=$2 addr=$3 peer="p$MG_ID${RANDOM:0:4}"
+	veth "$ns" "$ifn" "$INET" "${peer:0:15}"
+	ip -n "$INET" link set "${peer:0:15}" master br0
+	ip -n "$ns" addr add "$addr/24" dev "$ifn"
+	ip -n "$ns" route add default via 203.0.113.1
+}
+
+# topo_site NAME LAN_PREFIX WAN_LAST_OCTET   e.g. topo_site a 192.0.2 10
+# Sets R_<name> C_<name> S_<name> namespaces.
+topo_site() {
+	local n=$1 lan=$2 wan=$3
+	local r c s
+	r=$(ns_add "r$n")
+	c=$(ns_add "c$n")
+	s=$(ns_add "s$n")
+	_inet_port "$r" wan "203.0.113.$wan"
+	ip -n "$r" link add lan type bridge
+	ip -n "$r" link set lan up
+	ip -n "$r" addr add "$lan.1/24" dev lan
+	nsx "$r" sysctl -qw net.ipv4.ip_forward=1
+	nsx "$r" nft -f - <<-NFT
+		table ip sitenat {
+			chain post { type nat hook postrouting priority srcnat; policy accept;
+				oifname "wan" masquerade }
+		}
+	NFT
+	local ns ifn
+	for pair in "$c:.2" "$s:.10"; do
+		ns=${pair%%:*}
+		ifn="l$MG_ID${RANDOM:0:4}"
+		veth "$ns" eth0 "$r" "${ifn:0:15}"
+		ip -n "$r" link set "${ifn:0:15}" master lan
+		ip -n "$ns" addr add "$lan${pair##*:}/24" dev eth0
+		ip -n "$ns" route add default via "$lan.1"
+	done
+	# the seed's option 1: the LAN router sends mesh traffic to the connector
+	ip -n "$r" route add 100.96.0.0/11 via "$lan.2"
+	eval "R_$n=$r C_$n=$c S_$n=$s LAN_$n=$lan"
+}
+
+# topo_route_via_connector SITE CIDR: the site router sends CIDR to its connector
+topo_route_via_connector() {
+	local r lan
+	eval "r=\$R_$1 lan=\$LAN_$1"
+	ip -n "$r" route replace "$2" via "$lan.2"
+}
+
+# topo_network NAME JSON-FIELDS -> prints network id
+topo_network() {
+	local out
+	out=$(api "$INET" POST /api/v1/networks "{\"name\":\"$1\"${2:+,$2}}")
+	[ "$API_STATUS" = 201 ] || mg_fail "create network $1: $API_STATUS $out"
+	jq -r .id <<<"$out"
+}
+
+# topo_connector SITE NETWORK_ID [extra run args]: enrol and run meshgate in cSITE.
+# Sets STATE_<site>, IF_<site>, PID_<site>.
+topo_connector() {
+	local site=$1 net=$2
+	shift 2
+	local c out cs sd ifn
+	eval "c=\$C_$site"
+	out=$(api "$INET" POST "/api/v1/networks/$net/connectors" "{\"name\":\"site-$site\"}")
+	[ "$API_STATUS" = 201 ] || mg_fail "create connector: $API_STATUS $out"
+	cs=$(jq -r .connection_string <<<"$out")
+	sd="$MG_TMP/state-$site"
+	ifn="mg$MG_ID$site"
+	printf '%s' "$cs" >"$MG_TMP/cs-$site"
+	nsx "$c" "$MESHGATE" up --state-dir "$sd" --connect-file "$MG_TMP/cs-$site" \
+		--ifname "$ifn" >"$MG_TMP/up-$site.log" 2>&1 || mg_fail "up $site: $(cat "$MG_TMP/up-$site.log")"
+	eval "STATE_$site=$sd IF_$site=$ifn"
+	topo_run "$site" "$@"
+}
+
+# topo_run SITE [args]: (re)start the agent of a site
+topo_run() {
+	local site=$1 c sd pid
+	shift
+	eval "c=\$C_$site sd=\$STATE_$site"
+	pid=$(bg_start "$c" "$MG_TMP/run-$site.log" "$MESHGATE" run --state-dir "$sd" \
+		--sysctl-dropin "$MG_TMP/sysctl-$site.conf" --log-level debug "$@")
+	eval "PID_$site=$pid"
+}
+
+# topo_wait_applied SITE [SECONDS]: wait until the agent's tunnel is up with routes
+topo_wait_applied() {
+	local site=$1 secs=${2:-15} c sd
+	eval "c=\$C_$site sd=\$STATE_$site"
+	wait_until "$secs" _applied "$sd" || mg_fail "site $site never applied its config: $(tail -20 "$MG_TMP/run-$site.log")"
+}
+_applied() { [ "$(jq -r '.applied_version // empty' "$1/status.json" 2>/dev/null)" != "" ]; }
+
+# topo_user NAME: a remote user with the controller's wg-quick config. Sets U_NS, U_ADDR.
+topo_user() {
+	local out
+	U_NS=$(ns_add "u$1")
+	_inet_port "$U_NS" eth0 203.0.113.50
+	out=$(api "$INET" POST /api/v1/users "{\"name\":\"$1\"}")
+	[ "$API_STATUS" = 201 ] || mg_fail "create user: $API_STATUS $out"
+	U_ADDR=$(jq -r .address <<<"$out")
+	U_IF="mgu$MG_ID"
+	mkdir -p "$MG_TMP/wgq"
+	jq -r .config <<<"$out" >"$MG_TMP/wgq/$U_IF.conf"
+	chmod 600 "$MG_TMP/wgq/$U_IF.conf"
+	nsx "$U_NS" wg-quick up "$MG_TMP/wgq/$U_IF.conf" >"$MG_TMP/wgq.log" 2>&1 ||
+		mg_fail "wg-quick up: $(cat "$MG_TMP/wgq.log")"
+}
+
+# ping_ok NS ADDR: one ICMP exchange within 2 s (retrying up to 5 s for handshakes)
+ping_ok() {
+	wait_until "${3:-5}" nsx "$1" ping -c1 -W1 "$2"
+}
