@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * meshgate-controller-mock: the shared context. One process, one thread: the
+ * model (networks, connectors) lives in memory, is persisted to one JSON file
+ * before any mutation is acknowledged, and is served over HTTPS by libmicrohttpd.
+ */
+#ifndef CTL_H
+#define CTL_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cidr.h"
+#include "config.h"
+#include "err.h"
+#include "wgkey.h"
+
+#define CTL_BODY_MAX      (64u * 1024)
+#define CTL_NAME_MAX      128
+#define CTL_ID_LEN        11 /* "n-" / "c-" + 8 hex digits */
+#define CTL_SECRET_LEN    43 /* base64url of 32 random bytes */
+#define CTL_MAX_SUBNETS   256
+#define CTL_MAX_EXCLUDE   4096
+#define CTL_MAX_NETWORKS  1024
+#define CTL_MAX_CONNECTORS 4096
+#define CTL_WAIT_MAX      60
+#define CTL_MTU           1420
+#define CTL_KEEPALIVE     25
+#define CTL_STORE_FILE    "store.json"
+#define CTL_STORE_MAX     (64u << 20)
+
+struct ctl_access {
+	struct cidr cidr;
+	enum access_mode mode;
+	struct port_range *ports;
+	size_t n_ports;
+};
+
+struct ctl_network {
+	char id[CTL_ID_LEN + 1];
+	char name[CTL_NAME_MAX];
+	int64_t created_at;
+	struct cidr *subnets;
+	size_t n_subnets;
+	bool nat_enabled;
+	struct cidr *nat_exclude;
+	size_t n_nat_exclude;
+	struct ctl_access *access;
+	size_t n_access;
+	bool egress;
+	bool manage_cloud_routes;
+};
+
+struct ctl_waiter;
+
+struct ctl_connector {
+	char id[CTL_ID_LEN + 1];
+	char name[CTL_NAME_MAX];
+	char network_id[CTL_ID_LEN + 1];
+	int64_t created_at;
+	uint8_t token_hash[32];
+	int64_t token_expires_at;
+	bool token_used;
+	bool disabled;
+	bool revoked;
+	bool enrolled;             /* has a secret, a key and an address */
+	uint8_t secret_hash[32];
+	uint8_t public_key[WG_KEY_LEN];
+	uint64_t addr_index;       /* offset of the tunnel address in the mesh range */
+	char hostname[256];
+	char agent_version[64];
+	int64_t enrolled_at;
+	int64_t last_seen;
+	cJSON *status;             /* last reported status object, or NULL */
+	int64_t version;           /* config version; 0 until enrolled */
+	uint8_t config_hash[32];   /* SHA-256 of the rendered document minus "version" */
+	struct ctl_waiter *waiters; /* suspended long-poll requests (not persisted) */
+	bool wake;                 /* waiters must be woken after the next commit */
+};
+
+enum ctl_conn_state { CONN_PENDING, CONN_ENROLLED, CONN_DISABLED, CONN_REVOKED };
+
+struct ctl_store {
+	struct cidr mesh;          /* mesh range; the hub holds index 1 */
+	uint64_t next_addr;        /* high-water mark: never handed out twice */
+	struct ctl_network **nets;
+	size_t n_nets;
+	struct ctl_connector **conns;
+	size_t n_conns;
+};
+
+struct ctl_ctx {
+	char state_dir[4096];
+	char store_path[4200];
+	char public_url[256];
+	char hub_endpoint[CONFIG_ENDPOINT_MAX];
+	char hub_ifname[16];
+	bool no_hub;
+	int64_t token_ttl;
+	uint8_t admin_hash[32];
+	uint8_t hub_priv[WG_KEY_LEN];
+	uint8_t hub_pub[WG_KEY_LEN];
+	char pin[64];
+	char *tls_key_pem;
+	char *tls_cert_pem;
+	struct ctl_store store;
+	struct MHD_Daemon *mhd;
+	int timer_fd;
+	bool quit;
+	bool failed; /* stopped because the store could not be written */
+};
+
+/* --- store.c: model, persistence, allocation ------------------------------------ */
+void store_init(struct ctl_store *s, const struct cidr *mesh);
+void store_free(struct ctl_store *s);
+/* Load `path`; a missing file leaves an empty store. Refuses anything inconsistent. */
+int store_load(struct ctl_store *s, const char *path, mg_err *e);
+int store_load_json(struct ctl_store *s, const char *buf, size_t len, mg_err *e);
+char *store_to_json(const struct ctl_store *s, mg_err *e);
+int store_save(const struct ctl_store *s, const char *path, mg_err *e);
+struct ctl_network *store_find_net(const struct ctl_store *s, const char *id);
+struct ctl_connector *store_find_conn(const struct ctl_store *s, const char *id);
+int store_add_net(struct ctl_store *s, struct ctl_network *n, mg_err *e);
+int store_add_conn(struct ctl_store *s, struct ctl_connector *c, mg_err *e);
+/* Hand out the next tunnel address index (never reused). */
+int store_alloc_addr(struct ctl_store *s, uint64_t *index, mg_err *e);
+/* The address at `index` of the mesh range, as a host prefix. */
+void store_addr(const struct ctl_store *s, uint64_t index, struct cidr *out);
+/* A fresh "n-xxxxxxxx" / "c-xxxxxxxx" not yet in use. */
+int store_new_id(const struct ctl_store *s, char prefix, char out[CTL_ID_LEN + 1], mg_err *e);
+enum ctl_conn_state conn_state(const struct ctl_connector *c);
+const char *conn_state_name(enum ctl_conn_state st);
+void conn_free(struct ctl_connector *c);
+
+/* --- network.c: network objects from and to JSON -------------------------------- */
+enum net_parse_mode { NET_CREATE, NET_PATCH, NET_STORE };
+/* Apply the JSON fields onto `n` (validated; on error `n` is unchanged). `code` gets the
+ * API error code ("invalid_request" / "invalid_cidr"). */
+int net_from_json(struct ctl_network *n, const cJSON *j, enum net_parse_mode mode,
+		  const char **code, mg_err *e);
+cJSON *net_to_json(const struct ctl_network *n);
+void net_free(struct ctl_network *n);
+/* Subnets of `n` against the mesh range and every other network: 0 or -1 (conflict). */
+int net_check_conflicts(const struct ctl_store *s, const struct ctl_network *n, mg_err *e);
+cJSON *cidr_list_json(const struct cidr *v, size_t n);
+
+/* --- render.c: the config document of one connector ----------------------------- */
+cJSON *render_config(const struct ctl_ctx *ctx, const struct ctl_connector *c, mg_err *e);
+/* Re-render every enrolled connector; a changed document bumps its version and marks
+ * the connector `wake`. Returns the number of connectors bumped, or -1. */
+int render_refresh(struct ctl_ctx *ctx, mg_err *e);
+/* The rendered document (with "version") as text; caller frees with cJSON_free. */
+char *render_text(const struct ctl_ctx *ctx, const struct ctl_connector *c, mg_err *e);
+
+/* --- tls.c ------------------------------------------------------------------------ */
+/* Load or make key.pem/cert.pem (SAN = `host`), compute the pin. */
+int tls_setup(struct ctl_ctx *ctx, const char *host, mg_err *e);
+/* Load or make admin.token and hub.key. */
+int secrets_setup(struct ctl_ctx *ctx, mg_err *e);
+/* Random base64url secret of 32 bytes. */
+int secret_new(char out[CTL_SECRET_LEN + 1], mg_err *e);
+void sha256_str(const char *s, size_t len, uint8_t out[32]);
+/* Constant-time comparison of the SHA-256 of `secret` with `hash`. */
+bool secret_matches(const char *secret, const uint8_t hash[32]);
+void hex_encode(const uint8_t *in, size_t n, char *out);
+int hex_decode(const char *in, uint8_t *out, size_t n);
+
+/* --- http.c ----------------------------------------------------------------------- */
+int http_start(struct ctl_ctx *ctx, const char *listen, mg_err *e);
+/* Run until SIGINT/SIGTERM. */
+int http_serve(struct ctl_ctx *ctx, mg_err *e);
+void http_stop(struct ctl_ctx *ctx);
+
+/* --- time ------------------------------------------------------------------------- */
+int64_t now_unix(void);
+int64_t now_mono_ms(void);
+
+#endif

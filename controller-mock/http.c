@@ -1,0 +1,496 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libmicrohttpd glue: TLS daemon on an external epoll loop (signalfd for SIGINT and
+ * SIGTERM, timerfd for the earliest long-poll deadline), routing, body caps, replies.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "hub.h"
+#include "jsonu.h"
+#include "log.h"
+
+enum auth { AUTH_ADMIN, AUTH_NONE };
+
+struct route {
+	const char *seg[3]; /* "*" matches one id segment */
+	const char *method;
+	enum MHD_Result (*fn)(struct req *r);
+	enum auth auth;
+};
+
+static const struct route routes[] = {
+	{{"networks"}, "GET", api_networks_list, AUTH_ADMIN},
+	{{"networks"}, "POST", api_networks_create, AUTH_ADMIN},
+	{{"networks", "*"}, "GET", api_network_get, AUTH_ADMIN},
+	{{"networks", "*"}, "PATCH", api_network_patch, AUTH_ADMIN},
+	{{"networks", "*", "connectors"}, "POST", api_connector_create, AUTH_ADMIN},
+	{{"connectors"}, "GET", api_connectors_list, AUTH_ADMIN},
+	{{"connectors", "*"}, "GET", api_connector_get, AUTH_ADMIN},
+	{{"connectors", "*"}, "DELETE", api_connector_delete, AUTH_ADMIN},
+	{{"connectors", "*", "disable"}, "POST", api_connector_disable, AUTH_ADMIN},
+	{{"connectors", "*", "enable"}, "POST", api_connector_enable, AUTH_ADMIN},
+	{{"hub"}, "GET", api_hub, AUTH_ADMIN},
+	{{"enroll"}, "POST", api_enroll, AUTH_NONE},
+	{{"device", "config"}, "GET", api_device_config, AUTH_NONE},
+	{{"device", "status"}, "POST", api_device_status, AUTH_NONE},
+};
+
+#define API_PREFIX "/api/v1/"
+
+static bool same_path(const struct route *a, const struct route *b)
+{
+	for (int k = 0; k < 3; k++) {
+		if (!a->seg[k] || !b->seg[k]) {
+			if (a->seg[k] != b->seg[k])
+				return false;
+			break;
+		}
+		if (strcmp(a->seg[k], b->seg[k]))
+			return false;
+	}
+	return true;
+}
+
+/* --- replies ------------------------------------------------------------------------- */
+
+static enum MHD_Result queue(struct req *r, unsigned status, const char *body, size_t len,
+			     const char *ctype, const char *etag)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result res;
+
+	resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	if (!resp)
+		return MHD_NO;
+	if ((ctype && MHD_add_response_header(resp, "Content-Type", ctype) != MHD_YES) ||
+	    (etag && MHD_add_response_header(resp, "ETag", etag) != MHD_YES) ||
+	    MHD_add_response_header(resp, "Cache-Control", "no-store") != MHD_YES ||
+	    (status == 401 &&
+	     MHD_add_response_header(resp, "WWW-Authenticate", "Bearer") != MHD_YES)) {
+		MHD_destroy_response(resp);
+		return MHD_NO;
+	}
+	if (status == 405 && r->route >= 0) {
+		char allow[64] = "";
+		const struct route *rt = &routes[r->route];
+		for (size_t i = 0; i < MG_ARRAY_SIZE(routes); i++)
+			if (same_path(&routes[i], rt)) {
+				size_t o = strlen(allow);
+				snprintf(allow + o, sizeof(allow) - o, "%s%s", o ? ", " : "",
+					 routes[i].method);
+			}
+		MHD_add_response_header(resp, "Allow", allow);
+	}
+	res = MHD_queue_response(r->mc, status, resp);
+	MHD_destroy_response(resp);
+	r->answered = true;
+	log_debug("%s %s -> %u", r->method,
+		  r->route >= 0 ? routes[r->route].seg[0] : "(unrouted)", status);
+	return res;
+}
+
+enum MHD_Result reply_text(struct req *r, unsigned status, char *txt, const char *etag)
+{
+	enum MHD_Result res = queue(r, status, txt, strlen(txt), "application/json", etag);
+	cJSON_free(txt);
+	return res;
+}
+
+enum MHD_Result reply_oom(struct req *r)
+{
+	static const char body[] =
+		"{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+	return queue(r, 500, body, sizeof(body) - 1, "application/json", NULL);
+}
+
+enum MHD_Result reply_json(struct req *r, unsigned status, cJSON *j)
+{
+	char *txt = j ? cJSON_PrintUnformatted(j) : NULL;
+	cJSON_Delete(j);
+	if (!txt)
+		return reply_oom(r);
+	return reply_text(r, status, txt, NULL);
+}
+
+enum MHD_Result reply_error(struct req *r, unsigned status, const char *code, const char *fmt,
+			    ...)
+{
+	char msg[600];
+	cJSON *j = cJSON_CreateObject(), *err;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	err = j ? cJSON_AddObjectToObject(j, "error") : NULL;
+	if (!err || !cJSON_AddStringToObject(err, "code", code) ||
+	    !cJSON_AddStringToObject(err, "message", msg)) {
+		cJSON_Delete(j);
+		return reply_oom(r);
+	}
+	if (status >= 500)
+		log_err("%s: %s", code, msg);
+	return reply_json(r, status, j);
+}
+
+enum MHD_Result reply_empty(struct req *r, unsigned status, const char *etag)
+{
+	return queue(r, status, "", 0, NULL, etag);
+}
+
+enum MHD_Result reply_commit_failed(struct req *r, mg_err *e)
+{
+	return reply_error(r, 500, "storage_error",
+			   "could not persist the change (%s); the controller stops", e->msg);
+}
+
+cJSON *req_json(struct req *r, enum MHD_Result *res)
+{
+	mg_err e = {0};
+	cJSON *j = jsonu_parse(r->body ? r->body : "", r->len, CTL_BODY_MAX, &e);
+	if (!j)
+		*res = reply_error(r, 400, "invalid_json", "%s", e.msg);
+	return j;
+}
+
+const char *req_header(struct req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->mc, MHD_HEADER_KIND, name);
+}
+
+const char *req_query(struct req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->mc, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *req_bearer(struct req *r)
+{
+	const char *h = req_header(r, "Authorization");
+	if (!h || strncasecmp(h, "Bearer ", 7))
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return *h ? h : NULL;
+}
+
+/* --- commit ------------------------------------------------------------------------ */
+
+int ctl_commit(struct ctl_ctx *ctx, mg_err *e)
+{
+	mg_err he = {0};
+
+	if (render_refresh(ctx, e) < 0 || store_save(&ctx->store, ctx->store_path, e) < 0) {
+		log_err("store: %s; stopping so that nothing unsaved is served", e->msg);
+		ctx->quit = true;
+		ctx->failed = true;
+		return -1;
+	}
+	for (size_t i = 0; i < ctx->store.n_conns; i++) {
+		struct ctl_connector *c = ctx->store.conns[i];
+		if (c->wake) {
+			c->wake = false;
+			longpoll_wake(c);
+		}
+	}
+	if (hub_sync(ctx, &he) < 0)
+		log_err("%s", he.msg);
+	return 0;
+}
+
+/* --- routing ------------------------------------------------------------------------ */
+
+/* Returns the route index, or -1 (404), or -2 - index (405: path known, method not). */
+static int route_match(const char *url, const char *method, char *id, size_t idlen)
+{
+	char path[256], *seg[4], *save = NULL, *t;
+	size_t n = 0;
+	int path_hit = -1;
+
+	if (strncmp(url, API_PREFIX, strlen(API_PREFIX)) || strlen(url) >= sizeof(path))
+		return -1;
+	snprintf(path, sizeof(path), "%s", url + strlen(API_PREFIX));
+	if (!*path || path[strlen(path) - 1] == '/' || strstr(path, "//"))
+		return -1;
+	for (t = strtok_r(path, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+		if (n == 3)
+			return -1;
+		seg[n++] = t;
+	}
+	for (size_t i = 0; i < MG_ARRAY_SIZE(routes); i++) {
+		const struct route *rt = &routes[i];
+		size_t k;
+		for (k = 0; k < 3; k++) {
+			if (!rt->seg[k] || k >= n)
+				break;
+			if (strcmp(rt->seg[k], "*") && strcmp(rt->seg[k], seg[k]))
+				break;
+		}
+		if (k != n || (k < 3 && rt->seg[k]))
+			continue;
+		for (k = 0; k < n; k++)
+			if (!strcmp(rt->seg[k], "*"))
+				snprintf(id, idlen, "%s", seg[k]);
+		if (!strcmp(rt->method, method))
+			return (int)i;
+		if (path_hit < 0)
+			path_hit = (int)i;
+	}
+	return path_hit >= 0 ? -2 - path_hit : -1;
+}
+
+static bool admin_ok(struct req *r)
+{
+	const char *tok = req_bearer(r);
+	return tok && secret_matches(tok, r->ctx->admin_hash);
+}
+
+static enum MHD_Result first_call(struct req *r, const char *url)
+{
+	const char *cl;
+	int m = route_match(url, r->method, r->id, sizeof(r->id));
+
+	if (m == -1) {
+		r->route = -1;
+		return reply_error(r, 404, "not_found", "no such API path");
+	}
+	if (m <= -2) {
+		r->route = -2 - m;
+		return reply_error(r, 405, "method_not_allowed", "%s is not allowed here",
+				   r->method);
+	}
+	r->route = m;
+	if (routes[m].auth == AUTH_ADMIN && !admin_ok(r))
+		return reply_error(r, 401, "unauthorized",
+				   "missing or wrong admin token (Authorization: Bearer <token "
+				   "from admin.token>)");
+	cl = req_header(r, "Content-Length");
+	if (cl) {
+		char *end;
+		unsigned long long v = strtoull(cl, &end, 10);
+		if (*end || v > CTL_BODY_MAX)
+			return reply_error(r, 413, "body_too_large",
+					   "request bodies are limited to %u bytes", CTL_BODY_MAX);
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_size, void **con_cls)
+{
+	struct req *r = *con_cls;
+
+	(void)version;
+	if (!r) {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return MHD_NO;
+		r->ctx = cls;
+		r->mc = mc;
+		r->method = method;
+		r->w.mc = mc;
+		*con_cls = r;
+		return first_call(r, url);
+	}
+	if (*upload_size) {
+		if (!r->answered && !r->too_big) {
+			if (r->len + *upload_size > CTL_BODY_MAX) {
+				r->too_big = true;
+				free(r->body);
+				r->body = NULL;
+				r->len = 0;
+			} else {
+				char *b = realloc(r->body, r->len + *upload_size + 1);
+				if (!b)
+					return MHD_NO;
+				memcpy(b + r->len, upload_data, *upload_size);
+				r->len += *upload_size;
+				b[r->len] = '\0';
+				r->body = b;
+			}
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (r->answered)
+		return MHD_YES;
+	if (r->too_big)
+		return reply_error(r, 413, "body_too_large",
+				   "request bodies are limited to %u bytes", CTL_BODY_MAX);
+	return routes[r->route].fn(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *con_cls;
+
+	(void)cls;
+	(void)mc;
+	(void)toe;
+	if (!r)
+		return;
+	longpoll_unlink(&r->w);
+	free(r->body);
+	free(r);
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	log_debug("microhttpd: %s", buf);
+}
+
+/* --- daemon and loop ---------------------------------------------------------------- */
+
+int http_start(struct ctl_ctx *ctx, const char *listen, mg_err *e)
+{
+	char host[CONFIG_ENDPOINT_MAX];
+	uint16_t port;
+	uint8_t fam, addr[16];
+	struct sockaddr_in6 sa6 = {0};
+	struct sockaddr_in sa4 = {0};
+	const struct sockaddr *sa;
+	unsigned flags = MHD_USE_TLS | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+			 MHD_USE_ERROR_LOG;
+
+	if (config_split_endpoint(listen, host, sizeof(host), &port) < 0 ||
+	    addr_parse(host, &fam, addr) < 0)
+		return mg_err_set(e, "--listen \"%s\" must be IPv4:PORT or [IPv6]:PORT", listen);
+	if (fam == AF_INET6) {
+		sa6.sin6_family = AF_INET6;
+		sa6.sin6_port = htons(port);
+		memcpy(&sa6.sin6_addr, addr, 16);
+		sa = (const struct sockaddr *)&sa6;
+		flags |= MHD_USE_IPv6;
+	} else {
+		sa4.sin_family = AF_INET;
+		sa4.sin_port = htons(port);
+		memcpy(&sa4.sin_addr, addr, 4);
+		sa = (const struct sockaddr *)&sa4;
+	}
+	ctx->mhd = MHD_start_daemon(flags, port, NULL, NULL, on_request, ctx,
+				    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				    MHD_OPTION_SOCK_ADDR, sa,
+				    MHD_OPTION_HTTPS_MEM_KEY, ctx->tls_key_pem,
+				    MHD_OPTION_HTTPS_MEM_CERT, ctx->tls_cert_pem,
+				    MHD_OPTION_NOTIFY_COMPLETED, on_completed, ctx,
+				    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+				    MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+				    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)200,
+				    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+				    MHD_OPTION_END);
+	if (!ctx->mhd)
+		return mg_err_set(e, "cannot serve HTTPS on %s (address in use or not on this "
+				     "host? run with --log-level debug for details)",
+				  listen);
+	return 0;
+}
+
+static int setup_fds(struct ctl_ctx *ctx, int *sfd, mg_err *e)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return mg_err_set(e, "sigprocmask: %s", strerror(errno));
+	*sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (*sfd < 0)
+		return mg_err_set(e, "signalfd: %s", strerror(errno));
+	ctx->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (ctx->timer_fd < 0)
+		return mg_err_set(e, "timerfd_create: %s", strerror(errno));
+	return 0;
+}
+
+int http_serve(struct ctl_ctx *ctx, mg_err *e)
+{
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(ctx->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	struct pollfd fds[3];
+	int sfd = -1;
+
+	if (!di)
+		return mg_err_set(e, "microhttpd has no epoll descriptor");
+	if (setup_fds(ctx, &sfd, e) < 0)
+		goto fail;
+	fds[0] = (struct pollfd){.fd = di->epoll_fd, .events = POLLIN};
+	fds[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
+	fds[2] = (struct pollfd){.fd = ctx->timer_fd, .events = POLLIN};
+	while (!ctx->quit) {
+		MHD_UNSIGNED_LONG_LONG to;
+		int timeout = -1;
+
+		if (MHD_get_timeout(ctx->mhd, &to) == MHD_YES)
+			timeout = to > 60000 ? 60000 : (int)to;
+		if (poll(fds, 3, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			mg_err_set(e, "poll: %s", strerror(errno));
+			goto fail;
+		}
+		if (fds[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				log_info("signal %u: shutting down", si.ssi_signo);
+				ctx->quit = true;
+			}
+		}
+		if (fds[2].revents & POLLIN) {
+			uint64_t ticks;
+			if (read(ctx->timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN) {
+				mg_err_set(e, "timerfd read: %s", strerror(errno));
+				goto fail;
+			}
+			longpoll_expire(ctx);
+		}
+		if (MHD_run(ctx->mhd) != MHD_YES)
+			log_debug("MHD_run reported an error");
+		if (longpoll_arm(ctx, e) < 0)
+			goto fail;
+	}
+	close(sfd);
+	return 0;
+fail:
+	if (sfd >= 0)
+		close(sfd);
+	return -1;
+}
+
+void http_stop(struct ctl_ctx *ctx)
+{
+	if (!ctx->mhd)
+		return;
+	/* microhttpd refuses to stop with suspended connections: answer them first */
+	if (longpoll_shutdown(ctx)) {
+		for (int i = 0; i < 5; i++)
+			MHD_run(ctx->mhd);
+	}
+	MHD_stop_daemon(ctx->mhd);
+	ctx->mhd = NULL;
+	if (ctx->timer_fd >= 0)
+		close(ctx->timer_fd);
+	ctx->timer_fd = -1;
+}

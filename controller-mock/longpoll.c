@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Long-poll waiters: suspended microhttpd connections on their connector's list. A
+ * config change resumes all of a connector's waiters at once; a timerfd armed for the
+ * earliest deadline resumes the ones whose wait ran out. Nothing polls.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/timerfd.h>
+
+#include "http.h"
+
+void longpoll_suspend(struct req *r, struct ctl_connector *c, int64_t deadline_ms)
+{
+	struct ctl_waiter *w = &r->w;
+
+	w->conn = c;
+	w->deadline_ms = deadline_ms;
+	w->started = true;
+	w->prev = NULL;
+	w->next = c->waiters;
+	if (c->waiters)
+		c->waiters->prev = w;
+	c->waiters = w;
+	w->linked = true;
+	MHD_suspend_connection(w->mc);
+}
+
+void longpoll_unlink(struct ctl_waiter *w)
+{
+	if (!w->linked)
+		return;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		w->conn->waiters = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	w->next = w->prev = NULL;
+	w->linked = false;
+}
+
+static void resume(struct ctl_waiter *w)
+{
+	longpoll_unlink(w);
+	MHD_resume_connection(w->mc);
+}
+
+void longpoll_wake(struct ctl_connector *c)
+{
+	while (c->waiters)
+		resume(c->waiters);
+}
+
+void longpoll_expire(struct ctl_ctx *ctx)
+{
+	int64_t now = now_mono_ms();
+
+	for (size_t i = 0; i < ctx->store.n_conns; i++) {
+		struct ctl_waiter *w = ctx->store.conns[i]->waiters, *next;
+		for (; w; w = next) {
+			next = w->next;
+			if (w->deadline_ms <= now)
+				resume(w);
+		}
+	}
+}
+
+int longpoll_arm(struct ctl_ctx *ctx, mg_err *e)
+{
+	struct itimerspec its = {0};
+	int64_t min = INT64_MAX;
+
+	for (size_t i = 0; i < ctx->store.n_conns; i++)
+		for (struct ctl_waiter *w = ctx->store.conns[i]->waiters; w; w = w->next)
+			if (w->deadline_ms < min)
+				min = w->deadline_ms;
+	if (min != INT64_MAX) {
+		if (min < 1)
+			min = 1;
+		its.it_value.tv_sec = min / 1000;
+		its.it_value.tv_nsec = (min % 1000) * 1000000;
+	}
+	if (timerfd_settime(ctx->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+		return mg_err_set(e, "timerfd_settime: %s", strerror(errno));
+	return 0;
+}
+
+size_t longpoll_shutdown(struct ctl_ctx *ctx)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < ctx->store.n_conns; i++) {
+		struct ctl_connector *c = ctx->store.conns[i];
+		while (c->waiters) {
+			c->waiters->shutdown = true;
+			resume(c->waiters);
+			n++;
+		}
+	}
+	return n;
+}

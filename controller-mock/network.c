@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: MIT */
+/* Network objects: strict validation of API/store JSON, and their JSON form. */
+#include <ctype.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "jsonu.h"
+
+void net_free(struct ctl_network *n)
+{
+	if (!n)
+		return;
+	free(n->subnets);
+	free(n->nat_exclude);
+	for (size_t i = 0; i < n->n_access; i++)
+		free(n->access[i].ports);
+	free(n->access);
+	free(n);
+}
+
+static int check_name(const char *s, mg_err *e)
+{
+	if (!*s)
+		return mg_err_set(e, "\"name\" must not be empty");
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return mg_err_set(e, "\"name\" must not contain control characters");
+	return 0;
+}
+
+/* An array of strict CIDRs, sorted, exact duplicates dropped. */
+static int parse_cidrs(const cJSON *arr, const char *what, size_t max, struct cidr **out,
+		       size_t *n_out, const char **code, mg_err *e)
+{
+	size_t n = (size_t)cJSON_GetArraySize(arr), i = 0;
+	const cJSON *it;
+	struct cidr *v;
+
+	*out = NULL;
+	*n_out = 0;
+	if (n > max)
+		return mg_err_set(e, "\"%s\" has more than %zu entries", what, max);
+	if (n == 0)
+		return 0;
+	v = calloc(n, sizeof(*v));
+	if (!v)
+		return mg_err_set(e, "out of memory");
+	cJSON_ArrayForEach(it, arr)
+	{
+		if (!cJSON_IsString(it)) {
+			free(v);
+			return mg_err_set(e, "\"%s\"[%zu] must be a string", what, i);
+		}
+		if (cidr_parse(it->valuestring, &v[i], 0, e) < 0) {
+			free(v);
+			*code = "invalid_cidr";
+			return mg_err_prefix(e, "\"%s\"[%zu]", what, i);
+		}
+		i++;
+	}
+	*n_out = cidr_sort_unique(v, n);
+	*out = v;
+	return 0;
+}
+
+static int parse_port(const char *s, struct port_range *p, mg_err *e)
+{
+	const char *num;
+	char *end;
+	long a, b;
+
+	if (!strncmp(s, "tcp/", 4))
+		p->proto = IPPROTO_TCP;
+	else if (!strncmp(s, "udp/", 4))
+		p->proto = IPPROTO_UDP;
+	else
+		return mg_err_set(e, "port \"%.32s\" must look like tcp/443 or udp/5000-5100", s);
+	num = s + 4;
+	if (!isdigit((unsigned char)num[0]) || num[0] == '0')
+		return mg_err_set(e, "port \"%.32s\": bad port number", s);
+	a = strtol(num, &end, 10);
+	b = a;
+	if (*end == '-') {
+		if (!isdigit((unsigned char)end[1]) || end[1] == '0')
+			return mg_err_set(e, "port \"%.32s\": bad port range", s);
+		b = strtol(end + 1, &end, 10);
+	}
+	if (*end || a < 1 || a > 65535 || b < a || b > 65535)
+		return mg_err_set(e, "port \"%.32s\": ports are 1-65535, ranges low-high", s);
+	p->first = (uint16_t)a;
+	p->last = (uint16_t)b;
+	return 0;
+}
+
+static void access_free(struct ctl_access *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].ports);
+	free(v);
+}
+
+static int parse_access(const cJSON *arr, struct ctl_access **out, size_t *n_out,
+			const char **code, mg_err *e)
+{
+	static const char *const keys[] = {"cidr", "mode", "ports", NULL};
+	size_t n = (size_t)cJSON_GetArraySize(arr), i = 0;
+	struct ctl_access *v;
+	const cJSON *it;
+
+	*out = NULL;
+	*n_out = 0;
+	if (n > CONFIG_MAX_ACCESS)
+		return mg_err_set(e, "\"access\" has more than %d entries", CONFIG_MAX_ACCESS);
+	if (n == 0)
+		return 0;
+	v = calloc(n, sizeof(*v));
+	if (!v)
+		return mg_err_set(e, "out of memory");
+	cJSON_ArrayForEach(it, arr)
+	{
+		struct ctl_access *r = &v[i];
+		const char *cidr = NULL, *mode = NULL;
+		const cJSON *ports = NULL, *p;
+
+		if (!cJSON_IsObject(it)) {
+			mg_err_set(e, "\"access\"[%zu] must be an object", i);
+			goto fail;
+		}
+		if (jsonu_only_keys(it, keys, "access entry", e) < 0 ||
+		    jsonu_get_str(it, "cidr", true, CIDR_STRLEN, &cidr, e) < 0 ||
+		    jsonu_get_str(it, "mode", true, 16, &mode, e) < 0 ||
+		    jsonu_get_array(it, "ports", false, CONFIG_MAX_PORTS, &ports, e) < 0) {
+			mg_err_prefix(e, "\"access\"[%zu]", i);
+			goto fail;
+		}
+		if (cidr_parse(cidr, &r->cidr, 0, e) < 0) {
+			*code = "invalid_cidr";
+			mg_err_prefix(e, "\"access\"[%zu]", i);
+			goto fail;
+		}
+		if (!strcmp(mode, "full")) {
+			r->mode = ACCESS_FULL;
+		} else if (!strcmp(mode, "ports")) {
+			r->mode = ACCESS_PORTS;
+		} else if (!strcmp(mode, "deny")) {
+			r->mode = ACCESS_DENY;
+		} else {
+			mg_err_set(e, "\"access\"[%zu]: mode \"%.16s\" is not full, ports or deny",
+				   i, mode);
+			goto fail;
+		}
+		if (r->mode == ACCESS_PORTS && (!ports || cJSON_GetArraySize(ports) == 0)) {
+			mg_err_set(e, "\"access\"[%zu]: mode \"ports\" needs a non-empty \"ports\"",
+				   i);
+			goto fail;
+		}
+		if (r->mode != ACCESS_PORTS && ports && cJSON_GetArraySize(ports) > 0) {
+			mg_err_set(e, "\"access\"[%zu]: \"ports\" only goes with mode \"ports\"", i);
+			goto fail;
+		}
+		if (r->mode == ACCESS_PORTS) {
+			r->ports = calloc((size_t)cJSON_GetArraySize(ports), sizeof(*r->ports));
+			if (!r->ports) {
+				mg_err_set(e, "out of memory");
+				goto fail;
+			}
+			cJSON_ArrayForEach(p, ports)
+			{
+				if (!cJSON_IsString(p)) {
+					mg_err_set(e, "\"access\"[%zu].ports: entries must be strings",
+						   i);
+					goto fail;
+				}
+				if (parse_port(p->valuestring, &r->ports[r->n_ports], e) < 0) {
+					mg_err_prefix(e, "\"access\"[%zu]", i);
+					goto fail;
+				}
+				r->n_ports++;
+			}
+		}
+		for (size_t k = 0; k < i; k++)
+			if (cidr_equal(&v[k].cidr, &r->cidr)) {
+				mg_err_set(e, "\"access\": %s is listed twice", cidr);
+				goto fail;
+			}
+		i++;
+	}
+	*out = v;
+	*n_out = n;
+	return 0;
+fail:
+	access_free(v, n);
+	return -1;
+}
+
+int net_from_json(struct ctl_network *n, const cJSON *j, enum net_parse_mode mode,
+		  const char **code, mg_err *e)
+{
+	static const char *const api_keys[] = {"name", "subnets", "nat", "access", "egress",
+					       "manage_cloud_routes", NULL};
+	static const char *const store_keys[] = {"id", "created_at", "name", "subnets", "nat",
+						 "access", "egress", "manage_cloud_routes", NULL};
+	static const char *const nat_keys[] = {"enabled", "exclude", NULL};
+	const cJSON *subnets = NULL, *nat = NULL, *access = NULL, *exclude = NULL;
+	struct cidr *sv = NULL, *xv = NULL;
+	struct ctl_access *av = NULL;
+	size_t ns = 0, nx = 0, na = 0;
+	const char *name = NULL, *id = NULL;
+	bool egress = n->egress, mcr = n->manage_cloud_routes, nat_en = n->nat_enabled;
+	int64_t created = n->created_at;
+	bool full = mode != NET_PATCH;
+
+	*code = "invalid_request";
+	if (jsonu_only_keys(j, mode == NET_STORE ? store_keys : api_keys, "network", e) < 0)
+		return -1;
+	if (mode == NET_STORE &&
+	    (jsonu_get_str(j, "id", true, CTL_ID_LEN, &id, e) < 0 ||
+	     jsonu_get_int(j, "created_at", true, 0, INT64_MAX / 2, &created, e) < 0))
+		return -1;
+	if (id && (strlen(id) != CTL_ID_LEN || strncmp(id, "n-", 2)))
+		return mg_err_set(e, "network id \"%s\" is malformed", id);
+	if (jsonu_get_str(j, "name", full, CTL_NAME_MAX - 1, &name, e) < 0 ||
+	    (name && check_name(name, e) < 0) ||
+	    jsonu_get_array(j, "subnets", false, SIZE_MAX, &subnets, e) < 0 ||
+	    jsonu_get_object(j, "nat", false, &nat, e) < 0 ||
+	    jsonu_get_array(j, "access", false, SIZE_MAX, &access, e) < 0 ||
+	    jsonu_get_bool(j, "egress", false, &egress, e) < 0 ||
+	    jsonu_get_bool(j, "manage_cloud_routes", false, &mcr, e) < 0)
+		return -1;
+	if (nat && (jsonu_only_keys(nat, nat_keys, "nat", e) < 0 ||
+		    jsonu_get_bool(nat, "enabled", false, &nat_en, e) < 0 ||
+		    jsonu_get_array(nat, "exclude", false, SIZE_MAX, &exclude, e) < 0))
+		return mg_err_prefix(e, "\"nat\"");
+	if (subnets && parse_cidrs(subnets, "subnets", CTL_MAX_SUBNETS, &sv, &ns, code, e) < 0)
+		return -1;
+	if (exclude &&
+	    parse_cidrs(exclude, "nat.exclude", CTL_MAX_EXCLUDE, &xv, &nx, code, e) < 0)
+		goto fail;
+	if (access && parse_access(access, &av, &na, code, e) < 0)
+		goto fail;
+
+	/* everything valid: apply */
+	if (id)
+		snprintf(n->id, sizeof(n->id), "%s", id);
+	n->created_at = created;
+	if (name)
+		snprintf(n->name, sizeof(n->name), "%s", name);
+	if (subnets) {
+		free(n->subnets);
+		n->subnets = sv;
+		n->n_subnets = ns;
+	}
+	if (exclude) {
+		free(n->nat_exclude);
+		n->nat_exclude = xv;
+		n->n_nat_exclude = nx;
+	}
+	if (access) {
+		access_free(n->access, n->n_access);
+		n->access = av;
+		n->n_access = na;
+	}
+	n->nat_enabled = nat_en;
+	n->egress = egress;
+	n->manage_cloud_routes = mcr;
+	return 0;
+fail:
+	free(sv);
+	free(xv);
+	return -1;
+}
+
+cJSON *cidr_list_json(const struct cidr *v, size_t n)
+{
+	cJSON *a = cJSON_CreateArray();
+	char buf[CIDR_STRLEN];
+
+	for (size_t i = 0; a && i < n; i++) {
+		cJSON *s = cJSON_CreateString(cidr_format(&v[i], buf));
+		if (!s || !cJSON_AddItemToArray(a, s)) {
+			cJSON_Delete(s);
+			cJSON_Delete(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+static cJSON *access_json(const struct ctl_access *v, size_t n)
+{
+	cJSON *a = cJSON_CreateArray();
+	char buf[CIDR_STRLEN], port[32];
+
+	for (size_t i = 0; a && i < n; i++) {
+		cJSON *o = cJSON_CreateObject(), *ports;
+		if (!o || !cJSON_AddItemToArray(a, o)) {
+			cJSON_Delete(o);
+			goto fail;
+		}
+		if (!cJSON_AddStringToObject(o, "cidr", cidr_format(&v[i].cidr, buf)) ||
+		    !cJSON_AddStringToObject(o, "mode", access_mode_name(v[i].mode)))
+			goto fail;
+		if (v[i].mode != ACCESS_PORTS)
+			continue;
+		ports = cJSON_AddArrayToObject(o, "ports");
+		if (!ports)
+			goto fail;
+		for (size_t k = 0; k < v[i].n_ports; k++) {
+			const struct port_range *p = &v[i].ports[k];
+			const char *proto = p->proto == IPPROTO_TCP ? "tcp" : "udp";
+			if (p->first == p->last)
+				snprintf(port, sizeof(port), "%s/%u", proto, p->first);
+			else
+				snprintf(port, sizeof(port), "%s/%u-%u", proto, p->first, p->last);
+			cJSON *s = cJSON_CreateString(port);
+			if (!s || !cJSON_AddItemToArray(ports, s)) {
+				cJSON_Delete(s);
+				goto fail;
+			}
+		}
+	}
+	return a;
+fail:
+	cJSON_Delete(a);
+	return NULL;
+}
+
+cJSON *net_to_json(const struct ctl_network *n)
+{
+	cJSON *o = cJSON_CreateObject(), *nat, *x;
+
+	if (!o)
+		return NULL;
+	if (!cJSON_AddStringToObject(o, "id", n->id) ||
+	    !cJSON_AddStringToObject(o, "name", n->name) ||
+	    !cJSON_AddNumberToObject(o, "created_at", (double)n->created_at))
+		goto fail;
+	x = cidr_list_json(n->subnets, n->n_subnets);
+	if (!x || !cJSON_AddItemToObject(o, "subnets", x)) {
+		cJSON_Delete(x);
+		goto fail;
+	}
+	nat = cJSON_AddObjectToObject(o, "nat");
+	if (!nat || !cJSON_AddBoolToObject(nat, "enabled", n->nat_enabled))
+		goto fail;
+	x = cidr_list_json(n->nat_exclude, n->n_nat_exclude);
+	if (!x || !cJSON_AddItemToObject(nat, "exclude", x)) {
+		cJSON_Delete(x);
+		goto fail;
+	}
+	x = access_json(n->access, n->n_access);
+	if (!x || !cJSON_AddItemToObject(o, "access", x)) {
+		cJSON_Delete(x);
+		goto fail;
+	}
+	if (!cJSON_AddBoolToObject(o, "egress", n->egress) ||
+	    !cJSON_AddBoolToObject(o, "manage_cloud_routes", n->manage_cloud_routes))
+		goto fail;
+	return o;
+fail:
+	cJSON_Delete(o);
+	return NULL;
+}
+
+int net_check_conflicts(const struct ctl_store *s, const struct ctl_network *n, mg_err *e)
+{
+	char a[CIDR_STRLEN], b[CIDR_STRLEN];
+
+	for (size_t i = 0; i < n->n_subnets; i++) {
+		const struct cidr *c = &n->subnets[i];
+		if (cidr_overlaps(c, &s->mesh))
+			return mg_err_set(e, "subnet %s overlaps the mesh range %s",
+					  cidr_format(c, a), cidr_format(&s->mesh, b));
+		for (size_t k = i + 1; k < n->n_subnets; k++)
+			if (cidr_overlaps(c, &n->subnets[k]))
+				return mg_err_set(e, "subnets %s and %s overlap", cidr_format(c, a),
+						  cidr_format(&n->subnets[k], b));
+		for (size_t m = 0; m < s->n_nets; m++) {
+			const struct ctl_network *o = s->nets[m];
+			if (!strcmp(o->id, n->id))
+				continue;
+			for (size_t k = 0; k < o->n_subnets; k++)
+				if (cidr_overlaps(c, &o->subnets[k]))
+					return mg_err_set(e, "subnet %s overlaps %s of network %s "
+							     "(%s)",
+							  cidr_format(c, a),
+							  cidr_format(&o->subnets[k], b), o->id,
+							  o->name);
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/* The config document of one connector, and its version (bumped only on change). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "jsonu.h"
+
+/* Routes: the mesh range and every subnet of every other network, sorted. */
+static cJSON *routes_json(const struct ctl_store *s, const struct ctl_network *own)
+{
+	size_t n = 1, k = 0;
+	struct cidr *v;
+	cJSON *a;
+
+	for (size_t i = 0; i < s->n_nets; i++)
+		if (s->nets[i] != own)
+			n += s->nets[i]->n_subnets;
+	v = calloc(n, sizeof(*v));
+	if (!v)
+		return NULL;
+	v[k++] = s->mesh;
+	for (size_t i = 0; i < s->n_nets; i++)
+		for (size_t j = 0; s->nets[i] != own && j < s->nets[i]->n_subnets; j++)
+			v[k++] = s->nets[i]->subnets[j];
+	n = cidr_sort_unique(v, k);
+	a = cidr_list_json(v, n);
+	free(v);
+	return a;
+}
+
+static bool add(cJSON *o, const char *key, cJSON *item)
+{
+	if (!item)
+		return false;
+	if (!cJSON_AddItemToObject(o, key, item)) {
+		cJSON_Delete(item);
+		return false;
+	}
+	return true;
+}
+
+cJSON *render_config(const struct ctl_ctx *ctx, const struct ctl_connector *c, mg_err *e)
+{
+	const struct ctl_store *s = &ctx->store;
+	const struct ctl_network *net = store_find_net(s, c->network_id);
+	cJSON *doc = NULL, *dev, *tun, *hub, *nat, *cloud, *net_json = NULL, *routes;
+	char b[CIDR_STRLEN], key[WG_KEY_B64_LEN];
+	struct cidr addr;
+
+	if (!net || !c->enrolled) {
+		mg_err_set(e, "connector %s has no config (not enrolled)", c->id);
+		return NULL;
+	}
+	store_addr(s, c->addr_index, &addr);
+	addr.len = s->mesh.len;
+	wgkey_to_base64(ctx->hub_pub, key);
+	doc = cJSON_CreateObject();
+	net_json = net_to_json(net);
+	if (!doc || !net_json)
+		goto oom;
+	if (!cJSON_AddNumberToObject(doc, "version", (double)c->version))
+		goto oom;
+	dev = cJSON_AddObjectToObject(doc, "device");
+	if (!dev || !cJSON_AddStringToObject(dev, "id", c->id) ||
+	    !cJSON_AddStringToObject(dev, "name", c->name))
+		goto oom;
+	tun = cJSON_AddObjectToObject(doc, "tunnel");
+	if (!tun || !cJSON_AddStringToObject(tun, "address", cidr_format(&addr, b)) ||
+	    !cJSON_AddNumberToObject(tun, "mtu", CTL_MTU) ||
+	    !cJSON_AddNumberToObject(tun, "keepalive", CTL_KEEPALIVE))
+		goto oom;
+	hub = cJSON_AddObjectToObject(tun, "hub");
+	if (!hub || !cJSON_AddStringToObject(hub, "public_key", key) ||
+	    !cJSON_AddStringToObject(hub, "endpoint", ctx->hub_endpoint))
+		goto oom;
+	routes = routes_json(s, net);
+	if (!routes || !cJSON_AddItemToObject(doc, "routes", routes)) {
+		cJSON_Delete(routes);
+		goto oom;
+	}
+	if (!add(doc, "advertised", cidr_list_json(net->subnets, net->n_subnets)))
+		goto oom;
+	nat = cJSON_DetachItemFromObjectCaseSensitive(net_json, "nat");
+	if (!add(doc, "nat", nat) ||
+	    !add(doc, "access", cJSON_DetachItemFromObjectCaseSensitive(net_json, "access")) ||
+	    !cJSON_AddBoolToObject(doc, "egress", net->egress))
+		goto oom;
+	cloud = cJSON_AddObjectToObject(doc, "cloud");
+	if (!cloud || !cJSON_AddBoolToObject(cloud, "manage_routes", net->manage_cloud_routes) ||
+	    !add(cloud, "destinations", cJSON_Duplicate(routes, true)))
+		goto oom;
+	cJSON_Delete(net_json);
+	return doc;
+oom:
+	cJSON_Delete(net_json);
+	cJSON_Delete(doc);
+	mg_err_set(e, "out of memory rendering the config of %s", c->id);
+	return NULL;
+}
+
+char *render_text(const struct ctl_ctx *ctx, const struct ctl_connector *c, mg_err *e)
+{
+	cJSON *doc = render_config(ctx, c, e);
+	char *txt;
+
+	if (!doc)
+		return NULL;
+	txt = jsonu_print(doc, e);
+	cJSON_Delete(doc);
+	return txt;
+}
+
+/* SHA-256 of the document with version 0: what the version stands for. */
+static int content_hash(const struct ctl_ctx *ctx, const struct ctl_connector *c,
+			uint8_t h[32], mg_err *e)
+{
+	struct ctl_connector tmp = *c;
+	char *txt;
+
+	tmp.version = 0;
+	txt = render_text(ctx, &tmp, e);
+	if (!txt)
+		return -1;
+	sha256_str(txt, strlen(txt), h);
+	cJSON_free(txt);
+	return 0;
+}
+
+int render_refresh(struct ctl_ctx *ctx, mg_err *e)
+{
+	int bumped = 0;
+
+	for (size_t i = 0; i < ctx->store.n_conns; i++) {
+		struct ctl_connector *c = ctx->store.conns[i];
+		uint8_t h[32];
+
+		if (!c->enrolled || c->revoked)
+			continue;
+		if (content_hash(ctx, c, h, e) < 0)
+			return -1;
+		if (c->version > 0 && !memcmp(h, c->config_hash, 32))
+			continue;
+		memcpy(c->config_hash, h, 32);
+		c->version++;
+		c->wake = true;
+		bumped++;
+	}
+	return bumped;
+}

@@ -1,0 +1,456 @@
+/* SPDX-License-Identifier: MIT */
+/* The model (networks, connectors, the address high-water mark) and its one JSON file. */
+#include <errno.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl.h"
+#include "fsutil.h"
+#include "jsonu.h"
+
+#define STORE_FORMAT 1
+
+int64_t now_unix(void)
+{
+	return (int64_t)time(NULL);
+}
+
+int64_t now_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void store_init(struct ctl_store *s, const struct cidr *mesh)
+{
+	memset(s, 0, sizeof(*s));
+	s->mesh = *mesh;
+	s->next_addr = 2; /* 0: the network address, 1: the hub */
+}
+
+void conn_free(struct ctl_connector *c)
+{
+	if (!c)
+		return;
+	cJSON_Delete(c->status);
+	free(c);
+}
+
+void store_free(struct ctl_store *s)
+{
+	for (size_t i = 0; i < s->n_nets; i++)
+		net_free(s->nets[i]);
+	for (size_t i = 0; i < s->n_conns; i++)
+		conn_free(s->conns[i]);
+	free(s->nets);
+	free(s->conns);
+	s->nets = NULL;
+	s->conns = NULL;
+	s->n_nets = s->n_conns = 0;
+}
+
+enum ctl_conn_state conn_state(const struct ctl_connector *c)
+{
+	if (c->revoked)
+		return CONN_REVOKED;
+	if (c->disabled)
+		return CONN_DISABLED;
+	return c->enrolled ? CONN_ENROLLED : CONN_PENDING;
+}
+
+const char *conn_state_name(enum ctl_conn_state st)
+{
+	static const char *const names[] = {"pending", "enrolled", "disabled", "revoked"};
+	return names[st];
+}
+
+struct ctl_network *store_find_net(const struct ctl_store *s, const char *id)
+{
+	for (size_t i = 0; i < s->n_nets; i++)
+		if (!strcmp(s->nets[i]->id, id))
+			return s->nets[i];
+	return NULL;
+}
+
+struct ctl_connector *store_find_conn(const struct ctl_store *s, const char *id)
+{
+	for (size_t i = 0; i < s->n_conns; i++)
+		if (!strcmp(s->conns[i]->id, id))
+			return s->conns[i];
+	return NULL;
+}
+
+int store_add_net(struct ctl_store *s, struct ctl_network *n, mg_err *e)
+{
+	struct ctl_network **v;
+
+	if (s->n_nets >= CTL_MAX_NETWORKS)
+		return mg_err_set(e, "too many networks (the mock keeps at most %d)",
+				  CTL_MAX_NETWORKS);
+	v = realloc(s->nets, (s->n_nets + 1) * sizeof(*v));
+	if (!v)
+		return mg_err_set(e, "out of memory");
+	s->nets = v;
+	s->nets[s->n_nets++] = n;
+	return 0;
+}
+
+int store_add_conn(struct ctl_store *s, struct ctl_connector *c, mg_err *e)
+{
+	struct ctl_connector **v;
+
+	if (s->n_conns >= CTL_MAX_CONNECTORS)
+		return mg_err_set(e, "too many connectors (the mock keeps at most %d)",
+				  CTL_MAX_CONNECTORS);
+	v = realloc(s->conns, (s->n_conns + 1) * sizeof(*v));
+	if (!v)
+		return mg_err_set(e, "out of memory");
+	s->conns = v;
+	s->conns[s->n_conns++] = c;
+	return 0;
+}
+
+/* Number of indexes usable for hosts: the whole range minus the v4 broadcast. */
+static uint64_t addr_limit(const struct cidr *mesh)
+{
+	int hb = cidr_max_len(mesh) - mesh->len;
+	if (hb >= 63)
+		return UINT64_MAX;
+	return mesh->family == AF_INET ? ((uint64_t)1 << hb) - 1 : (uint64_t)1 << hb;
+}
+
+int store_alloc_addr(struct ctl_store *s, uint64_t *index, mg_err *e)
+{
+	char b[CIDR_STRLEN];
+	if (s->next_addr >= addr_limit(&s->mesh))
+		return mg_err_set(e, "mesh range %s has no address left", cidr_format(&s->mesh, b));
+	*index = s->next_addr++;
+	return 0;
+}
+
+void store_addr(const struct ctl_store *s, uint64_t index, struct cidr *out)
+{
+	int i = cidr_addr_len(&s->mesh) - 1;
+	unsigned carry = 0;
+
+	*out = s->mesh;
+	out->len = (uint8_t)cidr_max_len(out);
+	for (; i >= 0 && (index || carry); i--) {
+		unsigned v = out->addr[i] + (unsigned)(index & 0xff) + carry;
+		out->addr[i] = (uint8_t)v;
+		carry = v >> 8;
+		index >>= 8;
+	}
+}
+
+int store_new_id(const struct ctl_store *s, char prefix, char out[CTL_ID_LEN + 1], mg_err *e)
+{
+	uint8_t r[4];
+	char hex[9];
+
+	for (int tries = 0; tries < 100; tries++) {
+		if (RAND_bytes(r, sizeof(r)) != 1)
+			return mg_err_set(e, "no random bytes from OpenSSL");
+		hex_encode(r, sizeof(r), hex);
+		snprintf(out, CTL_ID_LEN + 1, "%c-%s", prefix, hex);
+		if (!store_find_net(s, out) && !store_find_conn(s, out))
+			return 0;
+	}
+	return mg_err_set(e, "could not find a free id");
+}
+
+/* --- serialisation ------------------------------------------------------------- */
+
+static bool add_hex(cJSON *o, const char *key, const uint8_t *v, size_t n)
+{
+	char hex[2 * 64 + 1];
+	hex_encode(v, n, hex);
+	return cJSON_AddStringToObject(o, key, hex) != NULL;
+}
+
+static cJSON *conn_to_store_json(const struct ctl_connector *c)
+{
+	cJSON *o = cJSON_CreateObject();
+	char key[WG_KEY_B64_LEN];
+
+	if (!o)
+		return NULL;
+	if (!cJSON_AddStringToObject(o, "id", c->id) ||
+	    !cJSON_AddStringToObject(o, "name", c->name) ||
+	    !cJSON_AddStringToObject(o, "network_id", c->network_id) ||
+	    !cJSON_AddNumberToObject(o, "created_at", (double)c->created_at) ||
+	    !add_hex(o, "token_sha256", c->token_hash, 32) ||
+	    !cJSON_AddNumberToObject(o, "token_expires_at", (double)c->token_expires_at) ||
+	    !cJSON_AddBoolToObject(o, "token_used", c->token_used) ||
+	    !cJSON_AddBoolToObject(o, "disabled", c->disabled) ||
+	    !cJSON_AddBoolToObject(o, "revoked", c->revoked) ||
+	    !cJSON_AddBoolToObject(o, "enrolled", c->enrolled))
+		goto fail;
+	if (c->enrolled) {
+		wgkey_to_base64(c->public_key, key);
+		if (!add_hex(o, "secret_sha256", c->secret_hash, 32) ||
+		    !cJSON_AddStringToObject(o, "public_key", key) ||
+		    !cJSON_AddNumberToObject(o, "address_index", (double)c->addr_index) ||
+		    !cJSON_AddStringToObject(o, "hostname", c->hostname) ||
+		    !cJSON_AddStringToObject(o, "agent_version", c->agent_version) ||
+		    !cJSON_AddNumberToObject(o, "enrolled_at", (double)c->enrolled_at) ||
+		    !cJSON_AddNumberToObject(o, "last_seen", (double)c->last_seen) ||
+		    !cJSON_AddNumberToObject(o, "version", (double)c->version) ||
+		    !add_hex(o, "config_sha256", c->config_hash, 32))
+			goto fail;
+		if (c->status) {
+			cJSON *st = cJSON_Duplicate(c->status, true);
+			if (!st || !cJSON_AddItemToObject(o, "status", st)) {
+				cJSON_Delete(st);
+				goto fail;
+			}
+		}
+	}
+	return o;
+fail:
+	cJSON_Delete(o);
+	return NULL;
+}
+
+char *store_to_json(const struct ctl_store *s, mg_err *e)
+{
+	cJSON *root = cJSON_CreateObject(), *nets, *conns;
+	char b[CIDR_STRLEN], *out = NULL;
+
+	if (!root)
+		goto oom;
+	if (!cJSON_AddNumberToObject(root, "format", STORE_FORMAT) ||
+	    !cJSON_AddStringToObject(root, "mesh_range", cidr_format(&s->mesh, b)) ||
+	    !cJSON_AddNumberToObject(root, "next_address_index", (double)s->next_addr))
+		goto oom;
+	nets = cJSON_AddArrayToObject(root, "networks");
+	conns = cJSON_AddArrayToObject(root, "connectors");
+	if (!nets || !conns)
+		goto oom;
+	for (size_t i = 0; i < s->n_nets; i++) {
+		cJSON *n = net_to_json(s->nets[i]);
+		if (!n || !cJSON_AddItemToArray(nets, n)) {
+			cJSON_Delete(n);
+			goto oom;
+		}
+	}
+	for (size_t i = 0; i < s->n_conns; i++) {
+		cJSON *c = conn_to_store_json(s->conns[i]);
+		if (!c || !cJSON_AddItemToArray(conns, c)) {
+			cJSON_Delete(c);
+			goto oom;
+		}
+	}
+	out = cJSON_Print(root);
+	if (!out)
+		goto oom;
+	cJSON_Delete(root);
+	return out;
+oom:
+	cJSON_Delete(root);
+	mg_err_set(e, "out of memory serialising the store");
+	return NULL;
+}
+
+int store_save(const struct ctl_store *s, const char *path, mg_err *e)
+{
+	char *txt = store_to_json(s, e);
+	int rc;
+
+	if (!txt)
+		return -1;
+	rc = fs_write_atomic(path, txt, strlen(txt), 0600, e);
+	cJSON_free(txt);
+	return rc;
+}
+
+static int get_hex(const cJSON *o, const char *key, uint8_t *out, size_t n, mg_err *e)
+{
+	const char *s = NULL;
+	if (jsonu_get_str(o, key, true, 2 * n, &s, e) < 0)
+		return -1;
+	if (strlen(s) != 2 * n || hex_decode(s, out, n) < 0)
+		return mg_err_set(e, "\"%s\" must be %zu hex digits", key, 2 * n);
+	return 0;
+}
+
+static int conn_from_store_json(struct ctl_store *s, const cJSON *o, mg_err *e)
+{
+	static const char *const keys[] = {
+		"id", "name", "network_id", "created_at", "token_sha256", "token_expires_at",
+		"token_used", "disabled", "revoked", "enrolled", "secret_sha256", "public_key",
+		"address_index", "hostname", "agent_version", "enrolled_at", "last_seen",
+		"version", "config_sha256", "status", NULL};
+	struct ctl_connector *c = calloc(1, sizeof(*c));
+	const cJSON *st = NULL;
+	const char *key = NULL;
+	int64_t idx = 0;
+
+	if (!c)
+		return mg_err_set(e, "out of memory");
+	if (!cJSON_IsObject(o)) {
+		mg_err_set(e, "connector entries must be objects");
+		goto fail;
+	}
+	if (jsonu_only_keys(o, keys, "connector", e) < 0 ||
+	    jsonu_copy_str(o, "id", true, c->id, sizeof(c->id), e) < 0 ||
+	    jsonu_copy_str(o, "name", true, c->name, sizeof(c->name), e) < 0 ||
+	    jsonu_copy_str(o, "network_id", true, c->network_id, sizeof(c->network_id), e) < 0 ||
+	    jsonu_get_int(o, "created_at", true, 0, INT64_MAX / 2, &c->created_at, e) < 0 ||
+	    get_hex(o, "token_sha256", c->token_hash, 32, e) < 0 ||
+	    jsonu_get_int(o, "token_expires_at", true, 0, INT64_MAX / 2, &c->token_expires_at,
+			  e) < 0 ||
+	    jsonu_get_bool(o, "token_used", true, &c->token_used, e) < 0 ||
+	    jsonu_get_bool(o, "disabled", true, &c->disabled, e) < 0 ||
+	    jsonu_get_bool(o, "revoked", true, &c->revoked, e) < 0 ||
+	    jsonu_get_bool(o, "enrolled", true, &c->enrolled, e) < 0)
+		goto fail;
+	if (strlen(c->id) != CTL_ID_LEN || strncmp(c->id, "c-", 2)) {
+		mg_err_set(e, "connector id \"%s\" is malformed", c->id);
+		goto fail;
+	}
+	if (!store_find_net(s, c->network_id)) {
+		mg_err_set(e, "connector %s belongs to unknown network %s", c->id, c->network_id);
+		goto fail;
+	}
+	if (store_find_conn(s, c->id)) {
+		mg_err_set(e, "connector id %s appears twice", c->id);
+		goto fail;
+	}
+	if (c->enrolled) {
+		if (!c->token_used) {
+			mg_err_set(e, "connector %s is enrolled but its token is unused", c->id);
+			goto fail;
+		}
+		if (get_hex(o, "secret_sha256", c->secret_hash, 32, e) < 0 ||
+		    jsonu_get_str(o, "public_key", true, 64, &key, e) < 0 ||
+		    jsonu_get_int(o, "address_index", true, 2, INT64_MAX / 2, &idx, e) < 0 ||
+		    jsonu_copy_str(o, "hostname", true, c->hostname, sizeof(c->hostname), e) < 0 ||
+		    jsonu_copy_str(o, "agent_version", true, c->agent_version,
+				   sizeof(c->agent_version), e) < 0 ||
+		    jsonu_get_int(o, "enrolled_at", true, 0, INT64_MAX / 2, &c->enrolled_at, e) <
+			    0 ||
+		    jsonu_get_int(o, "last_seen", true, 0, INT64_MAX / 2, &c->last_seen, e) < 0 ||
+		    jsonu_get_int(o, "version", true, 1, INT64_MAX / 2, &c->version, e) < 0 ||
+		    get_hex(o, "config_sha256", c->config_hash, 32, e) < 0 ||
+		    jsonu_get_object(o, "status", false, &st, e) < 0)
+			goto fail;
+		if (wgkey_from_base64(key, c->public_key) < 0) {
+			mg_err_set(e, "\"public_key\" is not a WireGuard key");
+			goto fail;
+		}
+		c->addr_index = (uint64_t)idx;
+		if (c->addr_index >= s->next_addr) {
+			mg_err_set(e, "address index %llu is above the high-water mark %llu",
+				   (unsigned long long)c->addr_index,
+				   (unsigned long long)s->next_addr);
+			goto fail;
+		}
+		for (size_t i = 0; i < s->n_conns; i++)
+			if (s->conns[i]->enrolled && s->conns[i]->addr_index == c->addr_index) {
+				mg_err_set(e, "address index %llu is held by %s too",
+					   (unsigned long long)c->addr_index, s->conns[i]->id);
+				goto fail;
+			}
+		if (st && !(c->status = cJSON_Duplicate(st, true))) {
+			mg_err_set(e, "out of memory");
+			goto fail;
+		}
+	}
+	if (store_add_conn(s, c, e) < 0)
+		goto fail;
+	return 0;
+fail:
+	if (c->id[0])
+		mg_err_prefix(e, "connector %s", c->id);
+	conn_free(c);
+	return -1;
+}
+
+int store_load_json(struct ctl_store *s, const char *buf, size_t len, mg_err *e)
+{
+	static const char *const keys[] = {"format", "mesh_range", "next_address_index",
+					   "networks", "connectors", NULL};
+	const cJSON *nets = NULL, *conns = NULL, *it;
+	const char *mesh = NULL, *code;
+	struct cidr m;
+	int64_t fmt = 0, next = 0;
+	char a[CIDR_STRLEN], b[CIDR_STRLEN];
+	cJSON *j;
+
+	j = jsonu_parse(buf, len, CTL_STORE_MAX, e);
+	if (!j)
+		return -1;
+	if (jsonu_only_keys(j, keys, "store", e) < 0 ||
+	    jsonu_get_int(j, "format", true, STORE_FORMAT, STORE_FORMAT, &fmt, e) < 0 ||
+	    jsonu_get_str(j, "mesh_range", true, CIDR_STRLEN, &mesh, e) < 0 ||
+	    jsonu_get_int(j, "next_address_index", true, 2, INT64_MAX / 2, &next, e) < 0 ||
+	    jsonu_get_array(j, "networks", true, CTL_MAX_NETWORKS, &nets, e) < 0 ||
+	    jsonu_get_array(j, "connectors", true, CTL_MAX_CONNECTORS, &conns, e) < 0)
+		goto fail;
+	if (cidr_parse(mesh, &m, 0, e) < 0) {
+		mg_err_prefix(e, "mesh_range");
+		goto fail;
+	}
+	if (!cidr_equal(&m, &s->mesh)) {
+		mg_err_set(e, "the store was made with mesh range %s but this run uses %s; start "
+			      "with --mesh-range %s or move the state directory away",
+			   cidr_format(&m, a), cidr_format(&s->mesh, b), cidr_format(&m, a));
+		goto fail;
+	}
+	s->next_addr = (uint64_t)next;
+	cJSON_ArrayForEach(it, nets)
+	{
+		struct ctl_network *n = calloc(1, sizeof(*n));
+		if (!n) {
+			mg_err_set(e, "out of memory");
+			goto fail;
+		}
+		if (!cJSON_IsObject(it) || net_from_json(n, it, NET_STORE, &code, e) < 0 ||
+		    (store_find_net(s, n->id) &&
+		     mg_err_set(e, "network id %s appears twice", n->id)) ||
+		    net_check_conflicts(s, n, e) < 0 || store_add_net(s, n, e) < 0) {
+			if (!cJSON_IsObject(it))
+				mg_err_set(e, "network entries must be objects");
+			net_free(n);
+			goto fail;
+		}
+	}
+	cJSON_ArrayForEach(it, conns)
+	{
+		if (conn_from_store_json(s, it, e) < 0)
+			goto fail;
+	}
+	cJSON_Delete(j);
+	return 0;
+fail:
+	cJSON_Delete(j);
+	store_free(s);
+	return -1;
+}
+
+int store_load(struct ctl_store *s, const char *path, mg_err *e)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (fs_read_bounded(path, CTL_STORE_MAX, &buf, &len, e) < 0) {
+		if (errno == ENOENT) {
+			mg_err_clear(e);
+			return 0;
+		}
+		return -1;
+	}
+	rc = store_load_json(s, buf, len, e);
+	free(buf);
+	if (rc < 0)
+		return mg_err_prefix(e, "%s is corrupt or inconsistent (refusing to start; fix or "
+					"move it away)",
+				     path);
+	return 0;
+}
