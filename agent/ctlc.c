@@ -198,8 +198,14 @@ long ctlc_req_status(struct ctlc_req *r, CURLcode rc, mg_err *e)
 	case CURLE_COULDNT_RESOLVE_HOST:
 		return mg_err_set(e, "cannot reach controller %s: host name does not resolve (%s)",
 				  r->url, why);
-	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_CONNECT: {
+		long oserr = 0;
+		curl_easy_getinfo(r->h, CURLINFO_OS_ERRNO, &oserr);
+		if (oserr > 0)
+			return mg_err_set(e, "cannot reach controller %s: %s (%s)", r->url,
+					  strerror((int)oserr), why);
 		return mg_err_set(e, "cannot reach controller %s: %s", r->url, why);
+	}
 	case CURLE_OPERATION_TIMEDOUT:
 		return mg_err_set(e, "cannot reach controller %s: timed out (%s)", r->url, why);
 	case CURLE_WRITE_ERROR:

@@ -148,13 +148,15 @@ ctl_start() {
 	CTL_PIN=$(cat "$dir/pin")
 }
 
-# api NS METHOD PATH [JSON]: admin API call; prints body, sets API_STATUS.
+# api NS METHOD PATH [JSON]: admin API call; prints the body. The HTTP status of the
+# last call is then `api_st` (a file, so it survives `x=$(api ...)` subshells).
 api() {
 	local ns=$1 method=$2 path=$3 body=${4:-}
 	local out
 	out=$(nsx "$ns" curl -sk --pinnedpubkey "$CTL_PIN" -X "$method" \
 		-H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
 		${body:+--data-binary "$body"} -w '\n%{http_code}' "$CTL_URL$path")
-	API_STATUS=${out##*$'\n'}
+	printf '%s' "${out##*$'\n'}" >"$MG_TMP/.api_status"
 	printf '%s' "${out%$'\n'*}"
 }
+api_st() { cat "$MG_TMP/.api_status"; }

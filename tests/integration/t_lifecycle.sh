@@ -123,7 +123,7 @@ topo_wait_applied a
 wait_until 5 sh -c "[ \"\$(ip netns exec $C_a cat /proc/sys/net/ipv4/ip_forward)\" = 1 ]"
 cid=$(jq -r .device_id "$STATE_a/device.json")
 api "$INET" DELETE "/api/v1/connectors/$cid" >/dev/null
-assert_eq "$API_STATUS" 204 "delete connector"
+assert_eq "$(api_st)" 204 "delete connector"
 rc=0
 for _ in $(seq 1 100); do kill -0 "$PID_a" 2>/dev/null || break; sleep 0.05; done
 wait "$PID_a" 2>/dev/null || rc=$?

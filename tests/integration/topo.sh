@@ -73,7 +73,7 @@ topo_route_via_connector() {
 topo_network() {
 	local out
 	out=$(api "$INET" POST /api/v1/networks "{\"name\":\"$1\"${2:+,$2}}")
-	[ "$API_STATUS" = 201 ] || mg_fail "create network $1: $API_STATUS $out"
+	[ "$(api_st)" = 201 ] || mg_fail "create network $1: $(api_st) $out"
 	jq -r .id <<<"$out"
 }
 
@@ -85,7 +85,7 @@ topo_connector() {
 	local c out cs sd ifn
 	eval "c=\$C_$site"
 	out=$(api "$INET" POST "/api/v1/networks/$net/connectors" "{\"name\":\"site-$site\"}")
-	[ "$API_STATUS" = 201 ] || mg_fail "create connector: $API_STATUS $out"
+	[ "$(api_st)" = 201 ] || mg_fail "create connector: $(api_st) $out"
 	cs=$(jq -r .connection_string <<<"$out")
 	sd="$MG_TMP/state-$site"
 	ifn="mg$MG_ID$site"
@@ -120,7 +120,7 @@ topo_user() {
 	U_NS=$(ns_add "u$1")
 	_inet_port "$U_NS" eth0 203.0.113.50
 	out=$(api "$INET" POST /api/v1/users "{\"name\":\"$1\"}")
-	[ "$API_STATUS" = 201 ] || mg_fail "create user: $API_STATUS $out"
+	[ "$(api_st)" = 201 ] || mg_fail "create user: $(api_st) $out"
 	U_ADDR=$(jq -r .address <<<"$out")
 	U_IF="mgu$MG_ID"
 	mkdir -p "$MG_TMP/wgq"
