@@ -87,7 +87,8 @@ static void on_event(const struct rtnl_event *ev, void *arg)
 		break;
 	case RTNL_EV_LINK_NEW:
 		if (ev->ifindex == dp->ifindex && dp->ifindex && !ev->up) {
-			log_warn("tunnel %s was set down", dp->o.ifname);
+			/* also our own creation echoing back: the reconcile decides */
+			log_debug("tunnel %s reported down", dp->o.ifname);
 			dp->drift = true;
 		}
 		break;

@@ -119,6 +119,14 @@ static int talk_err_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_ERROR;
 }
 
+/* With a control-callback array, libmnl runs no default for NLMSG_DONE: stop here. */
+static int talk_done_cb(const struct nlmsghdr *nlh, void *data)
+{
+	(void)nlh;
+	(void)data;
+	return MNL_CB_STOP;
+}
+
 /*
  * Send one request and process replies until the ACK or NLMSG_DONE.
  * Returns 0, or -1 with errno set (and *extack holding the kernel's text).
@@ -127,7 +135,7 @@ static int talk(struct rtnl *r, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, c
 		size_t extack_len)
 {
 	struct talk t = {.cb = cb, .data = data};
-	mnl_cb_t ctl[NLMSG_MIN_TYPE] = {[NLMSG_ERROR] = talk_err_cb};
+	mnl_cb_t ctl[NLMSG_MIN_TYPE] = {[NLMSG_ERROR] = talk_err_cb, [NLMSG_DONE] = talk_done_cb};
 	uint32_t seq = nlh->nlmsg_seq;
 	if (extack_len)
 		extack[0] = 0;
