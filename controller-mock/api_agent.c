@@ -78,13 +78,13 @@ enum MHD_Result api_enroll(struct req *r)
 	for (size_t i = 0; i < s->n_conns; i++)
 		if (CRYPTO_memcmp(h, s->conns[i]->token_hash, 32) == 0)
 			c = s->conns[i];
-	if (!c || c->revoked) {
-		res = reply_error(r, 401, "invalid_token", "unknown enrolment token");
-		goto out;
-	}
-	if (c->token_used) {
+	if (c && c->token_used) {
 		res = reply_error(r, 409, "token_used",
 				  "this enrolment token was already used; create a new connector");
+		goto out;
+	}
+	if (!c || c->revoked) {
+		res = reply_error(r, 401, "invalid_token", "unknown enrolment token");
 		goto out;
 	}
 	if (now_unix() >= c->token_expires_at) {

@@ -19,7 +19,7 @@
 
 #define CTL_BODY_MAX      (64u * 1024)
 #define CTL_NAME_MAX      128
-#define CTL_ID_LEN        11 /* "n-" / "c-" + 8 hex digits */
+#define CTL_ID_LEN        10 /* "n-" / "c-" + 8 hex digits */
 #define CTL_SECRET_LEN    43 /* base64url of 32 random bytes */
 #define CTL_MAX_SUBNETS   256
 #define CTL_MAX_EXCLUDE   4096

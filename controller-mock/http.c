@@ -48,6 +48,8 @@ static const struct route routes[] = {
 };
 
 #define API_PREFIX "/api/v1/"
+/* Bodies above CTL_BODY_MAX are read and discarded up to this many bytes. */
+#define CTL_DISCARD_MAX (1u << 20)
 
 static bool same_path(const struct route *a, const struct route *b)
 {
@@ -280,9 +282,14 @@ static enum MHD_Result first_call(struct req *r, const char *url)
 	if (cl) {
 		char *end;
 		unsigned long long v = strtoull(cl, &end, 10);
-		if (*end || v > CTL_BODY_MAX)
+		/* Far too large: answer now and close without reading it. Merely too
+		 * large: discard it unbuffered and answer 413 after it, so that the
+		 * client (still sending) reliably reads the answer. */
+		if (*end || v > CTL_DISCARD_MAX)
 			return reply_error(r, 413, "body_too_large",
 					   "request bodies are limited to %u bytes", CTL_BODY_MAX);
+		if (v > CTL_BODY_MAX)
+			r->too_big = true;
 	}
 	return MHD_YES;
 }
@@ -306,6 +313,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		return first_call(r, url);
 	}
 	if (*upload_size) {
+		r->received += *upload_size;
+		if (r->received > CTL_DISCARD_MAX)
+			return MHD_NO; /* streamed without end: drop the connection */
 		if (!r->answered && !r->too_big) {
 			if (r->len + *upload_size > CTL_BODY_MAX) {
 				r->too_big = true;
@@ -349,7 +359,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	*con_cls = NULL;
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char buf[512];
 	size_t n;

@@ -27,6 +27,7 @@ struct req {
 	char id[CTL_ID_LEN + 8];
 	char *body;
 	size_t len;
+	size_t received; /* body bytes seen, kept or not */
 	bool too_big;
 	bool answered;
 	struct ctl_waiter w;
