@@ -149,14 +149,16 @@ ctl_start() {
 }
 
 # api NS METHOD PATH [JSON]: admin API call; prints the body. The HTTP status of the
-# last call is then `api_st` (a file, so it survives `x=$(api ...)` subshells).
+# last call is then `api_st` (a file, so it survives `x=$(api ...)` subshells), and
+# $API_STATUS when api ran in this shell (not inside $(...)).
 api() {
 	local ns=$1 method=$2 path=$3 body=${4:-}
 	local out
 	out=$(nsx "$ns" curl -sk --pinnedpubkey "$CTL_PIN" -X "$method" \
 		-H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
 		${body:+--data-binary "$body"} -w '\n%{http_code}' "$CTL_URL$path")
-	printf '%s' "${out##*$'\n'}" >"$MG_TMP/.api_status"
+	API_STATUS=${out##*$'\n'}
+	printf '%s' "$API_STATUS" >"$MG_TMP/.api_status"
 	printf '%s' "${out%$'\n'*}"
 }
 api_st() { cat "$MG_TMP/.api_status"; }
