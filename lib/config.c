@@ -49,10 +49,15 @@ int config_split_endpoint(const char *ep, char *host, size_t hostlen, uint16_t *
 		const char *close = strchr(ep, ']');
 		if (!close || close[1] != ':')
 			return -1;
+		uint8_t fam, addr[16];
 		hl = (size_t)(close - ep - 1);
 		if (hl == 0 || hl >= hostlen)
 			return -1;
 		memcpy(host, ep + 1, hl);
+		host[hl] = '\0';
+		/* brackets are for IPv6 literals only (no zone: it names a local link) */
+		if (addr_parse(host, &fam, addr) < 0 || fam != AF_INET6)
+			return -1;
 		colon = close + 1;
 	} else {
 		colon = strrchr(ep, ':');

@@ -44,10 +44,10 @@ int connstr_check_url(const char *url, mg_err *e)
 		port = p + 1;
 		char *end;
 		long v = strtol(port, &end, 10);
-		if (end == port || v < 1 || v > 65535 || (*end && strcmp(end, "/")) || *port == '0' ||
+		if (end == port || v < 1 || v > 65535 || (*end && *end != '/') || *port == '0' ||
 		    !isdigit((unsigned char)*port))
 			return mg_err_set(e, "controller URL: bad port");
-		return 0;
+		p = end; /* a path after the port gets the path message below */
 	}
 	if (*p && strcmp(p, "/"))
 		return mg_err_set(e, "controller URL must have no path, query or user info");

@@ -123,7 +123,13 @@ int jsonu_get_int(const cJSON *obj, const char *key, bool required, int64_t min,
 	d = it->valuedouble;
 	if (!isfinite(d) || d != floor(d))
 		return mg_err_set(e, "\"%s\" must be an integer", key);
-	if (d < (double)min || d > (double)max)
+	/*
+	 * Compare as integers: (double)INT64_MAX rounds up to 2^63, so a double
+	 * comparison lets 2^63 through to an undefined conversion and lets values
+	 * just above a large `max` pass. -2^63 and 2^63 are exact doubles.
+	 */
+	if (d < -9223372036854775808.0 || d >= 9223372036854775808.0 || (int64_t)d < min ||
+	    (int64_t)d > max)
 		return mg_err_set(e, "\"%s\" must be between %lld and %lld", key, (long long)min,
 				  (long long)max);
 	*out = (int64_t)d;
