@@ -54,6 +54,7 @@ struct ctl_network {
 };
 
 struct ctl_waiter;
+struct hub;
 
 struct ctl_connector {
 	char id[CTL_ID_LEN + 1];
@@ -97,7 +98,9 @@ struct ctl_ctx {
 	char public_url[256];
 	char hub_endpoint[CONFIG_ENDPOINT_MAX];
 	char hub_ifname[16];
+	uint16_t hub_port;
 	bool no_hub;
+	struct hub *hub; /* the running hub (hub.c), NULL with --no-hub */
 	int64_t token_ttl;
 	uint8_t admin_hash[32];
 	uint8_t hub_priv[WG_KEY_LEN];

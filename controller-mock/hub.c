@@ -1,11 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 #include "hub.h"
 
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "rtnl.h"
+#include "wg.h"
+
+struct hub {
+	struct wg_ctx wg;
+	struct rtnl rt;
+	uint32_t ifindex;
+};
 
 void hub_peers_free(struct hub_peer *v, size_t n)
 {
@@ -46,27 +56,193 @@ int hub_desired_peers(const struct ctl_ctx *ctx, struct hub_peer **out, size_t *
 	return 0;
 }
 
+/* The hub forwards between peers: turn routing on in its own network namespace. */
+static void hub_forwarding(void)
+{
+	static const char *keys[] = {"/proc/sys/net/ipv4/ip_forward",
+				     "/proc/sys/net/ipv6/conf/all/forwarding"};
+	for (size_t i = 0; i < MG_ARRAY_SIZE(keys); i++) {
+		FILE *f = fopen(keys[i], "w");
+		if (!f || fputs("1\n", f) < 0) {
+			log_warn("hub: cannot enable forwarding (%s)", keys[i]);
+			if (f)
+				fclose(f);
+			continue;
+		}
+		if (fclose(f) != 0)
+			log_warn("hub: cannot enable forwarding (%s)", keys[i]);
+	}
+}
+
+static int hub_start(struct ctl_ctx *ctx, mg_err *e)
+{
+	struct hub *h = calloc(1, sizeof(*h));
+	struct wg_device dev = {0};
+	struct cidr addr;
+
+	if (!h)
+		return mg_err_set(e, "out of memory");
+	wg_ctx_init(&h->wg, WG_MODE_AUTO);
+	if (rtnl_open(&h->rt, e) < 0) {
+		free(h);
+		return -1;
+	}
+	if (wg_attach(&h->wg, ctx->hub_ifname, e) < 0)
+		goto fail;
+	if (rtnl_link_index(&h->rt, ctx->hub_ifname, &h->ifindex, e) != 0)
+		goto fail;
+	snprintf(dev.ifname, sizeof(dev.ifname), "%s", ctx->hub_ifname);
+	memcpy(dev.private_key, ctx->hub_priv, WG_KEY_LEN);
+	dev.has_private_key = true;
+	dev.listen_port = ctx->hub_port;
+	int r = wg_set_device(&h->wg, &dev, e);
+	wgkey_wipe(dev.private_key, WG_KEY_LEN);
+	if (r < 0)
+		goto fail;
+	/* the hub holds the first address of the mesh range, with its prefix route */
+	store_addr(&ctx->store, 1, &addr);
+	addr.len = ctx->store.mesh.len;
+	if (rtnl_addr_add(&h->rt, h->ifindex, &addr, 0, e) < 0 ||
+	    rtnl_link_set(&h->rt, h->ifindex, true, CTL_MTU, e) < 0)
+		goto fail;
+	hub_forwarding();
+	ctx->hub = h;
+	log_info("hub %s up (%s WireGuard, port %u)", ctx->hub_ifname,
+		 h->wg.ops ? h->wg.ops->name : "?", ctx->hub_port);
+	return 0;
+fail:
+	mg_err_prefix(e, "hub %s", ctx->hub_ifname);
+	rtnl_close(&h->rt);
+	free(h);
+	return -1;
+}
+
+static bool peer_desired(const struct hub_peer *v, size_t n, const uint8_t key[WG_KEY_LEN])
+{
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(v[i].public_key, key, WG_KEY_LEN))
+			return true;
+	return false;
+}
+
+static int sync_peers(struct ctl_ctx *ctx, const struct hub_peer *v, size_t n, mg_err *e)
+{
+	struct wg_device cur = {0}, want = {0};
+	int r;
+
+	if (wg_get_device(&ctx->hub->wg, ctx->hub_ifname, &cur, e) < 0)
+		return -1;
+	want.peers = calloc(n + cur.n_peers + 1, sizeof(*want.peers));
+	if (!want.peers) {
+		wg_device_free(&cur);
+		return mg_err_set(e, "out of memory");
+	}
+	snprintf(want.ifname, sizeof(want.ifname), "%s", ctx->hub_ifname);
+	/* update in place: peers that stay keep their sessions */
+	for (size_t i = 0; i < n; i++) {
+		struct wg_peer *p = &want.peers[want.n_peers++];
+		memcpy(p->public_key, v[i].public_key, WG_KEY_LEN);
+		p->allowed_ips = v[i].allowed;
+		p->n_allowed_ips = v[i].n_allowed;
+		p->replace_allowed_ips = true;
+	}
+	for (size_t i = 0; i < cur.n_peers; i++) {
+		if (peer_desired(v, n, cur.peers[i].public_key))
+			continue;
+		struct wg_peer *p = &want.peers[want.n_peers++];
+		memcpy(p->public_key, cur.peers[i].public_key, WG_KEY_LEN);
+		p->remove = true;
+		char key[WG_KEY_B64_LEN];
+		wgkey_to_base64(p->public_key, key);
+		log_info("hub: peer %s removed", key);
+	}
+	wg_device_free(&cur);
+	r = want.n_peers ? wg_set_device(&ctx->hub->wg, &want, e) : 0;
+	free(want.peers);
+	return r;
+}
+
+static int sync_routes(struct ctl_ctx *ctx, const struct hub_peer *v, size_t n, mg_err *e)
+{
+	struct hub *h = ctx->hub;
+	struct rtnl_route *want, *cur = NULL, *add = NULL, *del = NULL;
+	size_t total = 0, nw = 0, nc = 0, nadd = 0, ndel = 0;
+	int r = -1;
+
+	for (size_t i = 0; i < n; i++)
+		total += v[i].n_allowed;
+	want = calloc(total ? total : 1, sizeof(*want));
+	if (!want)
+		return mg_err_set(e, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 1; k < v[i].n_allowed; k++) { /* [0] is inside the mesh range */
+			want[nw].dst = v[i].allowed[k];
+			want[nw].oif = h->ifindex;
+			nw++;
+		}
+	if (rtnl_route_dump(&h->rt, HUB_RTPROT, RT_TABLE_MAIN, &cur, &nc, e) < 0 ||
+	    rtnl_route_diff(want, nw, cur, nc, &add, &nadd, &del, &ndel, e) < 0)
+		goto out;
+	if ((nadd || ndel) &&
+	    rtnl_routes_apply(&h->rt, add, nadd, del, ndel, HUB_RTPROT, NULL, e) < 0)
+		goto out;
+	if (nadd || ndel)
+		log_info("hub: routes %zu added, %zu removed", nadd, ndel);
+	r = 0;
+out:
+	free(want);
+	free(cur);
+	free(add);
+	free(del);
+	return r;
+}
+
 int hub_sync(struct ctl_ctx *ctx, mg_err *e)
 {
 	struct hub_peer *v;
 	size_t n;
+	uint32_t idx;
+	int r;
 
 	if (ctx->no_hub)
 		return 0;
+	/* the interface vanished (deleted, or wireguard-go died): build it again */
+	if (ctx->hub && rtnl_link_index(&ctx->hub->rt, ctx->hub_ifname, &idx, e) != 0) {
+		log_warn("hub %s is gone; recreating it", ctx->hub_ifname);
+		rtnl_close(&ctx->hub->rt);
+		free(ctx->hub);
+		ctx->hub = NULL;
+	}
+	if (!ctx->hub && hub_start(ctx, e) < 0)
+		return -1;
 	if (hub_desired_peers(ctx, &v, &n, e) < 0)
 		return mg_err_prefix(e, "hub");
-	log_debug("hub %s: %zu peer(s) desired", ctx->hub_ifname, n);
-	for (size_t i = 0; i < n; i++) {
-		char key[WG_KEY_B64_LEN], ips[1024], b[CIDR_STRLEN];
-		size_t off = 0;
-
-		ips[0] = '\0';
-		for (size_t k = 0; k < v[i].n_allowed && off < sizeof(ips); k++)
-			off += (size_t)snprintf(ips + off, sizeof(ips) - off, "%s%s", k ? "," : "",
-						cidr_format(&v[i].allowed[k], b));
-		wgkey_to_base64(v[i].public_key, key);
-		log_debug("hub peer %s (%s) allowed-ips %s", key, v[i].connector_id, ips);
-	}
+	r = sync_peers(ctx, v, n, e);
+	if (r == 0)
+		r = sync_routes(ctx, v, n, e);
 	hub_peers_free(v, n);
+	if (r < 0)
+		return mg_err_prefix(e, "hub %s", ctx->hub_ifname);
+	log_debug("hub %s: %zu peer(s)", ctx->hub_ifname, n);
 	return 0;
+}
+
+void hub_stop(struct ctl_ctx *ctx)
+{
+	struct hub *h = ctx->hub;
+	struct rtnl_route *cur = NULL;
+	size_t nc = 0;
+	mg_err e = {""};
+
+	if (!h)
+		return;
+	if (wg_destroy(&h->wg, ctx->hub_ifname, &e) < 0)
+		log_warn("hub %s: %s", ctx->hub_ifname, e.msg);
+	if (rtnl_route_dump(&h->rt, HUB_RTPROT, 0, &cur, &nc, &e) == 0 && nc)
+		rtnl_routes_apply(&h->rt, NULL, 0, cur, nc, HUB_RTPROT, NULL, &e);
+	free(cur);
+	rtnl_close(&h->rt);
+	free(h);
+	ctx->hub = NULL;
+	log_info("hub %s removed", ctx->hub_ifname);
 }

@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The mesh hub: one WireGuard interface whose peers are the enrolled connectors.
- * hub_sync() computes the desired peer set from the store after every change; for
- * now it only logs it (the WireGuard/rtnetlink control comes with lib/wg and lib/rtnl).
+ * The mesh hub: one WireGuard interface whose peers are the enrolled connectors (and
+ * remote users). A connector's peer allows its tunnel address plus its network's
+ * subnets; the hub routes those subnets into the interface and forwards between peers.
+ * hub_sync() brings the interface in line with the store after every change: peers are
+ * added, changed and removed in place (sessions of unchanged peers survive), so a
+ * revoke or disable takes effect at once.
  */
 #ifndef CTL_HUB_H
 #define CTL_HUB_H
 
 #include "ctl.h"
+
+/* rtm_protocol of the hub's subnet routes (the agent's own routes use 109). */
+#define HUB_RTPROT 110
 
 struct hub_peer {
 	uint8_t public_key[WG_KEY_LEN];
@@ -19,7 +25,9 @@ struct hub_peer {
 /* The desired peers: every enrolled connector that is neither disabled nor revoked. */
 int hub_desired_peers(const struct ctl_ctx *ctx, struct hub_peer **out, size_t *n, mg_err *e);
 void hub_peers_free(struct hub_peer *v, size_t n);
-/* Bring the hub in line with the store. With --no-hub a no-op. */
+/* Bring the hub in line with the store (creating it on first use). --no-hub: a no-op. */
 int hub_sync(struct ctl_ctx *ctx, mg_err *e);
+/* Remove the hub interface and its routes (clean shutdown). */
+void hub_stop(struct ctl_ctx *ctx);
 
 #endif

@@ -236,6 +236,7 @@ int main(int argc, char **argv)
 			e.msg[0] ? e.msg : "cannot set mode 0700");
 		goto out;
 	}
+	ctx.hub_port = (uint16_t)hub_port;
 	if (store_load(&ctx.store, ctx.store_path, &e) < 0 || secrets_setup(&ctx, &e) < 0 ||
 	    tls_setup(&ctx, host, &e) < 0 || render_refresh(&ctx, &e) < 0 ||
 	    store_save(&ctx.store, ctx.store_path, &e) < 0 || hub_sync(&ctx, &e) < 0 ||
@@ -258,6 +259,7 @@ int main(int argc, char **argv)
 	rc = ctx.failed ? 1 : 0;
 out:
 	http_stop(&ctx);
+	hub_stop(&ctx);
 	store_free(&ctx.store);
 	OPENSSL_cleanse(ctx.hub_priv, sizeof(ctx.hub_priv));
 	free(ctx.tls_key_pem);
