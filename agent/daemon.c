@@ -42,7 +42,10 @@ struct daemon {
 	struct mg_config applied;
 	bool have_applied;
 	char seen_etag[64];  /* last version seen, applied or refused: the next If-None-Match */
-	char last_error[512];
+	char last_error[512]; /* what status shows: cfg_error, else conn_error */
+	char conn_error[512];
+	char cfg_error[512];
+	char apply_error[512];
 
 	unsigned fails;       /* consecutive controller failures, for the backoff */
 	uint64_t poll_at;     /* monotonic ms: when to start the next long-poll */
@@ -61,19 +64,29 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void set_error(struct daemon *d, const char *msg)
+/*
+ * Errors come from three places that clear independently: a refused config (cleared
+ * by the next good config), applying to the host (cleared by the next successful
+ * apply or repair) and talking to the controller (cleared by its next answer).
+ * status.json and the reports show them in that order of precedence.
+ */
+enum err_src { ERR_CONN, ERR_CFG, ERR_APPLY };
+
+static void set_error(struct daemon *d, enum err_src src, const char *msg)
 {
-	if (!msg) {
-		if (d->last_error[0])
-			status_clear_error(d->o->state_dir);
-		d->last_error[0] = '\0';
+	char *slot = src == ERR_CONN ? d->conn_error : src == ERR_CFG ? d->cfg_error : d->apply_error;
+	const char *eff;
+
+	snprintf(slot, sizeof(d->conn_error), "%s", msg ? msg : "");
+	eff = d->cfg_error[0] ? d->cfg_error : d->apply_error[0] ? d->apply_error : d->conn_error;
+	if (!strcmp(d->last_error, eff))
 		return;
-	}
-	if (strcmp(d->last_error, msg)) {
-		snprintf(d->last_error, sizeof(d->last_error), "%s", msg);
-		status_note_error(d->o->state_dir, msg);
-		d->report_now = true;
-	}
+	snprintf(d->last_error, sizeof(d->last_error), "%s", eff);
+	if (eff[0])
+		status_note_error(d->o->state_dir, eff);
+	else
+		status_clear_error(d->o->state_dir);
+	d->report_now = true;
 }
 
 /* Capped exponential backoff with full jitter: uniform in [base/2, base]. */
@@ -160,12 +173,12 @@ static int take_config(struct daemon *d, const char *json, size_t len, bool from
 		config_free(&c);
 		log_err("config refused, keeping version %lld in force: %s",
 			(long long)(d->have_applied ? d->applied.version : 0), e.msg);
-		set_error(d, e.msg);
+		set_error(d, ERR_CFG, e.msg);
 		return -1;
 	}
 	if (dp_apply(d->dp, &c, d->st.priv, &changes, &e) < 0) {
 		log_err("applying config version %lld failed: %s", (long long)c.version, e.msg);
-		set_error(d, e.msg);
+		set_error(d, ERR_APPLY, e.msg);
 		config_free(&c);
 		/* what was applied before may be half-changed: re-assert it soon */
 		if (d->have_applied)
@@ -180,7 +193,8 @@ static int take_config(struct daemon *d, const char *json, size_t len, bool from
 	config_free(&d->applied);
 	d->applied = c;
 	d->have_applied = true;
-	set_error(d, NULL);
+	set_error(d, ERR_CFG, NULL);
+	set_error(d, ERR_APPLY, NULL);
 	cJSON *f = cJSON_CreateObject();
 	if (f) {
 		cJSON_AddNumberToObject(f, "applied_version", (double)c.version);
@@ -198,7 +212,7 @@ static void revoke_and_stop(struct daemon *d)
 		"settings meshgate made");
 	if (daemon_teardown_all(d->o, d->dp, &e) < 0)
 		log_err("teardown after revocation incomplete: %s", e.msg);
-	set_error(d, "revoked by the controller; everything meshgate made was removed");
+	set_error(d, ERR_CONN, "revoked by the controller; everything meshgate made was removed");
 	d->stop = true;
 	d->exit_code = EXIT_REVOKED;
 }
@@ -250,7 +264,7 @@ static int start_request(struct daemon *d, int kind)
 		/* the same picture goes to status.json for `meshgate status` */
 		cJSON *f = cJSON_CreateObject();
 		if (f) {
-			cJSON_DetachItemFromObject(j, "errors");
+			cJSON_DeleteItemFromObject(j, "errors");
 			cJSON_AddStringToObject(j, "state", "running");
 			cJSON_AddItemToObject(f, "daemon", j);
 			cJSON_AddNumberToObject(j, "routes", (double)s.routes);
@@ -292,6 +306,7 @@ static void finish_poll(struct daemon *d, struct ctlc_req *r, CURLcode rc)
 
 	if (status == 200) {
 		d->fails = 0;
+		set_error(d, ERR_CONN, NULL);
 		if (r->etag[0])
 			snprintf(d->seen_etag, sizeof(d->seen_etag), "%s", r->etag);
 		take_config(d, r->body ? r->body : "", r->len, false);
@@ -300,6 +315,7 @@ static void finish_poll(struct daemon *d, struct ctlc_req *r, CURLcode rc)
 	}
 	if (status == 304) {
 		d->fails = 0;
+		set_error(d, ERR_CONN, NULL);
 		d->poll_at = now_ms();
 		return;
 	}
@@ -316,7 +332,7 @@ static void finish_poll(struct daemon *d, struct ctlc_req *r, CURLcode rc)
 	d->fails++;
 	uint64_t wait = backoff_ms(d);
 	log_warn("%s (retrying in %.1f s)", e.msg, (double)wait / 1000);
-	set_error(d, e.msg);
+	set_error(d, ERR_CONN, e.msg);
 	d->poll_at = now_ms() + wait;
 }
 
@@ -504,12 +520,15 @@ int daemon_run(const struct daemon_opts *o)
 			if (d.have_applied) {
 				if (dp_apply(d.dp, &d.applied, d.st.priv, &changes, &e) < 0) {
 					log_err("repairing drift failed: %s", e.msg);
-					set_error(&d, e.msg);
+					set_error(&d, ERR_APPLY, e.msg);
 					d.reconcile_at = t + 1000;
-				} else if (changes) {
-					log_warn("drift repaired: %d change%s re-applied", changes,
-						 changes == 1 ? "" : "s");
-					d.report_now = true;
+				} else {
+					set_error(&d, ERR_APPLY, NULL);
+					if (changes) {
+						log_warn("drift repaired: %d change%s re-applied",
+							 changes, changes == 1 ? "" : "s");
+						d.report_now = true;
+					}
 				}
 			}
 		}

@@ -2,6 +2,7 @@
 #include "status.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -21,12 +22,13 @@ void status_merge(const char *dir, cJSON *fields)
 		return;
 	}
 	for (it = fields->child; it; it = next) {
+		char key[64];
 		next = it->next;
 		cJSON *d = cJSON_DetachItemViaPointer(fields, it);
-		if (cJSON_HasObjectItem(st, d->string))
-			cJSON_ReplaceItemInObjectCaseSensitive(st, d->string, d);
-		else
-			cJSON_AddItemToObject(st, d->string, d);
+		/* cJSON frees the item's own key while replacing: pass a copy */
+		snprintf(key, sizeof(key), "%s", d->string ? d->string : "");
+		cJSON_DeleteItemFromObjectCaseSensitive(st, key);
+		cJSON_AddItemToObject(st, key, d);
 	}
 	cJSON_Delete(fields);
 	cJSON_DeleteItemFromObjectCaseSensitive(st, "updated_at");

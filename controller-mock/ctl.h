@@ -100,6 +100,7 @@ struct ctl_ctx {
 	char hub_ifname[16];
 	uint16_t hub_port;
 	bool no_hub;
+	bool hub_down_on_exit;
 	struct hub *hub; /* the running hub (hub.c), NULL with --no-hub */
 	int64_t token_ttl;
 	uint8_t admin_hash[32];

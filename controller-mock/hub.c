@@ -227,7 +227,7 @@ int hub_sync(struct ctl_ctx *ctx, mg_err *e)
 	return 0;
 }
 
-void hub_stop(struct ctl_ctx *ctx)
+void hub_stop(struct ctl_ctx *ctx, bool remove)
 {
 	struct hub *h = ctx->hub;
 	struct rtnl_route *cur = NULL;
@@ -236,6 +236,14 @@ void hub_stop(struct ctl_ctx *ctx)
 
 	if (!h)
 		return;
+	if (!remove) {
+		log_info("hub %s left forwarding; the next start adopts it (--hub-down-on-exit "
+			 "removes it instead)", ctx->hub_ifname);
+		rtnl_close(&h->rt);
+		free(h);
+		ctx->hub = NULL;
+		return;
+	}
 	if (wg_destroy(&h->wg, ctx->hub_ifname, &e) < 0)
 		log_warn("hub %s: %s", ctx->hub_ifname, e.msg);
 	if (rtnl_route_dump(&h->rt, HUB_RTPROT, 0, &cur, &nc, &e) == 0 && nc)

@@ -27,7 +27,10 @@ int hub_desired_peers(const struct ctl_ctx *ctx, struct hub_peer **out, size_t *
 void hub_peers_free(struct hub_peer *v, size_t n);
 /* Bring the hub in line with the store (creating it on first use). --no-hub: a no-op. */
 int hub_sync(struct ctl_ctx *ctx, mg_err *e);
-/* Remove the hub interface and its routes (clean shutdown). */
-void hub_stop(struct ctl_ctx *ctx);
+/*
+ * Release the hub. With `remove`, delete its interface and routes; otherwise leave them
+ * forwarding (a restarted controller adopts the interface, sessions intact).
+ */
+void hub_stop(struct ctl_ctx *ctx, bool remove);
 
 #endif

@@ -43,6 +43,9 @@ static void usage(FILE *f)
 		"  --hub-port N            WireGuard port of the hub (default 51820)\n"
 		"  --hub-ifname NAME       WireGuard interface of the hub (default mg-hub)\n"
 		"  --no-hub                do not manage a hub interface (API only)\n"
+		"  --hub-down-on-exit      remove the hub interface when stopping; by default it\n"
+		"                          keeps forwarding (the data plane outlives a controller\n"
+		"                          restart, which adopts it again)\n"
 		"  --log-level L           error, warn, info or debug (default info)\n"
 		"  --help                  this text\n"
 		"  --version               print the version\n"
@@ -97,7 +100,7 @@ static long parse_num(const char *s, long min, long max, const char *opt)
 int main(int argc, char **argv)
 {
 	enum { O_STATE = 256, O_LISTEN, O_URL, O_MESH, O_TTL, O_HUBEP, O_HUBPORT, O_HUBIF,
-	       O_NOHUB, O_LOG, O_HELP, O_VERSION };
+	       O_NOHUB, O_HUBDOWN, O_LOG, O_HELP, O_VERSION };
 	static const struct option opts[] = {
 		{"state-dir", required_argument, NULL, O_STATE},
 		{"listen", required_argument, NULL, O_LISTEN},
@@ -108,6 +111,7 @@ int main(int argc, char **argv)
 		{"hub-port", required_argument, NULL, O_HUBPORT},
 		{"hub-ifname", required_argument, NULL, O_HUBIF},
 		{"no-hub", no_argument, NULL, O_NOHUB},
+		{"hub-down-on-exit", no_argument, NULL, O_HUBDOWN},
 		{"log-level", required_argument, NULL, O_LOG},
 		{"help", no_argument, NULL, O_HELP},
 		{"version", no_argument, NULL, O_VERSION},
@@ -150,6 +154,9 @@ int main(int argc, char **argv)
 			break;
 		case O_HUBIF:
 			hub_if = optarg;
+			break;
+		case O_HUBDOWN:
+			ctx.hub_down_on_exit = true;
 			break;
 		case O_NOHUB:
 			ctx.no_hub = true;
@@ -259,7 +266,7 @@ int main(int argc, char **argv)
 	rc = ctx.failed ? 1 : 0;
 out:
 	http_stop(&ctx);
-	hub_stop(&ctx);
+	hub_stop(&ctx, ctx.hub_down_on_exit);
 	store_free(&ctx.store);
 	OPENSSL_cleanse(ctx.hub_priv, sizeof(ctx.hub_priv));
 	free(ctx.tls_key_pem);

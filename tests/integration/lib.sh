@@ -87,15 +87,27 @@ veth() {
 	ip -n "$3" link set "$4" up
 }
 
-# bg_start NS LOGFILE CMD...: start a daemon in a namespace; prints its PID.
-# The PID is recorded for cleanup.
+# bg_start NS LOGFILE CMD...: start a daemon in a namespace. Call it directly (not in
+# $(...)): it sets BG_PID to the daemon's PID and records it for cleanup. The exit
+# status lands in LOGFILE.rc when the daemon ends.
 bg_start() {
 	local ns=$1 log=$2
 	shift 2
-	ip netns exec "$ns" "$@" >"$log" 2>&1 &
-	local pid=$!
-	_mg_pids+=("$pid")
-	echo "$pid"
+	rm -f "$log.rc" "$log.pid"
+	(
+		rc=0
+		ip netns exec "$ns" sh -c 'echo $$ >"$0"; exec "$@"' "$log.pid" "$@" >"$log" 2>&1 || rc=$?
+		echo $rc >"$log.rc"
+	) &
+	local i
+	for i in $(seq 1 100); do [ -s "$log.pid" ] && break; sleep 0.02; done
+	BG_PID=$(cat "$log.pid")
+	_mg_pids+=("$BG_PID")
+}
+# bg_wait LOGFILE SECONDS: wait for a bg_start daemon to end; prints its exit status.
+bg_wait() {
+	wait_until "$2" test -s "$1.rc" || return 1
+	cat "$1.rc"
 }
 # Record a PID started another way.
 bg_track() { _mg_pids+=("$1"); }
@@ -139,8 +151,9 @@ ctl_start() {
 	CTL_NS=$ns
 	CTL_DIR=$dir
 	CTL_URL="https://$addr:$port"
-	CTL_PID=$(bg_start "$ns" "$dir.log" "$CTLMOCK" --state-dir "$dir" \
-		--listen "$addr:$port" --public-url "$CTL_URL" "$@")
+	bg_start "$ns" "$dir.log" "$CTLMOCK" --state-dir "$dir" \
+		--listen "$addr:$port" --public-url "$CTL_URL" "$@"
+	CTL_PID=$BG_PID
 	wait_until 10 test -s "$dir/admin.token" || mg_fail "controller did not start: $(cat "$dir.log")"
 	wait_until 10 nsx "$ns" curl -sk -o /dev/null "$CTL_URL/api/v1/hub" ||
 		mg_fail "controller not answering: $(cat "$dir.log")"

@@ -107,7 +107,8 @@ conn2=$(new_connector | jq -r .connection_string)
 tok2=$(b64url_dec "$conn2" | jq -r .token)
 # a TCP listener that never speaks TLS keeps `up` waiting long enough to look at it
 hang=$(b64url_dec "$conn2" | jq -c '.url="https://192.0.2.1:9443"' | b64url_enc)
-lpid=$(bg_start "$C" "$MG_TMP/nc.log" nc -l 192.0.2.1 9443)
+bg_start "$C" "$MG_TMP/nc.log" nc -l 192.0.2.1 9443
+lpid=$BG_PID
 wait_until 5 nsx "$C" sh -c 'ss -ltn | grep -q 9443'
 ip netns exec "$A" "$MESHGATE" up --state-dir "$MG_TMP/s5" --connect "$hang" >/dev/null 2>&1 &
 upid=$!

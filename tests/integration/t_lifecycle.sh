@@ -124,9 +124,7 @@ wait_until 5 sh -c "[ \"\$(ip netns exec $C_a cat /proc/sys/net/ipv4/ip_forward)
 cid=$(jq -r .device_id "$STATE_a/device.json")
 api "$INET" DELETE "/api/v1/connectors/$cid" >/dev/null
 assert_eq "$(api_st)" 204 "delete connector"
-rc=0
-for _ in $(seq 1 100); do kill -0 "$PID_a" 2>/dev/null || break; sleep 0.05; done
-wait "$PID_a" 2>/dev/null || rc=$?
+rc=$(bg_wait "$MG_TMP/run-a.log" 10) || mg_fail "agent did not exit after revocation"
 assert_eq "$rc" 3 "exit code after revocation"
 _gone || mg_fail "revocation left the tunnel or routes"
 assert_eq "$(sysval ipv4/ip_forward)" 0 "revocation restored ip_forward"

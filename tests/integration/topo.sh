@@ -42,12 +42,9 @@ topo_site() {
 	ip -n "$r" link set lan up
 	ip -n "$r" addr add "$lan.1/24" dev lan
 	nsx "$r" sysctl -qw net.ipv4.ip_forward=1
-	nsx "$r" nft -f - <<-NFT
-		table ip sitenat {
-			chain post { type nat hook postrouting priority srcnat; policy accept;
-				oifname "wan" masquerade }
-		}
-	NFT
+	nsx "$r" nft add table ip sitenat
+	nsx "$r" nft add chain ip sitenat post '{ type nat hook postrouting priority srcnat; policy accept; }'
+	nsx "$r" nft add rule ip sitenat post oifname wan masquerade
 	local ns ifn
 	for pair in "$c:.2" "$s:.10"; do
 		ns=${pair%%:*}
@@ -98,12 +95,12 @@ topo_connector() {
 
 # topo_run SITE [args]: (re)start the agent of a site
 topo_run() {
-	local site=$1 c sd pid
+	local site=$1 c sd
 	shift
 	eval "c=\$C_$site sd=\$STATE_$site"
-	pid=$(bg_start "$c" "$MG_TMP/run-$site.log" "$MESHGATE" run --state-dir "$sd" \
-		--sysctl-dropin "$MG_TMP/sysctl-$site.conf" --log-level debug "$@")
-	eval "PID_$site=$pid"
+	bg_start "$c" "$MG_TMP/run-$site.log" "$MESHGATE" run --state-dir "$sd" \
+		--sysctl-dropin "$MG_TMP/sysctl-$site.conf" --log-level debug "$@"
+	eval "PID_$site=$BG_PID"
 }
 
 # topo_wait_applied SITE [SECONDS]: wait until the agent's tunnel is up with routes
