@@ -50,7 +50,7 @@ enum MHD_Result api_enroll(struct req *r)
 					   NULL};
 	struct ctl_ctx *ctx = r->ctx;
 	struct ctl_store *s = &ctx->store;
-	const char *tok = NULL, *pub = NULL, *host = "", *ver = "";
+	const char *tok = NULL, *pub = NULL, *host = "", *ver = "", *owner;
 	char secret[CTL_SECRET_LEN + 1];
 	struct ctl_connector *c = NULL;
 	uint8_t key[WG_KEY_LEN], h[32];
@@ -92,14 +92,12 @@ enum MHD_Result api_enroll(struct req *r)
 				  "this enrolment token expired; create a new connector");
 		goto out;
 	}
-	for (size_t i = 0; i < s->n_conns; i++)
-		if (s->conns[i]->enrolled && !s->conns[i]->revoked &&
-		    !memcmp(s->conns[i]->public_key, key, WG_KEY_LEN)) {
-			res = reply_error(r, 409, "public_key_in_use",
-					  "this WireGuard key belongs to connector %s",
-					  s->conns[i]->id);
-			goto out;
-		}
+	owner = store_key_owner(s, key);
+	if (owner) {
+		res = reply_error(r, 409, "public_key_in_use", "this WireGuard key belongs to %s",
+				  owner);
+		goto out;
+	}
 	if (store_alloc_addr(s, &idx, &e) < 0) {
 		res = reply_error(r, 409, "mesh_range_full", "%s", e.msg);
 		goto out;

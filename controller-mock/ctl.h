@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * meshgate-controller-mock: the shared context. One process, one thread: the
- * model (networks, connectors) lives in memory, is persisted to one JSON file
+ * model (networks, connectors, remote users) lives in memory, is persisted to one JSON file
  * before any mutation is acknowledged, and is served over HTTPS by libmicrohttpd.
  */
 #ifndef CTL_H
@@ -19,12 +19,13 @@
 
 #define CTL_BODY_MAX      (64u * 1024)
 #define CTL_NAME_MAX      128
-#define CTL_ID_LEN        10 /* "n-" / "c-" + 8 hex digits */
+#define CTL_ID_LEN        10 /* "n-" / "c-" / "u-" + 8 hex digits */
 #define CTL_SECRET_LEN    43 /* base64url of 32 random bytes */
 #define CTL_MAX_SUBNETS   256
 #define CTL_MAX_EXCLUDE   4096
 #define CTL_MAX_NETWORKS  1024
 #define CTL_MAX_CONNECTORS 4096
+#define CTL_MAX_USERS     4096
 #define CTL_WAIT_MAX      60
 #define CTL_MTU           1420
 #define CTL_KEEPALIVE     25
@@ -81,6 +82,16 @@ struct ctl_connector {
 	bool wake;                 /* waiters must be woken after the next commit */
 };
 
+/* A remote user (a laptop running wg-quick). Only the public key is ever kept. */
+struct ctl_user {
+	char id[CTL_ID_LEN + 1];
+	char name[CTL_NAME_MAX];
+	int64_t created_at;
+	uint8_t public_key[WG_KEY_LEN];
+	uint64_t addr_index;       /* from store_alloc_addr: never reused */
+	bool revoked;              /* deleted; kept as a tombstone */
+};
+
 enum ctl_conn_state { CONN_PENDING, CONN_ENROLLED, CONN_DISABLED, CONN_REVOKED };
 
 struct ctl_store {
@@ -90,6 +101,8 @@ struct ctl_store {
 	size_t n_nets;
 	struct ctl_connector **conns;
 	size_t n_conns;
+	struct ctl_user **users;
+	size_t n_users;
 };
 
 struct ctl_ctx {
@@ -128,11 +141,16 @@ struct ctl_network *store_find_net(const struct ctl_store *s, const char *id);
 struct ctl_connector *store_find_conn(const struct ctl_store *s, const char *id);
 int store_add_net(struct ctl_store *s, struct ctl_network *n, mg_err *e);
 int store_add_conn(struct ctl_store *s, struct ctl_connector *c, mg_err *e);
+struct ctl_user *store_find_user(const struct ctl_store *s, const char *id);
+int store_add_user(struct ctl_store *s, struct ctl_user *u, mg_err *e);
+/* The id of the live (enrolled and not revoked) connector or live user holding `key`,
+ * or NULL. */
+const char *store_key_owner(const struct ctl_store *s, const uint8_t key[WG_KEY_LEN]);
 /* Hand out the next tunnel address index (never reused). */
 int store_alloc_addr(struct ctl_store *s, uint64_t *index, mg_err *e);
 /* The address at `index` of the mesh range, as a host prefix. */
 void store_addr(const struct ctl_store *s, uint64_t index, struct cidr *out);
-/* A fresh "n-xxxxxxxx" / "c-xxxxxxxx" not yet in use. */
+/* A fresh "n-xxxxxxxx" / "c-xxxxxxxx" / "u-xxxxxxxx" not yet in use by anything. */
 int store_new_id(const struct ctl_store *s, char prefix, char out[CTL_ID_LEN + 1], mg_err *e);
 enum ctl_conn_state conn_state(const struct ctl_connector *c);
 const char *conn_state_name(enum ctl_conn_state st);
@@ -148,6 +166,8 @@ cJSON *net_to_json(const struct ctl_network *n);
 void net_free(struct ctl_network *n);
 /* Subnets of `n` against the mesh range and every other network: 0 or -1 (conflict). */
 int net_check_conflicts(const struct ctl_store *s, const struct ctl_network *n, mg_err *e);
+/* A display name: non-empty, no control characters. */
+int ctl_check_name(const char *s, mg_err *e);
 cJSON *cidr_list_json(const struct cidr *v, size_t n);
 
 /* --- render.c: the config document of one connector ----------------------------- */
@@ -157,6 +177,13 @@ cJSON *render_config(const struct ctl_ctx *ctx, const struct ctl_connector *c, m
 int render_refresh(struct ctl_ctx *ctx, mg_err *e);
 /* The rendered document (with "version") as text; caller frees with cJSON_free. */
 char *render_text(const struct ctl_ctx *ctx, const struct ctl_connector *c, mg_err *e);
+
+/* --- user.c: remote users' WireGuard client configs ------------------------------- */
+/* The wg-quick config of user `u`. `priv_b64` is the private key to write, or NULL for
+ * the placeholder "<your private key>". Caller wipes (it may hold the key) and frees. */
+char *user_config_text(const struct ctl_ctx *ctx, const struct ctl_user *u, const char *priv_b64,
+		       mg_err *e);
+#define USER_KEY_PLACEHOLDER "<your private key>"
 
 /* --- tls.c ------------------------------------------------------------------------ */
 /* Load or make key.pem/cert.pem (SAN = `host`), compute the pin. */

@@ -15,6 +15,7 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 
 #include "http.h"
 #include "hub.h"
@@ -41,6 +42,9 @@ static const struct route routes[] = {
 	{{"connectors", "*"}, "DELETE", api_connector_delete, AUTH_ADMIN},
 	{{"connectors", "*", "disable"}, "POST", api_connector_disable, AUTH_ADMIN},
 	{{"connectors", "*", "enable"}, "POST", api_connector_enable, AUTH_ADMIN},
+	{{"users"}, "GET", api_users_list, AUTH_ADMIN},
+	{{"users"}, "POST", api_user_create, AUTH_ADMIN},
+	{{"users", "*"}, "DELETE", api_user_delete, AUTH_ADMIN},
 	{{"hub"}, "GET", api_hub, AUTH_ADMIN},
 	{{"enroll"}, "POST", api_enroll, AUTH_NONE},
 	{{"device", "config"}, "GET", api_device_config, AUTH_NONE},
@@ -67,13 +71,12 @@ static bool same_path(const struct route *a, const struct route *b)
 
 /* --- replies ------------------------------------------------------------------------- */
 
-static enum MHD_Result queue(struct req *r, unsigned status, const char *body, size_t len,
-			     const char *ctype, const char *etag)
+/* Queue `resp` (taken) with the common headers. */
+static enum MHD_Result queue_resp(struct req *r, unsigned status, struct MHD_Response *resp,
+				  const char *ctype, const char *etag)
 {
-	struct MHD_Response *resp;
 	enum MHD_Result res;
 
-	resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	if (!resp)
 		return MHD_NO;
 	if ((ctype && MHD_add_response_header(resp, "Content-Type", ctype) != MHD_YES) ||
@@ -103,6 +106,33 @@ static enum MHD_Result queue(struct req *r, unsigned status, const char *body, s
 	return res;
 }
 
+static enum MHD_Result queue(struct req *r, unsigned status, const char *body, size_t len,
+			     const char *ctype, const char *etag)
+{
+	return queue_resp(r, status,
+			  MHD_create_response_from_buffer(len, (void *)body,
+							  MHD_RESPMEM_MUST_COPY),
+			  ctype, etag);
+}
+
+/* microhttpd's free callback for answers that carry a secret. */
+static void free_wiped(void *p)
+{
+	if (p) {
+		OPENSSL_cleanse(p, strlen(p));
+		cJSON_free(p);
+	}
+}
+
+void json_wipe_strings(cJSON *j)
+{
+	for (cJSON *it = j; it; it = it->next) {
+		if (cJSON_IsString(it) && it->valuestring)
+			OPENSSL_cleanse(it->valuestring, strlen(it->valuestring));
+		json_wipe_strings(it->child);
+	}
+}
+
 enum MHD_Result reply_text(struct req *r, unsigned status, char *txt, const char *etag)
 {
 	enum MHD_Result res = queue(r, status, txt, strlen(txt), "application/json", etag);
@@ -124,6 +154,24 @@ enum MHD_Result reply_json(struct req *r, unsigned status, cJSON *j)
 	if (!txt)
 		return reply_oom(r);
 	return reply_text(r, status, txt, NULL);
+}
+
+enum MHD_Result reply_json_secret(struct req *r, unsigned status, cJSON *j)
+{
+	char *txt = j ? cJSON_PrintUnformatted(j) : NULL;
+	struct MHD_Response *resp;
+
+	json_wipe_strings(j);
+	cJSON_Delete(j);
+	if (!txt)
+		return reply_oom(r);
+	/* no copy: microhttpd sends this buffer and hands it back to free_wiped */
+	resp = MHD_create_response_from_buffer_with_free_callback(strlen(txt), txt, free_wiped);
+	if (!resp) {
+		free_wiped(txt);
+		return reply_oom(r);
+	}
+	return queue_resp(r, status, resp, "application/json", NULL);
 }
 
 enum MHD_Result reply_error(struct req *r, unsigned status, const char *code, const char *fmt,

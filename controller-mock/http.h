@@ -40,6 +40,11 @@ enum MHD_Result reply_empty(struct req *r, unsigned status, const char *etag);
 /* Takes `txt` (freed with cJSON_free). */
 enum MHD_Result reply_text(struct req *r, unsigned status, char *txt, const char *etag);
 enum MHD_Result reply_oom(struct req *r);
+/* reply_json for an answer that carries a secret: the strings of `j`, the printed text
+ * and the buffer microhttpd sends from are wiped before they are freed. */
+enum MHD_Result reply_json_secret(struct req *r, unsigned status, cJSON *j);
+/* Wipe every string value in `j` (a tree about to be freed that held a secret). */
+void json_wipe_strings(cJSON *j);
 /* Parse the body as a JSON object; NULL after replying 400 invalid_json. */
 cJSON *req_json(struct req *r, enum MHD_Result *res);
 /* The bearer token of the Authorization header, or NULL. */
@@ -66,6 +71,11 @@ enum MHD_Result api_connector_delete(struct req *r);
 enum MHD_Result api_connector_disable(struct req *r);
 enum MHD_Result api_connector_enable(struct req *r);
 enum MHD_Result api_hub(struct req *r);
+
+/* api_users.c */
+enum MHD_Result api_users_list(struct req *r);
+enum MHD_Result api_user_create(struct req *r);
+enum MHD_Result api_user_delete(struct req *r);
 
 /* api_agent.c */
 enum MHD_Result api_enroll(struct req *r);

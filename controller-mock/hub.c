@@ -27,7 +27,7 @@ void hub_peers_free(struct hub_peer *v, size_t n)
 int hub_desired_peers(const struct ctl_ctx *ctx, struct hub_peer **out, size_t *n, mg_err *e)
 {
 	const struct ctl_store *s = &ctx->store;
-	struct hub_peer *v = calloc(s->n_conns ? s->n_conns : 1, sizeof(*v));
+	struct hub_peer *v = calloc(s->n_conns + s->n_users + 1, sizeof(*v));
 	size_t k = 0;
 
 	if (!v)
@@ -45,10 +45,27 @@ int hub_desired_peers(const struct ctl_ctx *ctx, struct hub_peer **out, size_t *
 			return mg_err_set(e, "out of memory");
 		}
 		memcpy(p->public_key, c->public_key, WG_KEY_LEN);
-		p->connector_id = c->id;
+		p->owner_id = c->id;
 		store_addr(s, c->addr_index, &p->allowed[0]);
 		memcpy(p->allowed + 1, net->subnets, net->n_subnets * sizeof(*p->allowed));
 		p->n_allowed = net->n_subnets + 1;
+		k++;
+	}
+	for (size_t i = 0; i < s->n_users; i++) {
+		const struct ctl_user *u = s->users[i];
+		struct hub_peer *p = &v[k];
+
+		if (u->revoked)
+			continue;
+		p->allowed = calloc(1, sizeof(*p->allowed));
+		if (!p->allowed) {
+			hub_peers_free(v, k);
+			return mg_err_set(e, "out of memory");
+		}
+		memcpy(p->public_key, u->public_key, WG_KEY_LEN);
+		p->owner_id = u->id;
+		store_addr(s, u->addr_index, &p->allowed[0]);
+		p->n_allowed = 1;
 		k++;
 	}
 	*out = v;

@@ -17,12 +17,13 @@
 
 struct hub_peer {
 	uint8_t public_key[WG_KEY_LEN];
-	struct cidr *allowed; /* the tunnel /32 (or /128) and its network's subnets */
+	struct cidr *allowed; /* the tunnel /32 (or /128), then a connector's network's subnets */
 	size_t n_allowed;
-	const char *connector_id;
+	const char *owner_id; /* the connector ("c-...") or user ("u-...") of this peer */
 };
 
-/* The desired peers: every enrolled connector that is neither disabled nor revoked. */
+/* The desired peers: every enrolled connector that is neither disabled nor revoked, then
+ * every user that is not revoked (allowed IPs: its address only). */
 int hub_desired_peers(const struct ctl_ctx *ctx, struct hub_peer **out, size_t *n, mg_err *e);
 void hub_peers_free(struct hub_peer *v, size_t n);
 /* Bring the hub in line with the store (creating it on first use). --no-hub: a no-op. */

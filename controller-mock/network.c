@@ -21,7 +21,7 @@ void net_free(struct ctl_network *n)
 	free(n);
 }
 
-static int check_name(const char *s, mg_err *e)
+int ctl_check_name(const char *s, mg_err *e)
 {
 	if (!*s)
 		return mg_err_set(e, "\"name\" must not be empty");
@@ -223,7 +223,7 @@ int net_from_json(struct ctl_network *n, const cJSON *j, enum net_parse_mode mod
 	if (id && (strlen(id) != CTL_ID_LEN || strncmp(id, "n-", 2)))
 		return mg_err_set(e, "network id \"%s\" is malformed", id);
 	if (jsonu_get_str(j, "name", full, CTL_NAME_MAX - 1, &name, e) < 0 ||
-	    (name && check_name(name, e) < 0) ||
+	    (name && ctl_check_name(name, e) < 0) ||
 	    jsonu_get_array(j, "subnets", false, SIZE_MAX, &subnets, e) < 0 ||
 	    jsonu_get_object(j, "nat", false, &nat, e) < 0 ||
 	    jsonu_get_array(j, "access", false, SIZE_MAX, &access, e) < 0 ||

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The model (networks, connectors, the address high-water mark) and its one JSON file. */
+/* The model (networks, connectors, remote users, the address high-water mark) and its one
+ * JSON file. */
 #include <errno.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -46,11 +47,15 @@ void store_free(struct ctl_store *s)
 		net_free(s->nets[i]);
 	for (size_t i = 0; i < s->n_conns; i++)
 		conn_free(s->conns[i]);
+	for (size_t i = 0; i < s->n_users; i++)
+		free(s->users[i]);
 	free(s->nets);
 	free(s->conns);
+	free(s->users);
 	s->nets = NULL;
 	s->conns = NULL;
-	s->n_nets = s->n_conns = 0;
+	s->users = NULL;
+	s->n_nets = s->n_conns = s->n_users = 0;
 }
 
 enum ctl_conn_state conn_state(const struct ctl_connector *c)
@@ -114,6 +119,40 @@ int store_add_conn(struct ctl_store *s, struct ctl_connector *c, mg_err *e)
 	return 0;
 }
 
+struct ctl_user *store_find_user(const struct ctl_store *s, const char *id)
+{
+	for (size_t i = 0; i < s->n_users; i++)
+		if (!strcmp(s->users[i]->id, id))
+			return s->users[i];
+	return NULL;
+}
+
+int store_add_user(struct ctl_store *s, struct ctl_user *u, mg_err *e)
+{
+	struct ctl_user **v;
+
+	if (s->n_users >= CTL_MAX_USERS)
+		return mg_err_set(e, "too many users (the mock keeps at most %d)", CTL_MAX_USERS);
+	v = realloc(s->users, (s->n_users + 1) * sizeof(*v));
+	if (!v)
+		return mg_err_set(e, "out of memory");
+	s->users = v;
+	s->users[s->n_users++] = u;
+	return 0;
+}
+
+const char *store_key_owner(const struct ctl_store *s, const uint8_t key[WG_KEY_LEN])
+{
+	for (size_t i = 0; i < s->n_conns; i++)
+		if (s->conns[i]->enrolled && !s->conns[i]->revoked &&
+		    !memcmp(s->conns[i]->public_key, key, WG_KEY_LEN))
+			return s->conns[i]->id;
+	for (size_t i = 0; i < s->n_users; i++)
+		if (!s->users[i]->revoked && !memcmp(s->users[i]->public_key, key, WG_KEY_LEN))
+			return s->users[i]->id;
+	return NULL;
+}
+
 /* Number of indexes usable for hosts: the whole range minus the v4 broadcast. */
 static uint64_t addr_limit(const struct cidr *mesh)
 {
@@ -157,7 +196,8 @@ int store_new_id(const struct ctl_store *s, char prefix, char out[CTL_ID_LEN + 1
 			return mg_err_set(e, "no random bytes from OpenSSL");
 		hex_encode(r, sizeof(r), hex);
 		snprintf(out, CTL_ID_LEN + 1, "%c-%s", prefix, hex);
-		if (!store_find_net(s, out) && !store_find_conn(s, out))
+		if (!store_find_net(s, out) && !store_find_conn(s, out) &&
+		    !store_find_user(s, out))
 			return 0;
 	}
 	return mg_err_set(e, "could not find a free id");
@@ -216,9 +256,29 @@ fail:
 	return NULL;
 }
 
+static cJSON *user_to_store_json(const struct ctl_user *u)
+{
+	cJSON *o = cJSON_CreateObject();
+	char key[WG_KEY_B64_LEN];
+
+	if (!o)
+		return NULL;
+	wgkey_to_base64(u->public_key, key);
+	if (!cJSON_AddStringToObject(o, "id", u->id) ||
+	    !cJSON_AddStringToObject(o, "name", u->name) ||
+	    !cJSON_AddNumberToObject(o, "created_at", (double)u->created_at) ||
+	    !cJSON_AddStringToObject(o, "public_key", key) ||
+	    !cJSON_AddNumberToObject(o, "address_index", (double)u->addr_index) ||
+	    !cJSON_AddBoolToObject(o, "revoked", u->revoked)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
 char *store_to_json(const struct ctl_store *s, mg_err *e)
 {
-	cJSON *root = cJSON_CreateObject(), *nets, *conns;
+	cJSON *root = cJSON_CreateObject(), *nets, *conns, *users;
 	char b[CIDR_STRLEN], *out = NULL;
 
 	if (!root)
@@ -229,7 +289,8 @@ char *store_to_json(const struct ctl_store *s, mg_err *e)
 		goto oom;
 	nets = cJSON_AddArrayToObject(root, "networks");
 	conns = cJSON_AddArrayToObject(root, "connectors");
-	if (!nets || !conns)
+	users = cJSON_AddArrayToObject(root, "users");
+	if (!nets || !conns || !users)
 		goto oom;
 	for (size_t i = 0; i < s->n_nets; i++) {
 		cJSON *n = net_to_json(s->nets[i]);
@@ -242,6 +303,13 @@ char *store_to_json(const struct ctl_store *s, mg_err *e)
 		cJSON *c = conn_to_store_json(s->conns[i]);
 		if (!c || !cJSON_AddItemToArray(conns, c)) {
 			cJSON_Delete(c);
+			goto oom;
+		}
+	}
+	for (size_t i = 0; i < s->n_users; i++) {
+		cJSON *u = user_to_store_json(s->users[i]);
+		if (!u || !cJSON_AddItemToArray(users, u)) {
+			cJSON_Delete(u);
 			goto oom;
 		}
 	}
@@ -275,6 +343,23 @@ static int get_hex(const cJSON *o, const char *key, uint8_t *out, size_t n, mg_e
 		return -1;
 	if (strlen(s) != 2 * n || hex_decode(s, out, n) < 0)
 		return mg_err_set(e, "\"%s\" must be %zu hex digits", key, 2 * n);
+	return 0;
+}
+
+/* A loaded address index must be below the high-water mark and held by nobody yet. */
+static int check_addr_index(const struct ctl_store *s, uint64_t idx, mg_err *e)
+{
+	if (idx >= s->next_addr)
+		return mg_err_set(e, "address index %llu is above the high-water mark %llu",
+				  (unsigned long long)idx, (unsigned long long)s->next_addr);
+	for (size_t i = 0; i < s->n_conns; i++)
+		if (s->conns[i]->enrolled && s->conns[i]->addr_index == idx)
+			return mg_err_set(e, "address index %llu is held by %s too",
+					  (unsigned long long)idx, s->conns[i]->id);
+	for (size_t i = 0; i < s->n_users; i++)
+		if (s->users[i]->addr_index == idx)
+			return mg_err_set(e, "address index %llu is held by %s too",
+					  (unsigned long long)idx, s->users[i]->id);
 	return 0;
 }
 
@@ -344,18 +429,8 @@ static int conn_from_store_json(struct ctl_store *s, const cJSON *o, mg_err *e)
 			goto fail;
 		}
 		c->addr_index = (uint64_t)idx;
-		if (c->addr_index >= s->next_addr) {
-			mg_err_set(e, "address index %llu is above the high-water mark %llu",
-				   (unsigned long long)c->addr_index,
-				   (unsigned long long)s->next_addr);
+		if (check_addr_index(s, c->addr_index, e) < 0)
 			goto fail;
-		}
-		for (size_t i = 0; i < s->n_conns; i++)
-			if (s->conns[i]->enrolled && s->conns[i]->addr_index == c->addr_index) {
-				mg_err_set(e, "address index %llu is held by %s too",
-					   (unsigned long long)c->addr_index, s->conns[i]->id);
-				goto fail;
-			}
 		if (st && !(c->status = cJSON_Duplicate(st, true))) {
 			mg_err_set(e, "out of memory");
 			goto fail;
@@ -371,11 +446,61 @@ fail:
 	return -1;
 }
 
+static int user_from_store_json(struct ctl_store *s, const cJSON *o, mg_err *e)
+{
+	static const char *const keys[] = {"id", "name", "created_at", "public_key",
+					   "address_index", "revoked", NULL};
+	struct ctl_user *u = calloc(1, sizeof(*u));
+	const char *key = NULL, *owner;
+	int64_t idx = 0;
+
+	if (!u)
+		return mg_err_set(e, "out of memory");
+	if (!cJSON_IsObject(o)) {
+		mg_err_set(e, "user entries must be objects");
+		goto fail;
+	}
+	if (jsonu_only_keys(o, keys, "user", e) < 0 ||
+	    jsonu_copy_str(o, "id", true, u->id, sizeof(u->id), e) < 0 ||
+	    jsonu_copy_str(o, "name", true, u->name, sizeof(u->name), e) < 0 ||
+	    ctl_check_name(u->name, e) < 0 ||
+	    jsonu_get_int(o, "created_at", true, 0, INT64_MAX / 2, &u->created_at, e) < 0 ||
+	    jsonu_get_str(o, "public_key", true, 64, &key, e) < 0 ||
+	    jsonu_get_int(o, "address_index", true, 2, INT64_MAX / 2, &idx, e) < 0 ||
+	    jsonu_get_bool(o, "revoked", true, &u->revoked, e) < 0)
+		goto fail;
+	if (strlen(u->id) != CTL_ID_LEN || strncmp(u->id, "u-", 2)) {
+		mg_err_set(e, "user id \"%s\" is malformed", u->id);
+		goto fail;
+	}
+	if (store_find_user(s, u->id)) {
+		mg_err_set(e, "user id %s appears twice", u->id);
+		goto fail;
+	}
+	if (wgkey_from_base64(key, u->public_key) < 0) {
+		mg_err_set(e, "\"public_key\" is not a WireGuard key");
+		goto fail;
+	}
+	if (!u->revoked && (owner = store_key_owner(s, u->public_key))) {
+		mg_err_set(e, "its public key is held by %s too", owner);
+		goto fail;
+	}
+	u->addr_index = (uint64_t)idx;
+	if (check_addr_index(s, u->addr_index, e) < 0 || store_add_user(s, u, e) < 0)
+		goto fail;
+	return 0;
+fail:
+	if (u->id[0])
+		mg_err_prefix(e, "user %s", u->id);
+	free(u);
+	return -1;
+}
+
 int store_load_json(struct ctl_store *s, const char *buf, size_t len, mg_err *e)
 {
 	static const char *const keys[] = {"format", "mesh_range", "next_address_index",
-					   "networks", "connectors", NULL};
-	const cJSON *nets = NULL, *conns = NULL, *it;
+					   "networks", "connectors", "users", NULL};
+	const cJSON *nets = NULL, *conns = NULL, *users = NULL, *it;
 	const char *mesh = NULL, *code;
 	struct cidr m;
 	int64_t fmt = 0, next = 0;
@@ -390,7 +515,8 @@ int store_load_json(struct ctl_store *s, const char *buf, size_t len, mg_err *e)
 	    jsonu_get_str(j, "mesh_range", true, CIDR_STRLEN, &mesh, e) < 0 ||
 	    jsonu_get_int(j, "next_address_index", true, 2, INT64_MAX / 2, &next, e) < 0 ||
 	    jsonu_get_array(j, "networks", true, CTL_MAX_NETWORKS, &nets, e) < 0 ||
-	    jsonu_get_array(j, "connectors", true, CTL_MAX_CONNECTORS, &conns, e) < 0)
+	    jsonu_get_array(j, "connectors", true, CTL_MAX_CONNECTORS, &conns, e) < 0 ||
+	    jsonu_get_array(j, "users", false, CTL_MAX_USERS, &users, e) < 0)
 		goto fail;
 	if (cidr_parse(mesh, &m, 0, e) < 0) {
 		mg_err_prefix(e, "mesh_range");
@@ -423,6 +549,12 @@ int store_load_json(struct ctl_store *s, const char *buf, size_t len, mg_err *e)
 	cJSON_ArrayForEach(it, conns)
 	{
 		if (conn_from_store_json(s, it, e) < 0)
+			goto fail;
+	}
+	/* stores written before remote users existed have no "users" member */
+	cJSON_ArrayForEach(it, users)
+	{
+		if (user_from_store_json(s, it, e) < 0)
 			goto fail;
 	}
 	cJSON_Delete(j);

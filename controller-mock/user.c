@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/* The wg-quick client config of a remote user (a laptop reaching the sites' private apps). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+};
+
+__attribute__((format(printf, 2, 3))) static void sb_add(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	/* the buffer is sized up front; truncation would be a bug, never silent */
+	if (n > 0)
+		b->len += (size_t)n < b->cap - b->len ? (size_t)n : b->cap - b->len - 1;
+}
+
+/*
+ * [Interface] PrivateKey, Address (the user's /32 or /128), MTU; [Peer] the hub, with
+ * AllowedIPs = the mesh range, then every network's subnets sorted and de-duplicated.
+ */
+char *user_config_text(const struct ctl_ctx *ctx, const struct ctl_user *u, const char *priv_b64,
+		       mg_err *e)
+{
+	const struct ctl_store *s = &ctx->store;
+	char a[CIDR_STRLEN], key[WG_KEY_B64_LEN];
+	struct sbuf b = {0};
+	struct cidr addr, *v = NULL;
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < s->n_nets; i++)
+		n += s->nets[i]->n_subnets;
+	if (n) {
+		v = calloc(n, sizeof(*v));
+		if (!v) {
+			mg_err_set(e, "out of memory");
+			return NULL;
+		}
+		for (size_t i = 0; i < s->n_nets; i++)
+			for (size_t j = 0; j < s->nets[i]->n_subnets; j++)
+				v[k++] = s->nets[i]->subnets[j];
+		n = cidr_sort_unique(v, k);
+	}
+	b.cap = 512 + strlen(ctx->hub_endpoint) + (n + 1) * (CIDR_STRLEN + 2);
+	b.p = malloc(b.cap);
+	if (!b.p) {
+		free(v);
+		mg_err_set(e, "out of memory");
+		return NULL;
+	}
+	b.p[0] = '\0';
+	store_addr(s, u->addr_index, &addr);
+	wgkey_to_base64(ctx->hub_pub, key);
+	sb_add(&b, "[Interface]\nPrivateKey = %s\nAddress = %s\nMTU = %d\n\n",
+	       priv_b64 ? priv_b64 : USER_KEY_PLACEHOLDER, cidr_format(&addr, a), CTL_MTU);
+	sb_add(&b, "[Peer]\nPublicKey = %s\nEndpoint = %s\nAllowedIPs = %s", key,
+	       ctx->hub_endpoint, cidr_format(&s->mesh, a));
+	for (size_t i = 0; i < n; i++)
+		sb_add(&b, ", %s", cidr_format(&v[i], a));
+	sb_add(&b, "\nPersistentKeepalive = %d\n", CTL_KEEPALIVE);
+	free(v);
+	return b.p;
+}
