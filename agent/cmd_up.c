@@ -158,6 +158,13 @@ int cmd_up(int argc, char **argv)
 	char *json = NULL, code[64];
 	size_t len = 0;
 	long s = config_fetch(&st, NULL, 0, &json, &len, code, sizeof(code), &e);
+	if (s != 200 && !strcmp(code, "device_revoked")) {
+		fprintf(stderr, "meshgate up: the controller revoked this connector; run `meshgate "
+				"down --forget`, then `meshgate up` with a new connection string\n");
+		status_note_error(state_dir, "revoked by the controller");
+		rc = EXIT_REVOKED;
+		goto out;
+	}
 	if (s != 200) {
 		fprintf(stderr, "meshgate up: fetching the config: %s\n", e.msg);
 		status_note_error(state_dir, e.msg);

@@ -12,8 +12,6 @@ MESHGATE=$MG_BUILD/agent/meshgate
 MG_TOOLS=$MG_BUILD/tests
 CTLMOCK=$MG_BUILD/controller-mock/meshgate-controller-mock
 
-_mg_ns=()
-_mg_pids=()
 _mg_tmp=""
 
 mg_log() { printf '[%s] %s\n' "${MG_TEST_NAME:-test}" "$*" >&2; }
@@ -25,18 +23,27 @@ mg_fail() {
 mg_cleanup() {
 	local rc=$?
 	set +e
-	for pid in "${_mg_pids[@]}"; do
+	# PIDs and namespaces are listed in files: helpers often run inside $(...)
+	local pids="" nss=""
+	[ -n "$_mg_tmp" ] && [ -f "$_mg_tmp/.pids" ] && pids=$(cat "$_mg_tmp/.pids")
+	for pid in $pids; do
 		kill -TERM "$pid" 2>/dev/null
 	done
-	for pid in "${_mg_pids[@]}"; do
+	for pid in $pids; do
 		for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$pid" 2>/dev/null
 	done
-	for ns in "${_mg_ns[@]}"; do
-		# processes we did not start by PID but that live only in our namespace
+	[ -n "${MG_ID:-}" ] && nss=$(ip netns list 2>/dev/null | awk -v p="mgt$MG_ID-" 'index($1, p) == 1 {print $1}')
+	for ns in $nss; do
+		# whatever still lives in our namespaces (wireguard-go daemons, servers) ends too
 		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+	done
+	for ns in $nss; do
+		for _ in $(seq 1 20); do [ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && break; sleep 0.05; done
 		ip netns del "$ns" 2>/dev/null
 	done
+	# sockets of our (uniquely named) WireGuard interfaces that a SIGKILL left behind
+	[ -n "${MG_ID:-}" ] && rm -f /var/run/wireguard/*"$MG_ID"*.sock
 	if [ -n "$_mg_tmp" ] && [ -z "${MG_KEEP_TMP:-}" ]; then rm -rf "$_mg_tmp"; fi
 	if [ $rc -ne 0 ] && [ -n "$_mg_tmp" ] && [ -n "${MG_KEEP_TMP:-}" ]; then
 		mg_log "kept $_mg_tmp"
@@ -53,7 +60,12 @@ mg_setup() {
 	fi
 	[ -x "$MESHGATE" ] || mg_fail "no agent binary at $MESHGATE (build first)"
 	# 4 hex chars from the pid and randomness: short enough for 15-char ifnames
-	MG_ID=$(printf '%04x' $(((RANDOM << 1 ^ $$) & 0xffff)))
+	# 4 hex chars, not used by a namespace already (a leftover of a killed run)
+	while :; do
+		MG_ID=$(printf '%04x' $(((RANDOM << 1 ^ $$ ^ RANDOM) & 0xffff)))
+		ip netns list 2>/dev/null | grep -q "^mgt$MG_ID-" && continue
+		compgen -G "/var/run/wireguard/*$MG_ID*" >/dev/null || break
+	done
 	_mg_tmp=$(mktemp -d "/tmp/mgt-$MG_TEST_NAME.XXXXXX")
 	MG_TMP=$_mg_tmp
 	trap mg_cleanup EXIT
@@ -64,7 +76,6 @@ mg_setup() {
 ns_add() {
 	local ns="mgt$MG_ID-$1"
 	ip netns add "$ns"
-	_mg_ns+=("$ns")
 	ip -n "$ns" link set lo up
 	echo "$ns"
 }
@@ -102,7 +113,7 @@ bg_start() {
 	local i
 	for i in $(seq 1 100); do [ -s "$log.pid" ] && break; sleep 0.02; done
 	BG_PID=$(cat "$log.pid")
-	_mg_pids+=("$BG_PID")
+	echo "$BG_PID" >>"$MG_TMP/.pids"
 }
 # bg_wait LOGFILE SECONDS: wait for a bg_start daemon to end; prints its exit status.
 bg_wait() {
@@ -110,7 +121,7 @@ bg_wait() {
 	cat "$1.rc"
 }
 # Record a PID started another way.
-bg_track() { _mg_pids+=("$1"); }
+bg_track() { echo "$1" >>"$MG_TMP/.pids"; }
 
 # wait_until SECONDS CMD...: poll (every 50 ms) until CMD succeeds; 1 on timeout.
 wait_until() {
@@ -151,6 +162,11 @@ ctl_start() {
 	CTL_NS=$ns
 	CTL_DIR=$dir
 	CTL_URL="https://$addr:$port"
+	# a unique hub interface: wireguard-go's sockets are shared by all namespaces
+	case " $* " in
+	*" --hub-ifname "* | *" --no-hub "*) ;;
+	*) set -- --hub-ifname "mgh$MG_ID" "$@" ;;
+	esac
 	bg_start "$ns" "$dir.log" "$CTLMOCK" --state-dir "$dir" \
 		--listen "$addr:$port" --public-url "$CTL_URL" "$@"
 	CTL_PID=$BG_PID

@@ -32,7 +32,7 @@ topo_user alice
 ping_ok "$U_NS" 192.0.2.10 10 || mg_fail "user cannot ping the server at site A"
 # the server sees the user's mesh address (no NAT: static route on the LAN router)
 srvlog=$MG_TMP/srv-a.log
-bg_start "$S_a" "$srvlog" sh -c 'nc -l -p 8080 -s 192.0.2.10 -v'
+bg_start "$S_a" "$srvlog" sh -c 'nc -n -v -l -p 8080 -s 192.0.2.10'
 wait_until 5 nsx "$S_a" sh -c 'ss -ltn | grep -q ":8080"'
 echo "hello from alice" | nsx "$U_NS" nc -w2 -q1 192.0.2.10 8080 || mg_fail "TCP to the server failed"
 wait_until 3 grep -q "hello from alice" "$srvlog" || mg_fail "server got no data: $(cat "$srvlog")"

@@ -132,4 +132,8 @@ grep -q "revoked" "$MG_TMP/run-a.log" || mg_fail "revocation not logged"
 # the hub dropped the peer at once
 nsx "$INET" wg show "$HUB_IF" peers | grep -qF "$(jq -r .public_key <<<"$(nsx "$C_a" "$MESHGATE" status --json --state-dir "$STATE_a")")" &&
 	mg_fail "hub still has the revoked peer"
+rc=0
+out=$(nsx "$C_a" "$MESHGATE" up --state-dir "$STATE_a" 2>&1) || rc=$?
+assert_eq "$rc" 3 "up after revocation"
+assert_contains "$out" "down --forget"
 mg_pass
