@@ -106,6 +106,13 @@ static int talk_data_cb(const struct nlmsghdr *nlh, void *data)
 	return t->cb ? t->cb(nlh, t->data) : MNL_CB_OK;
 }
 
+static int talk_done_cb(const struct nlmsghdr *nlh, void *data)
+{
+	(void)nlh;
+	(void)data;
+	return MNL_CB_STOP;
+}
+
 static int talk_err_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct talk *t = data;
@@ -127,7 +134,8 @@ static int talk(struct rtnl *r, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, c
 		size_t extack_len)
 {
 	struct talk t = {.cb = cb, .data = data};
-	mnl_cb_t ctl[NLMSG_MIN_TYPE] = {[NLMSG_ERROR] = talk_err_cb};
+	/* with a control array, libmnl ignores types it has no entry for: give DONE one */
+	mnl_cb_t ctl[NLMSG_MIN_TYPE] = {[NLMSG_ERROR] = talk_err_cb, [NLMSG_DONE] = talk_done_cb};
 	uint32_t seq = nlh->nlmsg_seq;
 	if (extack_len)
 		extack[0] = 0;

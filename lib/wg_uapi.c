@@ -547,9 +547,23 @@ static int uapi_create(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 		err = posix_spawnattr_setsigmask(&attr, &none);
 	if (!err)
 		err = posix_spawnattr_setsigdefault(&attr, &defaults);
+	/*
+	 * stdin from /dev/null; its stdout joins our stderr (the log stream), so it
+	 * never holds a pipe our own caller reads our stdout from.
+	 */
+	posix_spawn_file_actions_t fa;
+	int fa_err = posix_spawn_file_actions_init(&fa);
+	if (!err)
+		err = fa_err;
+	if (!err)
+		err = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (!err)
+		err = posix_spawn_file_actions_adddup2(&fa, 2, 1);
 	pid_t pid = 0;
 	if (!err)
-		err = posix_spawnp(&pid, ctx->userspace_bin, NULL, &attr, argv, env);
+		err = posix_spawnp(&pid, ctx->userspace_bin, &fa, &attr, argv, env);
+	if (!fa_err)
+		posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	free(env);
 	if (err)
@@ -610,7 +624,15 @@ static int uapi_destroy(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 	else if (ret == RTNL_ENODEV)
 		ret = 0;
 	rtnl_close(&r);
-	return ret;
+	if (ret < 0)
+		return -1;
+	/* Bounded wait for the daemon to notice and remove its socket. */
+	for (long waited = 0; waited < UAPI_TIMEOUT_MS && wg_uapi_sock_exists(ctx, ifname);
+	     waited += 10)
+		sleep_ms(10);
+	if (wg_uapi_sock_exists(ctx, ifname))
+		log_warn("wireguard: %s deleted but its socket is still there", ifname);
+	return 0;
 }
 
 const struct wg_backend_ops wg_uapi_ops = {
