@@ -387,24 +387,24 @@ static int addr_attr_cb(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
-static int addr_list_cb(const struct nlmsghdr *nlh, void *data)
+/* Parse an RTM_NEWADDR/DELADDR: 1 ok, 0 not IPv4/IPv6, -1 malformed. */
+static int parse_addr(const struct nlmsghdr *nlh, struct rtnl_addr *out)
 {
-	struct vec *v = data;
-	if (nlh->nlmsg_type != RTM_NEWADDR)
-		return MNL_CB_OK;
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct ifaddrmsg)))
+		return -1;
 	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
 	if (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6)
-		return MNL_CB_OK;
+		return 0;
 	const struct nlattr *tb[IFA_MAX + 1] = {0};
 	if (mnl_attr_parse(nlh, sizeof(*ifa), addr_attr_cb, tb) < 0)
-		return MNL_CB_ERROR;
+		return -1;
 	const struct nlattr *a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
 	size_t alen = ifa->ifa_family == AF_INET ? 4 : 16;
-	if (!a || mnl_attr_get_payload_len(a) != alen)
-		return MNL_CB_OK;
-	struct rtnl_addr *out = vec_push(v);
-	if (!out)
-		return MNL_CB_ERROR;
+	if (!a)
+		return 0;
+	if (mnl_attr_get_payload_len(a) != alen || ifa->ifa_prefixlen > alen * 8)
+		return -1;
+	memset(out, 0, sizeof(*out));
 	out->addr.family = ifa->ifa_family;
 	out->addr.len = ifa->ifa_prefixlen;
 	memcpy(out->addr.addr, mnl_attr_get_payload(a), alen);
@@ -415,6 +415,24 @@ static int addr_list_cb(const struct nlmsghdr *nlh, void *data)
 		out->flags = mnl_attr_get_u32(tb[IFA_FLAGS]);
 	if (tb[IFA_LABEL] && mnl_attr_validate(tb[IFA_LABEL], MNL_TYPE_NUL_STRING) == 0)
 		snprintf(out->label, sizeof(out->label), "%s", mnl_attr_get_str(tb[IFA_LABEL]));
+	return 1;
+}
+
+static int addr_list_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct vec *v = data;
+	struct rtnl_addr a;
+	if (nlh->nlmsg_type != RTM_NEWADDR)
+		return MNL_CB_OK;
+	int ret = parse_addr(nlh, &a);
+	if (ret < 0)
+		return MNL_CB_ERROR;
+	if (ret == 0)
+		return MNL_CB_OK;
+	struct rtnl_addr *out = vec_push(v);
+	if (!out)
+		return MNL_CB_ERROR;
+	*out = a;
 	return MNL_CB_OK;
 }
 
@@ -796,20 +814,13 @@ int rtnl_parse_event(const struct nlmsghdr *nlh, struct rtnl_event *ev)
 	}
 	case RTM_NEWADDR:
 	case RTM_DELADDR: {
-		struct vec v = {.elem = sizeof(struct rtnl_addr)};
-		if (addr_list_cb(nlh, &v) != MNL_CB_OK) {
-			free(v.v);
-			return -1;
-		}
-		if (!v.n) {
-			free(v.v);
-			return 0;
-		}
-		const struct rtnl_addr *a = v.v;
+		struct rtnl_addr a;
+		int ret = parse_addr(nlh, &a);
+		if (ret <= 0)
+			return ret;
 		ev->type = nlh->nlmsg_type == RTM_NEWADDR ? RTNL_EV_ADDR_NEW : RTNL_EV_ADDR_DEL;
-		ev->ifindex = a->ifindex;
-		ev->prefix = a->addr;
-		free(v.v);
+		ev->ifindex = a.ifindex;
+		ev->prefix = a.addr;
 		return 1;
 	}
 	default:
