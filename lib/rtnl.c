@@ -14,7 +14,7 @@
 #define RTNL_RCVBUF (32 * 1024)
 /* Bytes of route messages per sendto() in rtnl_routes_apply (about 500 routes). */
 #define RTNL_APPLY_CHUNK (32 * 1024)
-#define RTNL_SOCKBUF (4 * 1024 * 1024)
+#define RTNL_SOCKBUF     (4 * 1024 * 1024)
 
 static void sock_buffers(struct mnl_socket *nl, int size)
 {
@@ -89,7 +89,7 @@ static int ack_errno(const struct nlmsghdr *nlh, const char **text)
 		size_t plen = mnl_nlmsg_get_payload_len(nlh);
 		if (off < plen)
 			(void)mnl_attr_parse_payload((const char *)err + off, plen - off,
-						     extack_attr_cb, text);
+			                             extack_attr_cb, text);
 	}
 	return err->error < 0 ? -err->error : err->error;
 }
@@ -131,7 +131,7 @@ static int talk_err_cb(const struct nlmsghdr *nlh, void *data)
  * Returns 0, or -1 with errno set (and *extack holding the kernel's text).
  */
 static int talk(struct rtnl *r, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, char *extack,
-		size_t extack_len)
+                size_t extack_len)
 {
 	struct talk t = {.cb = cb, .data = data};
 	/* with a control array, libmnl ignores types it has no entry for: give DONE one */
@@ -146,7 +146,7 @@ static int talk(struct rtnl *r, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, c
 		if (n < 0)
 			return -1;
 		int ret = mnl_cb_run2(r->buf, (size_t)n, seq, r->portid, talk_data_cb, &t, ctl,
-				      MNL_ARRAY_SIZE(ctl));
+		                      MNL_ARRAY_SIZE(ctl));
 		if (ret < 0) {
 			int err = errno;
 			if (extack_len)
@@ -167,7 +167,7 @@ static uint32_t norm_table(uint32_t table)
 }
 
 struct nlmsghdr *rtnl_build_route(void *buf, uint16_t type, uint16_t flags, uint32_t seq,
-				  const struct rtnl_route *rt, uint8_t proto)
+                                  const struct rtnl_route *rt, uint8_t proto)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = type;
@@ -192,7 +192,7 @@ struct nlmsghdr *rtnl_build_route(void *buf, uint16_t type, uint16_t flags, uint
 }
 
 struct nlmsghdr *rtnl_build_addr(void *buf, uint16_t type, uint16_t flags, uint32_t seq,
-				 uint32_t ifindex, const struct cidr *addr, uint32_t ifa_flags)
+                                 uint32_t ifindex, const struct cidr *addr, uint32_t ifa_flags)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = type;
@@ -212,8 +212,7 @@ struct nlmsghdr *rtnl_build_addr(void *buf, uint16_t type, uint16_t flags, uint3
 	return nlh;
 }
 
-struct nlmsghdr *rtnl_build_link_create(void *buf, uint32_t seq, const char *name,
-					const char *kind)
+struct nlmsghdr *rtnl_build_link_create(void *buf, uint32_t seq, const char *name, const char *kind)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_NEWLINK;
@@ -229,7 +228,7 @@ struct nlmsghdr *rtnl_build_link_create(void *buf, uint32_t seq, const char *nam
 }
 
 struct nlmsghdr *rtnl_build_link_set(void *buf, uint32_t seq, uint32_t ifindex, bool up,
-				     uint32_t mtu)
+                                     uint32_t mtu)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_NEWLINK;
@@ -318,24 +317,24 @@ int rtnl_link_set(struct rtnl *r, uint32_t ifindex, bool up, uint32_t mtu, mg_er
 	struct nlmsghdr *nlh = rtnl_build_link_set(buf, ++r->seq, ifindex, up, mtu);
 	if (talk(r, nlh, NULL, NULL, xa, sizeof(xa)) < 0)
 		return mg_err_set(e, "set link #%u %s mtu %u: %s%s", ifindex, up ? "up" : "down",
-				  mtu, strerror(errno), xa);
+		                  mtu, strerror(errno), xa);
 	return 0;
 }
 
 /* ---- addresses ---- */
 
 int rtnl_addr_add(struct rtnl *r, uint32_t ifindex, const struct cidr *addr, uint32_t ifa_flags,
-		  mg_err *e)
+                  mg_err *e)
 {
 	char buf[RTNL_MSG_MAX];
 	char xa[160];
 	char s[CIDR_STRLEN];
-	struct nlmsghdr *nlh = rtnl_build_addr(buf, RTM_NEWADDR,
-					       NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK,
-					       ++r->seq, ifindex, addr, ifa_flags);
+	struct nlmsghdr *nlh =
+	    rtnl_build_addr(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK, ++r->seq,
+	                    ifindex, addr, ifa_flags);
 	if (talk(r, nlh, NULL, NULL, xa, sizeof(xa)) < 0)
 		return mg_err_set(e, "add address %s to link #%u: %s%s", cidr_format(addr, s),
-				  ifindex, strerror(errno), xa);
+		                  ifindex, strerror(errno), xa);
 	return 0;
 }
 
@@ -345,12 +344,12 @@ int rtnl_addr_del(struct rtnl *r, uint32_t ifindex, const struct cidr *addr, mg_
 	char xa[160];
 	char s[CIDR_STRLEN];
 	struct nlmsghdr *nlh =
-		rtnl_build_addr(buf, RTM_DELADDR, NLM_F_ACK, ++r->seq, ifindex, addr, 0);
+	    rtnl_build_addr(buf, RTM_DELADDR, NLM_F_ACK, ++r->seq, ifindex, addr, 0);
 	if (talk(r, nlh, NULL, NULL, xa, sizeof(xa)) < 0) {
 		if (errno == EADDRNOTAVAIL || errno == ENODEV)
 			return 0;
-		return mg_err_set(e, "delete address %s from link #%u: %s%s",
-				  cidr_format(addr, s), ifindex, strerror(errno), xa);
+		return mg_err_set(e, "delete address %s from link #%u: %s%s", cidr_format(addr, s),
+		                  ifindex, strerror(errno), xa);
 	}
 	return 0;
 }
@@ -531,13 +530,13 @@ static int route_dump_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 int rtnl_route_dump(struct rtnl *r, uint8_t proto, uint32_t table, struct rtnl_route **out,
-		    size_t *n, mg_err *e)
+                    size_t *n, mg_err *e)
 {
 	static const uint8_t families[] = {AF_INET, AF_INET6};
 	char buf[RTNL_MSG_MAX];
 	char xa[160];
-	struct route_dump d = {.v = {.elem = sizeof(struct rtnl_route)}, .proto = proto,
-			       .table = table};
+	struct route_dump d = {
+	    .v = {.elem = sizeof(struct rtnl_route)}, .proto = proto, .table = table};
 	for (size_t i = 0; i < MG_ARRAY_SIZE(families); i++) {
 		size_t start = d.v.n;
 		for (int attempt = 0;; attempt++) {
@@ -560,8 +559,8 @@ int rtnl_route_dump(struct rtnl *r, uint8_t proto, uint32_t table, struct rtnl_r
 				continue;
 			free(d.v.v);
 			return mg_err_set(e, "dump %s routes: %s%s",
-					  families[i] == AF_INET ? "IPv4" : "IPv6", strerror(err),
-					  xa);
+			                  families[i] == AF_INET ? "IPv4" : "IPv6", strerror(err),
+			                  xa);
 		}
 	}
 	*out = d.v.v;
@@ -570,7 +569,7 @@ int rtnl_route_dump(struct rtnl *r, uint8_t proto, uint32_t table, struct rtnl_r
 }
 
 static int apply_chunk(struct rtnl *r, char *buf, size_t len, uint32_t first_seq, size_t count,
-		       struct rtnl_route **map, mg_err *e)
+                       struct rtnl_route **map, mg_err *e)
 {
 	if (mnl_socket_sendto(r->nl, buf, len) < 0)
 		return mg_err_set(e, "send %zu route messages: %s", count, strerror(errno));
@@ -579,7 +578,7 @@ static int apply_chunk(struct rtnl *r, char *buf, size_t len, uint32_t first_seq
 		ssize_t n = mnl_socket_recvfrom(r->nl, r->buf, r->buflen);
 		if (n < 0)
 			return mg_err_set(e, "read route ACKs (%zu of %zu): %s", acked, count,
-					  strerror(errno));
+			                  strerror(errno));
 		int left = (int)n;
 		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)r->buf;
 		     mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
@@ -597,7 +596,7 @@ static int apply_chunk(struct rtnl *r, char *buf, size_t len, uint32_t first_seq
 }
 
 int rtnl_routes_apply(struct rtnl *r, struct rtnl_route *add, size_t nadd, struct rtnl_route *del,
-		      size_t ndel, uint8_t proto, size_t *nfailed, mg_err *e)
+                      size_t ndel, uint8_t proto, size_t *nfailed, mg_err *e)
 {
 	size_t total = nadd + ndel;
 	size_t failed = 0;
@@ -625,9 +624,9 @@ int rtnl_routes_apply(struct rtnl *r, struct rtnl_route *add, size_t nadd, struc
 			struct rtnl_route *rt = is_del ? &del[i] : &add[i - ndel];
 			rt->err = 0;
 			struct nlmsghdr *nlh = rtnl_build_route(
-				buf + len, is_del ? RTM_DELROUTE : RTM_NEWROUTE,
-				is_del ? NLM_F_ACK : NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK,
-				++r->seq, rt, proto);
+			    buf + len, is_del ? RTM_DELROUTE : RTM_NEWROUTE,
+			    is_del ? NLM_F_ACK : NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK, ++r->seq,
+			    rt, proto);
 			len += nlh->nlmsg_len;
 			map[count++] = rt;
 			i++;
@@ -656,9 +655,9 @@ int rtnl_routes_apply(struct rtnl *r, struct rtnl_route *add, size_t nadd, struc
 	if (first_bad) {
 		char s[CIDR_STRLEN];
 		return mg_err_set(e, "%s route %s dev #%u table %u: %s (%zu of %zu failed)",
-				  first_bad_del ? "delete" : "add", cidr_format(&first_bad->dst, s),
-				  first_bad->oif, norm_table(first_bad->table),
-				  strerror(first_bad->err), failed, total);
+		                  first_bad_del ? "delete" : "add", cidr_format(&first_bad->dst, s),
+		                  first_bad->oif, norm_table(first_bad->table),
+		                  strerror(first_bad->err), failed, total);
 	}
 	return 0;
 }
@@ -686,8 +685,8 @@ static int route_key_cmp(const void *pa, const void *pb)
 }
 
 int rtnl_route_diff(const struct rtnl_route *desired, size_t nd, const struct rtnl_route *current,
-		    size_t nc, struct rtnl_route **add, size_t *nadd, struct rtnl_route **del,
-		    size_t *ndel, mg_err *e)
+                    size_t nc, struct rtnl_route **add, size_t *nadd, struct rtnl_route **del,
+                    size_t *ndel, mg_err *e)
 {
 	*add = *del = NULL;
 	*nadd = *ndel = 0;
@@ -747,8 +746,8 @@ int rtnl_mon_open(struct rtnl_mon *m, mg_err *e)
 	m->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (!m->nl)
 		return mg_err_set(e, "rtnetlink monitor socket: %s", strerror(errno));
-	unsigned groups = RTMGRP_LINK | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE |
-			  RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
+	unsigned groups = RTMGRP_LINK | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE | RTMGRP_IPV4_IFADDR |
+	                  RTMGRP_IPV6_IFADDR;
 	if (mnl_socket_bind(m->nl, groups, MNL_SOCKET_AUTOPID) < 0) {
 		int err = errno;
 		mnl_socket_close(m->nl);
@@ -796,7 +795,7 @@ int rtnl_parse_event(const struct nlmsghdr *nlh, struct rtnl_event *ev)
 		ev->up = (ifi->ifi_flags & IFF_UP) != 0;
 		if (tb[IFLA_IFNAME] && mnl_attr_validate(tb[IFLA_IFNAME], MNL_TYPE_NUL_STRING) == 0)
 			snprintf(ev->ifname, sizeof(ev->ifname), "%s",
-				 mnl_attr_get_str(tb[IFLA_IFNAME]));
+			         mnl_attr_get_str(tb[IFLA_IFNAME]));
 		return 1;
 	}
 	case RTM_NEWROUTE:

@@ -28,30 +28,29 @@ static int tb_cb(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
-static struct cidr C(const char *s)
-{
+static struct cidr C(const char *s) {
 	struct cidr c;
 	assert_int_equal(cidr_parse(s, &c, CIDR_ALLOW_HOST_BITS, NULL), 0);
 	return c;
 }
 
-static struct rtnl_route R(const char *dst, uint32_t oif, uint32_t table, uint32_t metric)
-{
+static struct rtnl_route
+R(const char *dst, uint32_t oif, uint32_t table, uint32_t metric) {
 	struct rtnl_route r = {.dst = C(dst), .oif = oif, .table = table, .metric = metric};
 	return r;
 }
 
-static void test_build_route_v4(void **state)
+static void
+test_build_route_v4(void **state)
 {
 	(void)state;
 	char buf[RTNL_MSG_MAX];
 	struct rtnl_route rt = R("192.0.2.0/24", 7, 0, 0);
-	struct nlmsghdr *nlh = rtnl_build_route(buf, RTM_NEWROUTE,
-						NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK, 42, &rt,
-						RTPROT_MESHGATE);
+	struct nlmsghdr *nlh = rtnl_build_route(
+	    buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK, 42, &rt, RTPROT_MESHGATE);
 	assert_int_equal(nlh->nlmsg_type, RTM_NEWROUTE);
 	assert_int_equal(nlh->nlmsg_flags,
-			 NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK);
+	                 NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK);
 	assert_int_equal(nlh->nlmsg_seq, 42);
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
 	assert_int_equal(rtm->rtm_family, AF_INET);
@@ -102,12 +101,12 @@ static void test_build_addr_noprefixroute(void **state)
 	(void)state;
 	char buf[RTNL_MSG_MAX];
 	struct cidr a = C("100.96.0.5/11");
-	struct nlmsghdr *nlh = rtnl_build_addr(buf, RTM_NEWADDR,
-					       NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK, 9, 4, &a,
-					       IFA_F_NOPREFIXROUTE);
+	struct nlmsghdr *nlh =
+	    rtnl_build_addr(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK, 9, 4, &a,
+	                    IFA_F_NOPREFIXROUTE);
 	assert_int_equal(nlh->nlmsg_type, RTM_NEWADDR);
 	assert_int_equal(nlh->nlmsg_flags,
-			 NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK);
+	                 NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK);
 	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
 	assert_int_equal(ifa->ifa_family, AF_INET);
 	assert_int_equal(ifa->ifa_prefixlen, 11);
@@ -175,28 +174,28 @@ static void test_diff(void **state)
 {
 	(void)state;
 	struct rtnl_route want[] = {
-		R("100.96.0.0/11", 5, 0, 0),   /* present: no-op */
-		R("192.0.2.0/24", 5, 0, 0),    /* missing: add */
-		R("203.0.113.0/24", 5, 0, 0),  /* present on oif 9: replace */
-		R("fd00:1::/64", 5, 0, 0),     /* present as metric 1024: no-op */
-		R("fd00:2::/64", 5, 0, 0),     /* missing v6: add */
-		R("192.0.2.0/24", 5, 0, 0),    /* duplicate desired entry: once */
-		R("198.18.0.0/15", 5, 100, 0), /* same prefix, other table: add */
+	    R("100.96.0.0/11", 5, 0, 0),   /* present: no-op */
+	    R("192.0.2.0/24", 5, 0, 0),    /* missing: add */
+	    R("203.0.113.0/24", 5, 0, 0),  /* present on oif 9: replace */
+	    R("fd00:1::/64", 5, 0, 0),     /* present as metric 1024: no-op */
+	    R("fd00:2::/64", 5, 0, 0),     /* missing v6: add */
+	    R("192.0.2.0/24", 5, 0, 0),    /* duplicate desired entry: once */
+	    R("198.18.0.0/15", 5, 100, 0), /* same prefix, other table: add */
 	};
 	struct rtnl_route cur[] = {
-		R("100.96.0.0/11", 5, RT_TABLE_MAIN, 0),
-		R("203.0.113.0/24", 9, RT_TABLE_MAIN, 0),
-		R("fd00:1::/64", 5, RT_TABLE_MAIN, 1024),
-		R("fd00:3::/64", 5, RT_TABLE_MAIN, 1024), /* stale v6: delete */
-		R("10.9.0.0/16", 5, RT_TABLE_MAIN, 0),    /* stale v4: delete */
-		R("198.18.0.0/15", 5, RT_TABLE_MAIN, 0),  /* same prefix in main: delete */
+	    R("100.96.0.0/11", 5, RT_TABLE_MAIN, 0),
+	    R("203.0.113.0/24", 9, RT_TABLE_MAIN, 0),
+	    R("fd00:1::/64", 5, RT_TABLE_MAIN, 1024),
+	    R("fd00:3::/64", 5, RT_TABLE_MAIN, 1024), /* stale v6: delete */
+	    R("10.9.0.0/16", 5, RT_TABLE_MAIN, 0),    /* stale v4: delete */
+	    R("198.18.0.0/15", 5, RT_TABLE_MAIN, 0),  /* same prefix in main: delete */
 	};
 	struct rtnl_route *add, *del;
 	size_t na, nd;
 	mg_err e;
 	assert_int_equal(rtnl_route_diff(want, MG_ARRAY_SIZE(want), cur, MG_ARRAY_SIZE(cur), &add,
-					 &na, &del, &nd, &e),
-			 0);
+	                                 &na, &del, &nd, &e),
+	                 0);
 	assert_int_equal(na, 4);
 	assert_true(has_route(add, na, "192.0.2.0/24", 5));
 	assert_true(has_route(add, na, "203.0.113.0/24", 5));
@@ -215,7 +214,7 @@ static void test_diff(void **state)
 	/* identical sets: nothing to do */
 	struct rtnl_route same[] = {R("100.96.0.0/11", 5, 0, 0), R("fd00:1::/64", 5, 0, 0)};
 	struct rtnl_route same_cur[] = {R("fd00:1::/64", 5, 254, 1024),
-					R("100.96.0.0/11", 5, 254, 0)};
+	                                R("100.96.0.0/11", 5, 254, 0)};
 	assert_int_equal(rtnl_route_diff(same, 2, same_cur, 2, &add, &na, &del, &nd, &e), 0);
 	assert_int_equal(na, 0);
 	assert_int_equal(nd, 0);
@@ -281,12 +280,12 @@ static void test_parse_events(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_build_route_v4),
-		cmocka_unit_test(test_build_route_v6_table_metric_delete),
-		cmocka_unit_test(test_build_addr_noprefixroute),
-		cmocka_unit_test(test_build_link),
-		cmocka_unit_test(test_diff),
-		cmocka_unit_test(test_parse_events),
+	    cmocka_unit_test(test_build_route_v4),
+	    cmocka_unit_test(test_build_route_v6_table_metric_delete),
+	    cmocka_unit_test(test_build_addr_noprefixroute),
+	    cmocka_unit_test(test_build_link),
+	    cmocka_unit_test(test_diff),
+	    cmocka_unit_test(test_parse_events),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,7 @@
 #include "wg.h"
 #include "wg_priv.h"
 
-#define FAMILY 0x1b
+#define FAMILY  0x1b
 #define MAXATTR 16
 
 static int tb_cb(const struct nlattr *a, void *data)
@@ -29,14 +29,14 @@ static int tb_cb(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
-static struct cidr C(const char *s)
-{
+static struct cidr C(const char *s) {
 	struct cidr c;
 	assert_int_equal(cidr_parse(s, &c, 0, NULL), 0);
 	return c;
 }
 
-static void fill_key(uint8_t k[WG_KEY_LEN], uint8_t v)
+static void
+fill_key(uint8_t k[WG_KEY_LEN], uint8_t v)
 {
 	for (int i = 0; i < WG_KEY_LEN; i++)
 		k[i] = (uint8_t)(v + i);
@@ -44,7 +44,7 @@ static void fill_key(uint8_t k[WG_KEY_LEN], uint8_t v)
 
 /* A device with two peers: IPv4 and IPv6 endpoints, three and one allowed IPs. */
 static void two_peer_device(struct wg_device *dev, struct wg_peer peers[2], struct cidr ips0[3],
-			    struct cidr ips1[1])
+                            struct cidr ips1[1])
 {
 	memset(dev, 0, sizeof(*dev));
 	memset(peers, 0, 2 * sizeof(*peers));
@@ -102,7 +102,7 @@ static void test_nl_set_two_peers(void **state)
 	assert_int_equal(mnl_attr_parse(nlh, sizeof(*gh), tb_cb, tb), MNL_CB_OK);
 	assert_string_equal(mnl_attr_get_str(tb[WGDEVICE_A_IFNAME]), "mg0");
 	assert_memory_equal(mnl_attr_get_payload(tb[WGDEVICE_A_PRIVATE_KEY]), dev.private_key,
-			    WG_KEY_LEN);
+	                    WG_KEY_LEN);
 	assert_int_equal(mnl_attr_get_u16(tb[WGDEVICE_A_LISTEN_PORT]), 51820);
 	assert_int_equal(mnl_attr_get_u32(tb[WGDEVICE_A_FLAGS]), WGDEVICE_F_REPLACE_PEERS);
 	assert_null(tb[WGDEVICE_A_FWMARK]);
@@ -110,41 +110,43 @@ static void test_nl_set_two_peers(void **state)
 
 	const struct nlattr *p;
 	int idx = 0;
-	mnl_attr_for_each_nested(p, tb[WGDEVICE_A_PEERS]) {
+	mnl_attr_for_each_nested(p, tb[WGDEVICE_A_PEERS])
+	{
 		const struct nlattr *pt[MAXATTR] = {0};
 		assert_int_equal(mnl_attr_parse_nested(p, tb_cb, pt), MNL_CB_OK);
 		assert_memory_equal(mnl_attr_get_payload(pt[WGPEER_A_PUBLIC_KEY]),
-				    peers[idx].public_key, WG_KEY_LEN);
+		                    peers[idx].public_key, WG_KEY_LEN);
 		if (idx == 0) {
 			assert_int_equal(mnl_attr_get_u32(pt[WGPEER_A_FLAGS]),
-					 WGPEER_F_REPLACE_ALLOWEDIPS);
+			                 WGPEER_F_REPLACE_ALLOWEDIPS);
 			assert_int_equal(mnl_attr_get_payload_len(pt[WGPEER_A_ENDPOINT]),
-					 sizeof(struct sockaddr_in));
+			                 sizeof(struct sockaddr_in));
 			const struct sockaddr_in *s4 = mnl_attr_get_payload(pt[WGPEER_A_ENDPOINT]);
 			assert_int_equal(s4->sin_family, AF_INET);
 			assert_int_equal(ntohs(s4->sin_port), 51820);
 			assert_int_equal(
-				mnl_attr_get_u16(pt[WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL]), 25);
+			    mnl_attr_get_u16(pt[WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL]), 25);
 			const struct nlattr *ip;
 			int n = 0;
-			mnl_attr_for_each_nested(ip, pt[WGPEER_A_ALLOWEDIPS]) {
+			mnl_attr_for_each_nested(ip, pt[WGPEER_A_ALLOWEDIPS])
+			{
 				const struct nlattr *at[MAXATTR] = {0};
 				assert_int_equal(mnl_attr_parse_nested(ip, tb_cb, at), MNL_CB_OK);
 				assert_int_equal(mnl_attr_get_u16(at[WGALLOWEDIP_A_FAMILY]),
-						 ips0[n].family);
+				                 ips0[n].family);
 				assert_int_equal(mnl_attr_get_u8(at[WGALLOWEDIP_A_CIDR_MASK]),
-						 ips0[n].len);
+				                 ips0[n].len);
 				assert_int_equal(mnl_attr_get_payload_len(at[WGALLOWEDIP_A_IPADDR]),
-						 cidr_addr_len(&ips0[n]));
+				                 cidr_addr_len(&ips0[n]));
 				assert_memory_equal(mnl_attr_get_payload(at[WGALLOWEDIP_A_IPADDR]),
-						    ips0[n].addr, cidr_addr_len(&ips0[n]));
+				                    ips0[n].addr, cidr_addr_len(&ips0[n]));
 				n++;
 			}
 			assert_int_equal(n, 3);
 		} else {
 			assert_null(pt[WGPEER_A_FLAGS]); /* no flags wanted: none sent */
 			assert_int_equal(mnl_attr_get_payload_len(pt[WGPEER_A_ENDPOINT]),
-					 sizeof(struct sockaddr_in6));
+			                 sizeof(struct sockaddr_in6));
 			const struct sockaddr_in6 *s6 = mnl_attr_get_payload(pt[WGPEER_A_ENDPOINT]);
 			assert_int_equal(s6->sin6_family, AF_INET6);
 			assert_int_equal(ntohs(s6->sin6_port), 4500);
@@ -174,13 +176,13 @@ static size_t build_all(const struct wg_device *dev, size_t bufsize, struct wg_d
 	size_t msgs = 0;
 	memset(merged, 0, sizeof(*merged));
 	while (!cur.done) {
-		struct nlmsghdr *nlh = wg_nl_build_set(buf, bufsize, FAMILY, (uint32_t)msgs, dev,
-						       &cur, &e);
+		struct nlmsghdr *nlh =
+		    wg_nl_build_set(buf, bufsize, FAMILY, (uint32_t)msgs, dev, &cur, &e);
 		assert_non_null(nlh);
 		assert_true(nlh->nlmsg_len <= bufsize);
 		const struct nlattr *tb[MAXATTR] = {0};
 		assert_int_equal(mnl_attr_parse(nlh, sizeof(struct genlmsghdr), tb_cb, tb),
-				 MNL_CB_OK);
+		                 MNL_CB_OK);
 		assert_non_null(tb[WGDEVICE_A_IFNAME]);
 		if (msgs == 0) {
 			assert_non_null(tb[WGDEVICE_A_PRIVATE_KEY]);
@@ -195,10 +197,10 @@ static size_t build_all(const struct wg_device *dev, size_t bufsize, struct wg_d
 			const struct nlattr *p = mnl_attr_get_payload(tb[WGDEVICE_A_PEERS]);
 			const struct nlattr *pt[MAXATTR] = {0};
 			assert_int_equal(mnl_attr_parse_nested(p, tb_cb, pt), MNL_CB_OK);
-			bool continued = merged->n_peers &&
-					 !memcmp(mnl_attr_get_payload(pt[WGPEER_A_PUBLIC_KEY]),
-						 merged->peers[merged->n_peers - 1].public_key,
-						 WG_KEY_LEN);
+			bool continued =
+			    merged->n_peers &&
+			    !memcmp(mnl_attr_get_payload(pt[WGPEER_A_PUBLIC_KEY]),
+			            merged->peers[merged->n_peers - 1].public_key, WG_KEY_LEN);
 			if (continued) {
 				assert_null(pt[WGPEER_A_FLAGS]);
 				assert_null(pt[WGPEER_A_ENDPOINT]);
@@ -293,56 +295,56 @@ static void test_uapi_set_text(void **state)
 	mg_err e;
 	assert_int_equal(wg_uapi_set_text(&dev, &text, &len, &e), 0);
 	const char *want =
-		"set=1\n"
-		"private_key=101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f\n"
-		"listen_port=51820\n"
-		"fwmark=109\n"
-		"replace_peers=true\n"
-		"public_key=404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f\n"
-		"endpoint=198.51.100.2:51820\n"
-		"persistent_keepalive_interval=25\n"
-		"replace_allowed_ips=true\n"
-		"allowed_ip=100.96.0.2/32\n"
-		"allowed_ip=192.0.2.0/24\n"
-		"allowed_ip=fd00:1::/64\n"
-		"public_key=808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f\n"
-		"endpoint=[2001:db8::7]:4500\n"
-		"persistent_keepalive_interval=0\n"
-		"allowed_ip=100.96.0.3/32\n"
-		"public_key=c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf\n"
-		"remove=true\n"
-		"\n";
+	    "set=1\n"
+	    "private_key=101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f\n"
+	    "listen_port=51820\n"
+	    "fwmark=109\n"
+	    "replace_peers=true\n"
+	    "public_key=404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f\n"
+	    "endpoint=198.51.100.2:51820\n"
+	    "persistent_keepalive_interval=25\n"
+	    "replace_allowed_ips=true\n"
+	    "allowed_ip=100.96.0.2/32\n"
+	    "allowed_ip=192.0.2.0/24\n"
+	    "allowed_ip=fd00:1::/64\n"
+	    "public_key=808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f\n"
+	    "endpoint=[2001:db8::7]:4500\n"
+	    "persistent_keepalive_interval=0\n"
+	    "allowed_ip=100.96.0.3/32\n"
+	    "public_key=c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf\n"
+	    "remove=true\n"
+	    "\n";
 	assert_string_equal(text, want);
 	assert_int_equal(len, strlen(want));
 	wg_text_free(text, len);
 }
 
 static const char sample_get[] =
-	"private_key=101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f\n"
-	"listen_port=51820\n"
-	"fwmark=0\n"
-	"some_future_key=whatever\n"
-	"public_key=404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f\n"
-	"preshared_key=0000000000000000000000000000000000000000000000000000000000000000\n"
-	"protocol_version=1\n"
-	"endpoint=198.51.100.2:51820\n"
-	"last_handshake_time_sec=1700000000\n"
-	"last_handshake_time_nsec=123\n"
-	"tx_bytes=1184\n"
-	"rx_bytes=968\n"
-	"persistent_keepalive_interval=25\n"
-	"allowed_ip=100.96.0.2/32\n"
-	"allowed_ip=192.0.2.0/24\n"
-	"public_key=808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f\n"
-	"endpoint=[2001:db8::7]:4500\n"
-	"last_handshake_time_sec=0\n"
-	"last_handshake_time_nsec=0\n"
-	"tx_bytes=0\n"
-	"rx_bytes=0\n"
-	"persistent_keepalive_interval=0\n"
-	"allowed_ip=fd00:1::/64\n"
-	"errno=0\n"
-	"\n";
+    "private_key=101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f\n"
+    "listen_port=51820\n"
+    "fwmark=0\n"
+    "some_future_key=whatever\n"
+    "public_key=404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f\n"
+    "preshared_key=0000000000000000000000000000000000000000000000000000000000000000\n"
+    "protocol_version=1\n"
+    "endpoint=198.51.100.2:51820\n"
+    "last_handshake_time_sec=1700000000\n"
+    "last_handshake_time_nsec=123\n"
+    "tx_bytes=1184\n"
+    "rx_bytes=968\n"
+    "persistent_keepalive_interval=25\n"
+    "allowed_ip=100.96.0.2/32\n"
+    "allowed_ip=192.0.2.0/24\n"
+    "public_key=808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f\n"
+    "endpoint=[2001:db8::7]:4500\n"
+    "last_handshake_time_sec=0\n"
+    "last_handshake_time_nsec=0\n"
+    "tx_bytes=0\n"
+    "rx_bytes=0\n"
+    "persistent_keepalive_interval=0\n"
+    "allowed_ip=fd00:1::/64\n"
+    "errno=0\n"
+    "\n";
 
 static void test_uapi_parse_get(void **state)
 {
@@ -406,11 +408,11 @@ static void test_uapi_parse_errors(void **state)
 	expect_fail("private_key=zz\nerrno=0\n\n", "bad value for private_key");
 	expect_fail("allowed_ip=10.0.0.0/8\nerrno=0\n\n", "bad value for allowed_ip");
 	expect_fail("public_key=404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f\n"
-		    "endpoint=nohost\nerrno=0\n\n",
-		    "bad value for endpoint");
+	            "endpoint=nohost\nerrno=0\n\n",
+	            "bad value for endpoint");
 	expect_fail("public_key=404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f\n"
-		    "allowed_ip=10.0.0.0/33\nerrno=0\n\n",
-		    "bad value for allowed_ip");
+	            "allowed_ip=10.0.0.0/33\nerrno=0\n\n",
+	            "bad value for allowed_ip");
 	expect_fail("errno=abc\n\n", "bad value for errno");
 }
 
@@ -433,9 +435,9 @@ static void test_mode_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_nl_set_two_peers),  cmocka_unit_test(test_nl_set_split),
-		cmocka_unit_test(test_uapi_set_text),     cmocka_unit_test(test_uapi_parse_get),
-		cmocka_unit_test(test_uapi_parse_errors), cmocka_unit_test(test_mode_parse),
+	    cmocka_unit_test(test_nl_set_two_peers),  cmocka_unit_test(test_nl_set_split),
+	    cmocka_unit_test(test_uapi_set_text),     cmocka_unit_test(test_uapi_parse_get),
+	    cmocka_unit_test(test_uapi_parse_errors), cmocka_unit_test(test_mode_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
