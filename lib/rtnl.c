@@ -9,12 +9,14 @@
 #include <linux/rtnetlink.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 
 #define RTNL_RCVBUF (32 * 1024)
 /* Bytes of route messages per sendto() in rtnl_routes_apply (about 500 routes). */
 #define RTNL_APPLY_CHUNK (32 * 1024)
 #define RTNL_SOCKBUF     (4 * 1024 * 1024)
+#define RTNL_TIMEOUT_S   10 /* bound on waiting for any kernel reply */
 
 static void sock_buffers(struct mnl_socket *nl, int size)
 {
@@ -46,6 +48,14 @@ int rtnl_open(struct rtnl *r, mg_err *e)
 	(void)mnl_socket_setsockopt(r->nl, NETLINK_EXT_ACK, &one, sizeof(one));
 	(void)mnl_socket_setsockopt(r->nl, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
 	sock_buffers(r->nl, RTNL_SOCKBUF);
+	/* Never block forever on a reply the kernel will not send. */
+	struct timeval tv = {.tv_sec = RTNL_TIMEOUT_S};
+	if (setsockopt(mnl_socket_get_fd(r->nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		int err = errno;
+		mnl_socket_close(r->nl);
+		r->nl = NULL;
+		return mg_err_set(e, "rtnetlink receive timeout: %s", strerror(err));
+	}
 	r->buflen = RTNL_RCVBUF;
 	r->buf = malloc(r->buflen);
 	if (!r->buf) {

@@ -95,6 +95,25 @@ assert_eq "$(ours)" "100.96.0.0/11 $IFA;203.0.113.0/24 $IFA;" "routes after remo
 assert_contains "$(ip -n "$A" route show proto static)" "198.18.0.0/24 dev $IFA" "foreign route kept"
 assert_eq "$(nsx "$A" "$DPT" routes-show $PROTO | wc -l)" "2" "routes-show through our dump"
 
+# adoption after a restart: the same command finds the socket and takes the
+# interface over (no new daemon), and the tunnel keeps working
+out=$(nsx "$A" "$DPT" wg-up "$IFA" "$MG_TMP/a.key" 51820 100.96.0.1/11 2>>"$MG_TMP/wg-a.log")
+assert_contains "$out" "backend=userspace pid=0" "existing userspace interface adopted"
+# wg-up replaces the peer set: give the peer back, as the agent would from its config
+nsx "$A" "$DPT" peer "$IFA" "$PUBB" 198.51.100.2:51820 0 100.96.0.2/32 192.0.2.0/24 >/dev/null
+# forced modes do exactly what they say: kernel mode on this kernel is a clear error
+IFK="mgd${MG_ID}k"
+if out=$(nsx "$A" "$DPT" wg-up "$IFK" "$MG_TMP/a.key" 51821 100.97.0.1/16 kernel 2>&1); then
+	mg_fail "forced kernel mode succeeded without a module: $out"
+fi
+assert_contains "$out" "Operation not supported" "kernel mode error names the cause"
+[ ! -e "/var/run/wireguard/$IFK.sock" ] || mg_fail "kernel mode must not start a daemon"
+# forced userspace on a link that is not ours: refused, not hijacked
+if out=$(nsx "$A" "$DPT" wg-up va "$MG_TMP/a.key" 51821 100.97.0.1/16 userspace 2>&1); then
+	mg_fail "userspace mode took over a veth: $out"
+fi
+assert_contains "$out" "has no WireGuard socket" "userspace mode on a foreign link"
+
 # stats read back through our get_device
 nsx "$A" ping -c 1 -W 2 100.96.0.2 >/dev/null || mg_fail "second ping failed"
 line=$(nsx "$A" "$DPT" wg-show "$IFA" | grep "^peer $PUBB ")
