@@ -422,7 +422,7 @@ static int kernel_destroy(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 static int kernel_set_device(struct wg_ctx *ctx, const struct wg_device *dev, mg_err *e)
 {
 	if (wg_kernel_family(ctx, e) < 0)
-		return -1;
+		return mg_err_prefix(e, "configure WireGuard %s", dev->ifname);
 	struct genl *g = malloc(sizeof(*g));
 	char *buf = malloc(MNL_SOCKET_BUFFER_SIZE);
 	if (!g || !buf) {
@@ -473,7 +473,7 @@ static int kernel_get_device(struct wg_ctx *ctx, const char *ifname, struct wg_d
 {
 	memset(dev, 0, sizeof(*dev));
 	if (wg_kernel_family(ctx, e) < 0)
-		return -1;
+		return mg_err_prefix(e, "read WireGuard %s", ifname);
 	struct genl *g = malloc(sizeof(*g));
 	if (!g)
 		return mg_err_set(e, "out of memory");
