@@ -114,6 +114,18 @@ if out=$(nsx "$A" "$DPT" wg-up va "$MG_TMP/a.key" 51821 100.97.0.1/16 userspace 
 fi
 assert_contains "$out" "has no WireGuard socket" "userspace mode on a foreign link"
 
+# errors map back to their route; the rest of the batch still applies; deleting
+# a route that is already gone is success
+out=$(nsx "$A" "$DPT" routes-errors "$IFA" $PROTO)
+assert_contains "$out" "ret -1 failed 1" "one failure reported"
+assert_contains "$out" "add 198.18.1.0/24 err 0" "good route before the bad one"
+assert_contains "$out" "add 198.18.2.0/24 err No such device" "bad route's own errno"
+assert_contains "$out" "add 198.18.3.0/24 err 0" "good route after the bad one"
+assert_contains "$out" "del 198.18.4.0/24 err 0" "deleting a missing route is fine"
+assert_contains "$out" "msg add route 198.18.2.0/24" "error line names the route"
+out=$(nsx "$A" "$DPT" routes-apply "$IFA" $PROTO 100.96.0.0/11 203.0.113.0/24)
+assert_eq "$out" "add 0 del 2" "reconcile removes the two test routes"
+
 # stats read back through our get_device
 nsx "$A" ping -c 1 -W 2 100.96.0.2 >/dev/null || mg_fail "second ping failed"
 line=$(nsx "$A" "$DPT" wg-show "$IFA" | grep "^peer $PUBB ")

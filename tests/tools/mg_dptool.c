@@ -323,6 +323,44 @@ static int cmd_addrs(void)
 	return 0;
 }
 
+/*
+ * Per-route error mapping: in one apply, a good route, one on a link that does
+ * not exist, another good one, and a delete of a route that is already gone.
+ * Prints "err=<errno names>" per route and the one-line error.
+ */
+static int cmd_routes_errors(int argc, char **argv)
+{
+	mg_err e = {{0}};
+	if (argc < 4)
+		return usage();
+	struct rtnl r;
+	uint32_t idx;
+	uint8_t proto = (uint8_t)atoi(argv[3]);
+	if (rtnl_open(&r, &e) < 0)
+		return fail(&e);
+	if (rtnl_link_index(&r, argv[2], &idx, &e) != 0) {
+		rtnl_close(&r);
+		return fail(&e);
+	}
+	struct rtnl_route add[3] = {0}, del[1] = {0};
+	const char *dst[] = {"198.18.1.0/24", "198.18.2.0/24", "198.18.3.0/24"};
+	for (size_t i = 0; i < 3; i++) {
+		cidr_parse(dst[i], &add[i].dst, 0, NULL);
+		add[i].oif = i == 1 ? 0x7ffffff0 : idx;
+	}
+	cidr_parse("198.18.4.0/24", &del[0].dst, 0, NULL);
+	del[0].oif = idx;
+	size_t nfailed = 0;
+	int ret = rtnl_routes_apply(&r, add, 3, del, 1, proto, &nfailed, &e);
+	rtnl_close(&r);
+	printf("ret %d failed %zu\n", ret, nfailed);
+	for (size_t i = 0; i < 3; i++)
+		printf("add %s err %s\n", dst[i], add[i].err ? strerror(add[i].err) : "0");
+	printf("del 198.18.4.0/24 err %s\n", del[0].err ? strerror(del[0].err) : "0");
+	printf("msg %s\n", e.msg);
+	return 0;
+}
+
 static const char *const ev_names[] = {"link-new", "link-del", "route-new", "route-del",
                                        "addr-new", "addr-del", "overflow"};
 
@@ -388,6 +426,8 @@ int main(int argc, char **argv)
 		return cmd_wg_down(argc, argv);
 	if (!strcmp(c, "routes-apply"))
 		return cmd_routes_apply(argc, argv);
+	if (!strcmp(c, "routes-errors"))
+		return cmd_routes_errors(argc, argv);
 	if (!strcmp(c, "routes-show"))
 		return cmd_routes_show(argc, argv);
 	if (!strcmp(c, "addrs"))
