@@ -578,8 +578,13 @@ int rtnl_route_dump(struct rtnl *r, uint8_t proto, uint32_t table, struct rtnl_r
 	return 0;
 }
 
+struct route_op {
+	struct rtnl_route *rt;
+	bool del;
+};
+
 static int apply_chunk(struct rtnl *r, char *buf, size_t len, uint32_t first_seq, size_t count,
-                       struct rtnl_route **map, mg_err *e)
+                       struct route_op *map, mg_err *e)
 {
 	if (mnl_socket_sendto(r->nl, buf, len) < 0)
 		return mg_err_set(e, "send %zu route messages: %s", count, strerror(errno));
@@ -598,7 +603,7 @@ static int apply_chunk(struct rtnl *r, char *buf, size_t len, uint32_t first_seq
 			if (idx >= count)
 				continue; /* a stale ACK from an earlier request */
 			const char *text;
-			map[idx]->err = ack_errno(nlh, &text);
+			map[idx].rt->err = ack_errno(nlh, &text);
 			acked++;
 		}
 	}
@@ -615,7 +620,7 @@ int rtnl_routes_apply(struct rtnl *r, struct rtnl_route *add, size_t nadd, struc
 	if (!total)
 		return 0;
 	char *buf = malloc(RTNL_APPLY_CHUNK + RTNL_MSG_MAX);
-	struct rtnl_route **map = calloc(RTNL_APPLY_CHUNK / 32 + 1, sizeof(*map));
+	struct route_op *map = calloc(RTNL_APPLY_CHUNK / 32 + 1, sizeof(*map));
 	if (!buf || !map) {
 		free(buf);
 		free(map);
@@ -638,13 +643,14 @@ int rtnl_routes_apply(struct rtnl *r, struct rtnl_route *add, size_t nadd, struc
 			    is_del ? NLM_F_ACK : NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK, ++r->seq,
 			    rt, proto);
 			len += nlh->nlmsg_len;
-			map[count++] = rt;
+			map[count].rt = rt;
+			map[count++].del = is_del;
 			i++;
 		}
 		ret = apply_chunk(r, buf, len, first_seq, count, map, e);
 		for (size_t k = 0; k < count && ret == 0; k++) {
-			struct rtnl_route *rt = map[k];
-			bool is_del = rt >= del && rt < del + ndel;
+			struct rtnl_route *rt = map[k].rt;
+			bool is_del = map[k].del;
 			if (is_del && (rt->err == ENOENT || rt->err == ESRCH))
 				rt->err = 0; /* already gone */
 			if (rt->err) {
