@@ -9,12 +9,14 @@
 #include <linux/rtnetlink.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 
 #define RTNL_RCVBUF (32 * 1024)
 /* Bytes of route messages per sendto() in rtnl_routes_apply (about 500 routes). */
 #define RTNL_APPLY_CHUNK (32 * 1024)
-#define RTNL_SOCKBUF (4 * 1024 * 1024)
+#define RTNL_SOCKBUF     (4 * 1024 * 1024)
+#define RTNL_TIMEOUT_S   10 /* bound on waiting for any kernel reply */
 
 static void sock_buffers(struct mnl_socket *nl, int size)
 {
@@ -46,6 +48,14 @@ int rtnl_open(struct rtnl *r, mg_err *e)
 	(void)mnl_socket_setsockopt(r->nl, NETLINK_EXT_ACK, &one, sizeof(one));
 	(void)mnl_socket_setsockopt(r->nl, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
 	sock_buffers(r->nl, RTNL_SOCKBUF);
+	/* Never block forever on a reply the kernel will not send. */
+	struct timeval tv = {.tv_sec = RTNL_TIMEOUT_S};
+	if (setsockopt(mnl_socket_get_fd(r->nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		int err = errno;
+		mnl_socket_close(r->nl);
+		r->nl = NULL;
+		return mg_err_set(e, "rtnetlink receive timeout: %s", strerror(err));
+	}
 	r->buflen = RTNL_RCVBUF;
 	r->buf = malloc(r->buflen);
 	if (!r->buf) {
@@ -89,7 +99,7 @@ static int ack_errno(const struct nlmsghdr *nlh, const char **text)
 		size_t plen = mnl_nlmsg_get_payload_len(nlh);
 		if (off < plen)
 			(void)mnl_attr_parse_payload((const char *)err + off, plen - off,
-						     extack_attr_cb, text);
+			                             extack_attr_cb, text);
 	}
 	return err->error < 0 ? -err->error : err->error;
 }
@@ -106,6 +116,13 @@ static int talk_data_cb(const struct nlmsghdr *nlh, void *data)
 	return t->cb ? t->cb(nlh, t->data) : MNL_CB_OK;
 }
 
+static int talk_done_cb(const struct nlmsghdr *nlh, void *data)
+{
+	(void)nlh;
+	(void)data;
+	return MNL_CB_STOP;
+}
+
 static int talk_err_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct talk *t = data;
@@ -119,22 +136,15 @@ static int talk_err_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_ERROR;
 }
 
-/* With a control-callback array, libmnl runs no default for NLMSG_DONE: stop here. */
-static int talk_done_cb(const struct nlmsghdr *nlh, void *data)
-{
-	(void)nlh;
-	(void)data;
-	return MNL_CB_STOP;
-}
-
 /*
  * Send one request and process replies until the ACK or NLMSG_DONE.
  * Returns 0, or -1 with errno set (and *extack holding the kernel's text).
  */
 static int talk(struct rtnl *r, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, char *extack,
-		size_t extack_len)
+                size_t extack_len)
 {
 	struct talk t = {.cb = cb, .data = data};
+	/* with a control array, libmnl ignores types it has no entry for: give DONE one */
 	mnl_cb_t ctl[NLMSG_MIN_TYPE] = {[NLMSG_ERROR] = talk_err_cb, [NLMSG_DONE] = talk_done_cb};
 	uint32_t seq = nlh->nlmsg_seq;
 	if (extack_len)
@@ -146,7 +156,7 @@ static int talk(struct rtnl *r, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, c
 		if (n < 0)
 			return -1;
 		int ret = mnl_cb_run2(r->buf, (size_t)n, seq, r->portid, talk_data_cb, &t, ctl,
-				      MNL_ARRAY_SIZE(ctl));
+		                      MNL_ARRAY_SIZE(ctl));
 		if (ret < 0) {
 			int err = errno;
 			if (extack_len)
@@ -167,7 +177,7 @@ static uint32_t norm_table(uint32_t table)
 }
 
 struct nlmsghdr *rtnl_build_route(void *buf, uint16_t type, uint16_t flags, uint32_t seq,
-				  const struct rtnl_route *rt, uint8_t proto)
+                                  const struct rtnl_route *rt, uint8_t proto)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = type;
@@ -192,7 +202,7 @@ struct nlmsghdr *rtnl_build_route(void *buf, uint16_t type, uint16_t flags, uint
 }
 
 struct nlmsghdr *rtnl_build_addr(void *buf, uint16_t type, uint16_t flags, uint32_t seq,
-				 uint32_t ifindex, const struct cidr *addr, uint32_t ifa_flags)
+                                 uint32_t ifindex, const struct cidr *addr, uint32_t ifa_flags)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = type;
@@ -212,8 +222,7 @@ struct nlmsghdr *rtnl_build_addr(void *buf, uint16_t type, uint16_t flags, uint3
 	return nlh;
 }
 
-struct nlmsghdr *rtnl_build_link_create(void *buf, uint32_t seq, const char *name,
-					const char *kind)
+struct nlmsghdr *rtnl_build_link_create(void *buf, uint32_t seq, const char *name, const char *kind)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_NEWLINK;
@@ -229,7 +238,7 @@ struct nlmsghdr *rtnl_build_link_create(void *buf, uint32_t seq, const char *nam
 }
 
 struct nlmsghdr *rtnl_build_link_set(void *buf, uint32_t seq, uint32_t ifindex, bool up,
-				     uint32_t mtu)
+                                     uint32_t mtu)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_NEWLINK;
@@ -318,24 +327,24 @@ int rtnl_link_set(struct rtnl *r, uint32_t ifindex, bool up, uint32_t mtu, mg_er
 	struct nlmsghdr *nlh = rtnl_build_link_set(buf, ++r->seq, ifindex, up, mtu);
 	if (talk(r, nlh, NULL, NULL, xa, sizeof(xa)) < 0)
 		return mg_err_set(e, "set link #%u %s mtu %u: %s%s", ifindex, up ? "up" : "down",
-				  mtu, strerror(errno), xa);
+		                  mtu, strerror(errno), xa);
 	return 0;
 }
 
 /* ---- addresses ---- */
 
 int rtnl_addr_add(struct rtnl *r, uint32_t ifindex, const struct cidr *addr, uint32_t ifa_flags,
-		  mg_err *e)
+                  mg_err *e)
 {
 	char buf[RTNL_MSG_MAX];
 	char xa[160];
 	char s[CIDR_STRLEN];
-	struct nlmsghdr *nlh = rtnl_build_addr(buf, RTM_NEWADDR,
-					       NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK,
-					       ++r->seq, ifindex, addr, ifa_flags);
+	struct nlmsghdr *nlh =
+	    rtnl_build_addr(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK, ++r->seq,
+	                    ifindex, addr, ifa_flags);
 	if (talk(r, nlh, NULL, NULL, xa, sizeof(xa)) < 0)
 		return mg_err_set(e, "add address %s to link #%u: %s%s", cidr_format(addr, s),
-				  ifindex, strerror(errno), xa);
+		                  ifindex, strerror(errno), xa);
 	return 0;
 }
 
@@ -345,12 +354,12 @@ int rtnl_addr_del(struct rtnl *r, uint32_t ifindex, const struct cidr *addr, mg_
 	char xa[160];
 	char s[CIDR_STRLEN];
 	struct nlmsghdr *nlh =
-		rtnl_build_addr(buf, RTM_DELADDR, NLM_F_ACK, ++r->seq, ifindex, addr, 0);
+	    rtnl_build_addr(buf, RTM_DELADDR, NLM_F_ACK, ++r->seq, ifindex, addr, 0);
 	if (talk(r, nlh, NULL, NULL, xa, sizeof(xa)) < 0) {
 		if (errno == EADDRNOTAVAIL || errno == ENODEV)
 			return 0;
-		return mg_err_set(e, "delete address %s from link #%u: %s%s",
-				  cidr_format(addr, s), ifindex, strerror(errno), xa);
+		return mg_err_set(e, "delete address %s from link #%u: %s%s", cidr_format(addr, s),
+		                  ifindex, strerror(errno), xa);
 	}
 	return 0;
 }
@@ -387,24 +396,24 @@ static int addr_attr_cb(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
-static int addr_list_cb(const struct nlmsghdr *nlh, void *data)
+/* Parse an RTM_NEWADDR/DELADDR: 1 ok, 0 not IPv4/IPv6, -1 malformed. */
+static int parse_addr(const struct nlmsghdr *nlh, struct rtnl_addr *out)
 {
-	struct vec *v = data;
-	if (nlh->nlmsg_type != RTM_NEWADDR)
-		return MNL_CB_OK;
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct ifaddrmsg)))
+		return -1;
 	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
 	if (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6)
-		return MNL_CB_OK;
+		return 0;
 	const struct nlattr *tb[IFA_MAX + 1] = {0};
 	if (mnl_attr_parse(nlh, sizeof(*ifa), addr_attr_cb, tb) < 0)
-		return MNL_CB_ERROR;
+		return -1;
 	const struct nlattr *a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
 	size_t alen = ifa->ifa_family == AF_INET ? 4 : 16;
-	if (!a || mnl_attr_get_payload_len(a) != alen)
-		return MNL_CB_OK;
-	struct rtnl_addr *out = vec_push(v);
-	if (!out)
-		return MNL_CB_ERROR;
+	if (!a)
+		return 0;
+	if (mnl_attr_get_payload_len(a) != alen || ifa->ifa_prefixlen > alen * 8)
+		return -1;
+	memset(out, 0, sizeof(*out));
 	out->addr.family = ifa->ifa_family;
 	out->addr.len = ifa->ifa_prefixlen;
 	memcpy(out->addr.addr, mnl_attr_get_payload(a), alen);
@@ -415,6 +424,24 @@ static int addr_list_cb(const struct nlmsghdr *nlh, void *data)
 		out->flags = mnl_attr_get_u32(tb[IFA_FLAGS]);
 	if (tb[IFA_LABEL] && mnl_attr_validate(tb[IFA_LABEL], MNL_TYPE_NUL_STRING) == 0)
 		snprintf(out->label, sizeof(out->label), "%s", mnl_attr_get_str(tb[IFA_LABEL]));
+	return 1;
+}
+
+static int addr_list_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct vec *v = data;
+	struct rtnl_addr a;
+	if (nlh->nlmsg_type != RTM_NEWADDR)
+		return MNL_CB_OK;
+	int ret = parse_addr(nlh, &a);
+	if (ret < 0)
+		return MNL_CB_ERROR;
+	if (ret == 0)
+		return MNL_CB_OK;
+	struct rtnl_addr *out = vec_push(v);
+	if (!out)
+		return MNL_CB_ERROR;
+	*out = a;
 	return MNL_CB_OK;
 }
 
@@ -513,13 +540,13 @@ static int route_dump_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 int rtnl_route_dump(struct rtnl *r, uint8_t proto, uint32_t table, struct rtnl_route **out,
-		    size_t *n, mg_err *e)
+                    size_t *n, mg_err *e)
 {
 	static const uint8_t families[] = {AF_INET, AF_INET6};
 	char buf[RTNL_MSG_MAX];
 	char xa[160];
-	struct route_dump d = {.v = {.elem = sizeof(struct rtnl_route)}, .proto = proto,
-			       .table = table};
+	struct route_dump d = {
+	    .v = {.elem = sizeof(struct rtnl_route)}, .proto = proto, .table = table};
 	for (size_t i = 0; i < MG_ARRAY_SIZE(families); i++) {
 		size_t start = d.v.n;
 		for (int attempt = 0;; attempt++) {
@@ -542,8 +569,8 @@ int rtnl_route_dump(struct rtnl *r, uint8_t proto, uint32_t table, struct rtnl_r
 				continue;
 			free(d.v.v);
 			return mg_err_set(e, "dump %s routes: %s%s",
-					  families[i] == AF_INET ? "IPv4" : "IPv6", strerror(err),
-					  xa);
+			                  families[i] == AF_INET ? "IPv4" : "IPv6", strerror(err),
+			                  xa);
 		}
 	}
 	*out = d.v.v;
@@ -551,8 +578,13 @@ int rtnl_route_dump(struct rtnl *r, uint8_t proto, uint32_t table, struct rtnl_r
 	return 0;
 }
 
+struct route_op {
+	struct rtnl_route *rt;
+	bool del;
+};
+
 static int apply_chunk(struct rtnl *r, char *buf, size_t len, uint32_t first_seq, size_t count,
-		       struct rtnl_route **map, mg_err *e)
+                       struct route_op *map, mg_err *e)
 {
 	if (mnl_socket_sendto(r->nl, buf, len) < 0)
 		return mg_err_set(e, "send %zu route messages: %s", count, strerror(errno));
@@ -561,7 +593,7 @@ static int apply_chunk(struct rtnl *r, char *buf, size_t len, uint32_t first_seq
 		ssize_t n = mnl_socket_recvfrom(r->nl, r->buf, r->buflen);
 		if (n < 0)
 			return mg_err_set(e, "read route ACKs (%zu of %zu): %s", acked, count,
-					  strerror(errno));
+			                  strerror(errno));
 		int left = (int)n;
 		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)r->buf;
 		     mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
@@ -571,7 +603,7 @@ static int apply_chunk(struct rtnl *r, char *buf, size_t len, uint32_t first_seq
 			if (idx >= count)
 				continue; /* a stale ACK from an earlier request */
 			const char *text;
-			map[idx]->err = ack_errno(nlh, &text);
+			map[idx].rt->err = ack_errno(nlh, &text);
 			acked++;
 		}
 	}
@@ -579,7 +611,7 @@ static int apply_chunk(struct rtnl *r, char *buf, size_t len, uint32_t first_seq
 }
 
 int rtnl_routes_apply(struct rtnl *r, struct rtnl_route *add, size_t nadd, struct rtnl_route *del,
-		      size_t ndel, uint8_t proto, size_t *nfailed, mg_err *e)
+                      size_t ndel, uint8_t proto, size_t *nfailed, mg_err *e)
 {
 	size_t total = nadd + ndel;
 	size_t failed = 0;
@@ -588,7 +620,7 @@ int rtnl_routes_apply(struct rtnl *r, struct rtnl_route *add, size_t nadd, struc
 	if (!total)
 		return 0;
 	char *buf = malloc(RTNL_APPLY_CHUNK + RTNL_MSG_MAX);
-	struct rtnl_route **map = calloc(RTNL_APPLY_CHUNK / 32 + 1, sizeof(*map));
+	struct route_op *map = calloc(RTNL_APPLY_CHUNK / 32 + 1, sizeof(*map));
 	if (!buf || !map) {
 		free(buf);
 		free(map);
@@ -607,17 +639,18 @@ int rtnl_routes_apply(struct rtnl *r, struct rtnl_route *add, size_t nadd, struc
 			struct rtnl_route *rt = is_del ? &del[i] : &add[i - ndel];
 			rt->err = 0;
 			struct nlmsghdr *nlh = rtnl_build_route(
-				buf + len, is_del ? RTM_DELROUTE : RTM_NEWROUTE,
-				is_del ? NLM_F_ACK : NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK,
-				++r->seq, rt, proto);
+			    buf + len, is_del ? RTM_DELROUTE : RTM_NEWROUTE,
+			    is_del ? NLM_F_ACK : NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK, ++r->seq,
+			    rt, proto);
 			len += nlh->nlmsg_len;
-			map[count++] = rt;
+			map[count].rt = rt;
+			map[count++].del = is_del;
 			i++;
 		}
 		ret = apply_chunk(r, buf, len, first_seq, count, map, e);
 		for (size_t k = 0; k < count && ret == 0; k++) {
-			struct rtnl_route *rt = map[k];
-			bool is_del = rt >= del && rt < del + ndel;
+			struct rtnl_route *rt = map[k].rt;
+			bool is_del = map[k].del;
 			if (is_del && (rt->err == ENOENT || rt->err == ESRCH))
 				rt->err = 0; /* already gone */
 			if (rt->err) {
@@ -638,9 +671,9 @@ int rtnl_routes_apply(struct rtnl *r, struct rtnl_route *add, size_t nadd, struc
 	if (first_bad) {
 		char s[CIDR_STRLEN];
 		return mg_err_set(e, "%s route %s dev #%u table %u: %s (%zu of %zu failed)",
-				  first_bad_del ? "delete" : "add", cidr_format(&first_bad->dst, s),
-				  first_bad->oif, norm_table(first_bad->table),
-				  strerror(first_bad->err), failed, total);
+		                  first_bad_del ? "delete" : "add", cidr_format(&first_bad->dst, s),
+		                  first_bad->oif, norm_table(first_bad->table),
+		                  strerror(first_bad->err), failed, total);
 	}
 	return 0;
 }
@@ -668,8 +701,8 @@ static int route_key_cmp(const void *pa, const void *pb)
 }
 
 int rtnl_route_diff(const struct rtnl_route *desired, size_t nd, const struct rtnl_route *current,
-		    size_t nc, struct rtnl_route **add, size_t *nadd, struct rtnl_route **del,
-		    size_t *ndel, mg_err *e)
+                    size_t nc, struct rtnl_route **add, size_t *nadd, struct rtnl_route **del,
+                    size_t *ndel, mg_err *e)
 {
 	*add = *del = NULL;
 	*nadd = *ndel = 0;
@@ -729,8 +762,8 @@ int rtnl_mon_open(struct rtnl_mon *m, mg_err *e)
 	m->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (!m->nl)
 		return mg_err_set(e, "rtnetlink monitor socket: %s", strerror(errno));
-	unsigned groups = RTMGRP_LINK | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE |
-			  RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
+	unsigned groups = RTMGRP_LINK | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE | RTMGRP_IPV4_IFADDR |
+	                  RTMGRP_IPV6_IFADDR;
 	if (mnl_socket_bind(m->nl, groups, MNL_SOCKET_AUTOPID) < 0) {
 		int err = errno;
 		mnl_socket_close(m->nl);
@@ -778,7 +811,7 @@ int rtnl_parse_event(const struct nlmsghdr *nlh, struct rtnl_event *ev)
 		ev->up = (ifi->ifi_flags & IFF_UP) != 0;
 		if (tb[IFLA_IFNAME] && mnl_attr_validate(tb[IFLA_IFNAME], MNL_TYPE_NUL_STRING) == 0)
 			snprintf(ev->ifname, sizeof(ev->ifname), "%s",
-				 mnl_attr_get_str(tb[IFLA_IFNAME]));
+			         mnl_attr_get_str(tb[IFLA_IFNAME]));
 		return 1;
 	}
 	case RTM_NEWROUTE:
@@ -796,20 +829,13 @@ int rtnl_parse_event(const struct nlmsghdr *nlh, struct rtnl_event *ev)
 	}
 	case RTM_NEWADDR:
 	case RTM_DELADDR: {
-		struct vec v = {.elem = sizeof(struct rtnl_addr)};
-		if (addr_list_cb(nlh, &v) != MNL_CB_OK) {
-			free(v.v);
-			return -1;
-		}
-		if (!v.n) {
-			free(v.v);
-			return 0;
-		}
-		const struct rtnl_addr *a = v.v;
+		struct rtnl_addr a;
+		int ret = parse_addr(nlh, &a);
+		if (ret <= 0)
+			return ret;
 		ev->type = nlh->nlmsg_type == RTM_NEWADDR ? RTNL_EV_ADDR_NEW : RTNL_EV_ADDR_DEL;
-		ev->ifindex = a->ifindex;
-		ev->prefix = a->addr;
-		free(v.v);
+		ev->ifindex = a.ifindex;
+		ev->prefix = a.addr;
 		return 1;
 	}
 	default:

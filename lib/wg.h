@@ -20,7 +20,7 @@
 #include "err.h"
 #include "wgkey.h"
 
-#define WG_DEFAULT_SOCK_DIR "/var/run/wireguard"
+#define WG_DEFAULT_SOCK_DIR      "/var/run/wireguard"
 #define WG_DEFAULT_USERSPACE_BIN "wireguard-go"
 
 struct wg_peer {
@@ -45,8 +45,8 @@ struct wg_device {
 	bool has_private_key;
 	uint16_t listen_port; /* set: 0 = leave unchanged */
 	uint32_t fwmark;
-	bool has_fwmark;      /* set: send fwmark (0 clears it) */
-	bool replace_peers;   /* set: the peer list replaces every existing peer */
+	bool has_fwmark;    /* set: send fwmark (0 clears it) */
+	bool replace_peers; /* set: the peer list replaces every existing peer */
 	struct wg_peer *peers;
 	size_t n_peers;
 };
@@ -67,8 +67,7 @@ struct wg_backend_ops {
 	int (*destroy)(struct wg_ctx *ctx, const char *ifname, mg_err *e);
 	int (*set_device)(struct wg_ctx *ctx, const struct wg_device *dev, mg_err *e);
 	/* Fills dev (free with wg_device_free). */
-	int (*get_device)(struct wg_ctx *ctx, const char *ifname, struct wg_device *dev,
-			  mg_err *e);
+	int (*get_device)(struct wg_ctx *ctx, const char *ifname, struct wg_device *dev, mg_err *e);
 };
 
 extern const struct wg_backend_ops wg_kernel_ops;
@@ -76,12 +75,12 @@ extern const struct wg_backend_ops wg_uapi_ops;
 
 struct wg_ctx {
 	enum wg_mode mode;
-	char userspace_bin[256]; /* default "wireguard-go"; looked up in PATH */
-	char sock_dir[108];      /* default /var/run/wireguard */
+	char userspace_bin[256];          /* default "wireguard-go"; looked up in PATH */
+	char sock_dir[108];               /* default /var/run/wireguard */
 	const struct wg_backend_ops *ops; /* chosen by wg_attach */
-	pid_t child_pid;         /* userspace daemon we started (0: none / adopted) */
-	int genl_family;         /* kernel: resolved family id, 0 = not yet */
-	bool created;            /* wg_attach created the interface (vs adopted it) */
+	pid_t child_pid;                  /* userspace daemon we started (0: none / adopted) */
+	int genl_family;                  /* kernel: resolved family id, 0 = not yet */
+	bool created;                     /* wg_attach created the interface (vs adopted it) */
 };
 
 void wg_ctx_init(struct wg_ctx *ctx, enum wg_mode mode);
@@ -114,9 +113,9 @@ int wg_uapi_parse_get(const char *text, size_t len, struct wg_device *dev, mg_er
 
 /* Kernel: build WG_CMD_SET_DEVICE messages one at a time. */
 struct wg_nl_cursor {
-	size_t peer;      /* next peer */
-	size_t aip;       /* next allowed IP of that peer */
-	bool started;     /* first message emitted (device attrs go in the first only) */
+	size_t peer;  /* next peer */
+	size_t aip;   /* next allowed IP of that peer */
+	bool started; /* first message emitted (device attrs go in the first only) */
 	bool done;
 };
 /*
@@ -125,8 +124,7 @@ struct wg_nl_cursor {
  * cur->done becomes true after the last message.
  */
 struct nlmsghdr *wg_nl_build_set(void *buf, size_t bufsize, uint16_t family, uint32_t seq,
-				 const struct wg_device *dev, struct wg_nl_cursor *cur,
-				 mg_err *e);
+                                 const struct wg_device *dev, struct wg_nl_cursor *cur, mg_err *e);
 /* Merge one WG_CMD_GET_DEVICE reply message into dev (peers continue across messages). */
 int wg_nl_parse_get(const struct nlmsghdr *nlh, struct wg_device *dev, mg_err *e);
 

@@ -66,8 +66,7 @@ static int genl_talk(struct genl *g, const struct nlmsghdr *nlh, mnl_cb_t cb, vo
 
 static int family_attr_cb(const struct nlattr *a, void *data)
 {
-	if (mnl_attr_get_type(a) == CTRL_ATTR_FAMILY_ID &&
-	    mnl_attr_validate(a, MNL_TYPE_U16) == 0)
+	if (mnl_attr_get_type(a) == CTRL_ATTR_FAMILY_ID && mnl_attr_validate(a, MNL_TYPE_U16) == 0)
 		*(int *)data = mnl_attr_get_u16(a);
 	return MNL_CB_OK;
 }
@@ -75,8 +74,8 @@ static int family_attr_cb(const struct nlattr *a, void *data)
 static int family_cb(const struct nlmsghdr *nlh, void *data)
 {
 	return mnl_attr_parse(nlh, sizeof(struct genlmsghdr), family_attr_cb, data) < 0
-		       ? MNL_CB_ERROR
-		       : MNL_CB_OK;
+	           ? MNL_CB_ERROR
+	           : MNL_CB_OK;
 }
 
 static int resolve_family(struct genl *g, int *family, mg_err *e)
@@ -94,7 +93,7 @@ static int resolve_family(struct genl *g, int *family, mg_err *e)
 	if (genl_talk(g, nlh, family_cb, family) < 0) {
 		int err = errno;
 		mg_err_set(e, "generic netlink family \"%s\": %s%s", WG_GENL_NAME, strerror(err),
-			   err == ENOENT ? " (no WireGuard kernel module)" : "");
+		           err == ENOENT ? " (no WireGuard kernel module)" : "");
 		errno = err;
 		return -1;
 	}
@@ -136,7 +135,7 @@ static bool put_endpoint(struct nlmsghdr *nlh, size_t buflen, const struct wg_pe
 	if (!p->has_endpoint)
 		return true;
 	size_t len = p->endpoint.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-						       : sizeof(struct sockaddr_in);
+	                                               : sizeof(struct sockaddr_in);
 	return mnl_attr_put_check(nlh, buflen, WGPEER_A_ENDPOINT, len, &p->endpoint);
 }
 
@@ -147,7 +146,7 @@ static bool put_allowed_ip(struct nlmsghdr *nlh, size_t buflen, const struct cid
 		return false;
 	if (!mnl_attr_put_u16_check(nlh, buflen, WGALLOWEDIP_A_FAMILY, c->family) ||
 	    !mnl_attr_put_check(nlh, buflen, WGALLOWEDIP_A_IPADDR, (size_t)cidr_addr_len(c),
-				c->addr) ||
+	                        c->addr) ||
 	    !mnl_attr_put_u8_check(nlh, buflen, WGALLOWEDIP_A_CIDR_MASK, c->len)) {
 		mnl_attr_nest_cancel(nlh, one);
 		return false;
@@ -172,13 +171,13 @@ static int put_peer(struct nlmsghdr *nlh, size_t buflen, const struct wg_peer *p
 	if (first == 0) {
 		/* The peer's own attributes go with its first part only. */
 		uint32_t flags = (p->remove ? WGPEER_F_REMOVE_ME : 0) |
-				 (p->replace_allowed_ips ? WGPEER_F_REPLACE_ALLOWEDIPS : 0);
+		                 (p->replace_allowed_ips ? WGPEER_F_REPLACE_ALLOWEDIPS : 0);
 		if (flags && !mnl_attr_put_u32_check(nlh, buflen, WGPEER_A_FLAGS, flags))
 			goto cancel;
 		if (!p->remove &&
 		    (!put_endpoint(nlh, buflen, p) ||
 		     !mnl_attr_put_u16_check(nlh, buflen, WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL,
-					     p->persistent_keepalive)))
+		                             p->persistent_keepalive)))
 			goto cancel;
 	}
 	if (!p->remove && *aip < p->n_allowed_ips) {
@@ -208,7 +207,7 @@ cancel:
 }
 
 struct nlmsghdr *wg_nl_build_set(void *buf, size_t bufsize, uint16_t family, uint32_t seq,
-				 const struct wg_device *dev, struct wg_nl_cursor *cur, mg_err *e)
+                                 const struct wg_device *dev, struct wg_nl_cursor *cur, mg_err *e)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = family;
@@ -223,7 +222,7 @@ struct nlmsghdr *wg_nl_build_set(void *buf, size_t bufsize, uint16_t family, uin
 		/* Device attributes and REPLACE_PEERS travel in the first message only. */
 		if (dev->has_private_key &&
 		    !mnl_attr_put_check(nlh, bufsize, WGDEVICE_A_PRIVATE_KEY, WG_KEY_LEN,
-					dev->private_key))
+		                        dev->private_key))
 			goto too_small;
 		if (dev->listen_port &&
 		    !mnl_attr_put_u16_check(nlh, bufsize, WGDEVICE_A_LISTEN_PORT, dev->listen_port))
@@ -231,9 +230,8 @@ struct nlmsghdr *wg_nl_build_set(void *buf, size_t bufsize, uint16_t family, uin
 		if (dev->has_fwmark &&
 		    !mnl_attr_put_u32_check(nlh, bufsize, WGDEVICE_A_FWMARK, dev->fwmark))
 			goto too_small;
-		if (dev->replace_peers &&
-		    !mnl_attr_put_u32_check(nlh, bufsize, WGDEVICE_A_FLAGS,
-					    WGDEVICE_F_REPLACE_PEERS))
+		if (dev->replace_peers && !mnl_attr_put_u32_check(nlh, bufsize, WGDEVICE_A_FLAGS,
+		                                                  WGDEVICE_F_REPLACE_PEERS))
 			goto too_small;
 		cur->started = true;
 	}
@@ -263,7 +261,7 @@ struct nlmsghdr *wg_nl_build_set(void *buf, size_t bufsize, uint16_t family, uin
 	return nlh;
 too_small:
 	mg_err_set(e, "WireGuard netlink message buffer (%zu bytes) too small for one peer",
-		   bufsize);
+	           bufsize);
 	return NULL;
 }
 
@@ -335,7 +333,7 @@ static int parse_peer(const struct nlattr *a, struct wg_device *dev)
 	if (tb[WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL] &&
 	    mnl_attr_validate(tb[WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL], MNL_TYPE_U16) == 0)
 		peer->persistent_keepalive =
-			mnl_attr_get_u16(tb[WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL]);
+		    mnl_attr_get_u16(tb[WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL]);
 	if (tb[WGPEER_A_LAST_HANDSHAKE_TIME] &&
 	    mnl_attr_get_payload_len(tb[WGPEER_A_LAST_HANDSHAKE_TIME]) == 2 * sizeof(int64_t)) {
 		int64_t ts[2];
@@ -349,7 +347,8 @@ static int parse_peer(const struct nlattr *a, struct wg_device *dev)
 		peer->tx_bytes = mnl_attr_get_u64(tb[WGPEER_A_TX_BYTES]);
 	if (tb[WGPEER_A_ALLOWEDIPS]) {
 		const struct nlattr *ip;
-		mnl_attr_for_each_nested(ip, tb[WGPEER_A_ALLOWEDIPS]) {
+		mnl_attr_for_each_nested(ip, tb[WGPEER_A_ALLOWEDIPS])
+		{
 			if (parse_allowed_ip(ip, peer) < 0)
 				return -1;
 		}
@@ -366,7 +365,7 @@ int wg_nl_parse_get(const struct nlmsghdr *nlh, struct wg_device *dev, mg_err *e
 	if (tb[WGDEVICE_A_IFNAME] &&
 	    mnl_attr_validate(tb[WGDEVICE_A_IFNAME], MNL_TYPE_NUL_STRING) == 0)
 		snprintf(dev->ifname, sizeof(dev->ifname), "%s",
-			 mnl_attr_get_str(tb[WGDEVICE_A_IFNAME]));
+		         mnl_attr_get_str(tb[WGDEVICE_A_IFNAME]));
 	if (tb[WGDEVICE_A_PRIVATE_KEY] &&
 	    mnl_attr_get_payload_len(tb[WGDEVICE_A_PRIVATE_KEY]) == WG_KEY_LEN) {
 		memcpy(dev->private_key, mnl_attr_get_payload(tb[WGDEVICE_A_PRIVATE_KEY]),
@@ -382,7 +381,8 @@ int wg_nl_parse_get(const struct nlmsghdr *nlh, struct wg_device *dev, mg_err *e
 	}
 	if (tb[WGDEVICE_A_PEERS]) {
 		const struct nlattr *p;
-		mnl_attr_for_each_nested(p, tb[WGDEVICE_A_PEERS]) {
+		mnl_attr_for_each_nested(p, tb[WGDEVICE_A_PEERS])
+		{
 			if (parse_peer(p, dev) < 0)
 				return mg_err_set(e, "malformed WireGuard peer attribute");
 		}
@@ -422,7 +422,7 @@ static int kernel_destroy(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 static int kernel_set_device(struct wg_ctx *ctx, const struct wg_device *dev, mg_err *e)
 {
 	if (wg_kernel_family(ctx, e) < 0)
-		return -1;
+		return mg_err_prefix(e, "configure WireGuard %s", dev->ifname);
 	struct genl *g = malloc(sizeof(*g));
 	char *buf = malloc(MNL_SOCKET_BUFFER_SIZE);
 	if (!g || !buf) {
@@ -435,9 +435,9 @@ static int kernel_set_device(struct wg_ctx *ctx, const struct wg_device *dev, mg
 		struct wg_nl_cursor cur = {0};
 		size_t part = 0;
 		while (!cur.done) {
-			struct nlmsghdr *nlh = wg_nl_build_set(buf, MNL_SOCKET_BUFFER_SIZE,
-							       (uint16_t)ctx->genl_family, ++g->seq,
-							       dev, &cur, e);
+			struct nlmsghdr *nlh =
+			    wg_nl_build_set(buf, MNL_SOCKET_BUFFER_SIZE, (uint16_t)ctx->genl_family,
+			                    ++g->seq, dev, &cur, e);
 			if (!nlh) {
 				ret = -1;
 				break;
@@ -445,7 +445,7 @@ static int kernel_set_device(struct wg_ctx *ctx, const struct wg_device *dev, mg
 			part++;
 			if (genl_talk(g, nlh, NULL, NULL) < 0) {
 				ret = mg_err_set(e, "configure WireGuard %s (message %zu): %s",
-						 dev->ifname, part, strerror(errno));
+				                 dev->ifname, part, strerror(errno));
 				break;
 			}
 		}
@@ -469,11 +469,11 @@ static int get_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 static int kernel_get_device(struct wg_ctx *ctx, const char *ifname, struct wg_device *dev,
-			     mg_err *e)
+                             mg_err *e)
 {
 	memset(dev, 0, sizeof(*dev));
 	if (wg_kernel_family(ctx, e) < 0)
-		return -1;
+		return mg_err_prefix(e, "read WireGuard %s", ifname);
 	struct genl *g = malloc(sizeof(*g));
 	if (!g)
 		return mg_err_set(e, "out of memory");
@@ -517,9 +517,9 @@ static int kernel_get_device(struct wg_ctx *ctx, const char *ifname, struct wg_d
 }
 
 const struct wg_backend_ops wg_kernel_ops = {
-	.name = "kernel",
-	.create = kernel_create,
-	.destroy = kernel_destroy,
-	.set_device = kernel_set_device,
-	.get_device = kernel_get_device,
+    .name = "kernel",
+    .create = kernel_create,
+    .destroy = kernel_destroy,
+    .set_device = kernel_set_device,
+    .get_device = kernel_get_device,
 };

@@ -9,8 +9,8 @@
 #include <linux/wireguard.h>
 #else
 /* The kernel's UAPI (include/uapi/linux/wireguard.h), for systems without the header. */
-#define WG_GENL_NAME "wireguard"
-#define WG_GENL_VERSION 1
+#define WG_GENL_NAME      "wireguard"
+#define WG_GENL_VERSION   1
 enum wg_cmd { WG_CMD_GET_DEVICE, WG_CMD_SET_DEVICE };
 enum wgdevice_flag { WGDEVICE_F_REPLACE_PEERS = 1U << 0 };
 enum wgdevice_attribute {
@@ -25,7 +25,7 @@ enum wgdevice_attribute {
 	WGDEVICE_A_PEERS,
 	__WGDEVICE_A_LAST
 };
-#define WGDEVICE_A_MAX (__WGDEVICE_A_LAST - 1)
+#define WGDEVICE_A_MAX    (__WGDEVICE_A_LAST - 1)
 enum wgpeer_flag {
 	WGPEER_F_REMOVE_ME = 1U << 0,
 	WGPEER_F_REPLACE_ALLOWEDIPS = 1U << 1,
@@ -45,7 +45,7 @@ enum wgpeer_attribute {
 	WGPEER_A_PROTOCOL_VERSION,
 	__WGPEER_A_LAST
 };
-#define WGPEER_A_MAX (__WGPEER_A_LAST - 1)
+#define WGPEER_A_MAX      (__WGPEER_A_LAST - 1)
 enum wgallowedip_attribute {
 	WGALLOWEDIP_A_UNSPEC,
 	WGALLOWEDIP_A_FAMILY,

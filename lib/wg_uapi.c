@@ -25,7 +25,7 @@
 
 extern char **environ;
 
-#define UAPI_MAX_REPLY (16u << 20)
+#define UAPI_MAX_REPLY  (16u << 20)
 #define UAPI_TIMEOUT_MS 5000
 
 /* ---- a growable text buffer that never leaves key material behind ---- */
@@ -138,7 +138,8 @@ int wg_uapi_set_text(const struct wg_device *dev, char **out, size_t *len, mg_er
 			char ep[INET6_ADDRSTRLEN + 16];
 			if (p->endpoint.ss_family != AF_INET && p->endpoint.ss_family != AF_INET6) {
 				sb_free(&b);
-				return mg_err_set(e, "peer %s: endpoint is neither IPv4 nor IPv6", hex);
+				return mg_err_set(e, "peer %s: endpoint is neither IPv4 nor IPv6",
+				                  hex);
 			}
 			format_endpoint(&p->endpoint, ep, sizeof(ep));
 			sb_add(&b, "endpoint=%s\n", ep);
@@ -214,7 +215,7 @@ static int parse_endpoint(const char *s, struct sockaddr_storage *ss)
 }
 
 static int parse_line(const char *key, const char *val, struct wg_device *dev,
-		      struct wg_peer **peer, bool *have_errno, long *errnum)
+                      struct wg_peer **peer, bool *have_errno, long *errnum)
 {
 	uint64_t v;
 	if (!strcmp(key, "errno")) {
@@ -246,9 +247,9 @@ static int parse_line(const char *key, const char *val, struct wg_device *dev,
 			dev->fwmark = (uint32_t)v;
 			dev->has_fwmark = true;
 		} else if (!strcmp(key, "endpoint") || !strcmp(key, "allowed_ip") ||
-			   !strcmp(key, "rx_bytes") || !strcmp(key, "tx_bytes") ||
-			   !strncmp(key, "last_handshake_time", 19) ||
-			   !strcmp(key, "persistent_keepalive_interval")) {
+		           !strcmp(key, "rx_bytes") || !strcmp(key, "tx_bytes") ||
+		           !strncmp(key, "last_handshake_time", 19) ||
+		           !strcmp(key, "persistent_keepalive_interval")) {
 			return -1; /* a peer key before any public_key */
 		}
 		return 0; /* unknown device key: ignore (e.g. own_public_key) */
@@ -303,7 +304,7 @@ int wg_uapi_parse_get(const char *text, size_t len, struct wg_device *dev, mg_er
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		if (!nl) {
 			ret = mg_err_set(e, "WireGuard UAPI reply: line %zu not terminated",
-					 lineno + 1);
+			                 lineno + 1);
 			break;
 		}
 		size_t l = (size_t)(nl - (text + pos));
@@ -322,7 +323,7 @@ int wg_uapi_parse_get(const char *text, size_t len, struct wg_device *dev, mg_er
 		char *eq = strchr(line, '=');
 		if (!eq || eq == line) {
 			ret = mg_err_set(e, "WireGuard UAPI reply: line %zu has no key=value",
-					 lineno);
+			                 lineno);
 			break;
 		}
 		*eq = 0;
@@ -334,7 +335,7 @@ int wg_uapi_parse_get(const char *text, size_t len, struct wg_device *dev, mg_er
 		if (r < 0) {
 			/* the value may be a key: name only the key */
 			ret = mg_err_set(e, "WireGuard UAPI reply: line %zu: bad value for %s",
-					 lineno, line);
+			                 lineno, line);
 			break;
 		}
 	}
@@ -353,7 +354,7 @@ int wg_uapi_parse_get(const char *text, size_t len, struct wg_device *dev, mg_er
 /* ---- socket I/O ---- */
 
 static int uapi_call(struct wg_ctx *ctx, const char *ifname, const char *req, size_t reqlen,
-		     char **reply, size_t *replylen, mg_err *e)
+                     char **reply, size_t *replylen, mg_err *e)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	*reply = NULL;
@@ -399,7 +400,7 @@ static int uapi_call(struct wg_ctx *ctx, const char *ifname, const char *req, si
 			continue;
 		if (n < 0) {
 			ret = mg_err_set(e, "read %s: %s", sun.sun_path,
-					 errno == EAGAIN ? "timed out" : strerror(errno));
+			                 errno == EAGAIN ? "timed out" : strerror(errno));
 			break;
 		}
 		b.len += (size_t)n;
@@ -413,7 +414,7 @@ static int uapi_call(struct wg_ctx *ctx, const char *ifname, const char *req, si
 		}
 		if (b.len > UAPI_MAX_REPLY) {
 			ret = mg_err_set(e, "read %s: reply over %u bytes", sun.sun_path,
-					 UAPI_MAX_REPLY);
+			                 UAPI_MAX_REPLY);
 			break;
 		}
 	}
@@ -447,8 +448,7 @@ static int uapi_set_device(struct wg_ctx *ctx, const struct wg_device *dev, mg_e
 	return 0;
 }
 
-static int uapi_get_device(struct wg_ctx *ctx, const char *ifname, struct wg_device *dev,
-			   mg_err *e)
+static int uapi_get_device(struct wg_ctx *ctx, const char *ifname, struct wg_device *dev, mg_err *e)
 {
 	static const char req[] = "get=1\n\n";
 	char *reply;
@@ -501,7 +501,7 @@ static void describe_status(int status, char *out, size_t outlen)
 static char **build_env(void)
 {
 	static const char *const ours[] = {"WG_PROCESS_FOREGROUND=1",
-					   "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1"};
+	                                   "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1"};
 	size_t n = 0;
 	while (environ && environ[n])
 		n++;
@@ -542,25 +542,40 @@ static int uapi_create(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 	sigaddset(&defaults, SIGCHLD);
 	int err = posix_spawnattr_init(&attr);
 	if (!err)
-		err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+		err =
+		    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	if (!err)
 		err = posix_spawnattr_setsigmask(&attr, &none);
 	if (!err)
 		err = posix_spawnattr_setsigdefault(&attr, &defaults);
+	/*
+	 * stdin from /dev/null; its stdout joins our stderr (the log stream), so it
+	 * never holds a pipe our own caller reads our stdout from.
+	 */
+	posix_spawn_file_actions_t fa;
+	int fa_err = posix_spawn_file_actions_init(&fa);
+	if (!err)
+		err = fa_err;
+	if (!err)
+		err = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (!err)
+		err = posix_spawn_file_actions_adddup2(&fa, 2, 1);
 	pid_t pid = 0;
 	if (!err)
-		err = posix_spawnp(&pid, ctx->userspace_bin, NULL, &attr, argv, env);
+		err = posix_spawnp(&pid, ctx->userspace_bin, &fa, &attr, argv, env);
+	if (!fa_err)
+		posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	free(env);
 	if (err)
 		return mg_err_set(e, "start %s for %s: %s", ctx->userspace_bin, ifname,
-				  strerror(err));
+		                  strerror(err));
 	/* Bounded wait for the UAPI socket; a daemon that dies early is reported. */
 	for (long waited = 0; waited <= UAPI_TIMEOUT_MS; waited += 10) {
 		if (wg_uapi_sock_exists(ctx, ifname)) {
 			ctx->child_pid = pid;
 			log_info("wireguard: %s serving %s (pid %d)", ctx->userspace_bin, ifname,
-				 (int)pid);
+			         (int)pid);
 			return 0;
 		}
 		int status;
@@ -569,15 +584,15 @@ static int uapi_create(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 			char how[64];
 			describe_status(status, how, sizeof(how));
 			return mg_err_set(e, "%s for %s %s before creating %s", ctx->userspace_bin,
-					  ifname, how, path);
+			                  ifname, how, path);
 		}
 		sleep_ms(10);
 	}
 	int status;
 	kill(pid, SIGKILL);
 	(void)wait_bounded(pid, 1000, &status);
-	return mg_err_set(e, "%s for %s did not create %s within %d ms", ctx->userspace_bin,
-			  ifname, path, UAPI_TIMEOUT_MS);
+	return mg_err_set(e, "%s for %s did not create %s within %d ms", ctx->userspace_bin, ifname,
+	                  path, UAPI_TIMEOUT_MS);
 }
 
 static int uapi_destroy(struct wg_ctx *ctx, const char *ifname, mg_err *e)
@@ -588,7 +603,7 @@ static int uapi_destroy(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 		ctx->child_pid = 0;
 		if (kill(pid, SIGTERM) < 0 && errno != ESRCH)
 			return mg_err_set(e, "stop %s (pid %d): %s", ctx->userspace_bin, (int)pid,
-					  strerror(errno));
+			                  strerror(errno));
 		int r = wait_bounded(pid, UAPI_TIMEOUT_MS, &status);
 		if (r == 0) {
 			log_warn("wireguard: pid %d ignored SIGTERM; killing it", (int)pid);
@@ -610,13 +625,21 @@ static int uapi_destroy(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 	else if (ret == RTNL_ENODEV)
 		ret = 0;
 	rtnl_close(&r);
-	return ret;
+	if (ret < 0)
+		return -1;
+	/* Bounded wait for the daemon to notice and remove its socket. */
+	for (long waited = 0; waited < UAPI_TIMEOUT_MS && wg_uapi_sock_exists(ctx, ifname);
+	     waited += 10)
+		sleep_ms(10);
+	if (wg_uapi_sock_exists(ctx, ifname))
+		log_warn("wireguard: %s deleted but its socket is still there", ifname);
+	return 0;
 }
 
 const struct wg_backend_ops wg_uapi_ops = {
-	.name = "userspace",
-	.create = uapi_create,
-	.destroy = uapi_destroy,
-	.set_device = uapi_set_device,
-	.get_device = uapi_get_device,
+    .name = "userspace",
+    .create = uapi_create,
+    .destroy = uapi_destroy,
+    .set_device = uapi_set_device,
+    .get_device = uapi_get_device,
 };
