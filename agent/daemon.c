@@ -46,6 +46,9 @@ struct daemon {
 	char conn_error[512];
 	char cfg_error[512];
 	char apply_error[512];
+	char *pending_json; /* the config in force until it is saved as last good */
+	size_t pending_len;
+	bool applying;      /* the config in force is not fully applied yet */
 
 	unsigned fails;       /* consecutive controller failures, for the backoff */
 	uint64_t poll_at;     /* monotonic ms: when to start the next long-poll */
@@ -162,7 +165,36 @@ static int check_safety(struct daemon *d, const struct mg_config *c, mg_err *e)
 	return r;
 }
 
-/* Validate, apply, and on success make it the last good config. */
+/* The config in force has been applied in full: record it as the last good one. */
+static void mark_applied(struct daemon *d, int changes, const char *how)
+{
+	mg_err e = {""};
+
+	if (d->pending_json &&
+	    state_save_config(d->o->state_dir, d->pending_json, d->pending_len, &e) < 0)
+		log_warn("applied version %lld but could not save it as last good: %s",
+			 (long long)d->applied.version, e.msg);
+	free(d->pending_json);
+	d->pending_json = NULL;
+	d->pending_len = 0;
+	log_info("config version %lld applied (%d change%s)%s", (long long)d->applied.version,
+		 changes, changes == 1 ? "" : "s", how);
+	set_error(d, ERR_APPLY, NULL);
+	cJSON *f = cJSON_CreateObject();
+	if (f) {
+		cJSON_AddNumberToObject(f, "applied_version", (double)d->applied.version);
+		status_merge(d->o->state_dir, f);
+	}
+	d->applying = false;
+	d->report_now = true;
+}
+
+/*
+ * Validate a config; a valid one becomes the config in force and is applied. If the
+ * host refuses part of it (a daemon slow to start, a busy netlink), the reconcile timer
+ * retries until it is all in place; only then is it saved as the last good config.
+ * An invalid or unsafe one is refused and the config in force stays.
+ */
 static int take_config(struct daemon *d, const char *json, size_t len, bool from_disk)
 {
 	struct mg_config c;
@@ -176,31 +208,30 @@ static int take_config(struct daemon *d, const char *json, size_t len, bool from
 		set_error(d, ERR_CFG, e.msg);
 		return -1;
 	}
-	if (dp_apply(d->dp, &c, d->st.priv, &changes, &e) < 0) {
-		log_err("applying config version %lld failed: %s", (long long)c.version, e.msg);
-		set_error(d, ERR_APPLY, e.msg);
-		config_free(&c);
-		/* what was applied before may be half-changed: re-assert it soon */
-		if (d->have_applied)
-			d->reconcile_at = now_ms() + 1000;
-		return -1;
-	}
-	if (!from_disk && state_save_config(d->o->state_dir, json, len, &e) < 0)
-		log_warn("applied version %lld but could not save it as last good: %s",
-			 (long long)c.version, e.msg);
-	log_info("config version %lld applied (%d change%s)%s", (long long)c.version, changes,
-		 changes == 1 ? "" : "s", from_disk ? " from the last good copy" : "");
+	set_error(d, ERR_CFG, NULL);
 	config_free(&d->applied);
 	d->applied = c;
 	d->have_applied = true;
-	set_error(d, ERR_CFG, NULL);
-	set_error(d, ERR_APPLY, NULL);
-	cJSON *f = cJSON_CreateObject();
-	if (f) {
-		cJSON_AddNumberToObject(f, "applied_version", (double)c.version);
-		status_merge(d->o->state_dir, f);
+	free(d->pending_json);
+	d->pending_json = NULL;
+	d->pending_len = 0;
+	if (!from_disk) {
+		d->pending_json = malloc(len + 1);
+		if (d->pending_json) {
+			memcpy(d->pending_json, json, len);
+			d->pending_json[len] = '\0';
+			d->pending_len = len;
+		}
 	}
-	d->report_now = true;
+	if (dp_apply(d->dp, &d->applied, d->st.priv, &changes, &e) < 0) {
+		log_err("applying config version %lld failed (retrying): %s",
+			(long long)d->applied.version, e.msg);
+		set_error(d, ERR_APPLY, e.msg);
+		d->applying = true;
+		d->reconcile_at = now_ms() + 1000;
+		return -1;
+	}
+	mark_applied(d, changes, from_disk ? " from the last good copy" : "");
 	return 0;
 }
 
@@ -522,6 +553,8 @@ int daemon_run(const struct daemon_opts *o)
 					log_err("repairing drift failed: %s", e.msg);
 					set_error(&d, ERR_APPLY, e.msg);
 					d.reconcile_at = t + 1000;
+				} else if (d.applying) {
+					mark_applied(&d, changes, " on retry");
 				} else {
 					set_error(&d, ERR_APPLY, NULL);
 					if (changes) {
@@ -610,6 +643,7 @@ out:
 		curl_multi_cleanup(d.multi);
 	}
 	config_free(&d.applied);
+	free(d.pending_json);
 	if (d.dp)
 		dp_close(d.dp);
 	if (d.sigfd >= 0)

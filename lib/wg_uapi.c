@@ -474,6 +474,27 @@ static void sleep_ms(long ms)
 }
 
 /* Wait up to ms for pid to exit; 1 if it did (status in *status), 0 if not, -1 on error. */
+/*
+ * The socket file appears at bind(), a moment before the daemon listens: only a
+ * connection that is accepted means the interface can be configured.
+ */
+static bool uapi_sock_answers(const struct wg_ctx *ctx, const char *ifname)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	bool ok;
+	int fd;
+
+	if (!wg_uapi_sock_exists(ctx, ifname) ||
+	    !wg_uapi_sock_path(ctx, ifname, sun.sun_path, sizeof(sun.sun_path)))
+		return false;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	close(fd);
+	return ok;
+}
+
 static int wait_bounded(pid_t pid, long ms, int *status)
 {
 	for (long waited = 0;; waited += 10) {
@@ -543,7 +564,8 @@ static int uapi_create(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 	int err = posix_spawnattr_init(&attr);
 	if (!err)
 		err =
-		    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+		    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+							    POSIX_SPAWN_SETSID);
 	if (!err)
 		err = posix_spawnattr_setsigmask(&attr, &none);
 	if (!err)
@@ -572,7 +594,7 @@ static int uapi_create(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 		                  strerror(err));
 	/* Bounded wait for the UAPI socket; a daemon that dies early is reported. */
 	for (long waited = 0; waited <= UAPI_TIMEOUT_MS; waited += 10) {
-		if (wg_uapi_sock_exists(ctx, ifname)) {
+		if (uapi_sock_answers(ctx, ifname)) {
 			ctx->child_pid = pid;
 			log_info("wireguard: %s serving %s (pid %d)", ctx->userspace_bin, ifname,
 			         (int)pid);

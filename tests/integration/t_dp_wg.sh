@@ -65,7 +65,8 @@ ip -n "$A" route add 198.18.0.0/24 dev "$IFA" proto static
 ip -n "$A" route add 203.0.113.0/24 dev lo proto $PROTO
 
 # monitor: watch events while routes are applied
-MON=$(bg_start "$A" "$MG_TMP/mon.log" "$DPT" monitor 4000)
+bg_start "$A" "$MG_TMP/mon.log" "$DPT" monitor 4000
+MON=$BG_PID
 wait_until 5 grep -q ready "$MG_TMP/mon.log" || mg_fail "monitor did not start"
 
 out=$(nsx "$A" "$DPT" routes-apply "$IFA" $PROTO 100.96.0.0/11 192.0.2.0/24 203.0.113.0/24)
