@@ -2,6 +2,7 @@
 #include "jsonu.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,45 @@ static bool depth_ok(const char *buf, size_t len)
 			depth--;
 	}
 	return true;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * cJSON keeps both members of {"a":1,"a":2} and lookups return the first: a second
+ * "access" or "token" would pass unseen. Find duplicate keys anywhere (sorting each
+ * object's keys, so a hostile document costs n log n, not n squared).
+ * Returns 1 and the key in *dup, 0 if none, -1 when out of memory.
+ */
+static int duplicate_key(const cJSON *j, char *dup, size_t duplen)
+{
+	const cJSON *a;
+	size_t n = 0, k = 0;
+	int r = 0;
+
+	for (a = j->child; a; a = a->next) {
+		n++;
+		if ((cJSON_IsObject(a) || cJSON_IsArray(a)) && (r = duplicate_key(a, dup, duplen)))
+			return r;
+	}
+	if (!cJSON_IsObject(j) || n < 2)
+		return 0;
+	const char **keys = malloc(n * sizeof(*keys));
+	if (!keys)
+		return -1;
+	for (a = j->child; a; a = a->next)
+		keys[k++] = a->string ? a->string : "";
+	qsort(keys, n, sizeof(*keys), key_cmp);
+	for (size_t i = 1; i < n && !r; i++)
+		if (!strcmp(keys[i - 1], keys[i])) {
+			snprintf(dup, duplen, "%s", keys[i]);
+			r = 1;
+		}
+	free(keys);
+	return r;
 }
 
 cJSON *jsonu_parse(const char *buf, size_t len, size_t max, mg_err *e)
@@ -70,6 +110,16 @@ cJSON *jsonu_parse(const char *buf, size_t len, size_t max, mg_err *e)
 	if (!cJSON_IsObject(j)) {
 		cJSON_Delete(j);
 		mg_err_set(e, "JSON document must be an object");
+		return NULL;
+	}
+	char dup[65];
+	int d = duplicate_key(j, dup, sizeof(dup));
+	if (d) {
+		if (d < 0)
+			mg_err_set(e, "out of memory checking JSON keys");
+		else
+			mg_err_set(e, "JSON member \"%s\" appears twice", dup);
+		cJSON_Delete(j);
 		return NULL;
 	}
 	return j;

@@ -125,6 +125,27 @@ static void test_trailing_and_nul(void **state)
 	parse_bad("   ", 3, 100, "malformed JSON");
 }
 
+static void test_duplicate_keys(void **state)
+{
+	mg_err e = {""};
+	static const char *bad[] = {
+		"{\"a\":1,\"a\":2}",
+		"{\"a\":1,\"b\":{\"c\":1,\"d\":2,\"c\":3}}",
+		"{\"a\":[{\"x\":1},{\"y\":1,\"y\":2}]}",
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cJSON *j = jsonu_parse(bad[i], strlen(bad[i]), 1024, &e);
+		assert_null(j);
+		assert_non_null(strstr(e.msg, "appears twice"));
+	}
+	/* the same key in sibling objects is fine */
+	const char *ok = "{\"a\":[{\"x\":1},{\"x\":2}],\"b\":{\"x\":3}}";
+	cJSON *j = jsonu_parse(ok, strlen(ok), 1024, &e);
+	assert_non_null(j);
+	cJSON_Delete(j);
+}
+
 static void test_root_object(void **state)
 {
 	(void)state;
@@ -328,7 +349,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_ok),	 cmocka_unit_test(test_size_cap),
-		cmocka_unit_test(test_depth_cap),	 cmocka_unit_test(test_trailing_and_nul),
+		cmocka_unit_test(test_depth_cap),	 cmocka_unit_test(test_trailing_and_nul), cmocka_unit_test(test_duplicate_keys),
 		cmocka_unit_test(test_root_object),	 cmocka_unit_test(test_get_str),
 		cmocka_unit_test(test_copy_str),	 cmocka_unit_test(test_get_int),
 		cmocka_unit_test(test_get_bool),	 cmocka_unit_test(test_get_array_object),
