@@ -72,4 +72,24 @@ _all_reported() {
 		jq -e '[.connectors[]|select(.status.tunnel.handshake_age>=0)]|length==3'
 }
 wait_until 15 _all_reported || mg_fail "connectors did not report status: $(api "$INET" GET /api/v1/connectors)"
+
+mg_log "no secret in any log line or process argument"
+for site in a b c; do
+	eval "sd=\$STATE_$site"
+	secret=$(jq -r .device_secret "$sd/device.json")
+	priv=$(cat "$sd/private.key")
+	[ ${#secret} -ge 16 ] && [ ${#priv} -eq 44 ] || mg_fail "identity files of $site"
+	for f in "$MG_TMP"/*.log "$MG_TMP/ctl/store.json"; do
+		if grep -qF -- "$secret" "$f"; then mg_fail "device secret of $site in $f"; fi
+		if grep -qF -- "$priv" "$f"; then mg_fail "private key of $site in $f"; fi
+	done
+	for p in /proc/[0-9]*; do
+		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -e "$secret" -e "$priv"; then
+			mg_fail "a secret of $site in the arguments of $(tr '\0' ' ' <"$p/cmdline")"
+		fi
+	done
+	for f in device.json private.key status.json config.json; do
+		assert_eq "$(stat -c %a "$sd/$f")" 600 "mode of $site/$f"
+	done
+done
 mg_pass
