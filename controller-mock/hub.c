@@ -73,21 +73,33 @@ int hub_desired_peers(const struct ctl_ctx *ctx, struct hub_peer **out, size_t *
 	return 0;
 }
 
-/* The hub forwards between peers: turn routing on in its own network namespace. */
-static void hub_forwarding(void)
+/*
+ * The hub forwards between peers: turn routing on in its own network namespace, and
+ * stop ICMP redirects: a packet between two peers leaves by the interface it came in
+ * by, which is exactly what the hub is for, not a routing mistake to report.
+ */
+static void hub_forwarding(const char *ifname)
 {
-	static const char *keys[] = {"/proc/sys/net/ipv4/ip_forward",
-				     "/proc/sys/net/ipv6/conf/all/forwarding"};
+	char ifkey[96];
+	const struct {
+		const char *path, *value;
+	} keys[] = {
+		{"/proc/sys/net/ipv4/ip_forward", "1\n"},
+		{"/proc/sys/net/ipv6/conf/all/forwarding", "1\n"},
+		{"/proc/sys/net/ipv4/conf/all/send_redirects", "0\n"},
+		{ifkey, "0\n"},
+	};
+	snprintf(ifkey, sizeof(ifkey), "/proc/sys/net/ipv4/conf/%s/send_redirects", ifname);
 	for (size_t i = 0; i < MG_ARRAY_SIZE(keys); i++) {
-		FILE *f = fopen(keys[i], "w");
-		if (!f || fputs("1\n", f) < 0) {
-			log_warn("hub: cannot enable forwarding (%s)", keys[i]);
+		FILE *f = fopen(keys[i].path, "w");
+		if (!f || fputs(keys[i].value, f) < 0) {
+			log_warn("hub: cannot set %s", keys[i].path);
 			if (f)
 				fclose(f);
 			continue;
 		}
 		if (fclose(f) != 0)
-			log_warn("hub: cannot enable forwarding (%s)", keys[i]);
+			log_warn("hub: cannot set %s", keys[i].path);
 	}
 }
 
@@ -122,7 +134,7 @@ static int hub_start(struct ctl_ctx *ctx, mg_err *e)
 	if (rtnl_addr_add(&h->rt, h->ifindex, &addr, 0, e) < 0 ||
 	    rtnl_link_set(&h->rt, h->ifindex, true, CTL_MTU, e) < 0)
 		goto fail;
-	hub_forwarding();
+	hub_forwarding(ctx->hub_ifname);
 	ctx->hub = h;
 	log_info("hub %s up (%s WireGuard, port %u)", ctx->hub_ifname,
 		 h->wg.ops ? h->wg.ops->name : "?", ctx->hub_port);

@@ -37,11 +37,14 @@ topo_site() {
 	r=$(ns_add "r$n")
 	c=$(ns_add "c$n")
 	s=$(ns_add "s$n")
+	# a LAN router that hands mesh traffic to a host on the same LAN: no redirects
+	# (set before its interfaces exist: the per-interface value is OR-ed with "all")
+	nsx "$r" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
+		net.ipv4.conf.default.send_redirects=0
 	_inet_port "$r" wan "203.0.113.$wan"
 	ip -n "$r" link add lan type bridge
 	ip -n "$r" link set lan up
 	ip -n "$r" addr add "$lan.1/24" dev lan
-	nsx "$r" sysctl -qw net.ipv4.ip_forward=1
 	nsx "$r" nft add table ip sitenat
 	nsx "$r" nft add chain ip sitenat post '{ type nat hook postrouting priority srcnat; policy accept; }'
 	nsx "$r" nft add rule ip sitenat post oifname wan masquerade
