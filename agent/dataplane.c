@@ -278,9 +278,9 @@ static int apply_addr(struct dataplane *dp, const struct mg_config *c, int *chan
 
 static int apply_routes(struct dataplane *dp, const struct mg_config *c, int *changes, mg_err *e)
 {
-	struct rtnl_route *want, *cur = NULL, *add = NULL, *del = NULL;
-	size_t nw = 0, nc = 0, nadd = 0, ndel = 0, nfailed = 0;
-	int r = -1;
+	struct rtnl_route *want;
+	size_t nw = 0, nadd = 0, ndel = 0;
+	int r;
 
 	want = calloc(c->n_routes ? c->n_routes : 1, sizeof(*want));
 	if (!want)
@@ -292,26 +292,15 @@ static int apply_routes(struct dataplane *dp, const struct mg_config *c, int *ch
 		want[nw].oif = dp->ifindex;
 		nw++;
 	}
-	if (rtnl_route_dump(&dp->rt, RTPROT_MESHGATE, RT_TABLE_MAIN, &cur, &nc, e) < 0 ||
-	    rtnl_route_diff(want, nw, cur, nc, &add, &nadd, &del, &ndel, e) < 0)
-		goto out;
-	if (nadd || ndel) {
-		if (rtnl_routes_apply(&dp->rt, add, nadd, del, ndel, RTPROT_MESHGATE, &nfailed, e) <
-		    0) {
-			mg_err_prefix(e, "routes (%zu of %zu changes failed)", nfailed, nadd + ndel);
-			goto out;
-		}
-		log_info("routes: %zu added or replaced, %zu removed", nadd, ndel);
-		*changes += (int)(nadd + ndel);
-	}
-	dp->n_routes = nw;
-	r = 0;
-out:
+	r = rtnl_routes_sync(&dp->rt, RTPROT_MESHGATE, RT_TABLE_MAIN, want, nw, &nadd, &ndel, e);
 	free(want);
-	free(cur);
-	free(add);
-	free(del);
-	return r;
+	if (r < 0)
+		return -1;
+	if (nadd || ndel)
+		log_info("routes: %zu added or replaced, %zu removed", nadd, ndel);
+	*changes += (int)(nadd + ndel);
+	dp->n_routes = nw;
+	return 0;
 }
 
 /* LAN interfaces for rp_filter: given, or every interface with a global address. */

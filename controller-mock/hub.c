@@ -194,9 +194,9 @@ static int sync_peers(struct ctl_ctx *ctx, const struct hub_peer *v, size_t n, m
 static int sync_routes(struct ctl_ctx *ctx, const struct hub_peer *v, size_t n, mg_err *e)
 {
 	struct hub *h = ctx->hub;
-	struct rtnl_route *want, *cur = NULL, *add = NULL, *del = NULL;
-	size_t total = 0, nw = 0, nc = 0, nadd = 0, ndel = 0;
-	int r = -1;
+	struct rtnl_route *want;
+	size_t total = 0, nw = 0, nadd = 0, ndel = 0;
+	int r;
 
 	for (size_t i = 0; i < n; i++)
 		total += v[i].n_allowed;
@@ -209,20 +209,10 @@ static int sync_routes(struct ctl_ctx *ctx, const struct hub_peer *v, size_t n, 
 			want[nw].oif = h->ifindex;
 			nw++;
 		}
-	if (rtnl_route_dump(&h->rt, HUB_RTPROT, RT_TABLE_MAIN, &cur, &nc, e) < 0 ||
-	    rtnl_route_diff(want, nw, cur, nc, &add, &nadd, &del, &ndel, e) < 0)
-		goto out;
-	if ((nadd || ndel) &&
-	    rtnl_routes_apply(&h->rt, add, nadd, del, ndel, HUB_RTPROT, NULL, e) < 0)
-		goto out;
-	if (nadd || ndel)
-		log_info("hub: routes %zu added, %zu removed", nadd, ndel);
-	r = 0;
-out:
+	r = rtnl_routes_sync(&h->rt, HUB_RTPROT, RT_TABLE_MAIN, want, nw, &nadd, &ndel, e);
 	free(want);
-	free(cur);
-	free(add);
-	free(del);
+	if (r == 0 && (nadd || ndel))
+		log_info("hub: routes %zu added, %zu removed", nadd, ndel);
 	return r;
 }
 

@@ -66,35 +66,6 @@ static int parse_cidrs(const cJSON *arr, const char *what, size_t max, struct ci
 	return 0;
 }
 
-static int parse_port(const char *s, struct port_range *p, mg_err *e)
-{
-	const char *num;
-	char *end;
-	long a, b;
-
-	if (!strncmp(s, "tcp/", 4))
-		p->proto = IPPROTO_TCP;
-	else if (!strncmp(s, "udp/", 4))
-		p->proto = IPPROTO_UDP;
-	else
-		return mg_err_set(e, "port \"%.32s\" must look like tcp/443 or udp/5000-5100", s);
-	num = s + 4;
-	if (!isdigit((unsigned char)num[0]) || num[0] == '0')
-		return mg_err_set(e, "port \"%.32s\": bad port number", s);
-	a = strtol(num, &end, 10);
-	b = a;
-	if (*end == '-') {
-		if (!isdigit((unsigned char)end[1]) || end[1] == '0')
-			return mg_err_set(e, "port \"%.32s\": bad port range", s);
-		b = strtol(end + 1, &end, 10);
-	}
-	if (*end || a < 1 || a > 65535 || b < a || b > 65535)
-		return mg_err_set(e, "port \"%.32s\": ports are 1-65535, ranges low-high", s);
-	p->first = (uint16_t)a;
-	p->last = (uint16_t)b;
-	return 0;
-}
-
 static void access_free(struct ctl_access *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -174,7 +145,7 @@ static int parse_access(const cJSON *arr, struct ctl_access **out, size_t *n_out
 						   i);
 					goto fail;
 				}
-				if (parse_port(p->valuestring, &r->ports[r->n_ports], e) < 0) {
+				if (config_parse_port(p->valuestring, &r->ports[r->n_ports], e) < 0) {
 					mg_err_prefix(e, "\"access\"[%zu]", i);
 					goto fail;
 				}

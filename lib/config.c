@@ -121,7 +121,7 @@ fail:
 	return -1;
 }
 
-static int parse_port(const char *s, struct port_range *p, mg_err *e)
+int config_parse_port(const char *s, struct port_range *p, mg_err *e)
 {
 	char proto[8];
 	const char *slash = strchr(s, '/');
@@ -138,12 +138,14 @@ static int parse_port(const char *s, struct port_range *p, mg_err *e)
 		p->proto = IPPROTO_UDP;
 	else
 		return mg_err_set(e, "port \"%.32s\": protocol must be tcp or udp", s);
-	if (!isdigit((unsigned char)slash[1]))
+	if (!isdigit((unsigned char)slash[1]) ||
+	    (slash[1] == '0' && isdigit((unsigned char)slash[2]))) /* no "tcp/0443" */
 		return mg_err_set(e, "port \"%.32s\": bad port number", s);
 	a = strtol(slash + 1, &end, 10);
 	b = a;
 	if (*end == '-') {
-		if (!isdigit((unsigned char)end[1]))
+		if (!isdigit((unsigned char)end[1]) ||
+		    (end[1] == '0' && isdigit((unsigned char)end[2])))
 			return mg_err_set(e, "port \"%.32s\": bad port range", s);
 		b = strtol(end + 1, &end, 10);
 	}
@@ -203,7 +205,7 @@ static int parse_access(const cJSON *arr, struct mg_config *c, mg_err *e)
 				if (!cJSON_IsString(p))
 					return mg_err_set(e, "\"access\"[%zu].ports: entries must "
 							     "be strings", i);
-				if (parse_port(p->valuestring, &r->ports[r->n_ports], e) < 0)
+				if (config_parse_port(p->valuestring, &r->ports[r->n_ports], e) < 0)
 					return mg_err_prefix(e, "\"access\"[%zu]", i);
 				r->n_ports++;
 			}

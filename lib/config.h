@@ -88,6 +88,9 @@ struct config_safety {
 /* Refuse a document that would cut the host off or hijack its LAN. */
 int config_check_safety(const struct mg_config *c, const struct config_safety *s, mg_err *e);
 
+/* Parse "tcp/443" or "udp/5000-5100". Returns 0 or -1 with a reason. */
+int config_parse_port(const char *s, struct port_range *p, mg_err *e);
+
 /* Split "host:port" / "[v6]:port". Returns 0 or -1. */
 int config_split_endpoint(const char *ep, char *host, size_t hostlen, uint16_t *port);
 

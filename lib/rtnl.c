@@ -880,3 +880,33 @@ void rtnl_mon_close(struct rtnl_mon *m)
 	free(m->buf);
 	memset(m, 0, sizeof(*m));
 }
+
+int rtnl_routes_sync(struct rtnl *r, uint8_t proto, uint32_t table, const struct rtnl_route *want,
+		     size_t nw, size_t *nadd_out, size_t *ndel_out, mg_err *e)
+{
+	struct rtnl_route *cur = NULL, *add = NULL, *del = NULL;
+	size_t nc = 0, nadd = 0, ndel = 0, nfailed = 0;
+	int ret = -1;
+
+	if (nadd_out)
+		*nadd_out = 0;
+	if (ndel_out)
+		*ndel_out = 0;
+	if (rtnl_route_dump(r, proto, table, &cur, &nc, e) < 0 ||
+	    rtnl_route_diff(want, nw, cur, nc, &add, &nadd, &del, &ndel, e) < 0)
+		goto out;
+	if ((nadd || ndel) && rtnl_routes_apply(r, add, nadd, del, ndel, proto, &nfailed, e) < 0) {
+		mg_err_prefix(e, "routes (%zu of %zu changes failed)", nfailed, nadd + ndel);
+		goto out;
+	}
+	if (nadd_out)
+		*nadd_out = nadd;
+	if (ndel_out)
+		*ndel_out = ndel;
+	ret = 0;
+out:
+	free(cur);
+	free(add);
+	free(del);
+	return ret;
+}

@@ -106,6 +106,13 @@ int rtnl_route_diff(const struct rtnl_route *desired, size_t nd, const struct rt
                     size_t nc, struct rtnl_route **add, size_t *nadd, struct rtnl_route **del,
                     size_t *ndel, mg_err *e);
 
+/*
+ * Make the routes of protocol `proto` in `table` exactly `want`: dump, diff, apply only
+ * the difference. *nadd / *ndel (either may be NULL) count what changed. 0 or -1.
+ */
+int rtnl_routes_sync(struct rtnl *r, uint8_t proto, uint32_t table, const struct rtnl_route *want,
+		     size_t nw, size_t *nadd, size_t *ndel, mg_err *e);
+
 /* Message builders (no socket; buf must hold RTNL_MSG_MAX bytes). */
 #define RTNL_MSG_MAX 512
 struct nlmsghdr *rtnl_build_route(void *buf, uint16_t type, uint16_t flags, uint32_t seq,
