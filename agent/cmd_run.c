@@ -23,6 +23,9 @@ enum {
 	OPT_STATUS_INTERVAL,
 	OPT_FORGET,
 	OPT_LOG_LEVEL,
+	OPT_NO_MSS,
+	OPT_OPEN_DOCKER,
+	OPT_OPEN_UFW,
 };
 
 static const char dp_help[] =
@@ -36,6 +39,11 @@ static const char dp_help[] =
 	"                             and of the default route)\n"
 	"      --sysctl-dropin PATH   where the persistent sysctl file goes (default\n"
 	"                             " SYSCTL_DROPIN_DEFAULT "; empty string: none)\n"
+	"      --no-mss-clamp         do not clamp TCP MSS on the tunnel (on by default)\n"
+	"      --open-docker-user     add an accept for tunnel traffic to iptables'\n"
+	"                             DOCKER-USER chain (docker's FORWARD policy drop)\n"
+	"      --open-ufw             the same in ufw-user-forward (ufw's policy drop)\n"
+	"                             (both marked \"meshgate\" and removed by `down`)\n"
 	"      --log-level LEVEL      error, warn, info (default) or debug\n"
 	"  -h, --help                 this text\n";
 
@@ -50,6 +58,9 @@ static const struct option dp_opts_long[] = {
 	{"poll-wait", required_argument, NULL, OPT_POLL_WAIT},
 	{"status-interval", required_argument, NULL, OPT_STATUS_INTERVAL},
 	{"forget", no_argument, NULL, OPT_FORGET},
+	{"no-mss-clamp", no_argument, NULL, OPT_NO_MSS},
+	{"open-docker-user", no_argument, NULL, OPT_OPEN_DOCKER},
+	{"open-ufw", no_argument, NULL, OPT_OPEN_UFW},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -149,6 +160,15 @@ static int parse_dp_opts(int argc, char **argv, const char *cmd, struct daemon_o
 			}
 			*forget = true;
 			break;
+		case OPT_NO_MSS:
+			o->dp.no_mss_clamp = true;
+			break;
+		case OPT_OPEN_DOCKER:
+			o->dp.open_docker_user = true;
+			break;
+		case OPT_OPEN_UFW:
+			o->dp.open_ufw = true;
+			break;
 		case 'h':
 			return 1;
 		default:
@@ -200,7 +220,8 @@ int cmd_down(int argc, char **argv)
 	if (r != 0) {
 		FILE *f = r > 0 ? stdout : stderr;
 		fprintf(f, "Usage: meshgate down [options]\n\n"
-			   "Removes what meshgate made on this host: the tunnel, its routes, the\n"
+			   "Removes what meshgate made on this host: the tunnel, its routes, its\n"
+			   "nftables table (and its marked accepts in DOCKER-USER/ufw), the\n"
 			   "sysctl drop-in, and puts each sysctl back to its recorded value where it\n"
 			   "still holds the value meshgate wrote. Safe to run twice. The identity\n"
 			   "stays unless --forget is given.\n\n"

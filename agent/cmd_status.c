@@ -110,6 +110,25 @@ static void print_human(const cJSON *s, bool enrolled)
 			print_num(t, "tx_bytes", "Sent (bytes):");
 		}
 		print_num(d, "routes", "Routes installed:");
+		const cJSON *fw = cJSON_GetObjectItemCaseSensitive(d, "firewall");
+		if (cJSON_IsObject(fw)) {
+			const cJSON *nat = cJSON_GetObjectItemCaseSensitive(fw, "nat");
+			const cJSON *ex = cJSON_GetObjectItemCaseSensitive(fw, "exclusions");
+			printf("%-18s %s", "NAT:", cJSON_IsTrue(nat) ? "on" : "off");
+			if (cJSON_IsTrue(nat) && cJSON_IsNumber(ex))
+				printf(", %lld exclusion%s", (long long)ex->valuedouble,
+				       ex->valuedouble == 1 ? "" : "s");
+			printf("\n%-18s %s\n", "Access:",
+			       str_or(fw, "access", "")[0] ? str_or(fw, "access", "")
+							  : "none (all mesh traffic to the LAN is "
+							    "dropped)");
+			const cJSON *w;
+			cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(fw, "warnings"))
+			{
+				if (cJSON_IsString(w))
+					printf("%-18s %s\n", "Warning:", w->valuestring);
+			}
+		}
 	}
 	printf("%-18s %s\n", "Last error:", str_or(s, "last_error", "none"));
 }

@@ -54,7 +54,9 @@ struct daemon {
 	uint64_t poll_at;     /* monotonic ms: when to start the next long-poll */
 	uint64_t report_at;   /* next status report */
 	uint64_t reconcile_at; /* drift debounce; 0 = none pending */
+	uint64_t drift_first;  /* first drift event of the pending repair */
 	uint64_t sysctl_at;
+	uint64_t scan_at; /* next coexistence scan */
 	bool report_now;
 	bool stop;
 	int exit_code;
@@ -235,6 +237,19 @@ static int take_config(struct daemon *d, const char *json, size_t len, bool from
 	return 0;
 }
 
+/*
+ * Debounce drift: wait for 50 ms of quiet, but never more than 300 ms after the first
+ * event, so a storm of changes (a firewall reload) costs one repair, promptly.
+ */
+static void schedule_repair(struct daemon *d)
+{
+	uint64_t t = now_ms();
+
+	if (!d->reconcile_at || !d->drift_first)
+		d->drift_first = t;
+	d->reconcile_at = t + 50 < d->drift_first + 300 ? t + 50 : d->drift_first + 300;
+}
+
 static void revoke_and_stop(struct daemon *d)
 {
 	mg_err e = {""};
@@ -288,6 +303,16 @@ static int start_request(struct daemon *d, int kind)
 			cJSON_AddNumberToObject(t, "tx_bytes", (double)s.tx_bytes);
 		}
 		cJSON_AddNumberToObject(j, "routes_applied", (double)s.routes);
+		cJSON *fw = cJSON_AddObjectToObject(j, "firewall");
+		if (fw) {
+			cJSON_AddBoolToObject(fw, "table", s.fw_present);
+			cJSON_AddBoolToObject(fw, "nat", s.nat);
+			cJSON_AddNumberToObject(fw, "exclusions", (double)s.exclusions);
+			cJSON_AddStringToObject(fw, "access", s.access);
+			cJSON *wa = cJSON_AddArrayToObject(fw, "warnings");
+			for (int i = 0; wa && i < s.n_warnings; i++)
+				cJSON_AddItemToArray(wa, cJSON_CreateString(s.warnings[i]));
+		}
 		cJSON *errs = cJSON_AddArrayToObject(j, "errors");
 		if (errs && d->last_error[0])
 			cJSON_AddItemToArray(errs, cJSON_CreateString(d->last_error));
@@ -443,6 +468,7 @@ static void handle_signals(struct daemon *d)
 			break;
 		case SIGHUP:
 			log_info("SIGHUP: re-checking everything now");
+			dp_firewall_scan(d->dp);
 			d->reconcile_at = now_ms();
 			d->report_now = true;
 			break;
@@ -543,11 +569,13 @@ int daemon_run(const struct daemon_opts *o)
 	d.poll_at = t;
 	d.report_at = t + 1000;
 	d.sysctl_at = t + 500;
+	d.scan_at = t + 30000;
 	while (!d.stop) {
 		t = now_ms();
 		if (d.reconcile_at && t >= d.reconcile_at) {
 			int changes = 0;
 			d.reconcile_at = 0;
+			d.drift_first = 0;
 			if (d.have_applied) {
 				if (dp_apply(d.dp, &d.applied, d.st.priv, &changes, &e) < 0) {
 					log_err("repairing drift failed: %s", e.msg);
@@ -573,6 +601,14 @@ int daemon_run(const struct daemon_opts *o)
 			else if (changed)
 				log_warn("drift repaired: %d sysctl value%s put back", changed,
 					 changed == 1 ? "" : "s");
+			/* a safety net under the nftables events (lost on overflow) */
+			if (d.have_applied && !d.reconcile_at && dp_firewall_missing(d.dp))
+				schedule_repair(&d);
+		}
+		if (t >= d.scan_at) {
+			d.scan_at = t + 30000;
+			if (d.have_applied)
+				dp_firewall_scan(d.dp);
 		}
 		if (!d.poll && t >= d.poll_at && start_request(&d, REQ_POLL) < 0)
 			d.poll_at = t + 1000;
@@ -593,11 +629,14 @@ int daemon_run(const struct daemon_opts *o)
 		t = now_ms();
 		int timeout = next > t ? (int)(next - t) : 0;
 
-		struct curl_waitfd extra[2] = {
+		struct curl_waitfd extra[3] = {
 			{.fd = d.sigfd, .events = CURL_WAIT_POLLIN},
-			{.fd = dp_event_fd(d.dp), .events = CURL_WAIT_POLLIN},
 		};
-		unsigned n_extra = extra[1].fd >= 0 ? 2 : 1;
+		unsigned n_extra = 1;
+		for (int w = 0; w < 2; w++)
+			if (dp_event_fd(d.dp, w) >= 0)
+				extra[n_extra++] = (struct curl_waitfd){.fd = dp_event_fd(d.dp, w),
+									.events = CURL_WAIT_POLLIN};
 		int running;
 		if (curl_multi_poll(d.multi, extra, n_extra, timeout, NULL) != CURLM_OK) {
 			log_err("curl_multi_poll failed");
@@ -606,12 +645,15 @@ int daemon_run(const struct daemon_opts *o)
 		}
 		if (extra[0].revents)
 			handle_signals(&d);
-		if (n_extra > 1 && extra[1].revents) {
+		bool events = false;
+		for (unsigned w = 1; w < n_extra; w++)
+			events |= extra[w].revents != 0;
+		if (events) {
 			bool drift = false;
 			if (dp_event_read(d.dp, &drift, &e) < 0)
 				log_warn("netlink events: %s", e.msg);
-			if (drift && d.have_applied && !d.reconcile_at)
-				d.reconcile_at = now_ms() + 20; /* debounce a burst of events */
+			if (drift && d.have_applied)
+				schedule_repair(&d);
 		}
 		curl_multi_perform(d.multi, &running);
 		drain_curl(&d);

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "log.h"
 #include "rtnl.h"
 #include "wg.h"
@@ -25,6 +27,14 @@ struct dataplane {
 	uint32_t ifindex;
 	size_t n_routes;
 	bool drift; /* set by the event callback */
+	struct nft_ctx *nft;
+	uint8_t fw_hash[32]; /* of the spec last written; all zero: none */
+	bool fw_dirty;       /* someone else touched our table */
+	bool fw_nat;
+	size_t fw_excl;
+	char fw_access[512];
+	char warnings[NFT_MAX_WARNINGS][NFT_WARN_LEN];
+	int n_warnings;
 };
 
 int dp_open(struct dataplane **out, const struct dp_opts *o, mg_err *e)
@@ -49,6 +59,8 @@ int dp_open(struct dataplane **out, const struct dp_opts *o, mg_err *e)
 	if (rtnl_mon_open(&dp->mon, e) < 0)
 		goto fail;
 	dp->mon_open = true;
+	if (nft_open(&dp->nft, e) < 0 || nft_mon_open(dp->nft, e) < 0)
+		goto fail;
 	*out = dp;
 	return 0;
 fail:
@@ -64,12 +76,15 @@ void dp_close(struct dataplane *dp)
 		rtnl_mon_close(&dp->mon);
 	if (dp->rt_open)
 		rtnl_close(&dp->rt);
+	nft_close(dp->nft);
 	free(dp);
 }
 
-int dp_event_fd(struct dataplane *dp)
+int dp_event_fd(struct dataplane *dp, int which)
 {
-	return dp->mon_open ? rtnl_mon_fd(&dp->mon) : -1;
+	if (which == 0)
+		return dp->mon_open ? rtnl_mon_fd(&dp->mon) : -1;
+	return dp->nft ? nft_mon_fd(dp->nft) : -1;
 }
 
 static void on_event(const struct rtnl_event *ev, void *arg)
@@ -110,12 +125,19 @@ static void on_event(const struct rtnl_event *ev, void *arg)
 
 int dp_event_read(struct dataplane *dp, bool *drift, mg_err *e)
 {
+	bool touched = false;
+
 	dp->drift = false;
-	if (!dp->mon_open)
-		return 0;
-	if (rtnl_mon_read(&dp->mon, on_event, dp, e) < 0)
+	*drift = false;
+	if (dp->mon_open && rtnl_mon_read(&dp->mon, on_event, dp, e) < 0)
 		return -1;
-	*drift = dp->drift;
+	if (dp->nft && nft_mon_read(dp->nft, &touched, e) < 0)
+		return -1;
+	if (touched) {
+		log_warn("firewall table inet %s changed by someone else", NFT_TABLE_NAME);
+		dp->fw_dirty = true;
+	}
+	*drift = dp->drift || touched;
 	return 0;
 }
 
@@ -345,6 +367,109 @@ int dp_check_sysctls(struct dataplane *dp, int *changed, mg_err *e)
 	return sysctl_apply(&dp->o.sysctl, dp->o.ifname, lan, n, changed, e);
 }
 
+/* A digest of everything the firewall is made of, to skip identical rewrites. */
+static void fw_digest(const struct nft_spec *s, uint8_t out[32])
+{
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	unsigned len = 32;
+	uint8_t flags[5] = {s->nat, s->egress, s->mss_clamp, s->open_docker_user, s->open_ufw};
+
+	memset(out, 0xff, 32); /* never the all-zero "nothing written" value */
+	if (!m || EVP_DigestInit_ex(m, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(m);
+		return;
+	}
+	EVP_DigestUpdate(m, s->tun_if, sizeof(s->tun_if));
+	EVP_DigestUpdate(m, flags, sizeof(flags));
+	EVP_DigestUpdate(m, s->exclude, s->n_exclude * sizeof(*s->exclude));
+	for (size_t i = 0; i < s->n_access; i++) {
+		EVP_DigestUpdate(m, &s->access[i].cidr, sizeof(s->access[i].cidr));
+		EVP_DigestUpdate(m, &s->access[i].mode, sizeof(s->access[i].mode));
+		EVP_DigestUpdate(m, s->access[i].ports,
+				 s->access[i].n_ports * sizeof(*s->access[i].ports));
+	}
+	EVP_DigestFinal_ex(m, out, &len);
+	EVP_MD_CTX_free(m);
+}
+
+static int apply_firewall(struct dataplane *dp, const struct mg_config *c, int *changes, mg_err *e)
+{
+	struct nft_spec s = {
+		.nat = c->nat.enabled,
+		.exclude = c->nat.exclude,
+		.n_exclude = c->nat.n_exclude,
+		.egress = c->egress,
+		.access = c->access,
+		.n_access = c->n_access,
+		.mss_clamp = !dp->o.no_mss_clamp,
+		.open_docker_user = dp->o.open_docker_user,
+		.open_ufw = dp->o.open_ufw,
+	};
+	uint8_t h[32];
+
+	snprintf(s.tun_if, sizeof(s.tun_if), "%s", dp->o.ifname);
+	fw_digest(&s, h);
+	if (!dp->fw_dirty && !memcmp(h, dp->fw_hash, sizeof(h)))
+		return 0;
+	if (nft_apply(dp->nft, &s, 0, e) < 0)
+		return -1;
+	if (dp->fw_dirty)
+		log_warn("firewall table inet %s restored", NFT_TABLE_NAME);
+	memcpy(dp->fw_hash, h, sizeof(h));
+	dp->fw_dirty = false;
+	(*changes)++;
+	dp->fw_nat = s.nat || s.egress;
+	dp->fw_excl = s.n_exclude;
+	size_t off = 0;
+	dp->fw_access[0] = '\0';
+	for (size_t i = 0; i < c->n_access && off < sizeof(dp->fw_access) - 1; i++) {
+		char b[CIDR_STRLEN];
+		off += (size_t)snprintf(dp->fw_access + off, sizeof(dp->fw_access) - off, "%s%s=%s",
+					i ? " " : "", cidr_format(&c->access[i].cidr, b),
+					access_mode_name(c->access[i].mode));
+	}
+	dp_firewall_scan(dp);
+	return 0;
+}
+
+void dp_firewall_scan(struct dataplane *dp)
+{
+	char w[NFT_MAX_WARNINGS][NFT_WARN_LEN];
+	mg_err e;
+	int n;
+
+	/* what else on this host will still drop mesh traffic */
+	n = nft_coexist_scan(dp->nft, dp->o.ifname, w, NFT_MAX_WARNINGS, &e);
+	if (n < 0) {
+		log_warn("coexistence scan: %s", e.msg);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		bool known = false;
+		for (int k = 0; k < dp->n_warnings; k++)
+			known |= !strcmp(dp->warnings[k], w[i]);
+		if (!known)
+			log_warn("coexistence: %s", w[i]);
+	}
+	memcpy(dp->warnings, w, sizeof(w));
+	dp->n_warnings = n;
+}
+
+bool dp_firewall_missing(struct dataplane *dp)
+{
+	mg_err e;
+	static const uint8_t none[32];
+
+	if (!dp->nft || !memcmp(dp->fw_hash, none, sizeof(none)))
+		return false; /* nothing written yet */
+	if (nft_table_present(dp->nft, &e) == 0) {
+		log_warn("firewall table inet %s is gone", NFT_TABLE_NAME);
+		dp->fw_dirty = true;
+		return true;
+	}
+	return false;
+}
+
 int dp_apply(struct dataplane *dp, const struct mg_config *c, const uint8_t priv[WG_KEY_LEN],
 	     int *changes, mg_err *e)
 {
@@ -380,6 +505,8 @@ int dp_apply(struct dataplane *dp, const struct mg_config *c, const uint8_t priv
 	if (dp_check_sysctls(dp, &sc, e) < 0)
 		return mg_err_prefix(e, "router sysctls");
 	*changes += sc;
+	if (apply_firewall(dp, c, changes, e) < 0)
+		return mg_err_prefix(e, "firewall");
 	return 0;
 }
 
@@ -388,8 +515,16 @@ int dp_stats(struct dataplane *dp, struct dp_stats *s)
 	struct wg_device dev = {0};
 	mg_err e;
 
+	static const uint8_t none[32];
+
 	memset(s, 0, sizeof(*s));
 	s->routes = dp->n_routes;
+	s->fw_present = memcmp(dp->fw_hash, none, sizeof(none)) != 0;
+	s->nat = dp->fw_nat;
+	s->exclusions = dp->fw_excl;
+	snprintf(s->access, sizeof(s->access), "%s", dp->fw_access);
+	s->n_warnings = dp->n_warnings;
+	s->warnings = (const char(*)[NFT_WARN_LEN])dp->warnings;
 	if (!dp->attached)
 		return 0;
 	s->backend = dp->wg.ops ? dp->wg.ops->name : NULL;
@@ -459,6 +594,9 @@ int dp_teardown(struct dataplane *dp, mg_err *e)
 	}
 	dp->attached = false;
 	dp->ifindex = 0;
+	if (dp->nft && nft_remove(dp->nft, e) < 0)
+		return mg_err_prefix(e, "removing the firewall table");
+	memset(dp->fw_hash, 0, sizeof(dp->fw_hash));
 	/* routes of ours that outlived the link (on other interfaces or tables) */
 	if (rtnl_route_dump(&dp->rt, RTPROT_MESHGATE, 0, &cur, &nc, e) < 0)
 		return -1;

@@ -14,6 +14,7 @@
 #include "cidr.h"
 #include "config.h"
 #include "err.h"
+#include "nft.h"
 #include "sysctl.h"
 #include "wgkey.h"
 
@@ -29,6 +30,9 @@ struct dp_opts {
 	char lan_ifs[DP_MAX_LAN_IFS][16];     /* empty: detected from routes */
 	size_t n_lan_ifs;
 	struct sysctl_ctx sysctl;
+	bool no_mss_clamp;                    /* MSS clamping is on unless this is set */
+	bool open_docker_user;                /* opt-in accepts in ip filter DOCKER-USER */
+	bool open_ufw;                        /* ... and in ip filter ufw-user-forward */
 };
 
 struct dp_stats {
@@ -37,6 +41,13 @@ struct dp_stats {
 	int64_t last_handshake; /* unix seconds, 0 = never */
 	uint64_t rx_bytes, tx_bytes;
 	size_t routes;
+	/* firewall (nftables table inet meshgate) */
+	bool fw_present;
+	bool nat;
+	size_t exclusions;
+	char access[512];  /* "192.0.2.0/24=full 10.0.64.0/24=ports" */
+	int n_warnings;
+	const char (*warnings)[NFT_WARN_LEN];
 };
 
 struct dataplane;
@@ -53,20 +64,24 @@ void dp_close(struct dataplane *dp);
 int dp_apply(struct dataplane *dp, const struct mg_config *cfg,
 	     const uint8_t priv[WG_KEY_LEN], int *changes, mg_err *e);
 
-/* Non-blocking netlink fd for link/route events, or -1. */
-int dp_event_fd(struct dataplane *dp);
+/* Non-blocking netlink fds for link/route events (0) and nftables changes (1), or -1. */
+int dp_event_fd(struct dataplane *dp, int which);
 /* Drain pending events; *drift set when our tunnel or routes were touched. */
 int dp_event_read(struct dataplane *dp, bool *drift, mg_err *e);
 
 /* Periodic check of sysctls (forwarding turned off...). *changed counts repairs. */
 int dp_check_sysctls(struct dataplane *dp, int *changed, mg_err *e);
+/* Look again for other firewalls that will drop mesh traffic (warnings in dp_stats). */
+void dp_firewall_scan(struct dataplane *dp);
+/* Periodic safety net besides the events: is our firewall table still there? */
+bool dp_firewall_missing(struct dataplane *dp);
 
 int dp_stats(struct dataplane *dp, struct dp_stats *s);
 
 /* Subnets directly connected to this host outside the tunnel (for safety checks). */
 int dp_lan_subnets(struct dataplane *dp, struct cidr **out, size_t *n, mg_err *e);
 
-/* Remove the tunnel and every route of ours. Idempotent. */
+/* Remove the tunnel, every route of ours and our firewall table. Idempotent. */
 int dp_teardown(struct dataplane *dp, mg_err *e);
 
 /* Reap a userspace WireGuard child that exited; true if it was ours. */

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * meshgate's own nftables table, `inet meshgate`, written with libnftnl in one atomic
+ * batch: NAT with destination exclusions (interval sets), mesh -> LAN access control
+ * (longest prefix wins; per-entry port sets, never one rule per port), the same list
+ * for mesh traffic to the host itself, and TCP MSS clamping on the tunnel. Policies
+ * are accept everywhere: meshgate only ever drops traffic that came in by its tunnel.
+ * Other tables are only read (coexistence scan), except for the opt-in accepts in
+ * DOCKER-USER / ufw-user-forward, marked with the comment "meshgate".
+ */
+#ifndef MG_NFT_H
+#define MG_NFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cidr.h"
+#include "config.h"
+#include "err.h"
+
+#define NFT_TABLE_NAME   "meshgate"
+#define NFT_RULE_COMMENT "meshgate"
+#define NFT_MAX_WARNINGS 8
+#define NFT_WARN_LEN     400
+
+struct nft_spec {
+	char tun_if[16];
+	bool nat;                  /* masquerade tunnel -> non-tunnel traffic ... */
+	const struct cidr *exclude; /* ... except to these destinations */
+	size_t n_exclude;
+	bool egress;               /* this LAN is the mesh's internet exit: NAT on */
+	const struct access_rule *access;
+	size_t n_access;
+	bool mss_clamp;
+	bool open_docker_user; /* opt-in: accept tunnel traffic in ip filter DOCKER-USER */
+	bool open_ufw;         /* opt-in: the same in ip filter ufw-user-forward */
+};
+
+struct nft_ctx;
+
+int nft_open(struct nft_ctx **out, mg_err *e);
+void nft_close(struct nft_ctx *c);
+
+enum nft_apply_flags {
+	NFT_APPLY_TEST_REJECT = 1 << 0, /* tests only: append a rule the kernel refuses */
+};
+
+/* Replace the whole table in one batch; a refused batch changes nothing. */
+int nft_apply(struct nft_ctx *c, const struct nft_spec *s, unsigned flags, mg_err *e);
+/* Delete our table and our opt-in rules elsewhere. Idempotent. */
+int nft_remove(struct nft_ctx *c, mg_err *e);
+/* Is our table there? 1 yes, 0 no, -1 error. */
+int nft_table_present(struct nft_ctx *c, mg_err *e);
+
+/* Read-only scan for what will still drop mesh traffic; one line each, with the fix. */
+int nft_coexist_scan(struct nft_ctx *c, const char *tun_if, char warnings[][NFT_WARN_LEN], int max,
+		     mg_err *e);
+
+/* Change notifications (NFNLGRP_NFTABLES) for the daemon's loop. */
+int nft_mon_open(struct nft_ctx *c, mg_err *e);
+int nft_mon_fd(const struct nft_ctx *c);
+/* Drain events; *touched when another process changed or deleted our table. */
+int nft_mon_read(struct nft_ctx *c, bool *touched, mg_err *e);
+
+/* ---- exposed for unit tests ---- */
+
+/* An inclusive address range in network byte order. */
+struct nft_range {
+	uint8_t family;
+	uint8_t lo[16], hi[16];
+	int tag; /* which access entry decided it (-1: none) */
+};
+
+/* Prefixes of one family -> sorted ranges with overlaps and neighbours merged. */
+size_t nft_merge_prefixes(const struct cidr *v, size_t n, uint8_t family, struct nft_range *out);
+/*
+ * Longest prefix wins: split the access entries of `family` into disjoint ranges, each
+ * tagged with the index of the most specific entry covering it; neighbours with the
+ * same tag merged. `out` needs room for 2 * n + 1 ranges. Returns the count.
+ */
+size_t nft_access_split(const struct access_rule *acc, size_t n, uint8_t family,
+			struct nft_range *out);
+
+#endif
