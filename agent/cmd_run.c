@@ -26,6 +26,14 @@ enum {
 	OPT_NO_MSS,
 	OPT_OPEN_DOCKER,
 	OPT_OPEN_UFW,
+	OPT_CLOUD,
+	OPT_CLOUD_META,
+	OPT_CLOUD_API,
+	OPT_CLOUD_CA,
+	OPT_CLOUD_TABLES,
+	OPT_CLOUD_TAKEOVER,
+	OPT_CLOUD_SYSFS,
+	OPT_CLOUD_INTERVAL,
 };
 
 static const char dp_help[] =
@@ -44,6 +52,14 @@ static const char dp_help[] =
 	"                             DOCKER-USER chain (docker's FORWARD policy drop)\n"
 	"      --open-ufw             the same in ufw-user-forward (ufw's policy drop)\n"
 	"                             (both marked \"meshgate\" and removed by `down`)\n"
+	"      --cloud PROVIDER       auto (DMI hints, then a short metadata probe), aws\n"
+	"                             or none (default auto)\n"
+	"      --cloud-route-tables IDS  comma-separated route tables to manage (default:\n"
+	"                             every table of the VPC)\n"
+	"      --cloud-takeover       replace other targets' routes for our destinations\n"
+	"                             (blackhole routes are always replaced)\n"
+	"      --cloud-metadata URL, --cloud-api URL, --cloud-ca-file FILE, --cloud-sysfs DIR\n"
+	"                             endpoints and trust for partitions, regions and tests\n"
 	"      --log-level LEVEL      error, warn, info (default) or debug\n"
 	"  -h, --help                 this text\n";
 
@@ -61,6 +77,14 @@ static const struct option dp_opts_long[] = {
 	{"no-mss-clamp", no_argument, NULL, OPT_NO_MSS},
 	{"open-docker-user", no_argument, NULL, OPT_OPEN_DOCKER},
 	{"open-ufw", no_argument, NULL, OPT_OPEN_UFW},
+	{"cloud", required_argument, NULL, OPT_CLOUD},
+	{"cloud-metadata", required_argument, NULL, OPT_CLOUD_META},
+	{"cloud-api", required_argument, NULL, OPT_CLOUD_API},
+	{"cloud-ca-file", required_argument, NULL, OPT_CLOUD_CA},
+	{"cloud-route-tables", required_argument, NULL, OPT_CLOUD_TABLES},
+	{"cloud-takeover", no_argument, NULL, OPT_CLOUD_TAKEOVER},
+	{"cloud-sysfs", required_argument, NULL, OPT_CLOUD_SYSFS},
+	{"cloud-interval", required_argument, NULL, OPT_CLOUD_INTERVAL},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -92,6 +116,7 @@ static int parse_dp_opts(int argc, char **argv, const char *cmd, struct daemon_o
 	o->poll_wait_s = 25;
 	o->status_interval_s = 10;
 	o->backoff_max_s = 60;
+	o->cloud_interval_s = 60;
 	snprintf(o->dp.wg_bin, sizeof(o->dp.wg_bin), "wireguard-go");
 	while ((c = getopt_long(argc, argv, "s:i:h", dp_opts_long, NULL)) != -1) {
 		switch (c) {
@@ -160,6 +185,50 @@ static int parse_dp_opts(int argc, char **argv, const char *cmd, struct daemon_o
 			}
 			*forget = true;
 			break;
+		case OPT_CLOUD:
+			if (strcmp(optarg, "auto") && strcmp(optarg, "aws") && strcmp(optarg, "none")) {
+				fprintf(stderr, "meshgate %s: --cloud is auto, aws or none (azure, gcp "
+						"and oci are not built yet)\n", cmd);
+				return -1;
+			}
+			snprintf(o->cloud.provider, sizeof(o->cloud.provider), "%s", optarg);
+			break;
+		case OPT_CLOUD_META:
+			snprintf(o->cloud.ep.metadata, sizeof(o->cloud.ep.metadata), "%s", optarg);
+			break;
+		case OPT_CLOUD_API:
+			snprintf(o->cloud.ep.api, sizeof(o->cloud.ep.api), "%s", optarg);
+			break;
+		case OPT_CLOUD_CA:
+			snprintf(o->cloud.ep.ca_file, sizeof(o->cloud.ep.ca_file), "%s", optarg);
+			break;
+		case OPT_CLOUD_SYSFS:
+			snprintf(o->cloud.sysfs_root, sizeof(o->cloud.sysfs_root), "%s", optarg);
+			break;
+		case OPT_CLOUD_TAKEOVER:
+			o->cloud.takeover = true;
+			break;
+		case OPT_CLOUD_INTERVAL:
+			if (parse_int(optarg, 5, 86400, &o->cloud_interval_s) < 0) {
+				fprintf(stderr, "meshgate %s: --cloud-interval is 5..86400 s\n", cmd);
+				return -1;
+			}
+			break;
+		case OPT_CLOUD_TABLES: {
+			char buf[CM_MAX_TABLES * 64], *save = NULL, *tok;
+			snprintf(buf, sizeof(buf), "%s", optarg);
+			o->cloud.n_tables = 0;
+			for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				if (o->cloud.n_tables >= CM_MAX_TABLES || !*tok ||
+				    strlen(tok) >= CLOUD_ID_LEN) {
+					fprintf(stderr, "meshgate %s: --cloud-route-tables: at most %d "
+							"ids\n", cmd, CM_MAX_TABLES);
+					return -1;
+				}
+				snprintf(o->cloud.tables[o->cloud.n_tables++], CLOUD_ID_LEN, "%s", tok);
+			}
+			break;
+		}
 		case OPT_NO_MSS:
 			o->dp.no_mss_clamp = true;
 			break;
@@ -253,7 +322,7 @@ int cmd_down(int argc, char **argv)
 		close(lockfd);
 		return EXIT_FAIL;
 	}
-	if (daemon_teardown_all(&o, dp, &e) < 0) {
+	if (daemon_teardown_all(&o, dp, NULL, &e) < 0) {
 		fprintf(stderr, "meshgate down: %s\n", e.msg);
 		rc = EXIT_FAIL;
 	}

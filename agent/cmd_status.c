@@ -110,6 +110,33 @@ static void print_human(const cJSON *s, bool enrolled)
 			print_num(t, "tx_bytes", "Sent (bytes):");
 		}
 		print_num(d, "routes", "Routes installed:");
+		const cJSON *cl = cJSON_GetObjectItemCaseSensitive(d, "cloud");
+		if (cJSON_IsObject(cl)) {
+			printf("%-18s %s: %s\n", "Cloud:", str_or(cl, "provider", "?"),
+			       str_or(cl, "state", "?"));
+			if (cJSON_GetObjectItemCaseSensitive(cl, "instance"))
+				printf("%-18s %s, NIC %s, network %s, %s, forwarding %s\n", "",
+				       str_or(cl, "instance", "?"), str_or(cl, "nic", "?"),
+				       str_or(cl, "network", "?"), str_or(cl, "region", "?"),
+				       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cl, "forwarding"))
+					       ? "on"
+					       : "not verified");
+			const cJSON *tb;
+			cJSON_ArrayForEach(tb, cJSON_GetObjectItemCaseSensitive(cl, "tables"))
+			{
+				const cJSON *ow = cJSON_GetObjectItemCaseSensitive(tb, "owned");
+				const cJSON *co = cJSON_GetObjectItemCaseSensitive(tb, "conflicts");
+				printf("%-18s %s: %lld ours, %lld conflict%s%s%s%s%s\n", "",
+				       str_or(tb, "id", "?"),
+				       (long long)(cJSON_IsNumber(ow) ? ow->valuedouble : 0),
+				       (long long)(cJSON_IsNumber(co) ? co->valuedouble : 0),
+				       cJSON_IsNumber(co) && co->valuedouble == 1 ? "" : "s",
+				       str_or(tb, "conflict", NULL) ? " - " : "",
+				       str_or(tb, "conflict", ""),
+				       str_or(tb, "last_error", NULL) ? "; last error: " : "",
+				       str_or(tb, "last_error", ""));
+			}
+		}
 		const cJSON *fw = cJSON_GetObjectItemCaseSensitive(d, "firewall");
 		if (cJSON_IsObject(fw)) {
 			const cJSON *nat = cJSON_GetObjectItemCaseSensitive(fw, "nat");

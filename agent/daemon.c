@@ -35,6 +35,8 @@ struct daemon {
 	const struct daemon_opts *o;
 	struct agent_state st;
 	struct dataplane *dp;
+	struct cloudmgr *cm;
+	uint64_t cloud_at; /* next VPC route check (0: none pending) */
 	CURLM *multi;
 	struct ctlc_req *poll, *report;
 	int sigfd;
@@ -189,6 +191,7 @@ static void mark_applied(struct daemon *d, int changes, const char *how)
 	}
 	d->applying = false;
 	d->report_now = true;
+	d->cloud_at = now_ms(); /* bring the VPC routes in line with it */
 }
 
 /*
@@ -256,7 +259,7 @@ static void revoke_and_stop(struct daemon *d)
 
 	log_err("the controller revoked this connector: removing the tunnel, routes and host "
 		"settings meshgate made");
-	if (daemon_teardown_all(d->o, d->dp, &e) < 0)
+	if (daemon_teardown_all(d->o, d->dp, d->cm, &e) < 0)
 		log_err("teardown after revocation incomplete: %s", e.msg);
 	set_error(d, ERR_CONN, "revoked by the controller; everything meshgate made was removed");
 	d->stop = true;
@@ -303,6 +306,9 @@ static int start_request(struct daemon *d, int kind)
 			cJSON_AddNumberToObject(t, "tx_bytes", (double)s.tx_bytes);
 		}
 		cJSON_AddNumberToObject(j, "routes_applied", (double)s.routes);
+		cJSON *cl = cm_status(d->cm);
+		if (cl)
+			cJSON_AddItemToObject(j, "cloud", cl);
 		cJSON *fw = cJSON_AddObjectToObject(j, "firewall");
 		if (fw) {
 			cJSON_AddBoolToObject(fw, "table", s.fw_present);
@@ -469,6 +475,7 @@ static void handle_signals(struct daemon *d)
 		case SIGHUP:
 			log_info("SIGHUP: re-checking everything now");
 			dp_firewall_scan(d->dp);
+			d->cloud_at = now_ms();
 			d->reconcile_at = now_ms();
 			d->report_now = true;
 			break;
@@ -506,9 +513,12 @@ static void load_last_good(struct daemon *d)
 	free(json);
 }
 
-int daemon_teardown_all(const struct daemon_opts *o, struct dataplane *dp, mg_err *e)
+int daemon_teardown_all(const struct daemon_opts *o, struct dataplane *dp, struct cloudmgr *cm,
+			mg_err *e)
 {
+	struct cloudmgr *own = NULL;
 	int restored = 0, kept = 0, r = 0;
+	mg_err ce = {""};
 
 	if (dp && dp_teardown(dp, e) < 0)
 		r = -1;
@@ -516,6 +526,15 @@ int daemon_teardown_all(const struct daemon_opts *o, struct dataplane *dp, mg_er
 		r = -1;
 	log_info("host settings: %d sysctl value%s restored, %d left as changed by someone "
 		 "else", restored, restored == 1 ? "" : "s", kept);
+	if (!cm && cm_open(&own, o->state_dir, &o->cloud, &ce) == 0)
+		cm = own;
+	if (cm && cm_teardown(cm, &ce) < 0) {
+		log_err("cloud routes: %s", ce.msg);
+		if (r == 0)
+			mg_err_set(e, "cloud routes: %s", ce.msg);
+		r = -1;
+	}
+	cm_close(own);
 	return r;
 }
 
@@ -539,7 +558,8 @@ int daemon_run(const struct daemon_opts *o)
 	if (!dpo.ifname[0])
 		snprintf(dpo.ifname, sizeof(dpo.ifname), "%s",
 			 d.st.ifname[0] ? d.st.ifname : DP_IFNAME_DEFAULT);
-	if (setup_signals(&d, &e) < 0 || dp_open(&d.dp, &dpo, &e) < 0) {
+	if (setup_signals(&d, &e) < 0 || dp_open(&d.dp, &dpo, &e) < 0 ||
+	    cm_open(&d.cm, o->state_dir, &o->cloud, &e) < 0) {
 		log_err("%s", e.msg);
 		d.exit_code = EXIT_FAIL;
 		goto out;
@@ -610,6 +630,13 @@ int daemon_run(const struct daemon_opts *o)
 			if (d.have_applied)
 				dp_firewall_scan(d.dp);
 		}
+		if (d.cloud_at && t >= d.cloud_at && d.have_applied && !d.applying) {
+			/* blocking, bounded by the provider's timeouts and retries */
+			if (cm_sync(d.cm, &d.applied, &e) < 0)
+				log_err("%s", e.msg);
+			d.cloud_at = now_ms() + (uint64_t)o->cloud_interval_s * 1000;
+			d.report_now = true;
+		}
 		if (!d.poll && t >= d.poll_at && start_request(&d, REQ_POLL) < 0)
 			d.poll_at = t + 1000;
 		if (d.report_now || t >= d.report_at) {
@@ -626,6 +653,8 @@ int daemon_run(const struct daemon_opts *o)
 			next = d.poll_at;
 		if (!d.report && d.report_at < next)
 			next = d.report_at;
+		if (d.cloud_at && d.cloud_at < next)
+			next = d.cloud_at;
 		t = now_ms();
 		int timeout = next > t ? (int)(next - t) : 0;
 
@@ -686,6 +715,7 @@ out:
 	}
 	config_free(&d.applied);
 	free(d.pending_json);
+	cm_close(d.cm);
 	if (d.dp)
 		dp_close(d.dp);
 	if (d.sigfd >= 0)

@@ -3,6 +3,7 @@
 #ifndef MG_DAEMON_H
 #define MG_DAEMON_H
 
+#include "cloudmgr.h"
 #include "dataplane.h"
 
 struct daemon_opts {
@@ -11,12 +12,16 @@ struct daemon_opts {
 	int poll_wait_s;       /* long-poll wait asked of the controller (default 25) */
 	int status_interval_s; /* status report period (default 10) */
 	int backoff_max_s;     /* cap of the retry backoff (default 60) */
+	int cloud_interval_s;  /* VPC route re-check period (default 60) */
+	struct cloud_opts cloud;
 };
 
 /* Runs until SIGTERM/SIGINT (returns EXIT_OK), revocation (EXIT_REVOKED) or a fatal error. */
 int daemon_run(const struct daemon_opts *o);
 
-/* Full teardown as `meshgate down` does it: tunnel, routes, sysctls, drop-in. */
-int daemon_teardown_all(const struct daemon_opts *o, struct dataplane *dp, mg_err *e);
+/* Full teardown as `meshgate down` does it: tunnel, routes, firewall, sysctls, drop-in,
+ * and the cloud routes meshgate created (cm may be NULL: opened here). */
+int daemon_teardown_all(const struct daemon_opts *o, struct dataplane *dp, struct cloudmgr *cm,
+			mg_err *e);
 
 #endif

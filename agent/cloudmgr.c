@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: MIT */
+#include "cloudmgr.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsutil.h"
+#include "jsonu.h"
+#include "log.h"
+#include "reconcile.h"
+
+struct cloudmgr {
+	struct cloud_opts o;
+	char path[PATH_MAX]; /* cloud.json */
+	bool resolved;       /* provider question answered */
+	const struct cloud_provider_ops *ops;
+	struct cloud_provider *p;
+	struct cloud_identity id;
+	bool have_id;
+	bool forwarding_ok;
+	char state[256];     /* "not a cloud VM (...)", "ok", or the last failure */
+	struct crec_owned_list owned;
+	struct crec_report last;
+};
+
+static int owned_load(struct cloudmgr *cm, mg_err *e)
+{
+	const cJSON *arr = NULL, *it;
+	char *buf;
+	size_t len;
+	cJSON *j;
+
+	if (fs_read_bounded(cm->path, 1 << 20, &buf, &len, e) < 0)
+		return errno == ENOENT ? 0 : -1;
+	j = jsonu_parse(buf, len, 1 << 20, e);
+	free(buf);
+	if (!j || jsonu_get_array(j, "routes", true, CREC_MAX_OWNED, &arr, e) < 0) {
+		cJSON_Delete(j);
+		return mg_err_prefix(e, "%s", cm->path);
+	}
+	cJSON_ArrayForEach(it, arr)
+	{
+		char table[CLOUD_ID_LEN] = "";
+		const char *dst = NULL;
+		struct cidr c;
+		if (jsonu_copy_str(it, "table", true, table, sizeof(table), e) < 0 ||
+		    jsonu_get_str(it, "dst", true, CIDR_STRLEN, &dst, e) < 0 ||
+		    cidr_parse(dst, &c, 0, e) < 0 || crec_owned_add(&cm->owned, table, &c, e) < 0) {
+			cJSON_Delete(j);
+			return mg_err_prefix(e, "%s", cm->path);
+		}
+	}
+	cJSON_Delete(j);
+	return 0;
+}
+
+static int owned_save(struct cloudmgr *cm, mg_err *e)
+{
+	cJSON *j = cJSON_CreateObject(), *arr;
+	char *txt, b[CIDR_STRLEN];
+	int r;
+
+	if (!j || !(arr = cJSON_AddArrayToObject(j, "routes")) ||
+	    !cJSON_AddStringToObject(j, "provider", cm->ops ? cm->ops->name : "none")) {
+		cJSON_Delete(j);
+		return mg_err_set(e, "out of memory");
+	}
+	for (size_t i = 0; i < cm->owned.n; i++) {
+		cJSON *o = cJSON_CreateObject();
+		if (!o || !cJSON_AddStringToObject(o, "table", cm->owned.v[i].table) ||
+		    !cJSON_AddStringToObject(o, "dst", cidr_format(&cm->owned.v[i].dst, b))) {
+			cJSON_Delete(o);
+			cJSON_Delete(j);
+			return mg_err_set(e, "out of memory");
+		}
+		cJSON_AddItemToArray(arr, o);
+	}
+	txt = cJSON_Print(j);
+	cJSON_Delete(j);
+	if (!txt)
+		return mg_err_set(e, "out of memory");
+	r = fs_write_atomic(cm->path, txt, strlen(txt), 0600, e);
+	cJSON_free(txt);
+	return r;
+}
+
+int cm_open(struct cloudmgr **out, const char *state_dir, const struct cloud_opts *o, mg_err *e)
+{
+	struct cloudmgr *cm = calloc(1, sizeof(*cm));
+
+	*out = NULL;
+	if (!cm)
+		return mg_err_set(e, "out of memory");
+	cm->o = *o;
+	if (!cm->o.provider[0])
+		snprintf(cm->o.provider, sizeof(cm->o.provider), "auto");
+	if (snprintf(cm->path, sizeof(cm->path), "%s/cloud.json", state_dir) >=
+	    (int)sizeof(cm->path)) {
+		free(cm);
+		return mg_err_set(e, "state directory path too long");
+	}
+	if (owned_load(cm, e) < 0) {
+		cm_close(cm);
+		return -1;
+	}
+	snprintf(cm->state, sizeof(cm->state), "not checked yet");
+	*out = cm;
+	return 0;
+}
+
+void cm_close(struct cloudmgr *cm)
+{
+	if (!cm)
+		return;
+	if (cm->p)
+		cm->ops->close(cm->p);
+	crec_owned_free(&cm->owned);
+	crec_report_free(&cm->last);
+	free(cm);
+}
+
+/* Which provider, opened, with our identity. 1 ready, 0 not a cloud VM, -1 error. */
+static int ready(struct cloudmgr *cm, mg_err *e)
+{
+	if (!cm->resolved) {
+		mg_err why = {""};
+		cm->resolved = true;
+		if (!strcmp(cm->o.provider, "none")) {
+			snprintf(cm->state, sizeof(cm->state), "off (cloud provider none)");
+		} else if (!strcmp(cm->o.provider, "aws")) {
+			cm->ops = &cloud_aws_ops;
+		} else {
+			cm->ops = cloud_detect(cm->o.sysfs_root[0] ? cm->o.sysfs_root : NULL, &cm->o.ep,
+					       500, &why);
+			if (!cm->ops)
+				snprintf(cm->state, sizeof(cm->state), "not a cloud VM (%.200s)",
+					 why.msg[0] ? why.msg : "no provider detected");
+		}
+		if (cm->ops)
+			log_info("cloud: provider %s", cm->ops->name);
+	}
+	if (!cm->ops)
+		return 0;
+	if (!cm->p) {
+		cm->p = cm->ops->open(&cm->o.ep, e);
+		if (!cm->p)
+			return mg_err_prefix(e, "cloud %s", cm->ops->name);
+	}
+	if (!cm->have_id) {
+		if (cm->ops->identity(cm->p, &cm->id, e) < 0)
+			return mg_err_prefix(e, "cloud %s identity", cm->ops->name);
+		cm->have_id = true;
+		log_info("cloud: instance %s, NIC %s (%s), network %s, region %s",
+			 cm->id.instance_id, cm->id.nic_id, cm->id.private_ip, cm->id.network_id,
+			 cm->id.region);
+	}
+	if (cm->ops->refresh_credentials(cm->p, false, e) < 0)
+		return mg_err_prefix(e, "cloud %s credentials", cm->ops->name);
+	return 1;
+}
+
+int cm_sync(struct cloudmgr *cm, const struct mg_config *cfg, mg_err *e)
+{
+	const char *ids[CM_MAX_TABLES];
+	int r = ready(cm, e);
+
+	if (r <= 0) {
+		if (r < 0)
+			snprintf(cm->state, sizeof(cm->state), "%.250s", e->msg);
+		return r;
+	}
+	if (!cfg->cloud.manage_routes) {
+		/* the admin turned route management off: take ours back out */
+		snprintf(cm->state, sizeof(cm->state), "route management off");
+		return cm->owned.n ? cm_teardown(cm, e) : 0;
+	}
+	if (!cm->forwarding_ok) {
+		if (cm->ops->ensure_forwarding(cm->p, &cm->id, e) < 0) {
+			snprintf(cm->state, sizeof(cm->state), "%.250s", e->msg);
+			return -1;
+		}
+		cm->forwarding_ok = true;
+		log_info("cloud: %s forwards traffic (source/destination check off)", cm->id.nic_id);
+	}
+	for (size_t i = 0; i < cm->o.n_tables; i++)
+		ids[i] = cm->o.tables[i];
+	crec_report_free(&cm->last);
+	r = crec_run(cm->ops, cm->p, &cm->id, ids, cm->o.n_tables, cfg->cloud.destinations,
+		     cfg->cloud.n_destinations, cm->o.takeover, &cm->owned, &cm->last, e);
+	/* record what is ours even after a partial run */
+	mg_err se;
+	if (owned_save(cm, &se) < 0)
+		log_err("cloud: %s", se.msg);
+	if (r < 0) {
+		snprintf(cm->state, sizeof(cm->state), "%.250s", e->msg);
+		return -1;
+	}
+	if (cm->last.errors) {
+		snprintf(cm->state, sizeof(cm->state), "%zu route change%s failed (see tables)",
+			 cm->last.errors, cm->last.errors == 1 ? "" : "s");
+		return mg_err_set(e, "cloud: %s", cm->state);
+	}
+	snprintf(cm->state, sizeof(cm->state), "ok");
+	if (cm->last.creates || cm->last.replaces || cm->last.deletes)
+		log_info("cloud: %zu created, %zu replaced, %zu removed, %zu conflict%s",
+			 cm->last.creates, cm->last.replaces, cm->last.deletes, cm->last.conflicts,
+			 cm->last.conflicts == 1 ? "" : "s");
+	return 0;
+}
+
+int cm_teardown(struct cloudmgr *cm, mg_err *e)
+{
+	size_t deleted = 0;
+	int r;
+
+	if (cm->owned.n == 0)
+		return 0;
+	r = ready(cm, e);
+	if (r <= 0)
+		return r < 0 ? mg_err_prefix(e, "removing %zu cloud route%s", cm->owned.n,
+					     cm->owned.n == 1 ? "" : "s")
+			     : mg_err_set(e, "%zu cloud routes are recorded but no provider is "
+					     "reachable to remove them", cm->owned.n);
+	r = crec_teardown(cm->ops, cm->p, &cm->id, &cm->owned, &deleted, e);
+	mg_err se;
+	if (owned_save(cm, &se) < 0)
+		log_err("cloud: %s", se.msg);
+	log_info("cloud: %zu route%s of ours removed", deleted, deleted == 1 ? "" : "s");
+	return r;
+}
+
+cJSON *cm_status(const struct cloudmgr *cm)
+{
+	cJSON *j = cJSON_CreateObject(), *tabs;
+
+	if (!j)
+		return NULL;
+	cJSON_AddStringToObject(j, "provider", cm->ops ? cm->ops->name : "none");
+	cJSON_AddStringToObject(j, "state", cm->state);
+	if (cm->have_id) {
+		cJSON_AddStringToObject(j, "instance", cm->id.instance_id);
+		cJSON_AddStringToObject(j, "nic", cm->id.nic_id);
+		cJSON_AddStringToObject(j, "network", cm->id.network_id);
+		cJSON_AddStringToObject(j, "region", cm->id.region);
+		cJSON_AddBoolToObject(j, "forwarding", cm->forwarding_ok);
+	}
+	cJSON_AddNumberToObject(j, "owned_routes", (double)cm->owned.n);
+	tabs = cJSON_AddArrayToObject(j, "tables");
+	for (size_t i = 0; tabs && i < cm->last.n_tables; i++) {
+		const struct crec_table_report *t = &cm->last.tables[i];
+		cJSON *o = cJSON_CreateObject();
+		if (!o)
+			break;
+		cJSON_AddStringToObject(o, "id", t->id);
+		cJSON_AddNumberToObject(o, "owned", (double)t->owned);
+		cJSON_AddNumberToObject(o, "conflicts", (double)t->conflicts);
+		if (t->conflict[0])
+			cJSON_AddStringToObject(o, "conflict", t->conflict);
+		if (t->last_error[0])
+			cJSON_AddStringToObject(o, "last_error", t->last_error);
+		cJSON_AddItemToArray(tabs, o);
+	}
+	return j;
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The agent's cloud side: which provider (DMI hints, a short metadata probe, or what the
+ * admin forces), who we are there, the NIC's forwarding switch, and the VPC routes for
+ * the controller's cloud.destinations through the reconciler. Routes meshgate created
+ * are recorded in <state>/cloud.json (0600): a plain stop leaves them (the instance
+ * still exists, restarts must not churn the API); `down` and revocation remove them.
+ */
+#ifndef MG_CLOUDMGR_H
+#define MG_CLOUDMGR_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+#include "cloud.h"
+#include "config.h"
+#include "err.h"
+
+#define CM_MAX_TABLES 16
+
+struct cloud_opts {
+	char provider[16];   /* "auto" (default), "aws" or "none" */
+	struct cloud_endpoints ep;
+	char sysfs_root[128]; /* DMI root, "" = /sys (tests point it elsewhere) */
+	char tables[CM_MAX_TABLES][CLOUD_ID_LEN]; /* scope; none = every table of the VPC */
+	size_t n_tables;
+	bool takeover;        /* replace other targets' routes for our destinations */
+};
+
+struct cloudmgr;
+
+int cm_open(struct cloudmgr **out, const char *state_dir, const struct cloud_opts *o, mg_err *e);
+void cm_close(struct cloudmgr *cm);
+
+/*
+ * Bring the VPC in line with `cfg` (cloud.manage_routes, cloud.destinations). A host that
+ * is no cloud VM is a quiet no-op. Blocking (bounded by the provider's timeouts and
+ * retries). Returns 0, or -1 with e set; the status keeps the details.
+ */
+int cm_sync(struct cloudmgr *cm, const struct mg_config *cfg, mg_err *e);
+/* Remove every route meshgate created (down, revocation). */
+int cm_teardown(struct cloudmgr *cm, mg_err *e);
+/* Provider, identity, forwarding state, per table: owned, conflicts, last error. */
+cJSON *cm_status(const struct cloudmgr *cm);
+
+#endif
