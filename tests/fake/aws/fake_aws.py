@@ -93,7 +93,7 @@ def missing(name):
 
 def invalid(name, value, why=""):
     return ApiError("InvalidParameterValue", 400,
-                    "Value (%s) for parameter %s is invalid. %s" % (value, name, why).rstrip())
+                    ("Value (%s) for parameter %s is invalid. %s" % (value, name, why)).rstrip())
 
 
 # ------------------------------------------------------------------------------------------
