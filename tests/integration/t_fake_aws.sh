@@ -215,7 +215,7 @@ expect 200 '<routeTableId>rtb-000000000000000db</routeTableId>' DescribeRouteTab
 ctl /route/delete '{"route_table": "rtb-000000000000000db", "dst": "198.51.100.0/24"}' >/dev/null
 # the 50-route limit (non-local routes, per table)
 for i in $(seq 0 49); do
-	out=$(q --creds-file "$MG_TMP/creds-loop.json" CreateRoute RouteTableId=rtb-000000000000000db DestinationCidrBlock=198.19.$i.0/24 NetworkInterfaceId=eni-0c0000000000000a1)
+	out=$(q --creds-file "$MG_TMP/creds-loop.json" CreateRoute RouteTableId=rtb-000000000000000db "DestinationCidrBlock=198.19.$i.0/24" NetworkInterfaceId=eni-0c0000000000000a1)
 	assert_eq "$(head -1 <<<"$out")" 200 "route $i: $out"
 done
 expect 400 '<Code>RouteLimitExceeded</Code>' CreateRoute RouteTableId=rtb-000000000000000db DestinationCidrBlock=198.19.50.0/24 NetworkInterfaceId=eni-0c0000000000000a1
