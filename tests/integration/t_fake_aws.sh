@@ -15,6 +15,7 @@
 mg_setup fake_aws
 
 FA=$MG_SRC/tests/fake/aws
+export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in the source tree
 # the system interpreter (a version-manager shim on PATH costs half a second per start)
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3) || mg_fail "python3 missing (scripts/deps)"
