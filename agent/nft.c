@@ -345,9 +345,22 @@ static int e_simple(struct nftnl_rule *r, const char *name)
 	return add_expr(r, nftnl_expr_alloc(name));
 }
 
+static int e_bitwise(struct nftnl_rule *r, const void *mask, const void *xor, uint32_t len)
+{
+	struct nftnl_expr *x = nftnl_expr_alloc("bitwise");
+	if (!x)
+		return -1;
+	nftnl_expr_set_u32(x, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(x, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(x, NFTNL_EXPR_BITWISE_LEN, len);
+	nftnl_expr_set(x, NFTNL_EXPR_BITWISE_MASK, mask, len);
+	nftnl_expr_set(x, NFTNL_EXPR_BITWISE_XOR, xor, len);
+	return add_expr(r, x);
+}
+
 static int e_ct_established(struct nftnl_rule *r)
 {
-	struct nftnl_expr *x = nftnl_expr_alloc("ct"), *bw;
+	struct nftnl_expr *x = nftnl_expr_alloc("ct");
 	uint32_t mask = NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED);
 	uint32_t zero = 0;
 
@@ -355,17 +368,7 @@ static int e_ct_established(struct nftnl_rule *r)
 		return -1;
 	nftnl_expr_set_u32(x, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
 	nftnl_expr_set_u32(x, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-	if (add_expr(r, x))
-		return -1;
-	bw = nftnl_expr_alloc("bitwise");
-	if (!bw)
-		return -1;
-	nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-	nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_LEN, 4);
-	nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_MASK, &mask, 4);
-	nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
-	if (add_expr(r, bw))
+	if (add_expr(r, x) || e_bitwise(r, &mask, &zero, 4))
 		return -1;
 	return e_cmp(r, NFT_CMP_NEQ, &zero, 4);
 }
@@ -379,15 +382,7 @@ static int e_mss_clamp(struct nftnl_rule *r)
 	if (e_u8(r, NFT_META_L4PROTO, IPPROTO_TCP) ||
 	    e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1))
 		return -1;
-	x = nftnl_expr_alloc("bitwise");
-	if (!x)
-		return -1;
-	nftnl_expr_set_u32(x, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(x, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-	nftnl_expr_set_u32(x, NFTNL_EXPR_BITWISE_LEN, 1);
-	nftnl_expr_set(x, NFTNL_EXPR_BITWISE_MASK, &mask, 1);
-	nftnl_expr_set(x, NFTNL_EXPR_BITWISE_XOR, &zero, 1);
-	if (add_expr(r, x) || e_cmp(r, NFT_CMP_EQ, &syn, 1))
+	if (e_bitwise(r, &mask, &zero, 1) || e_cmp(r, NFT_CMP_EQ, &syn, 1))
 		return -1;
 	x = nftnl_expr_alloc("rt");
 	if (!x)
