@@ -1089,16 +1089,55 @@ out:
 	return ret;
 }
 
-int nft_apply(struct nft_ctx *c, const struct nft_spec *s, unsigned flags, mg_err *e)
+/*
+ * Egress: the mesh's internet traffic leaves here, so everything the access list does
+ * not name is reachable (a /0 full entry under the list: any entry is more specific).
+ */
+static int egress_access(const struct nft_spec *s, struct nft_spec *out,
+			 struct access_rule **owned, mg_err *e)
+{
+	bool has4 = false, has6 = false;
+	size_t n = s->n_access;
+
+	*out = *s;
+	*owned = NULL;
+	if (!s->egress)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s->access[i].cidr.len == 0)
+			*(s->access[i].cidr.family == AF_INET ? &has4 : &has6) = true;
+	}
+	*owned = calloc(n + 2, sizeof(**owned));
+	if (!*owned)
+		return mg_err_set(e, "out of memory");
+	memcpy(*owned, s->access, n * sizeof(**owned));
+	if (!has4)
+		(*owned)[n++] = (struct access_rule){.cidr = {.family = AF_INET}, .mode = ACCESS_FULL};
+	if (!has6)
+		(*owned)[n++] = (struct access_rule){.cidr = {.family = AF_INET6}, .mode = ACCESS_FULL};
+	out->access = *owned;
+	out->n_access = n;
+	return 0;
+}
+
+int nft_apply(struct nft_ctx *c, const struct nft_spec *spec, unsigned flags, mg_err *e)
 {
 	struct chain_list cl;
+	struct access_rule *extra;
+	struct nft_spec sp, *s = &sp;
 	struct build bd;
 	int r;
 
-	if (list_chains(c, &cl, e) < 0)
+	if (egress_access(spec, &sp, &extra, e) < 0)
 		return -1;
+
+	if (list_chains(c, &cl, e) < 0) {
+		free(extra);
+		return -1;
+	}
 	if (batch_begin(c, &bd, e) < 0) {
 		free(cl.v);
+		free(extra);
 		return -1;
 	}
 	r = build_ruleset(c, &bd, s, &cl, flags, e);
@@ -1106,6 +1145,7 @@ int nft_apply(struct nft_ctx *c, const struct nft_spec *s, unsigned flags, mg_er
 		r = batch_end(&bd, e);
 	nftnl_batch_free(bd.b);
 	free(cl.v);
+	free(extra);
 	return r;
 }
 

@@ -29,7 +29,8 @@ struct nft_spec {
 	bool nat;                  /* masquerade tunnel -> non-tunnel traffic ... */
 	const struct cidr *exclude; /* ... except to these destinations */
 	size_t n_exclude;
-	bool egress;               /* this LAN is the mesh's internet exit: NAT on */
+	bool egress;               /* this LAN is the mesh's internet exit: NAT on, and what
+				      the access list does not name is reachable */
 	const struct access_rule *access;
 	size_t n_access;
 	bool mss_clamp;

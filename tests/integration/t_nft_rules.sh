@@ -70,6 +70,12 @@ assert_eq "$(rules input)" "$fwd" "input follows the same access list"
 # one rule per protocol of a ports entry, never one per port
 assert_eq "$(ruleset | jq '[.nftables[]|select(.rule.chain=="forward")]|length')" 6 "forward rule count: established, full v4+v6, ports tcp+udp, drop"
 
+mg_log "egress: NAT on, and what the list does not name is reachable (more specific entries still win)"
+apply "$(cfg '"egress":true,"access":[{"cidr":"192.0.2.0/24","mode":"deny"}]')"
+assert_eq "$(elems full4)" '[{"range":["0.0.0.0","192.0.1.255"]},{"range":["192.0.3.0","255.255.255.255"]}]' "egress full4 around the deny"
+assert_eq "$(elems full6)" '[{"prefix":{"addr":"::","len":0}}]' "egress full6"
+rules postrouting | grep -q masquerade || mg_fail "egress without masquerade"
+
 mg_log "a batch the kernel refuses leaves the table byte-identical"
 before=$(nsx "$N" nft -j list table inet meshgate)
 if nsx "$N" "$T" apply "$TUN" "$(cfg '"nat":{"enabled":true}')" --reject 2>"$MG_TMP/rej"; then mg_fail "refused batch reported success"; fi
