@@ -4,6 +4,9 @@
 #define MG_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
 
 /* Exit codes (documented in `meshgate --help`). */
 enum {
@@ -25,6 +28,11 @@ int cmd_status(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_cleanup(int argc, char **argv);
+
+/* Read a connection string from FILE ('-' = stdin) into out (NUL-terminated). */
+int cli_read_connect_file(const char *path, char *out, size_t outlen, mg_err *e);
 
 /* Overwrite a secret passed on the command line so it no longer shows in ps. */
 void cli_scrub_arg(char *arg);

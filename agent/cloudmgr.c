@@ -145,7 +145,7 @@ static int ready(struct cloudmgr *cm, mg_err *e)
 	if (!cm->ops)
 		return 0;
 	if (!cm->p) {
-		cm->p = cm->ops->open(&cm->o.ep, e);
+		cm->p = cm->ops->open(&cm->o.ep, &cm->o.hooks, e);
 		if (!cm->p)
 			return mg_err_prefix(e, "cloud %s", cm->ops->name);
 	}

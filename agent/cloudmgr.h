@@ -25,6 +25,7 @@ struct cloud_opts {
 	char tables[CM_MAX_TABLES][CLOUD_ID_LEN]; /* scope; none = every table of the VPC */
 	size_t n_tables;
 	bool takeover;        /* replace other targets' routes for our destinations */
+	struct cloud_hooks hooks; /* progress while blocked in provider calls */
 };
 
 struct cloudmgr;

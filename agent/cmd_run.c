@@ -356,3 +356,117 @@ int cmd_down(int argc, char **argv)
 	close(lockfd);
 	return rc;
 }
+
+/* The daemon's last recorded state in status.json ("" when unknown). */
+static void last_daemon_state(const char *dir, char *out, size_t len)
+{
+	mg_err e = {""};
+	cJSON *s = state_load_status(dir, &e);
+	const cJSON *d = s ? cJSON_GetObjectItemCaseSensitive(s, "daemon") : NULL;
+	const cJSON *st = d ? cJSON_GetObjectItemCaseSensitive(d, "state") : NULL;
+
+	snprintf(out, len, "%s", cJSON_IsString(st) ? st->valuestring : "");
+	cJSON_Delete(s);
+}
+
+static void cleanup_usage(FILE *f)
+{
+	fprintf(f, "Usage: meshgate cleanup [options]\n\n"
+		   "What the systemd unit runs after the daemon stopped (ExecStopPost): when\n"
+		   "`meshgate run` did not stop cleanly (a crash, SIGKILL, the watchdog), it\n"
+		   "removes the tunnel, its routes and the nftables table inet meshgate that the\n"
+		   "daemon left behind, so no half-configured router stays. Sysctls, the sysctl\n"
+		   "drop-in and cloud routes stay, as after a clean stop (`meshgate down` removes\n"
+		   "everything). After a clean stop there is nothing to do and it says so.\n"
+		   "Refuses while a meshgate daemon holds the state lock.\n\n"
+		   "Options:\n"
+		   "  -s, --state-dir DIR        state directory (default " STATE_DIR_DEFAULT ")\n"
+		   "  -i, --ifname NAME          tunnel interface (default: from the state, else "
+		   DP_IFNAME_DEFAULT ")\n"
+		   "  -h, --help                 this text\n");
+}
+
+int cmd_cleanup(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"state-dir", required_argument, NULL, 's'},
+		{"ifname", required_argument, NULL, 'i'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct dp_opts dpo = {.wg_mode = DP_WG_AUTO};
+	const char *dir = STATE_DIR_DEFAULT;
+	struct dataplane *dp = NULL;
+	char last[32];
+	mg_err e = {""};
+	int c, lockfd, rc = EXIT_OK;
+
+	while ((c = getopt_long(argc, argv, "s:i:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			dir = optarg;
+			break;
+		case 'i':
+			if (!valid_ifname(optarg)) {
+				fprintf(stderr, "meshgate cleanup: bad interface name \"%s\"\n", optarg);
+				return EXIT_USAGE;
+			}
+			snprintf(dpo.ifname, sizeof(dpo.ifname), "%s", optarg);
+			break;
+		case 'h':
+			cleanup_usage(stdout);
+			return EXIT_OK;
+		default:
+			cleanup_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "meshgate cleanup: unexpected argument \"%s\"\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!fs_exists(dir) || !state_enrolled(dir)) {
+		printf("Nothing to clean up: not enrolled (no identity in %s).\n", dir);
+		return EXIT_OK;
+	}
+	lockfd = state_lock(dir, &e);
+	if (lockfd < 0) {
+		fprintf(stderr, "meshgate cleanup: %s\n", e.msg);
+		return EXIT_FAIL;
+	}
+	last_daemon_state(dir, last, sizeof(last));
+	if (!strcmp(last, "stopped") || !strcmp(last, "down") || !last[0]) {
+		printf("Nothing to clean up: the daemon %s.\n",
+		       last[0] ? "stopped cleanly" : "never ran");
+		close(lockfd);
+		return EXIT_OK;
+	}
+	if (!dpo.ifname[0]) {
+		struct agent_state st;
+		if (state_load(dir, &st, &e) == 0 && st.ifname[0])
+			snprintf(dpo.ifname, sizeof(dpo.ifname), "%s", st.ifname);
+		else
+			snprintf(dpo.ifname, sizeof(dpo.ifname), "%s", DP_IFNAME_DEFAULT);
+		state_wipe(&st);
+	}
+	log_warn("the daemon did not stop cleanly (last state \"%s\"): removing the tunnel %s, "
+		 "its routes and the firewall table it left", last, dpo.ifname);
+	if (dp_open(&dp, &dpo, &e) < 0 || dp_teardown(dp, &e) < 0) {
+		fprintf(stderr, "meshgate cleanup: %s\n", e.msg);
+		rc = EXIT_FAIL;
+	} else {
+		cJSON *f = cJSON_CreateObject();
+		if (f) {
+			cJSON *dj = cJSON_AddObjectToObject(f, "daemon");
+			if (dj)
+				cJSON_AddStringToObject(dj, "state", "stopped");
+			status_merge(dir, f);
+		}
+		printf("Cleaned up after an unclean stop: tunnel %s, its routes and the firewall "
+		       "table removed (sysctls and cloud routes stay).\n", dpo.ifname);
+	}
+	if (dp)
+		dp_close(dp);
+	close(lockfd);
+	return rc;
+}

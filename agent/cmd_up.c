@@ -35,26 +35,6 @@ static void up_usage(FILE *f)
 		"  -h, --help               this text\n");
 }
 
-static int read_connect_file(const char *path, char *out, size_t outlen, mg_err *e)
-{
-	char *buf = NULL;
-	size_t len = 0;
-
-	if (!strcmp(path, "-")) {
-		size_t n = fread(out, 1, outlen - 1, stdin);
-		out[n] = '\0';
-		if (ferror(stdin))
-			return mg_err_set(e, "read connection string from stdin: %s",
-					  strerror(errno));
-		return 0;
-	}
-	if (fs_read_bounded(path, outlen - 1, &buf, &len, e) < 0)
-		return mg_err_prefix(e, "connection string file");
-	memcpy(out, buf, len + 1);
-	free(buf);
-	return 0;
-}
-
 int cmd_up(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -134,7 +114,7 @@ int cmd_up(int argc, char **argv)
 					"--connect-file FILE\n");
 			return EXIT_USAGE;
 		}
-		if (file && read_connect_file(file, connect, sizeof(connect), &e) < 0) {
+		if (file && cli_read_connect_file(file, connect, sizeof(connect), &e) < 0) {
 			fprintf(stderr, "meshgate up: %s\n", e.msg);
 			return EXIT_FAIL;
 		}

@@ -25,6 +25,7 @@
 #include "config.h"
 #include "ctlc.h"
 #include "log.h"
+#include "notify.h"
 #include "state.h"
 #include "status.h"
 #include "version.h"
@@ -62,6 +63,10 @@ struct daemon {
 	bool report_now;
 	bool stop;
 	int exit_code;
+
+	char ifname[16];    /* the tunnel */
+	struct notifier nt; /* systemd: READY=1, STATUS=, watchdog */
+	uint64_t wd_at;     /* next watchdog ping (0: no watchdog) */
 };
 
 static uint64_t now_ms(void)
@@ -79,6 +84,30 @@ static uint64_t now_ms(void)
  */
 enum err_src { ERR_CONN, ERR_CFG, ERR_APPLY };
 
+/* One line for `systemctl status`: what is in force and what is wrong. */
+static void update_status(struct daemon *d)
+{
+	struct dp_stats s;
+
+	if (!d->nt.enabled)
+		return;
+	if (!d->have_applied) {
+		notify_status(&d->nt, "waiting for the first config from %s%s%s",
+			      d->st.target.url, d->last_error[0] ? ": " : "", d->last_error);
+		return;
+	}
+	if (!d->dp || dp_stats(d->dp, &s) < 0)
+		memset(&s, 0, sizeof(s));
+	if (d->applying || d->last_error[0])
+		notify_status(&d->nt, "config v%lld%s; %s", (long long)d->applied.version,
+			      d->applying ? " being applied" : " in force",
+			      d->last_error[0] ? d->last_error : "retrying");
+	else
+		notify_status(&d->nt, "config v%lld in force: %s up, %zu route%s, firewall %s",
+			      (long long)d->applied.version, d->ifname,
+			      s.routes, s.routes == 1 ? "" : "s", s.fw_present ? "on" : "off");
+}
+
 static void set_error(struct daemon *d, enum err_src src, const char *msg)
 {
 	char *slot = src == ERR_CONN ? d->conn_error : src == ERR_CFG ? d->cfg_error : d->apply_error;
@@ -94,6 +123,7 @@ static void set_error(struct daemon *d, enum err_src src, const char *msg)
 	else
 		status_clear_error(d->o->state_dir);
 	d->report_now = true;
+	update_status(d);
 }
 
 /* Capped exponential backoff with full jitter: uniform in [base/2, base]. */
@@ -192,6 +222,14 @@ static void mark_applied(struct daemon *d, int changes, const char *how)
 	d->applying = false;
 	d->report_now = true;
 	d->cloud_at = now_ms(); /* bring the VPC routes in line with it */
+	/* the tunnel, routes, sysctls and firewall are all in place: systemd may go on */
+	if (!d->nt.ready) {
+		char line[160];
+		snprintf(line, sizeof(line), "config v%lld in force (%d change%s)",
+			 (long long)d->applied.version, changes, changes == 1 ? "" : "s");
+		notify_ready(&d->nt, line);
+	}
+	update_status(d);
 }
 
 /*
@@ -262,6 +300,7 @@ static void revoke_and_stop(struct daemon *d)
 	if (daemon_teardown_all(d->o, d->dp, d->cm, &e) < 0)
 		log_err("teardown after revocation incomplete: %s", e.msg);
 	set_error(d, ERR_CONN, "revoked by the controller; everything meshgate made was removed");
+	notify_stopping(&d->nt, "revoked by the controller: everything meshgate made was removed");
 	d->stop = true;
 	d->exit_code = EXIT_REVOKED;
 }
@@ -538,11 +577,22 @@ int daemon_teardown_all(const struct daemon_opts *o, struct dataplane *dp, struc
 	return r;
 }
 
+/* Provider calls block the loop; let the service watchdog know we are alive. */
+static void cloud_progress(void *ud)
+{
+	struct daemon *d = ud;
+
+	notify_watchdog(&d->nt);
+}
+
 int daemon_run(const struct daemon_opts *o)
 {
 	struct daemon d = {.o = o, .sigfd = -1, .exit_code = EXIT_OK};
+	struct cloud_opts co = o->cloud;
 	mg_err e = {""};
 	int lockfd;
+
+	notify_init(&d.nt);
 
 	lockfd = state_lock(o->state_dir, &e);
 	if (lockfd < 0) {
@@ -558,8 +608,11 @@ int daemon_run(const struct daemon_opts *o)
 	if (!dpo.ifname[0])
 		snprintf(dpo.ifname, sizeof(dpo.ifname), "%s",
 			 d.st.ifname[0] ? d.st.ifname : DP_IFNAME_DEFAULT);
+	snprintf(d.ifname, sizeof(d.ifname), "%s", dpo.ifname);
+	co.hooks.progress = cloud_progress;
+	co.hooks.ud = &d;
 	if (setup_signals(&d, &e) < 0 || dp_open(&d.dp, &dpo, &e) < 0 ||
-	    cm_open(&d.cm, o->state_dir, &o->cloud, &e) < 0) {
+	    cm_open(&d.cm, o->state_dir, &co, &e) < 0) {
 		log_err("%s", e.msg);
 		d.exit_code = EXIT_FAIL;
 		goto out;
@@ -583,15 +636,25 @@ int daemon_run(const struct daemon_opts *o)
 			status_merge(o->state_dir, f);
 		}
 	}
+	update_status(&d);
 	load_last_good(&d);
 
 	uint64_t t = now_ms();
+	uint64_t wd_every = notify_watchdog_interval_ms(&d.nt);
+	if (wd_every) {
+		notify_watchdog(&d.nt);
+		d.wd_at = t + wd_every;
+	}
 	d.poll_at = t;
 	d.report_at = t + 1000;
 	d.sysctl_at = t + 500;
 	d.scan_at = t + 30000;
 	while (!d.stop) {
 		t = now_ms();
+		if (d.wd_at && t >= d.wd_at) {
+			notify_watchdog(&d.nt);
+			d.wd_at = t + wd_every;
+		}
 		if (d.reconcile_at && t >= d.reconcile_at) {
 			int changes = 0;
 			d.reconcile_at = 0;
@@ -655,6 +718,8 @@ int daemon_run(const struct daemon_opts *o)
 			next = d.report_at;
 		if (d.cloud_at && d.cloud_at < next)
 			next = d.cloud_at;
+		if (d.wd_at && d.wd_at < next)
+			next = d.wd_at;
 		t = now_ms();
 		int timeout = next > t ? (int)(next - t) : 0;
 
@@ -691,6 +756,7 @@ int daemon_run(const struct daemon_opts *o)
 	if (d.exit_code == EXIT_OK && d.dp) {
 		log_info("stopping: removing the tunnel and its routes (sysctls and cloud routes "
 			 "stay until `meshgate down`)");
+		notify_stopping(&d.nt, "stopping: removing the tunnel and its routes");
 		if (dp_teardown(d.dp, &e) < 0)
 			log_err("teardown: %s", e.msg);
 		cJSON *f = cJSON_CreateObject();

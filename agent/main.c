@@ -17,6 +17,8 @@ static const struct {
 	{"run", cmd_run, "run the agent (the service): tunnel, routes, host settings, drift repair"},
 	{"status", cmd_status, "show what the agent knows (--json for machines)"},
 	{"down", cmd_down, "remove everything meshgate made on this host (--forget: and the identity)"},
+	{"check", cmd_check, "preflight: privileges, nftables, WireGuard, path to the controller"},
+	{"cleanup", cmd_cleanup, "after an unclean stop: remove the tunnel, routes and table left"},
 	{"version", cmd_version, "print the version"},
 };
 

@@ -14,6 +14,7 @@ struct cloud_provider {
 	struct aws_imds imds;
 	struct aws_creds creds;
 	struct aws_ec2 ec2;
+	struct cloud_hooks hooks;
 	bool ec2_ready;
 	char region[64];
 };
@@ -23,7 +24,8 @@ static int aws_detect(const struct cloud_endpoints *ep, long timeout_ms)
 	return aws_imds_probe(ep && ep->metadata[0] ? ep->metadata : NULL, timeout_ms);
 }
 
-static struct cloud_provider *aws_open(const struct cloud_endpoints *ep, mg_err *e)
+static struct cloud_provider *aws_open(const struct cloud_endpoints *ep,
+				       const struct cloud_hooks *hooks, mg_err *e)
 {
 	struct cloud_provider *p = calloc(1, sizeof(*p));
 
@@ -31,6 +33,8 @@ static struct cloud_provider *aws_open(const struct cloud_endpoints *ep, mg_err 
 		return mg_err_set(e, "out of memory"), NULL;
 	if (ep)
 		p->ep = *ep;
+	if (hooks)
+		p->hooks = *hooks;
 	if (aws_imds_init(&p->imds, p->ep.metadata, e)) {
 		free(p);
 		return NULL;
@@ -88,6 +92,8 @@ static int aws_identity(struct cloud_provider *p, struct cloud_identity *id, mg_
 		if (aws_ec2_init(&p->ec2, id->region, p->ep.api, p->ep.ca_file, creds_cb, p, e))
 			return -1;
 		snprintf(p->region, sizeof(p->region), "%s", id->region);
+		p->ec2.progress = p->hooks.progress;
+		p->ec2.progress_ud = p->hooks.ud;
 		p->ec2_ready = true;
 	}
 	return 0;

@@ -683,8 +683,12 @@ int aws_ec2_call(struct aws_ec2 *c, const char *action, const struct aws_param *
 		if (i > 0) {
 			long ms = aws_backoff_ms(c->backoff_base_ms, c->backoff_cap_ms, i - 1,
 						 c->rand32 ? c->rand32() : real_rand32());
+			if (c->progress)
+				c->progress(c->progress_ud);
 			(c->sleep_ms ? c->sleep_ms : real_sleep)(c->sleep_ud, ms);
 		}
+		if (c->progress)
+			c->progress(c->progress_ud);
 		if (send_once(c, form, force, &status, &body, &blen, &te)) {
 			/* no HTTP answer: network trouble is worth retrying, local trouble not */
 			memset(err, 0, sizeof(*err));

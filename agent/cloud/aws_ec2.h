@@ -55,6 +55,9 @@ struct aws_ec2 {
 	void *sleep_ud;
 	time_t (*now)(void);
 	uint32_t (*rand32)(void);
+	/* called before every attempt and retry sleep (a service watchdog); may be NULL */
+	void (*progress)(void *ud);
+	void *progress_ud;
 };
 
 /* endpoint NULL or "" = https://ec2.<region>.amazonaws.com. Returns 0 or -1. */

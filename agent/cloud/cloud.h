@@ -93,11 +93,23 @@ enum cloud_upsert_result {
 
 struct cloud_provider; /* one provider's live state (clients, tokens, credentials) */
 
+/*
+ * Calls back into the daemon while a blocking provider call is under way: `progress`
+ * runs before every attempt and every retry sleep, so a service watchdog sees a daemon
+ * that is slow because the API is, not one that hangs.
+ */
+struct cloud_hooks {
+	void (*progress)(void *ud);
+	void *ud;
+};
+
 struct cloud_provider_ops {
 	const char *name;
 	/* Short metadata probe: 1 = this cloud, 0 = not (or unreachable in timeout_ms). */
 	int (*detect)(const struct cloud_endpoints *ep, long timeout_ms);
-	struct cloud_provider *(*open)(const struct cloud_endpoints *ep, mg_err *e);
+	/* `hooks` may be NULL. */
+	struct cloud_provider *(*open)(const struct cloud_endpoints *ep,
+				       const struct cloud_hooks *hooks, mg_err *e);
 	void (*close)(struct cloud_provider *p);
 	int (*identity)(struct cloud_provider *p, struct cloud_identity *out, mg_err *e);
 	/* Make sure credentials are valid for a while; fetches new ones before they expire,

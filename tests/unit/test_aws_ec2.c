@@ -244,6 +244,7 @@ struct script {
 	int sleeps;
 	long slept_ms;
 	int creds_calls, forced;
+	int progress;
 };
 
 static int scripted(void *ud, const char *url, const char *const *h, size_t nh,
@@ -281,6 +282,12 @@ static void no_sleep(void *ud, long ms)
 	struct script *s = ud;
 	s->sleeps++;
 	s->slept_ms += ms;
+}
+
+static void count_progress(void *ud)
+{
+	struct script *s = ud;
+	s->progress++;
 }
 
 static int fake_creds(void *ud, bool force, struct aws_creds *out, mg_err *e)
@@ -394,10 +401,14 @@ static void test_retry_throttle(void **state)
 
 	(void)state;
 	client(&c, &s);
+	c.progress = count_progress;
+	c.progress_ud = &s;
 	if (aws_ec2_create_route(&c, "rtb-1", &d, "eni-1", &err, &e))
 		fail_msg("%s", e.msg);
 	assert_int_equal(s.next, 4);
 	assert_int_equal(s.sleeps, 3);
+	/* the watchdog hears from us before each of the 4 attempts and 3 sleeps */
+	assert_int_equal(s.progress, 7);
 	/* full jitter: each sleep at most its cap, 500 + 1000 + 2000 */
 	assert_true(s.slept_ms <= 3500);
 	assert_string_equal(s.bodies[0], "Action=CreateRoute&Version=2016-11-15&RouteTableId=rtb-1"

@@ -312,7 +312,7 @@ static void test_dmi_detect(void **state)
 
 	/* the provider end to end through the ops against the local metadata server */
 	snprintf(ep.metadata, sizeof(ep.metadata), "http://127.0.0.1:%d", S.port);
-	struct cloud_provider *prov = cloud_aws_ops.open(&ep, &why);
+	struct cloud_provider *prov = cloud_aws_ops.open(&ep, NULL, &why);
 	struct cloud_identity id;
 	assert_non_null(prov);
 	assert_int_equal(cloud_aws_ops.identity(prov, &id, &why), 0);
