@@ -266,7 +266,10 @@ int cmd_run(int argc, char **argv)
 			   "repairs drift (deleted routes or tunnel, forwarding turned off) and\n"
 			   "reports status. SIGTERM removes the tunnel and its routes; sysctls stay\n"
 			   "until `meshgate down`. Exits 3 after the controller revoked this\n"
-			   "connector (everything meshgate made is removed first).\n\n"
+			   "connector (everything meshgate made is removed first).\n"
+			   "Under systemd (meshgate.service, Type=notify) it sends READY=1 once the\n"
+			   "first config is fully in place (tunnel, routes, firewall), STATUS= lines\n"
+			   "for `systemctl status`, and watchdog pings when WatchdogSec= is set.\n\n"
 			   "Options:\n%s"
 			   "      --poll-wait S          long-poll wait asked of the controller (25)\n"
 			   "      --status-interval S    status report period (10)\n",
