@@ -58,6 +58,7 @@ static const char dp_help[] =
 	"                             every table of the VPC)\n"
 	"      --cloud-takeover       replace other targets' routes for our destinations\n"
 	"                             (blackhole routes are always replaced)\n"
+	"      --cloud-interval S     how often VPC routes are re-checked (default 60)\n"
 	"      --cloud-metadata URL, --cloud-api URL, --cloud-ca-file FILE, --cloud-sysfs DIR\n"
 	"                             endpoints and trust for partitions, regions and tests\n"
 	"      --log-level LEVEL      error, warn, info (default) or debug\n"
