@@ -99,6 +99,9 @@ mg_log "systemctl start returned after $(($(now_ms) - t0)) ms (Type=notify: afte
 # checked right after start returned: READY=1 came after the work was done
 routes=$(nsx "$C_a" ip route show proto 109)
 [ -n "$routes" ] || mg_fail "no routes when start returned"
+# the installed rt_protos.d name: `ip route show proto meshgate` inside the root
+assert_eq "$(cx ip route show proto meshgate)" "$routes" "routes by protocol name"
+assert_contains "$(cx ip route show dev mg0)" "proto meshgate"
 nsx "$C_a" nft list table inet meshgate >/dev/null || mg_fail "no firewall table when start returned"
 assert_eq "$(cx systemctl is-active meshgate)" active "service state"
 st=$(cx systemctl show -p StatusText --value meshgate)
