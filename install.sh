@@ -156,15 +156,18 @@ check_os() {
 
 # kernel_has FEATURE MODULE: 0 yes, 1 no, 2 cannot tell (CONFIG_FEATURE, MODULE.ko)
 kernel_has() {
-	local opt=$1 mod=$2 rel cfg
+	local opt=$1 mod=$2 rel cfg conf
 	[ -d "/sys/module/$mod" ] && return 0
 	rel=$(uname -r)
 	for cfg in /proc/config.gz "/boot/config-$rel" "/lib/modules/$rel/config"; do
 		[ -r "$cfg" ] || continue
-		if { [ "${cfg%.gz}" != "$cfg" ] && zcat "$cfg" 2>/dev/null || cat "$cfg"; } |
-			grep -qE "^CONFIG_$opt=(y|m)\$"; then
-			return 0
-		fi
+		case $cfg in
+		*.gz) conf=$(zcat "$cfg" 2>/dev/null || true) ;;
+		*) conf=$(cat "$cfg" 2>/dev/null || true) ;;
+		esac
+		# a config that cannot be read (a container may hide it) tells nothing
+		grep -q '^CONFIG_' <<<"$conf" || continue
+		grep -qE "^CONFIG_$opt=(y|m)\$" <<<"$conf" && return 0
 		return 1
 	done
 	for cfg in "/lib/modules/$rel/modules.builtin" "/lib/modules/$rel/modules.dep"; do
@@ -241,7 +244,7 @@ unit_present() {
 
 # --- dependencies --------------------------------------------------------------------
 
-pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+pkg_installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
 
 # wait for the dpkg lock (a fresh cloud VM runs unattended-upgrades at first boot); keep
 # an admin's edited conffiles; no Recommends (wireguard-go is chosen explicitly)
@@ -411,7 +414,7 @@ install_deb() {
 
 run_opts_current() {
 	sed -n 's/^[[:space:]]*MESHGATE_RUN_OPTS=//p' "$DEFAULTS" 2>/dev/null | tail -n 1 |
-		sed 's/^"\(.*\)"[[:space:]]*$/\1/; s/^'"'"'\(.*\)'"'"'[[:space:]]*$/\1/'
+		sed 's/^"\(.*\)"[[:space:]]*$/\1/; s/^'"'"'\(.*\)'"'"'[[:space:]]*$/\1/' || true
 }
 
 write_run_opts() {
@@ -435,7 +438,7 @@ write_run_opts() {
 enrolled() { [ -x "$SBIN" ] && "$SBIN" status --state-dir "$STATE_DIR" >/dev/null 2>&1; }
 device_id() {
 	"$SBIN" status --json --state-dir "$STATE_DIR" 2>/dev/null |
-		sed -n 's/^[[:space:]]*"device_id":[[:space:]]*"\([^"]*\)".*/\1/p' | head -n 1
+		sed -n 's/^[[:space:]]*"device_id":[[:space:]]*"\([^"]*\)".*/\1/p' | head -n 1 || true
 }
 
 # meshgate check BINARY: the agent's own preflight, when it has one

@@ -7,6 +7,8 @@
 #                            host  the host's network: for apt only
 #                            none  a new, empty network namespace
 #                            NS    a namespace made with ns_add
+#   root_boot NS           boot the root's systemd (systemd-nspawn in namespace NS);
+#                          root_in CMD... runs CMD in it, root_halt shuts it down
 #   root_snapshot FILE     the tree of $ROOT (type, mode, owner, size, md5, link target)
 #                          minus ROOT_EXCLUDES, sorted: compare two with root_diff
 #
@@ -48,8 +50,18 @@ root_setup() {
 	[ -x "$(command -v debootstrap)" ] || { echo "$1: no debootstrap (scripts/deps)" >&2; exit 77; }
 }
 _root_exit() {
-	local rc=$?
+	local rc=$? p
 	set +e
+	# first what runs in a root (a booted container among them), then the roots
+	if [ -f "$MG_TMP/.pids" ]; then
+		local pids
+		pids=$(cat "$MG_TMP/.pids")
+		for p in $pids; do kill -TERM "$p" 2>/dev/null; done
+		for p in $pids; do
+			for _ in $(seq 1 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+			kill -KILL "$p" 2>/dev/null
+		done
+	fi
 	root_cleanup "$rc"
 	(exit "$rc")
 	mg_cleanup
@@ -178,6 +190,59 @@ root_run() {
 	*) pre=(ip netns exec "$net") ;;
 	esac
 	"${pre[@]}" unshare "${flags[@]}" bash -c "$_ROOT_ENTER" root-enter "$ROOT" "$net" "$ROOT_APT" "$@"
+}
+
+# root_boot NS: boot $ROOT's systemd as PID 1 with systemd-nspawn in namespace NS (its
+# network; /dev/net/tun for userspace WireGuard). The container lives in a PID namespace
+# of its own under `unshare --kill-child`, so ending that one process (BOOT_PID) ends
+# everything in it. Sets BOOT_PID and BOOT_INIT (the container's PID 1, as the host sees
+# it); returns 1 when systemd did not come up within 60 s.
+root_boot() {
+	local ns=$1 p q
+	BOOT_INIT=""
+	unshare --pid --fork --kill-child --mount-proc systemd-nspawn -q --register=no --keep-unit \
+		--console=read-only -D "$ROOT" --network-namespace-path="/run/netns/$ns" \
+		--bind=/dev/net/tun --capability=CAP_NET_ADMIN --boot </dev/null >"$MG_TMP/boot.log" 2>&1 &
+	BOOT_PID=$!
+	bg_track "$BOOT_PID"
+	for _ in $(seq 1 100); do
+		for p in $(pgrep -x systemd); do
+			q=$p
+			while [ "${q:-1}" -gt 1 ]; do
+				q=$(awk '/^PPid:/ { print $2 }' "/proc/$q/status" 2>/dev/null)
+				if [ "$q" = "$BOOT_PID" ]; then
+					BOOT_INIT=$p
+					break 3
+				fi
+			done
+		done
+		sleep 0.1
+	done
+	[ -n "$BOOT_INIT" ] || return 1
+	# systemctl answers once the manager's socket is up; --wait then waits for the boot
+	for _ in $(seq 1 300); do
+		case $(timeout 60 nsenter -t "$BOOT_INIT" -a systemctl is-system-running --wait 2>&1) in
+		running | degraded) return 0 ;;
+		stopping | maintenance) return 1 ;;
+		esac
+		kill -0 "$BOOT_PID" 2>/dev/null || return 1
+		sleep 0.2
+	done
+	return 1
+}
+# root_in CMD...: run CMD in the booted root (all of its namespaces; a clean environment)
+root_in() {
+	nsenter -t "$BOOT_INIT" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		HOME=/root LC_ALL=C.UTF-8 TERM=dumb "$@"
+}
+# root_halt: power the booted root off (and make sure it is gone)
+root_halt() {
+	[ -n "${BOOT_PID:-}" ] || return 0
+	[ -z "${BOOT_INIT:-}" ] || root_in systemctl --no-block poweroff >/dev/null 2>&1 || true
+	for _ in $(seq 1 200); do kill -0 "$BOOT_PID" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$BOOT_PID" 2>/dev/null || true
+	wait "$BOOT_PID" 2>/dev/null || true
+	return 0
 }
 
 # root_pids: processes whose root directory is $ROOT
