@@ -14,17 +14,17 @@ set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME meshgate)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_VENDOR "meshgate")
-set(MG_PACKAGE_MAINTAINER "meshgate maintainers <maintainers@meshgate.invalid>" CACHE STRING
-    "Maintainer field of the .deb")
+# MG_PACKAGE_MAINTAINER: a cache variable set in dist/CMakeLists.txt (the changelog too)
 set(CPACK_PACKAGE_CONTACT "${MG_PACKAGE_MAINTAINER}")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "connector agent for a WireGuard VPN mesh")
 # the summary is the Description's first line; this is the rest
-set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "meshgate enrols a host with a mesh controller from one connection string,
-brings up a WireGuard tunnel to the hub (kernel WireGuard, or wireguard-go),
-installs the routes the controller hands out, turns the host into a router for
-its LAN (forwarding, reverse-path filtering, NAT and access rules in an nftables
-table of its own) and, on AWS, writes the VPC routes. It keeps all of this true
-through config changes, drift, restarts and controller outages.
+set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "meshgate enrols a host with a mesh controller from one connection
+string, brings up a WireGuard tunnel to the hub (kernel WireGuard, or
+wireguard-go), installs the routes the controller hands out, turns the host
+into a router for its LAN (forwarding, reverse-path filtering, NAT and access
+rules in an nftables table of its own) and, on AWS, writes the VPC routes. It
+keeps all of this true through config changes, drift, restarts and controller
+outages.
 .
 The package also ships meshgate-controller-mock, a small controller and
 WireGuard hub for tests and demos.")

@@ -47,6 +47,7 @@ expect=(
 	"-rw-r--r-- root/root ./etc/default/meshgate"
 	"-rw-r--r-- root/root ./etc/iproute2/rt_protos.d/meshgate.conf"
 	"-rw-r--r-- root/root ./usr/share/doc/meshgate/copyright"
+	"-rw-r--r-- root/root ./usr/share/doc/meshgate/changelog.gz"
 )
 pages=()
 for m in "$MG_SRC"/man/*.8; do
@@ -79,6 +80,8 @@ for p in "${pages[@]}"; do
 	hdr=$(od -An -tu1 -N8 "$gz" | tr -s ' ')
 	assert_eq "$hdr" " 31 139 8 0 0 0 0 0" "$p.gz header (gzip -9n)"
 done
+assert_contains "$(gzip -dc "$MG_TMP/x/usr/share/doc/meshgate/changelog.gz" | head -n 1)" \
+	"meshgate ($ver) " "changelog's version"
 cmp -s "$MG_TMP/x$unitdir/meshgate.service" "$MG_SRC/dist/systemd/meshgate.service" ||
 	mg_fail "the packaged unit is not dist/systemd/meshgate.service"
 
