@@ -48,6 +48,24 @@ root_setup() {
 	mg_setup "$1"
 	trap '_root_exit' EXIT
 	[ -x "$(command -v debootstrap)" ] || { echo "$1: no debootstrap (scripts/deps)" >&2; exit 77; }
+	_root_reap
+}
+# Roots of runs that were killed outright (SIGKILL runs no trap): each root has an
+# owner file (ROOT.pid) naming the test's PID; gone owner, nothing mounted: removed.
+_root_reap() {
+	local d pid
+	for d in /var/tmp/mgt*-root.* /var/tmp/mgt*-debootstrap.*; do
+		case $d in *.pid) continue ;; esac
+		{ [ -d "$d" ] && [ -f "$d.pid" ]; } || continue
+		pid=$(cat "$d.pid")
+		kill -0 "$pid" 2>/dev/null && continue
+		if awk -v r="$d/" 'index($5, r) == 1 { f = 1 } END { exit !f }' /proc/self/mountinfo; then
+			continue
+		fi
+		mg_log "removing $d (left by a killed run, pid $pid)"
+		rm -rf --one-file-system "$d"
+		rm -f "$d.pid"
+	done
 }
 _root_exit() {
 	local rc=$? p
@@ -112,6 +130,7 @@ root_cache() {
 	if [ ! -s "$ROOT_TAR" ]; then
 		d=$(mktemp -d "/var/tmp/mgt$MG_ID-debootstrap.XXXXXX")
 		echo "$d" >>"$MG_TMP/.roots"
+		echo $$ >"$d.pid"
 		mirror=$(root_host_mirror)
 		local from="debootstrap's default archive"
 		[ -n "$mirror" ] && from="the archive the host's apt uses"
@@ -126,6 +145,7 @@ root_cache() {
 		tar -C "$d/root" --numeric-owner -cf "$ROOT_TAR.tmp" . && mv "$ROOT_TAR.tmp" "$ROOT_TAR"
 		mg_log "debootstrap + tarball: $(($(date +%s) - t0)) s"
 		rm -rf --one-file-system "$d"
+		rm -f "$d.pid"
 	fi
 	exec {lk}>&-
 }
@@ -135,6 +155,7 @@ root_new() {
 	root_cache
 	ROOT=$(mktemp -d "/var/tmp/mgt$MG_ID-root.XXXXXX")
 	echo "$ROOT" >>"$MG_TMP/.roots"
+	echo $$ >"$ROOT.pid"
 	tar -C "$ROOT" --numeric-owner -xpf "$ROOT_TAR"
 	chmod 755 "$ROOT"
 }
@@ -294,9 +315,11 @@ root_cleanup() {
 			continue
 		fi
 		if [ "$rc" -ne 0 ] && [ -n "${MG_KEEP_TMP:-}" ]; then
+			rm -f "$r.pid" # kept on purpose: no later run reaps it
 			mg_log "kept $r"
 			continue
 		fi
 		rm -rf --one-file-system "$r"
+		rm -f "$r.pid"
 	done <"$MG_TMP/.roots"
 }
