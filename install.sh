@@ -47,7 +47,7 @@ connector for its LAN:
      HTTPS to the controller with the pinned key;
   5. installs the package with apt-get, so dpkg tracks every file:
        /usr/sbin/meshgate, /usr/sbin/meshgate-controller-mock
-       /lib/systemd/system/meshgate.service
+       /lib/systemd/system/meshgate.service   (/usr/lib/... on Ubuntu 24.04)
        /etc/default/meshgate                  (MESHGATE_RUN_OPTS, a conffile)
        /etc/iproute2/rt_protos.d/meshgate.conf (`ip route show proto meshgate`)
        man pages meshgate(8), meshgate-controller-mock(8) and bash completion
