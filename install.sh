@@ -47,7 +47,7 @@ connector for its LAN:
      HTTPS to the controller with the pinned key;
   5. installs the package with apt-get, so dpkg tracks every file:
        /usr/sbin/meshgate, /usr/sbin/meshgate-controller-mock
-       /lib/systemd/system/meshgate.service
+       /lib/systemd/system/meshgate.service   (/usr/lib/... on Ubuntu 24.04)
        /etc/default/meshgate                  (MESHGATE_RUN_OPTS, a conffile)
        /etc/iproute2/rt_protos.d/meshgate.conf (`ip route show proto meshgate`)
        man pages meshgate(8), meshgate-controller-mock(8) and bash completion
@@ -71,6 +71,7 @@ Options:
                            it. Default: the checkout this script is in; needed when the
                            script comes from a pipe (curl | bash)
       --build-dir DIR      build here instead of /var/cache/meshgate-install/build
+                           (which --uninstall removes; a DIR of yours stays)
       --run-opts "OPTS"    options for `meshgate run`, written to /etc/default/meshgate
                            as MESHGATE_RUN_OPTS (e.g. "--lan-if eth1 --cloud none");
                            the service restarts when they change. Without it the file
@@ -436,6 +437,8 @@ write_run_opts() {
 # --- enrolment and service -----------------------------------------------------------
 
 enrolled() { [ -x "$SBIN" ] && "$SBIN" status --state-dir "$STATE_DIR" >/dev/null 2>&1; }
+# an identity kept by `--uninstall` (no meshgate to ask yet): a reinstall re-uses it
+identity_kept() { [ -s "$STATE_DIR/device.json" ] && [ -s "$STATE_DIR/private.key" ]; }
 device_id() {
 	"$SBIN" status --json --state-dir "$STATE_DIR" 2>/dev/null |
 		sed -n 's/^[[:space:]]*"device_id":[[:space:]]*"\([^"]*\)".*/\1/p' | head -n 1 || true
@@ -679,7 +682,7 @@ main() {
 	fi
 	if [ -n "$CS_FILE" ]; then
 		check_controller
-	elif [ $DEPS_ONLY -eq 0 ] && ! enrolled; then
+	elif [ $DEPS_ONLY -eq 0 ] && ! enrolled && ! identity_kept; then
 		die $E_USAGE "not enrolled yet: give --connect STRING or --connect-file FILE (see --help)"
 	fi
 

@@ -15,7 +15,10 @@
 # The minbase root comes from `debootstrap --variant=minbase bookworm` (the archive the
 # host's apt uses for bookworm, read from /etc/apt/sources* now; debootstrap's default if
 # none) and is cached as $ROOT_TAR; delete it to make a new one. Downloaded .debs are
-# kept in $ROOT_CACHE/apt-archives, bind-mounted as the root's /var/cache/apt/archives.
+# kept in $ROOT_CACHE/apt-archives: each root gets its own archives directory ($ROOT.apt,
+# bind-mounted as /var/cache/apt/archives) seeded from it with hard links, and what apt
+# downloads there goes back to it; so runs of several checkouts at once never share
+# apt's lock.
 #
 # root_run mounts nothing in the caller's mount namespace: every command gets its own
 # mount and PID namespaces (unshare), with /proc, a read-only /sys, a /dev holding only
@@ -40,6 +43,7 @@ ROOT_EXCLUDES=(
 	./var/cache/apt/srcpkgcache.bin
 	./var/cache/ldconfig/aux-cache  # ldconfig's record of library file times
 	./var/lib/dpkg/status-old       # dpkg's backup of its previous status file
+	./var/lib/apt/extended_states   # apt's automatic-install marks (left empty, not removed)
 	./var/log                       # dpkg.log, apt/history.log, apt/term.log, apt/eipp.log.xz
 )
 
@@ -48,6 +52,24 @@ root_setup() {
 	mg_setup "$1"
 	trap '_root_exit' EXIT
 	[ -x "$(command -v debootstrap)" ] || { echo "$1: no debootstrap (scripts/deps)" >&2; exit 77; }
+	_root_reap
+}
+# Roots of runs that were killed outright (SIGKILL runs no trap): each root has an
+# owner file (ROOT.pid) naming the test's PID; gone owner, nothing mounted: removed.
+_root_reap() {
+	local d pid
+	for d in /var/tmp/mgt*-root.* /var/tmp/mgt*-debootstrap.*; do
+		case $d in *.pid | *.apt) continue ;; esac
+		{ [ -d "$d" ] && [ -f "$d.pid" ]; } || continue
+		pid=$(cat "$d.pid")
+		kill -0 "$pid" 2>/dev/null && continue
+		if awk -v r="$d/" 'index($5, r) == 1 { f = 1 } END { exit !f }' /proc/self/mountinfo; then
+			continue
+		fi
+		mg_log "removing $d (left by a killed run, pid $pid)"
+		rm -rf --one-file-system "$d" "$d.apt"
+		rm -f "$d.pid"
+	done
 }
 _root_exit() {
 	local rc=$? p
@@ -105,13 +127,14 @@ root_host_mirror() {
 # root_cache: make $ROOT_TAR unless it is there (one maker at a time)
 root_cache() {
 	local lk d mirror t0
-	mkdir -p "$ROOT_CACHE" "$ROOT_APT/partial"
+	mkdir -p "$ROOT_CACHE" "$ROOT_APT"
 	[ -s "$ROOT_TAR" ] && return 0
 	exec {lk}>"$ROOT_CACHE/.lock"
 	flock "$lk"
 	if [ ! -s "$ROOT_TAR" ]; then
 		d=$(mktemp -d "/var/tmp/mgt$MG_ID-debootstrap.XXXXXX")
 		echo "$d" >>"$MG_TMP/.roots"
+		echo $$ >"$d.pid"
 		mirror=$(root_host_mirror)
 		local from="debootstrap's default archive"
 		[ -n "$mirror" ] && from="the archive the host's apt uses"
@@ -126,6 +149,7 @@ root_cache() {
 		tar -C "$d/root" --numeric-owner -cf "$ROOT_TAR.tmp" . && mv "$ROOT_TAR.tmp" "$ROOT_TAR"
 		mg_log "debootstrap + tarball: $(($(date +%s) - t0)) s"
 		rm -rf --one-file-system "$d"
+		rm -f "$d.pid"
 	fi
 	exec {lk}>&-
 }
@@ -135,6 +159,10 @@ root_new() {
 	root_cache
 	ROOT=$(mktemp -d "/var/tmp/mgt$MG_ID-root.XXXXXX")
 	echo "$ROOT" >>"$MG_TMP/.roots"
+	echo $$ >"$ROOT.pid"
+	mkdir -p "$ROOT.apt/partial"
+	find "$ROOT_APT" -maxdepth 1 -name '*.deb' -exec cp -l -t "$ROOT.apt" {} + 2>/dev/null ||
+		find "$ROOT_APT" -maxdepth 1 -name '*.deb' -exec cp -t "$ROOT.apt" {} +
 	tar -C "$ROOT" --numeric-owner -xpf "$ROOT_TAR"
 	chmod 755 "$ROOT"
 }
@@ -189,7 +217,24 @@ root_run() {
 	none) flags+=(--net) ;;
 	*) pre=(ip netns exec "$net") ;;
 	esac
-	"${pre[@]}" unshare "${flags[@]}" bash -c "$_ROOT_ENTER" root-enter "$ROOT" "$net" "$ROOT_APT" "$@"
+	local rc=0
+	"${pre[@]}" unshare "${flags[@]}" bash -c "$_ROOT_ENTER" root-enter "$ROOT" "$net" "$ROOT.apt" "$@" ||
+		rc=$?
+	[ "$net" != host ] || _root_apt_save
+	return $rc
+}
+# what apt downloaded into $ROOT.apt goes to the shared cache (hard link or copy, then
+# an atomic rename: a concurrent reader never sees half a file)
+_root_apt_save() {
+	local f b
+	for f in "$ROOT.apt"/*.deb; do
+		[ -f "$f" ] || continue
+		b=${f##*/}
+		[ -e "$ROOT_APT/$b" ] && continue
+		{ ln "$f" "$ROOT_APT/.$b.$$" 2>/dev/null || cp "$f" "$ROOT_APT/.$b.$$"; } &&
+			mv -f "$ROOT_APT/.$b.$$" "$ROOT_APT/$b"
+	done
+	return 0
 }
 
 # root_boot NS: boot $ROOT's systemd as PID 1 with systemd-nspawn in namespace NS (its
@@ -294,9 +339,11 @@ root_cleanup() {
 			continue
 		fi
 		if [ "$rc" -ne 0 ] && [ -n "${MG_KEEP_TMP:-}" ]; then
+			rm -f "$r.pid" # kept on purpose: no later run reaps it
 			mg_log "kept $r"
 			continue
 		fi
-		rm -rf --one-file-system "$r"
+		rm -rf --one-file-system "$r" "$r.apt"
+		rm -f "$r.pid"
 	done <"$MG_TMP/.roots"
 }

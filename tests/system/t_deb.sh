@@ -146,13 +146,9 @@ apt_host() { root_run host env DEBIAN_FRONTEND=noninteractive apt-get -q "$@" >>
 apt_off() { root_run none env DEBIAN_FRONTEND=noninteractive apt-get -q "$@" >>"$MG_TMP/apt.log" 2>&1; }
 t0=$(now_ms)
 apt_host update || mg_fail "apt-get update in the root: $(tail -5 "$MG_TMP/apt.log")"
-# systemd (not running: a chroot) for systemd-analyze verify, and so the maintainer
-# scripts meet a systemctl that works on files only
-if ! apt_host install -y --no-install-recommends --download-only systemd ||
-	! apt_off install -y --no-install-recommends systemd; then
-	mg_fail "installing systemd in the root: $(tail -5 "$MG_TMP/apt.log")"
-fi
-mg_log "apt-get update + systemd in the root: $(($(now_ms) - t0)) ms"
+mg_log "apt-get update in the root: $(($(now_ms) - t0)) ms"
+# first without systemd at all (a minimal chroot or container): the maintainer scripts
+# must work without systemctl
 cp "$DEB" "$ROOT/root/"
 DEBIN=/root/$(basename "$DEB")
 root_snapshot "$MG_TMP/before"
@@ -197,13 +193,6 @@ if [ -f "$ROOT/usr/share/bash-completion/completions/meshgate" ]; then
 	root_run none bash -n /usr/share/bash-completion/completions/meshgate || mg_fail "completion: syntax"
 fi
 
-mg_log "systemd-analyze verify on the installed unit (in the root)"
-out=$(root_run none systemd-analyze verify --man=no "$unitdir/meshgate.service" 2>&1) ||
-	mg_fail "systemd-analyze verify: $out"
-assert_not_contains "$out" "meshgate.service" "systemd-analyze verify warnings"
-# installing enabled nothing and started nothing
-[ ! -e "$ROOT/etc/systemd/system/multi-user.target.wants/meshgate.service" ] ||
-	mg_fail "the package enabled meshgate.service by itself"
 [ ! -e "$ROOT/var/lib/meshgate" ] || mg_fail "the package made /var/lib/meshgate (enrolment does)"
 
 mg_log "apt-get purge, then autoremove what came with it: the tree as before"
@@ -218,4 +207,28 @@ left=$(cd "$ROOT" && find . -xdev -name '*meshgate*' ! -path "./root/$(basename 
 [ -z "$left" ] || mg_fail "left after purge: $left"
 root_snapshot "$MG_TMP/after"
 root_diff "$MG_TMP/before" "$MG_TMP/after" || mg_fail "the tree changed (< before, > after purge)"
+
+# --- again with systemd installed (not running: a chroot) --------------------------------
+mg_log "with systemd installed: systemd-analyze verify, nothing enabled, purge leaves nothing"
+t0=$(now_ms)
+if ! apt_host install -y --no-install-recommends --download-only systemd ||
+	! apt_off install -y --no-install-recommends systemd; then
+	mg_fail "installing systemd in the root: $(tail -5 "$MG_TMP/apt.log")"
+fi
+root_snapshot "$MG_TMP/before2"
+apt_host install -y --no-install-recommends --download-only "$DEBIN" ||
+	mg_fail "apt-get install --download-only: $(tail -5 "$MG_TMP/apt.log")"
+apt_off install -y --no-install-recommends "$DEBIN" || mg_fail "apt-get install: $(tail -10 "$MG_TMP/apt.log")"
+out=$(root_run none systemd-analyze verify --man=no "$unitdir/meshgate.service" 2>&1) ||
+	mg_fail "systemd-analyze verify: $out"
+assert_not_contains "$out" "meshgate.service" "systemd-analyze verify warnings"
+# installing enabled nothing and started nothing
+[ ! -e "$ROOT/etc/systemd/system/multi-user.target.wants/meshgate.service" ] ||
+	mg_fail "the package enabled meshgate.service by itself"
+assert_eq "$(root_run none systemctl is-enabled meshgate.service 2>&1 || true)" disabled "unit state"
+apt_off purge -y meshgate || mg_fail "apt-get purge: $(tail -10 "$MG_TMP/apt.log")"
+apt_off autoremove --purge -y || mg_fail "apt-get autoremove: $(tail -10 "$MG_TMP/apt.log")"
+root_snapshot "$MG_TMP/after2"
+root_diff "$MG_TMP/before2" "$MG_TMP/after2" || mg_fail "with systemd: the tree changed (< before, > after purge)"
+mg_log "with systemd: $(($(now_ms) - t0)) ms"
 mg_pass

@@ -77,6 +77,7 @@ root_run host "${INSTALL[@]}" --deps-only >"$MG_TMP/deps.log" 2>&1 || rc=$?
 [ $rc -eq 0 ] || mg_fail "install.sh --deps-only: exit $rc: $(tail -20 "$MG_TMP/deps.log")"
 assert_contains "$(cat "$MG_TMP/deps.log")" "dependencies: installing"
 assert_contains "$(cat "$MG_TMP/deps.log")" "--deps-only: dependencies in place"
+T[deps]=$(($(date +%s) - t0))
 for p in $(bash "$MG_SRC/scripts/deps" --list --build); do
 	st=$(root_run none dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
 	assert_eq "$st" "install ok installed" "build dependency $p"
@@ -87,7 +88,6 @@ done
 # also lets install.sh enable the unit for the next boot, which uninstall must undo
 root_run host env DEBIAN_FRONTEND=noninteractive apt-get install -q -y --no-install-recommends systemd \
 	>>"$MG_TMP/deps.log" 2>&1 || mg_fail "apt-get install systemd: $(tail -5 "$MG_TMP/deps.log")"
-T[deps]=$(($(date +%s) - t0))
 mg_log "phase 1: $(grep 'dependencies:' "$MG_TMP/deps.log" | head -1 | cut -c1-150)..."
 root_snapshot "$MG_TMP/s0"
 
@@ -307,6 +307,7 @@ t0=$(date +%s)
 run_install "$H" "$MG_TMP/uninstall.log" --uninstall
 sed 's/^/    | /' "$MG_TMP/uninstall.log" >&2
 [ "$RC" -eq 0 ] || mg_fail "install.sh --uninstall: exit $RC"
+T[uninstall]=$(($(date +%s) - t0))
 log=$(cat "$MG_TMP/uninstall.log")
 assert_contains "$log" "meshgate down:"
 assert_contains "$log" "kept /var/lib/meshgate"
@@ -319,12 +320,23 @@ assert_eq "$st" "deinstall ok config-files" "package after --uninstall"
 [ -z "$(nsx "$H" ip route show proto 109)" ] || mg_fail "meshgate routes left"
 if nsx "$H" nft list table inet meshgate >/dev/null 2>&1; then mg_fail "nftables table left"; fi
 
+mg_log "install.sh again without a connection string re-uses the kept identity"
+t0=$(date +%s)
+run_install "$H" "$MG_TMP/reinstall.log" --run-opts "--cloud none"
+[ "$RC" -eq 0 ] || mg_fail "reinstall: exit $RC: $(cat "$MG_TMP/reinstall.log")"
+assert_contains "$(cat "$MG_TMP/reinstall.log")" "package: installing meshgate $ver"
+assert_contains "$(cat "$MG_TMP/reinstall.log")" "enrolment: already enrolled as $dev"
+[ -L "$ROOT/etc/systemd/system/multi-user.target.wants/meshgate.service" ] ||
+	mg_fail "reinstall: unit not enabled for the next boot"
+
+T[reinstall]=$(($(date +%s) - t0))
 mg_log "install.sh --uninstall --purge: the tree as after phase 1"
+t0=$(date +%s)
 run_install "$H" "$MG_TMP/purge.log" --uninstall --purge
 sed 's/^/    | /' "$MG_TMP/purge.log" >&2
 [ "$RC" -eq 0 ] || mg_fail "install.sh --uninstall --purge: exit $RC"
 assert_contains "$(cat "$MG_TMP/purge.log")" "/var/lib/meshgate removed"
-T[uninstall]=$(($(date +%s) - t0))
+T[purge]=$(($(date +%s) - t0))
 root_snapshot "$MG_TMP/s3"
 root_diff "$MG_TMP/s0" "$MG_TMP/s3" || mg_fail "left behind after --uninstall --purge (< after phase 1, > now)"
 st=$(root_run none dpkg-query -W -f='${Status}' meshgate 2>/dev/null || true)
@@ -442,5 +454,5 @@ else
 fi
 T[systemd]=$(($(date +%s) - t0))
 
-mg_log "timings: root ${T[root]} s, deps ${T[deps]} s, install (build, package, enrol) ${T[install]} s, second run ${T[rerun]} s, uninstall + purge ${T[uninstall]} s, --deb install ${T[deb]} s, booted systemd part ${T[systemd]} s"
+mg_log "timings: root ${T[root]} s, deps ${T[deps]} s, install (build, package, enrol) ${T[install]} s, second run ${T[rerun]} s, uninstall ${T[uninstall]} s, reinstall with the kept identity ${T[reinstall]} s, purge ${T[purge]} s, --deb install ${T[deb]} s, booted systemd part ${T[systemd]} s"
 mg_pass
