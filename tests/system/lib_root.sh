@@ -118,10 +118,10 @@ root_host_mirror() {
 			awk -v suite="$ROOT_SUITE" '$1 == "deb" {
 					i = 2
 					if ($i ~ /^\[/) { while ($i !~ /\]$/ && i < NF) i++; i++ }
-					if ($(i + 1) == suite) { print $i; exit }
+					if ($(i + 1) == suite) print $i
 				}' "$f"
 		done
-	} | head -n 1
+	} | sed -n 1p
 }
 
 # root_cache: make $ROOT_TAR unless it is there (one maker at a time)

@@ -80,7 +80,7 @@ for p in "${pages[@]}"; do
 	hdr=$(od -An -tu1 -N8 "$gz" | tr -s ' ')
 	assert_eq "$hdr" " 31 139 8 0 0 0 0 0" "$p.gz header (gzip -9n)"
 done
-assert_contains "$(gzip -dc "$MG_TMP/x/usr/share/doc/meshgate/changelog.gz" | head -n 1)" \
+assert_contains "$(gzip -dc "$MG_TMP/x/usr/share/doc/meshgate/changelog.gz" | sed -n 1p)" \
 	"meshgate ($ver) " "changelog's version"
 cmp -s "$MG_TMP/x$unitdir/meshgate.service" "$MG_SRC/dist/systemd/meshgate.service" ||
 	mg_fail "the packaged unit is not dist/systemd/meshgate.service"
@@ -92,18 +92,20 @@ mg_log "Depends: $deps"
 needed=$(for b in meshgate meshgate-controller-mock; do
 	readelf -d "$MG_TMP/x/usr/sbin/$b" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'
 done | sort -u)
+# (no reader that stops early, like head or awk's exit: under pipefail the writer's
+# SIGPIPE would fail the assignment and end the test without a word)
 # the package owning a library file (dpkg knows it under /lib or /usr/lib: usrmerge)
 owner() {
 	local p real c
 	p=$1
 	real=$(readlink -f "$p")
 	for c in "$p" "$real" "${p#/usr}" "/usr${p#/usr}" "${real#/usr}" "/usr${real#/usr}"; do
-		dpkg -S "$c" 2>/dev/null | head -n 1 | cut -d: -f1 && return 0
+		dpkg -S "$c" 2>/dev/null | sed -n "1s/:.*//p" | grep . && return 0
 	done
 	return 0
 }
 for lib in $needed; do
-	path=$(ldconfig -p | awk -v l="$lib" '$1 == l { print $NF; exit }')
+	path=$(ldconfig -p | awk -v l="$lib" '$1 == l && !f { print $NF; f = 1 }')
 	[ -n "$path" ] || mg_fail "cannot find $lib on this host"
 	pkg=$(owner "$path")
 	[ -n "$pkg" ] || mg_fail "no package owns $path"
@@ -203,7 +205,7 @@ mg_log "purge + autoremove: $(($(now_ms) - t0)) ms"
 st=$(root_run none dpkg-query -W -f='${Status}' meshgate 2>/dev/null || true)
 case $st in "" | "unknown ok not-installed" | "purge ok not-installed") ;; *) mg_fail "meshgate after purge: $st" ;; esac
 left=$(cd "$ROOT" && find . -xdev -name '*meshgate*' ! -path "./root/$(basename "$DEB")" \
-	! -path './var/log/*' ! -path './var/cache/apt/*' | head)
+	! -path './var/log/*' ! -path './var/cache/apt/*' | sed -n 1,10p)
 [ -z "$left" ] || mg_fail "left after purge: $left"
 root_snapshot "$MG_TMP/after"
 root_diff "$MG_TMP/before" "$MG_TMP/after" || mg_fail "the tree changed (< before, > after purge)"
