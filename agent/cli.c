@@ -34,3 +34,13 @@ int cli_read_connect_file(const char *path, char *out, size_t outlen, mg_err *e)
 	free(buf);
 	return 0;
 }
+
+int cli_parse_int(const char *s, int min, int max, int *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || v < min || v > max)
+		return -1;
+	*out = (int)v;
+	return 0;
+}

@@ -34,6 +34,9 @@ int cmd_cleanup(int argc, char **argv);
 /* Read a connection string from FILE ('-' = stdin) into out (NUL-terminated). */
 int cli_read_connect_file(const char *path, char *out, size_t outlen, mg_err *e);
 
+/* A whole decimal number in [min, max] into *out. Returns 0, or -1. */
+int cli_parse_int(const char *s, int min, int max, int *out);
+
 /* Overwrite a secret passed on the command line so it no longer shows in ps. */
 void cli_scrub_arg(char *arg);
 

@@ -251,7 +251,7 @@ int cmd_check(int argc, char **argv)
 	char connect[CONNSTR_MAX + 64] = "";
 	bool have_connect = false, json = false;
 	enum dp_wg_mode mode = DP_WG_AUTO;
-	long timeout_s = 5;
+	int timeout_s = 5;
 	struct check ck[4];
 	size_t n = 0;
 	mg_err e = {""};
@@ -274,13 +274,7 @@ int cmd_check(int argc, char **argv)
 			ca = optarg;
 			break;
 		case OPT_WG_MODE:
-			if (!strcmp(optarg, "auto"))
-				mode = DP_WG_AUTO;
-			else if (!strcmp(optarg, "kernel"))
-				mode = DP_WG_KERNEL;
-			else if (!strcmp(optarg, "userspace"))
-				mode = DP_WG_USERSPACE;
-			else {
+			if (dp_wg_mode_parse(optarg, &mode) < 0) {
 				fprintf(stderr, "meshgate check: --wg-mode is auto, kernel or "
 						"userspace\n");
 				return EXIT_USAGE;
@@ -289,15 +283,12 @@ int cmd_check(int argc, char **argv)
 		case OPT_WG_BIN:
 			bin = optarg;
 			break;
-		case OPT_TIMEOUT: {
-			char *end;
-			timeout_s = strtol(optarg, &end, 10);
-			if (!*optarg || *end || timeout_s < 1 || timeout_s > 60) {
+		case OPT_TIMEOUT:
+			if (cli_parse_int(optarg, 1, 60, &timeout_s) < 0) {
 				fprintf(stderr, "meshgate check: --timeout is 1..60 seconds\n");
 				return EXIT_USAGE;
 			}
 			break;
-		}
 		case OPT_JSON:
 			json = true;
 			break;
@@ -335,7 +326,7 @@ int cmd_check(int argc, char **argv)
 			snprintf(t.pin, sizeof(t.pin), "%s", cs.pin);
 			if (ca)
 				snprintf(t.ca_file, sizeof(t.ca_file), "%s", ca);
-			check_controller(cc, &t, NULL, timeout_s * 1000);
+			check_controller(cc, &t, NULL, (long)timeout_s * 1000);
 		}
 		wgkey_wipe(&cs, sizeof(cs));
 	} else if (state_enrolled(dir)) {
@@ -345,7 +336,7 @@ int cmd_check(int argc, char **argv)
 		} else {
 			if (ca)
 				snprintf(st.target.ca_file, sizeof(st.target.ca_file), "%s", ca);
-			check_controller(cc, &st.target, st.secret, timeout_s * 1000);
+			check_controller(cc, &st.target, st.secret, (long)timeout_s * 1000);
 		}
 		state_wipe(&st);
 	} else {

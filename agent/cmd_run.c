@@ -95,14 +95,17 @@ static bool valid_ifname(const char *s)
 	return s[0] && strlen(s) < 16 && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
 }
 
-static int parse_int(const char *s, int min, int max, int *out)
+/* The tunnel the identity in `dir` was enrolled with (`up --ifname`), else mg0. */
+static void ifname_from_state(const char *dir, char ifname[16])
 {
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (!*s || *end || v < min || v > max)
-		return -1;
-	*out = (int)v;
-	return 0;
+	struct agent_state st;
+	mg_err e = {""};
+
+	if (state_load(dir, &st, &e) == 0 && st.ifname[0])
+		snprintf(ifname, 16, "%s", st.ifname);
+	else
+		snprintf(ifname, 16, "%s", DP_IFNAME_DEFAULT);
+	state_wipe(&st);
 }
 
 /* Parse the options shared by run and down; returns -1 on a usage error, 1 for --help. */
@@ -132,13 +135,7 @@ static int parse_dp_opts(int argc, char **argv, const char *cmd, struct daemon_o
 			snprintf(o->dp.ifname, sizeof(o->dp.ifname), "%s", optarg);
 			break;
 		case OPT_WG_MODE:
-			if (!strcmp(optarg, "auto"))
-				o->dp.wg_mode = DP_WG_AUTO;
-			else if (!strcmp(optarg, "kernel"))
-				o->dp.wg_mode = DP_WG_KERNEL;
-			else if (!strcmp(optarg, "userspace"))
-				o->dp.wg_mode = DP_WG_USERSPACE;
-			else {
+			if (dp_wg_mode_parse(optarg, &o->dp.wg_mode) < 0) {
 				fprintf(stderr, "meshgate %s: --wg-mode is auto, kernel or userspace\n",
 					cmd);
 				return -1;
@@ -168,13 +165,13 @@ static int parse_dp_opts(int argc, char **argv, const char *cmd, struct daemon_o
 			log_set_level((enum mg_log_level)lvl);
 			break;
 		case OPT_POLL_WAIT:
-			if (parse_int(optarg, 1, 60, &o->poll_wait_s) < 0) {
+			if (cli_parse_int(optarg, 1, 60, &o->poll_wait_s) < 0) {
 				fprintf(stderr, "meshgate %s: --poll-wait is 1..60 seconds\n", cmd);
 				return -1;
 			}
 			break;
 		case OPT_STATUS_INTERVAL:
-			if (parse_int(optarg, 1, 3600, &o->status_interval_s) < 0) {
+			if (cli_parse_int(optarg, 1, 3600, &o->status_interval_s) < 0) {
 				fprintf(stderr, "meshgate %s: --status-interval is 1..3600 s\n", cmd);
 				return -1;
 			}
@@ -210,7 +207,7 @@ static int parse_dp_opts(int argc, char **argv, const char *cmd, struct daemon_o
 			o->cloud.takeover = true;
 			break;
 		case OPT_CLOUD_INTERVAL:
-			if (parse_int(optarg, 5, 86400, &o->cloud_interval_s) < 0) {
+			if (cli_parse_int(optarg, 5, 86400, &o->cloud_interval_s) < 0) {
 				fprintf(stderr, "meshgate %s: --cloud-interval is 5..86400 s\n", cmd);
 				return -1;
 			}
@@ -284,7 +281,6 @@ int cmd_run(int argc, char **argv)
 int cmd_down(int argc, char **argv)
 {
 	struct daemon_opts o;
-	struct agent_state st;
 	struct dataplane *dp = NULL;
 	bool forget = false;
 	mg_err e = {""};
@@ -314,13 +310,8 @@ int cmd_down(int argc, char **argv)
 		fprintf(stderr, "meshgate down: %s\n", e.msg);
 		return EXIT_FAIL;
 	}
-	if (!o.dp.ifname[0]) {
-		if (state_load(o.state_dir, &st, &e) == 0 && st.ifname[0])
-			snprintf(o.dp.ifname, sizeof(o.dp.ifname), "%s", st.ifname);
-		else
-			snprintf(o.dp.ifname, sizeof(o.dp.ifname), "%s", DP_IFNAME_DEFAULT);
-		state_wipe(&st);
-	}
+	if (!o.dp.ifname[0])
+		ifname_from_state(o.state_dir, o.dp.ifname);
 	if (dp_open(&dp, &o.dp, &e) < 0) {
 		fprintf(stderr, "meshgate down: %s\n", e.msg);
 		close(lockfd);
@@ -445,14 +436,8 @@ int cmd_cleanup(int argc, char **argv)
 		close(lockfd);
 		return EXIT_OK;
 	}
-	if (!dpo.ifname[0]) {
-		struct agent_state st;
-		if (state_load(dir, &st, &e) == 0 && st.ifname[0])
-			snprintf(dpo.ifname, sizeof(dpo.ifname), "%s", st.ifname);
-		else
-			snprintf(dpo.ifname, sizeof(dpo.ifname), "%s", DP_IFNAME_DEFAULT);
-		state_wipe(&st);
-	}
+	if (!dpo.ifname[0])
+		ifname_from_state(dir, dpo.ifname);
 	log_warn("the daemon did not stop cleanly (last state \"%s\"): removing the tunnel %s, "
 		 "its routes and the firewall table it left", last, dpo.ifname);
 	if (dp_open(&dp, &dpo, &e) < 0 || dp_teardown(dp, &e) < 0) {

@@ -37,6 +37,19 @@ struct dataplane {
 	int n_warnings;
 };
 
+int dp_wg_mode_parse(const char *s, enum dp_wg_mode *out)
+{
+	if (!strcmp(s, "auto"))
+		*out = DP_WG_AUTO;
+	else if (!strcmp(s, "kernel"))
+		*out = DP_WG_KERNEL;
+	else if (!strcmp(s, "userspace"))
+		*out = DP_WG_USERSPACE;
+	else
+		return -1;
+	return 0;
+}
+
 int dp_open(struct dataplane **out, const struct dp_opts *o, mg_err *e)
 {
 	struct dataplane *dp = calloc(1, sizeof(*dp));

@@ -23,6 +23,9 @@
 
 enum dp_wg_mode { DP_WG_AUTO = 0, DP_WG_KERNEL, DP_WG_USERSPACE };
 
+/* "auto", "kernel" or "userspace" (--wg-mode). Returns 0, or -1 for anything else. */
+int dp_wg_mode_parse(const char *s, enum dp_wg_mode *out);
+
 struct dp_opts {
 	char ifname[16];
 	enum dp_wg_mode wg_mode;
