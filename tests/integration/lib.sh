@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared helpers for the namespace integration tests (see ../shared/TESTING.md).
+# Shared helpers for the namespace integration tests (see docs/TESTING.md).
 # Every test: sources this file, calls mg_setup, creates namespaces with ns_add,
 # starts daemons with bg_start (so cleanup kills exactly those PIDs), and ends with
 # mg_pass. Cleanup runs on every exit path and never touches the root namespace

@@ -21,7 +21,7 @@ PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3) || mg_fail "python3 missing (scripts/deps)"
 
 # --- 1. the verifier against the published SigV4 vectors (no namespaces needed) ---------------
-VEC=${MG_SIGV4_VECTORS:-$MG_SRC/../shared/vectors/aws-sigv4}
+VEC=${MG_SIGV4_VECTORS:-$MG_SRC/tests/data/vectors/aws-sigv4}
 out=$("$PY" "$FA/test_sigv4_vectors.py" "$VEC") || mg_fail "SigV4 vectors: $out"
 mg_log "vectors: $(tail -1 <<<"$out")"
 

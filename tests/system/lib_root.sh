@@ -1,5 +1,5 @@
 # shellcheck shell=bash source-path=SCRIPTDIR
-# Fresh Debian 12 roots for the system tests (see ../../../shared/TESTING.md).
+# Fresh Debian 12 roots for the system tests (see docs/TESTING.md).
 #
 #   root_setup NAME        mg_setup (lib.sh) plus the clean-up of the roots made here
 #   root_new               $ROOT: a fresh copy of the cached minbase root

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * SigV4 against every case of the AWS "Signature Version 4 Test Suite" copy in
- * MG_SHARED_DIR/vectors/aws-sigv4/: canonical request, string to sign, signature and the
+ * tests/data/vectors/aws-sigv4/: canonical request, string to sign, signature and the
  * Authorization header of header signing. The query-* (presigned URL) variants are not
  * what the agent does (EC2 calls are header-signed POSTs); the test asserts they exist and
  * says so, case by case, instead of skipping silently.
@@ -22,7 +22,7 @@
 #include "aws_sigv4.h"
 #include "jsonu.h"
 
-#define SUITE MG_SHARED_DIR "/vectors/aws-sigv4"
+#define SUITE MG_TESTDATA_DIR "/vectors/aws-sigv4"
 
 static char *slurp(const char *dir, const char *name, size_t *len)
 {

@@ -6,7 +6,7 @@ feed header-signed-request.txt to the verifier as if it had arrived on the wire 
 canonical request, the string to sign and the signature against the expected files; then
 check that a one-bit change of the body or of a signed header makes the signature differ.
 
-  test_sigv4_vectors.py [VECTOR_DIR]   (default: $MG_SIGV4_VECTORS or ../shared/vectors/aws-sigv4)
+  test_sigv4_vectors.py [VECTOR_DIR]   (default: $MG_SIGV4_VECTORS or tests/data/vectors/aws-sigv4)
 """
 
 import json
@@ -71,7 +71,7 @@ def check_case(d):
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     vdir = (sys.argv[1] if len(sys.argv) > 1 else os.environ.get("MG_SIGV4_VECTORS")
-            or os.path.normpath(os.path.join(here, "../../../../shared/vectors/aws-sigv4")))
+            or os.path.normpath(os.path.join(here, "../../data/vectors/aws-sigv4")))
     if not os.path.isdir(vdir):
         print("test_sigv4_vectors: no vector directory at %s" % vdir)
         return 1
