@@ -189,6 +189,10 @@ int cmd_status(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	if (optind < argc) {
+		fprintf(stderr, "meshgate status: unexpected argument \"%s\"\n", argv[optind]);
+		return EXIT_USAGE;
+	}
 	s = status_json(dir, &enrolled);
 	if (!s) {
 		fprintf(stderr, "meshgate status: out of memory\n");

@@ -127,8 +127,8 @@ int cmd_up(int argc, char **argv)
 		int r = enroll(&cs, state_dir, ca, ifname, &st, &e);
 		wgkey_wipe(&cs, sizeof(cs));
 		if (r < 0) {
+			/* a refused enrolment leaves nothing behind (enroll() undoes its files) */
 			fprintf(stderr, "meshgate up: %s\n", e.msg);
-			status_note_error(state_dir, e.msg);
 			return EXIT_FAIL;
 		}
 		printf("Enrolled as %s (network %s) with %s.\n", st.device_id,

@@ -594,6 +594,13 @@ int daemon_run(const struct daemon_opts *o)
 
 	notify_init(&d.nt);
 
+	/* enrolment first: a missing or empty state directory is "not enrolled" (exit 4),
+	 * not a failure to create the lock file in it */
+	if (!state_enrolled(o->state_dir)) {
+		log_err("not enrolled: no identity in %s (run `meshgate up --connect-file FILE` "
+			"first)", o->state_dir);
+		return EXIT_NOTENROLLED;
+	}
 	lockfd = state_lock(o->state_dir, &e);
 	if (lockfd < 0) {
 		log_err("%s", e.msg);

@@ -2,6 +2,7 @@
 #include "enroll.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,13 +53,30 @@ static char *enroll_body(const char *token, const uint8_t pub[WG_KEY_LEN], mg_er
 	return txt;
 }
 
+/*
+ * What a refused enrolment made in the state directory goes again: the key file it
+ * wrote, and the directory itself when this attempt created it. The caller's error
+ * stays as it is.
+ */
+static void enroll_undo(const char *state_dir, bool made_dir)
+{
+	char p[PATH_MAX];
+
+	if (state_path(state_dir, "private.key", p, sizeof(p), NULL) == 0 && unlink(p) < 0 &&
+	    errno != ENOENT)
+		log_warn("removing %s after the refused enrolment: %s", p, strerror(errno));
+	if (made_dir && rmdir(state_dir) < 0 && errno != ENOENT)
+		log_warn("removing %s after the refused enrolment: %s", state_dir,
+			 strerror(errno));
+}
+
+static int enroll_exchange(const struct connstr *cs, const char *state_dir,
+			   struct agent_state *st, mg_err *e);
+
 int enroll(const struct connstr *cs, const char *state_dir, const char *ca_file,
 	   const char *ifname, struct agent_state *st, mg_err *e)
 {
-	struct ctlc_req req;
-	char *body, code[64];
-	cJSON *ans;
-	long status;
+	bool made_dir;
 
 	memset(st, 0, sizeof(*st));
 	snprintf(st->target.url, sizeof(st->target.url), "%s", cs->url);
@@ -68,8 +86,25 @@ int enroll(const struct connstr *cs, const char *state_dir, const char *ca_file,
 	if (ifname)
 		snprintf(st->ifname, sizeof(st->ifname), "%s", ifname);
 
+	made_dir = !fs_exists(state_dir);
 	if (fs_mkdir_p(state_dir, 0700, e) < 0 || fs_check_writable_dir(state_dir, e) < 0)
 		return -1;
+	if (enroll_exchange(cs, state_dir, st, e) < 0) {
+		enroll_undo(state_dir, made_dir);
+		return -1;
+	}
+	return 0;
+}
+
+/* Key pair, the token exchange, the identity saved. */
+static int enroll_exchange(const struct connstr *cs, const char *state_dir,
+			   struct agent_state *st, mg_err *e)
+{
+	struct ctlc_req req;
+	char *body, code[64];
+	cJSON *ans;
+	long status;
+
 	if (wgkey_generate(st->priv, e) < 0 || wgkey_public(st->priv, st->pub, e) < 0)
 		return -1;
 	/* the key is on disk before the controller ever hears of its public half */

@@ -47,12 +47,18 @@ out=$(up "$MG_TMP/s1" --connect "$bad" 2>&1) && mg_fail "wrong pin accepted"
 assert_contains "$out" "does not match the pin"
 c=$(api "$C" GET /api/v1/connectors)
 assert_eq "$(jq -r '.connectors[0].state' <<<"$c")" pending "token untouched after pin failure"
+[ ! -e "$MG_TMP/s1" ] || mg_fail "a refused enrolment left $(ls -A "$MG_TMP/s1" | tr '\n' ' ')in its new state directory"
+mkdir -m 0700 "$MG_TMP/s1b"
+out=$(up "$MG_TMP/s1b" --connect "$bad" 2>&1) && mg_fail "wrong pin accepted"
+assert_eq "$(ls -A "$MG_TMP/s1b")" "" "a refused enrolment leaves an existing state directory empty"
+rmdir "$MG_TMP/s1b"
 
 mg_log "unreachable controller: address and reason"
 unreach=$(b64url_dec "$cstr" | jq -c '.url="https://192.0.2.1:9"' | b64url_enc)
 out=$(up "$MG_TMP/s1" --connect "$unreach" 2>&1) && mg_fail "unreachable accepted"
 assert_contains "$out" "cannot reach controller https://192.0.2.1:9"
 assert_contains "$out" "Connection refused"
+[ ! -e "$MG_TMP/s1" ] || mg_fail "an unreachable controller left a state directory behind"
 
 mg_log "state directory not writable"
 : >"$MG_TMP/afile"
