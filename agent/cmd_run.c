@@ -336,14 +336,10 @@ int cmd_down(int argc, char **argv)
 				}
 			}
 		} else {
-			cJSON *f = cJSON_CreateObject();
-			if (f) {
-				cJSON *dj = cJSON_AddObjectToObject(f, "daemon");
-				if (dj)
-					cJSON_AddStringToObject(dj, "state", "down");
-				cJSON_AddNullToObject(f, "applied_version");
-				status_merge(o.state_dir, f);
-			}
+			struct status_file *sf = status_open(o.state_dir);
+			status_set_daemon(sf, "down", NULL);
+			status_set_applied(sf, -1);
+			status_close(sf);
 		}
 		printf("meshgate is down: tunnel %s and its routes removed, sysctls restored%s.\n",
 		       o.dp.ifname, forget ? ", identity forgotten" : "");
@@ -444,13 +440,9 @@ int cmd_cleanup(int argc, char **argv)
 		fprintf(stderr, "meshgate cleanup: %s\n", e.msg);
 		rc = EXIT_FAIL;
 	} else {
-		cJSON *f = cJSON_CreateObject();
-		if (f) {
-			cJSON *dj = cJSON_AddObjectToObject(f, "daemon");
-			if (dj)
-				cJSON_AddStringToObject(dj, "state", "stopped");
-			status_merge(dir, f);
-		}
+		struct status_file *sf = status_open(dir);
+		status_set_daemon(sf, "stopped", NULL);
+		status_close(sf);
 		printf("Cleaned up after an unclean stop: tunnel %s, its routes and the firewall "
 		       "table removed (sysctls and cloud routes stay).\n", dpo.ifname);
 	}

@@ -137,32 +137,34 @@ int cmd_up(int argc, char **argv)
 
 	char *json = NULL, code[64];
 	size_t len = 0;
+	struct status_file *sf = status_open(state_dir);
 	long s = config_fetch(&st, NULL, 0, &json, &len, code, sizeof(code), &e);
 	if (s != 200 && !strcmp(code, "device_revoked")) {
 		fprintf(stderr, "meshgate up: the controller revoked this connector; run `meshgate "
 				"down --forget`, then `meshgate up` with a new connection string\n");
-		status_note_error(state_dir, "revoked by the controller");
+		status_set_error(sf, "revoked by the controller");
 		rc = EXIT_REVOKED;
 		goto out;
 	}
 	if (s != 200) {
 		fprintf(stderr, "meshgate up: fetching the config: %s\n", e.msg);
-		status_note_error(state_dir, e.msg);
+		status_set_error(sf, e.msg);
 		rc = !strcmp(code, "device_revoked") ? EXIT_REVOKED : EXIT_FAIL;
 		goto out;
 	}
 	struct mg_config cfg;
 	if (config_parse(json, len, &cfg, &e) < 0) {
 		fprintf(stderr, "meshgate up: the controller's config was refused: %s\n", e.msg);
-		status_note_error(state_dir, e.msg);
+		status_set_error(sf, e.msg);
 		goto out;
 	}
-	status_note_config(state_dir, cfg.version);
+	status_set_fetched(sf, cfg.version);
 	status_print_config_summary(stdout, &cfg);
 	printf("\nNext: `meshgate run` (or start the meshgate service) to bring the tunnel up.\n");
 	config_free(&cfg);
 	rc = EXIT_OK;
 out:
+	status_close(sf);
 	free(json);
 	state_wipe(&st);
 	return rc;

@@ -37,6 +37,7 @@ struct daemon {
 	struct agent_state st;
 	struct dataplane *dp;
 	struct cloudmgr *cm;
+	struct status_file *sf; /* status.json: written at the end of each loop turn */
 	uint64_t cloud_at; /* next VPC route check (0: none pending) */
 	CURLM *multi;
 	struct ctlc_req *poll, *report;
@@ -118,10 +119,7 @@ static void set_error(struct daemon *d, enum err_src src, const char *msg)
 	if (!strcmp(d->last_error, eff))
 		return;
 	snprintf(d->last_error, sizeof(d->last_error), "%s", eff);
-	if (eff[0])
-		status_note_error(d->o->state_dir, eff);
-	else
-		status_clear_error(d->o->state_dir);
+	status_set_error(d->sf, eff);
 	d->report_now = true;
 	update_status(d);
 }
@@ -214,11 +212,7 @@ static void mark_applied(struct daemon *d, int changes, const char *how)
 	log_info("config version %lld applied (%d change%s)%s", (long long)d->applied.version,
 		 changes, changes == 1 ? "" : "s", how);
 	set_error(d, ERR_APPLY, NULL);
-	cJSON *f = cJSON_CreateObject();
-	if (f) {
-		cJSON_AddNumberToObject(f, "applied_version", (double)d->applied.version);
-		status_merge(d->o->state_dir, f);
-	}
+	status_set_applied(d->sf, d->applied.version);
 	d->applying = false;
 	d->report_now = true;
 	d->cloud_at = now_ms(); /* bring the VPC routes in line with it */
@@ -363,16 +357,9 @@ static int start_request(struct daemon *d, int kind)
 			cJSON_AddItemToArray(errs, cJSON_CreateString(d->last_error));
 		body = cJSON_PrintUnformatted(j);
 		/* the same picture goes to status.json for `meshgate status` */
-		cJSON *f = cJSON_CreateObject();
-		if (f) {
-			cJSON_DeleteItemFromObject(j, "errors");
-			cJSON_AddStringToObject(j, "state", "running");
-			cJSON_AddItemToObject(f, "daemon", j);
-			cJSON_AddNumberToObject(j, "routes", (double)s.routes);
-			status_merge(d->o->state_dir, f);
-		} else {
-			cJSON_Delete(j);
-		}
+		cJSON_DeleteItemFromObject(j, "errors");
+		cJSON_AddNumberToObject(j, "routes", (double)s.routes);
+		status_set_daemon(d->sf, "running", j);
 		if (!body) {
 			free(r);
 			return -1;
@@ -624,25 +611,17 @@ int daemon_run(const struct daemon_opts *o)
 		d.exit_code = EXIT_FAIL;
 		goto out;
 	}
+	d.sf = status_open(o->state_dir);
 	d.multi = curl_multi_init();
-	if (!d.multi) {
-		log_err("libcurl: cannot create a multi handle");
+	if (!d.sf || !d.multi) {
+		log_err("out of memory (status, curl multi handle)");
 		d.exit_code = EXIT_FAIL;
 		goto out;
 	}
 	log_info("meshgate %s running as %s (controller %s, interface %s)", MG_VERSION,
 		 d.st.device_id, d.st.target.url, dpo.ifname);
-	{
-		cJSON *f = cJSON_CreateObject();
-		if (f) {
-			cJSON *dj = cJSON_AddObjectToObject(f, "daemon");
-			if (dj) {
-				cJSON_AddStringToObject(dj, "state", "starting");
-				cJSON_AddNumberToObject(dj, "pid", (double)getpid());
-			}
-			status_merge(o->state_dir, f);
-		}
-	}
+	status_set_daemon(d.sf, "starting", NULL);
+	status_flush(d.sf);
 	update_status(&d);
 	load_last_good(&d);
 
@@ -758,6 +737,7 @@ int daemon_run(const struct daemon_opts *o)
 		}
 		curl_multi_perform(d.multi, &running);
 		drain_curl(&d);
+		status_flush(d.sf);
 	}
 
 	if (d.exit_code == EXIT_OK && d.dp) {
@@ -766,13 +746,7 @@ int daemon_run(const struct daemon_opts *o)
 		notify_stopping(&d.nt, "stopping: removing the tunnel and its routes");
 		if (dp_teardown(d.dp, &e) < 0)
 			log_err("teardown: %s", e.msg);
-		cJSON *f = cJSON_CreateObject();
-		if (f) {
-			cJSON *dj = cJSON_AddObjectToObject(f, "daemon");
-			if (dj)
-				cJSON_AddStringToObject(dj, "state", "stopped");
-			status_merge(o->state_dir, f);
-		}
+		status_set_daemon(d.sf, "stopped", NULL);
 	}
 out:
 	if (d.multi) {
@@ -786,6 +760,7 @@ out:
 		}
 		curl_multi_cleanup(d.multi);
 	}
+	status_close(d.sf);
 	config_free(&d.applied);
 	free(d.pending_json);
 	cm_close(d.cm);

@@ -2,69 +2,130 @@
 #include "status.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "state.h"
 
-void status_merge(const char *dir, cJSON *fields)
+struct status_file {
+	char dir[PATH_MAX];
+	cJSON *doc;
+	bool dirty;
+};
+
+struct status_file *status_open(const char *dir)
+{
+	struct status_file *sf = calloc(1, sizeof(*sf));
+	mg_err e = {""};
+
+	if (!sf)
+		return NULL;
+	snprintf(sf->dir, sizeof(sf->dir), "%s", dir);
+	sf->doc = state_load_status(dir, &e);
+	if (!sf->doc || !cJSON_IsObject(sf->doc)) {
+		if (e.msg[0] && errno != ENOENT)
+			log_warn("status.json unreadable, starting it afresh: %s", e.msg);
+		cJSON_Delete(sf->doc);
+		sf->doc = cJSON_CreateObject();
+	}
+	if (!sf->doc) {
+		free(sf);
+		return NULL;
+	}
+	return sf;
+}
+
+void status_flush(struct status_file *sf)
 {
 	mg_err e = {""};
-	cJSON *st = state_load_status(dir, &e), *it, *next;
 
-	if (!st)
-		st = cJSON_CreateObject();
-	if (!st || !fields) {
-		cJSON_Delete(st);
-		cJSON_Delete(fields);
+	if (!sf || !sf->dirty)
 		return;
-	}
-	for (it = fields->child; it; it = next) {
-		char key[64];
-		next = it->next;
-		cJSON *d = cJSON_DetachItemViaPointer(fields, it);
-		/* cJSON frees the item's own key while replacing: pass a copy */
-		snprintf(key, sizeof(key), "%s", d->string ? d->string : "");
-		cJSON_DeleteItemFromObjectCaseSensitive(st, key);
-		cJSON_AddItemToObject(st, key, d);
-	}
-	cJSON_Delete(fields);
-	cJSON_DeleteItemFromObjectCaseSensitive(st, "updated_at");
-	cJSON_AddNumberToObject(st, "updated_at", (double)time(NULL));
-	if (state_save_status(dir, st, &e) < 0)
+	cJSON_DeleteItemFromObjectCaseSensitive(sf->doc, "updated_at");
+	cJSON_AddNumberToObject(sf->doc, "updated_at", (double)time(NULL));
+	if (state_save_status(sf->dir, sf->doc, &e) < 0)
 		log_warn("could not record status: %s", e.msg);
-	cJSON_Delete(st);
+	sf->dirty = false; /* the next change tries again */
 }
 
-void status_note_error(const char *dir, const char *msg)
+void status_close(struct status_file *sf)
 {
-	cJSON *f = cJSON_CreateObject();
-	if (!f)
+	if (!sf)
 		return;
-	cJSON_AddStringToObject(f, "last_error", msg);
-	cJSON_AddNumberToObject(f, "last_error_at", (double)time(NULL));
-	status_merge(dir, f);
+	status_flush(sf);
+	cJSON_Delete(sf->doc);
+	free(sf);
 }
 
-void status_clear_error(const char *dir)
+/* Replace `key` with `item` (ownership taken); a NULL item (out of memory) drops it. */
+static void put(struct status_file *sf, const char *key, cJSON *item)
 {
-	cJSON *f = cJSON_CreateObject();
-	if (!f)
-		return;
-	cJSON_AddNullToObject(f, "last_error");
-	status_merge(dir, f);
+	cJSON_DeleteItemFromObjectCaseSensitive(sf->doc, key);
+	if (item)
+		cJSON_AddItemToObject(sf->doc, key, item);
+	sf->dirty = true;
 }
 
-void status_note_config(const char *dir, int64_t v)
+static const char *get_str(const struct status_file *sf, const char *key)
 {
-	cJSON *f = cJSON_CreateObject();
-	if (!f)
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(sf->doc, key);
+	return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+void status_set_error(struct status_file *sf, const char *msg)
+{
+	const char *old;
+
+	if (!sf)
 		return;
-	cJSON_AddNumberToObject(f, "last_config_version", (double)v);
-	cJSON_AddNullToObject(f, "last_error");
-	status_merge(dir, f);
+	old = get_str(sf, "last_error");
+	if (!msg || !msg[0]) {
+		if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(sf->doc, "last_error")))
+			return;
+		put(sf, "last_error", cJSON_CreateNull());
+		return;
+	}
+	if (old && !strcmp(old, msg))
+		return;
+	put(sf, "last_error", cJSON_CreateString(msg));
+	put(sf, "last_error_at", cJSON_CreateNumber((double)time(NULL)));
+}
+
+void status_set_fetched(struct status_file *sf, int64_t v)
+{
+	if (!sf)
+		return;
+	put(sf, "last_config_version", cJSON_CreateNumber((double)v));
+	status_set_error(sf, NULL);
+}
+
+void status_set_applied(struct status_file *sf, int64_t v)
+{
+	if (!sf)
+		return;
+	put(sf, "applied_version", v < 0 ? cJSON_CreateNull() : cJSON_CreateNumber((double)v));
+}
+
+void status_set_daemon(struct status_file *sf, const char *state, cJSON *details)
+{
+	cJSON *d = details ? details : cJSON_CreateObject();
+
+	if (!sf || !d) {
+		cJSON_Delete(d);
+		return;
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(d, "state");
+	cJSON_DeleteItemFromObjectCaseSensitive(d, "pid");
+	cJSON_AddStringToObject(d, "state", state);
+	if (!strcmp(state, "starting") || !strcmp(state, "running"))
+		cJSON_AddNumberToObject(d, "pid", (double)getpid());
+	put(sf, "daemon", d);
 }
 
 static void print_list(FILE *f, const char *label, const struct cidr *v, size_t n)
