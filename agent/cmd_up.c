@@ -159,6 +159,7 @@ int cmd_up(int argc, char **argv)
 		goto out;
 	}
 	status_set_fetched(sf, cfg.version);
+	status_set_error(sf, NULL);
 	status_print_config_summary(stdout, &cfg);
 	printf("\nNext: `meshgate run` (or start the meshgate service) to bring the tunnel up.\n");
 	config_free(&cfg);

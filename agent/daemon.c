@@ -238,7 +238,11 @@ static int take_config(struct daemon *d, const char *json, size_t len, bool from
 	mg_err e = {""};
 	int changes = 0;
 
-	if (config_parse(json, len, &c, &e) < 0 || check_safety(d, &c, &e) < 0) {
+	int parsed = config_parse(json, len, &c, &e);
+
+	if (parsed == 0 && !from_disk)
+		status_set_fetched(d->sf, c.version);
+	if (parsed < 0 || check_safety(d, &c, &e) < 0) {
 		config_free(&c);
 		log_err("config refused, keeping version %lld in force: %s",
 			(long long)(d->have_applied ? d->applied.version : 0), e.msg);

@@ -101,8 +101,11 @@ void status_set_fetched(struct status_file *sf, int64_t v)
 {
 	if (!sf)
 		return;
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(sf->doc, "last_config_version");
+
+	if (cJSON_IsNumber(it) && it->valuedouble == (double)v)
+		return;
 	put(sf, "last_config_version", cJSON_CreateNumber((double)v));
-	status_set_error(sf, NULL);
 }
 
 void status_set_applied(struct status_file *sf, int64_t v)

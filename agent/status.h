@@ -27,7 +27,7 @@ void status_flush(struct status_file *sf);
 
 /* The error the user should see (NULL or "" clears it). */
 void status_set_error(struct status_file *sf, const char *msg);
-/* A config version fetched from the controller (clears the error). */
+/* The version of the last config document the controller sent (valid or not). */
 void status_set_fetched(struct status_file *sf, int64_t version);
 /* The config version in force on the host; < 0: none. */
 void status_set_applied(struct status_file *sf, int64_t version);

@@ -75,6 +75,7 @@ for f in device.json private.key status.json; do
 	assert_eq "$(stat -c %a "$SD/$f")" 600 "mode of $f"
 done
 assert_eq "$(stat -c %a "$SD")" 700 "mode of the state directory"
+assert_eq "$(find "$SD" -perm /077 -printf '%P ')" "" "files in the state directory others may read"
 st=$(nsx "$A" "$MESHGATE" status --json --state-dir "$SD")
 assert_eq "$(jq -r .enrolled <<<"$st")" true
 dev_id=$(jq -r .device_id <<<"$st")
