@@ -175,36 +175,27 @@ static void check_wireguard(struct check *c, enum dp_wg_mode mode, const char *b
 static void check_controller(struct check *c, const struct ctlc_target *t, const char *secret,
 			     long timeout_ms)
 {
-	struct ctlc_req req;
-	char code[64] = "";
 	mg_err e = {""};
-	long status;
+	char *json = NULL;
+	size_t len = 0;
+	enum ctlc_result res = ctlc_fetch_config(t, secret, 0, timeout_ms, &json, &len, &e);
 
-	if (ctlc_req_init(&req, t, "/api/v1/device/config?wait=0", secret, NULL, NULL, 1u << 20,
-			  timeout_ms, &e) < 0) {
-		set(c, "controller", V_FAIL, "%s", e.msg);
-		return;
-	}
-	status = ctlc_perform(&req, &e);
-	if (status < 0) {
-		set(c, "controller", V_FAIL, "%s", e.msg);
-	} else if (secret && status == 200) {
+	free(json);
+	if (res == CTLC_OK && secret)
 		set(c, "controller", V_OK, "%s reachable, pin verified, this connector's "
 					   "credentials accepted", t->url);
-	} else {
-		mg_err api = {""};
-		ctlc_api_error(&req, status, code, sizeof(code), &api);
-		if (!secret && status == 401 && !strcmp(code, "invalid_credentials"))
-			set(c, "controller", V_OK, "%s reachable, pin verified", t->url);
-		else if (!strcmp(code, "device_revoked"))
-			set(c, "controller", V_FAIL, "%s revoked this connector: run `meshgate "
-						     "down --forget`, then enrol with a new "
-						     "connection string", t->url);
-		else
-			set(c, "controller", V_FAIL, "%s answered %s (is this a meshgate "
-						     "controller?)", t->url, api.msg);
-	}
-	ctlc_req_free(&req);
+	else if (res == CTLC_ERR_CREDENTIALS && !secret)
+		set(c, "controller", V_OK, "%s reachable, pin verified", t->url);
+	else if (res == CTLC_ERR_REVOKED)
+		set(c, "controller", V_FAIL, "%s revoked this connector: run `meshgate "
+					     "down --forget`, then enrol with a new "
+					     "connection string", t->url);
+	else if (res == CTLC_ERR_REFUSED || res == CTLC_ERR_PROTOCOL || res == CTLC_OK ||
+		 res == CTLC_ERR_CREDENTIALS)
+		set(c, "controller", V_FAIL, "%s answered %s (is this a meshgate controller?)",
+		    t->url, res == CTLC_OK ? "a config to an anonymous request" : e.msg);
+	else
+		set(c, "controller", V_FAIL, "%s", e.msg);
 }
 
 static void usage(FILE *f)

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "config.h"
 #include "connstr.h"
+#include "ctlc.h"
 #include "enroll.h"
 #include "fsutil.h"
 #include "log.h"
@@ -135,21 +136,21 @@ int cmd_up(int argc, char **argv)
 		       st.network_id[0] ? st.network_id : "?", st.target.url);
 	}
 
-	char *json = NULL, code[64];
+	char *json = NULL;
 	size_t len = 0;
 	struct status_file *sf = status_open(state_dir);
-	long s = config_fetch(&st, NULL, 0, &json, &len, code, sizeof(code), &e);
-	if (s != 200 && !strcmp(code, "device_revoked")) {
+	enum ctlc_result res =
+		ctlc_fetch_config(&st.target, st.secret, 0, 0, &json, &len, &e);
+	if (res == CTLC_ERR_REVOKED) {
 		fprintf(stderr, "meshgate up: the controller revoked this connector; run `meshgate "
 				"down --forget`, then `meshgate up` with a new connection string\n");
 		status_set_error(sf, "revoked by the controller");
 		rc = EXIT_REVOKED;
 		goto out;
 	}
-	if (s != 200) {
+	if (res != CTLC_OK) {
 		fprintf(stderr, "meshgate up: fetching the config: %s\n", e.msg);
 		status_set_error(sf, e.msg);
-		rc = !strcmp(code, "device_revoked") ? EXIT_REVOKED : EXIT_FAIL;
 		goto out;
 	}
 	struct mg_config cfg;

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Controller client: one libcurl easy handle per request, configured the same way
- * for blocking use (`up`) and for the daemon's multi handle. Trust is the pin from
- * the connection string (CURLOPT_PINNEDPUBLICKEY), checked in the TLS handshake,
- * before any token or secret is sent; a CA file may be used in addition.
+ * The controller API client: every call the agent makes to the controller (enrol, fetch
+ * or long-poll the config, report status) and the one place where an answer becomes a
+ * typed result. One libcurl easy handle per request, configured the same way for
+ * blocking use (`up`, `check`) and for the daemon's multi handle. Trust is the pin from
+ * the connection string (CURLOPT_PINNEDPUBLICKEY), checked in the TLS handshake before
+ * any token or secret is sent; a CA file may be used in addition.
  */
 #ifndef MG_CTLC_H
 #define MG_CTLC_H
@@ -20,45 +22,58 @@ struct ctlc_target {
 	char ca_file[256]; /* optional: also verify the chain and host name */
 };
 
-struct ctlc_req {
-	CURL *h;
-	struct curl_slist *hdrs;
-	char errbuf[CURL_ERROR_SIZE];
-	char url[512];
-	char *body; /* response body, NUL-terminated */
-	size_t len, cap, max;
-	bool too_big;
-	char etag[64];
-	char *post; /* owned copy of the request body, wiped on free */
-	void *user;
-	int kind; /* caller's tag */
+/* What an exchange with the controller came to. The message (mg_err) says it in words. */
+enum ctlc_result {
+	CTLC_OK = 0,            /* 2xx: the answer is in the request's body */
+	CTLC_NOT_MODIFIED,      /* 304: the config has not changed */
+	CTLC_ERR_TRANSPORT,     /* unreachable, timed out, TLS failed, answer too large */
+	CTLC_ERR_PIN,           /* the controller's key is not the pinned one */
+	CTLC_ERR_REVOKED,       /* this connector was deleted: tear everything down */
+	CTLC_ERR_DISABLED,      /* this connector is disabled: the hub drops its traffic */
+	CTLC_ERR_CREDENTIALS,   /* the controller does not know our credentials */
+	CTLC_ERR_TOKEN_USED,    /* enrolment: the token was spent already */
+	CTLC_ERR_TOKEN_EXPIRED, /* enrolment: the token expired */
+	CTLC_ERR_TOKEN_INVALID, /* enrolment: the controller does not know the token */
+	CTLC_ERR_REFUSED,       /* any other API error (status and code in the message) */
+	CTLC_ERR_PROTOCOL,      /* a 2xx answer that is not what the API promises */
 };
 
-/*
- * Prepare a request. `bearer` (may be NULL) goes into an Authorization header and is
- * wiped from our memory on free. `post_json` NULL means GET. `extra_header` may be NULL.
- * `max_body`: responses larger than this fail. `timeout_ms`: whole-request limit.
- */
-int ctlc_req_init(struct ctlc_req *r, const struct ctlc_target *t, const char *path,
-		  const char *bearer, const char *post_json, const char *extra_header,
-		  size_t max_body, long timeout_ms, mg_err *e);
+/* "revoked", "transport"...: for logs and tests. */
+const char *ctlc_result_name(enum ctlc_result r);
+
+/* One request in flight (for the daemon's curl multi handle). */
+struct ctlc_req;
+
+/* GET /api/v1/device/config?wait=WAIT_S, conditional on `if_none_match` (may be NULL). */
+struct ctlc_req *ctlc_config_req(const struct ctlc_target *t, const char *secret,
+				 const char *if_none_match, int wait_s, mg_err *e);
+/* POST /api/v1/device/status with `json`. */
+struct ctlc_req *ctlc_status_req(const struct ctlc_target *t, const char *secret,
+				 const char *json, mg_err *e);
+/* The easy handle to add to a multi handle (its CURLINFO_PRIVATE is the request). */
+CURL *ctlc_req_handle(struct ctlc_req *r);
+/* A finished transfer (curl's result code), as a typed result with e set on errors. */
+enum ctlc_result ctlc_req_finish(struct ctlc_req *r, CURLcode rc, mg_err *e);
+/* After CTLC_OK: the body (NUL-terminated; the request keeps it) and the ETag ("" if none). */
+const char *ctlc_req_body(const struct ctlc_req *r, size_t *len);
+const char *ctlc_req_etag(const struct ctlc_req *r);
+/* Wipes credentials and the body, frees. NULL is a no-op. */
 void ctlc_req_free(struct ctlc_req *r);
 
-/*
- * Turn a finished transfer into an HTTP status (>= 100), or -1 with an actionable
- * message for transport failures (unreachable, pin mismatch, TLS, too large, timeout).
- */
-long ctlc_req_status(struct ctlc_req *r, CURLcode rc, mg_err *e);
-
-/*
- * For a non-2xx answer: the API error code ("token_used") into `code` and a message
- * "<status> <code>: <message>" into e. Returns the code string length (0 if none).
- */
-size_t ctlc_api_error(const struct ctlc_req *r, long status, char *code, size_t codelen,
-		      mg_err *e);
-
-/* Run a prepared request to completion (blocking). Returns the HTTP status or -1. */
-long ctlc_perform(struct ctlc_req *r, mg_err *e);
+/* Blocking calls. */
+struct ctlc_enrolment {
+	char device_id[64];
+	char device_secret[128];
+	char network_id[64];
+};
+/* POST /api/v1/enroll: the single-use token and our public key for an identity. */
+enum ctlc_result ctlc_enroll(const struct ctlc_target *t, const char *token,
+			     const char *public_key_b64, struct ctlc_enrolment *out, mg_err *e);
+/* One config fetch; with `secret` NULL an anonymous probe (check: the controller must
+ * answer CTLC_ERR_CREDENTIALS). On CTLC_OK *json is the document (heap, caller frees). */
+enum ctlc_result ctlc_fetch_config(const struct ctlc_target *t, const char *secret,
+				   int wait_s, long timeout_ms, char **json, size_t *len,
+				   mg_err *e);
 
 /* libcurl global init/cleanup wrappers (once per process). */
 int ctlc_global_init(mg_err *e);

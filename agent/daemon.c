@@ -305,28 +305,19 @@ static void revoke_and_stop(struct daemon *d)
 
 static int start_request(struct daemon *d, int kind)
 {
-	struct ctlc_req *r = calloc(1, sizeof(*r));
-	char path[64], hdr[96], *body = NULL;
+	struct ctlc_req *r;
+	char *body = NULL;
 	mg_err e = {""};
-	int rc;
 
-	if (!r)
-		return -1;
 	if (kind == REQ_POLL) {
-		snprintf(path, sizeof(path), "/api/v1/device/config?wait=%d", d->o->poll_wait_s);
-		if (d->seen_etag[0])
-			snprintf(hdr, sizeof(hdr), "If-None-Match: %s", d->seen_etag);
-		rc = ctlc_req_init(r, &d->st.target, path, d->st.secret, NULL,
-				   d->seen_etag[0] ? hdr : NULL, CONFIG_MAX_BYTES,
-				   (long)(d->o->poll_wait_s + 15) * 1000, &e);
+		r = ctlc_config_req(&d->st.target, d->st.secret, d->seen_etag, d->o->poll_wait_s,
+				    &e);
 	} else {
 		struct dp_stats s = {0};
 		cJSON *j = cJSON_CreateObject(), *t;
 		dp_stats(d->dp, &s);
-		if (!j) {
-			free(r);
+		if (!j)
 			return -1;
-		}
 		cJSON_AddNumberToObject(j, "applied_version",
 					d->have_applied ? (double)d->applied.version : 0);
 		cJSON_AddStringToObject(j, "agent_version", MG_VERSION);
@@ -364,23 +355,17 @@ static int start_request(struct daemon *d, int kind)
 		cJSON_DeleteItemFromObject(j, "errors");
 		cJSON_AddNumberToObject(j, "routes", (double)s.routes);
 		status_set_daemon(d->sf, "running", j);
-		if (!body) {
-			free(r);
+		if (!body)
 			return -1;
-		}
-		rc = ctlc_req_init(r, &d->st.target, "/api/v1/device/status", d->st.secret, body,
-				   NULL, 64 << 10, 10000, &e);
+		r = ctlc_status_req(&d->st.target, d->st.secret, body, &e);
 		cJSON_free(body);
 	}
-	if (rc < 0) {
+	if (!r) {
 		log_err("%s", e.msg);
-		free(r);
 		return -1;
 	}
-	r->kind = kind;
-	if (curl_multi_add_handle(d->multi, r->h) != CURLM_OK) {
+	if (curl_multi_add_handle(d->multi, ctlc_req_handle(r)) != CURLM_OK) {
 		ctlc_req_free(r);
-		free(r);
 		return -1;
 	}
 	if (kind == REQ_POLL)
@@ -393,33 +378,25 @@ static int start_request(struct daemon *d, int kind)
 static void finish_poll(struct daemon *d, struct ctlc_req *r, CURLcode rc)
 {
 	mg_err e = {""};
-	char code[64];
-	long status = ctlc_req_status(r, rc, &e);
+	enum ctlc_result res = ctlc_req_finish(r, rc, &e);
 
-	if (status == 200) {
+	if (res == CTLC_OK || res == CTLC_NOT_MODIFIED) {
 		d->fails = 0;
 		set_error(d, ERR_CONN, NULL);
-		if (r->etag[0])
-			snprintf(d->seen_etag, sizeof(d->seen_etag), "%s", r->etag);
-		take_config(d, r->body ? r->body : "", r->len, false);
-		d->poll_at = now_ms();
-		return;
-	}
-	if (status == 304) {
-		d->fails = 0;
-		set_error(d, ERR_CONN, NULL);
-		d->poll_at = now_ms();
-		return;
-	}
-	if (status > 0) {
-		ctlc_api_error(r, status, code, sizeof(code), &e);
-		if (!strcmp(code, "device_revoked")) {
-			revoke_and_stop(d);
-			return;
+		if (res == CTLC_OK) {
+			size_t len;
+			const char *body = ctlc_req_body(r, &len);
+			if (ctlc_req_etag(r)[0])
+				snprintf(d->seen_etag, sizeof(d->seen_etag), "%s",
+					 ctlc_req_etag(r));
+			take_config(d, body, len, false);
 		}
-		if (!strcmp(code, "device_disabled"))
-			mg_err_set(&e, "this connector is disabled in the controller; the hub "
-				       "drops its traffic until it is enabled again");
+		d->poll_at = now_ms();
+		return;
+	}
+	if (res == CTLC_ERR_REVOKED) {
+		revoke_and_stop(d);
+		return;
 	}
 	d->fails++;
 	uint64_t wait = backoff_ms(d);
@@ -431,18 +408,12 @@ static void finish_poll(struct daemon *d, struct ctlc_req *r, CURLcode rc)
 static void finish_report(struct daemon *d, struct ctlc_req *r, CURLcode rc)
 {
 	mg_err e = {""};
-	char code[64];
-	long status = ctlc_req_status(r, rc, &e);
+	enum ctlc_result res = ctlc_req_finish(r, rc, &e);
 
-	if (status > 0 && status / 100 != 2) {
-		ctlc_api_error(r, status, code, sizeof(code), &e);
-		if (!strcmp(code, "device_revoked")) {
-			revoke_and_stop(d);
-			return;
-		}
-	}
-	if (status < 0 || status / 100 != 2)
-		log_debug("status report: %s", e.msg);
+	if (res == CTLC_ERR_REVOKED)
+		revoke_and_stop(d);
+	else if (res != CTLC_OK)
+		log_debug("status report: %s (%s)", e.msg, ctlc_result_name(res));
 }
 
 static void drain_curl(struct daemon *d)
@@ -467,7 +438,6 @@ static void drain_curl(struct daemon *d)
 			finish_report(d, r, rc);
 		}
 		ctlc_req_free(r);
-		free(r);
 		if (d->stop)
 			return;
 	}
@@ -758,9 +728,8 @@ out:
 		for (int i = 0; i < 2; i++) {
 			if (!rs[i])
 				continue;
-			curl_multi_remove_handle(d.multi, rs[i]->h);
+			curl_multi_remove_handle(d.multi, ctlc_req_handle(rs[i]));
 			ctlc_req_free(rs[i]);
-			free(rs[i]);
 		}
 		curl_multi_cleanup(d.multi);
 	}

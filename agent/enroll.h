@@ -14,12 +14,4 @@
 int enroll(const struct connstr *cs, const char *state_dir, const char *ca_file,
 	   const char *ifname, struct agent_state *st, mg_err *e);
 
-/*
- * Fetch the config document once (blocking). `if_none_match` may be NULL; `wait_s` is the
- * long-poll wait. Returns 200 with *json (heap) set, 304, or -1 with e set (revocation and
- * disable are errors whose API code is copied into `code`).
- */
-long config_fetch(const struct agent_state *st, const char *if_none_match, int wait_s,
-		  char **json, size_t *len, char *code, size_t codelen, mg_err *e);
-
 #endif
