@@ -317,7 +317,7 @@ int cmd_down(int argc, char **argv)
 		close(lockfd);
 		return EXIT_FAIL;
 	}
-	if (daemon_teardown_all(&o, dp, NULL, &e) < 0) {
+	if (daemon_teardown(&o, dp, NULL, TEARDOWN_ALL, &e) < 0) {
 		fprintf(stderr, "meshgate down: %s\n", e.msg);
 		rc = EXIT_FAIL;
 	}
@@ -436,7 +436,9 @@ int cmd_cleanup(int argc, char **argv)
 		ifname_from_state(dir, dpo.ifname);
 	log_warn("the daemon did not stop cleanly (last state \"%s\"): removing the tunnel %s, "
 		 "its routes and the firewall table it left", last, dpo.ifname);
-	if (dp_open(&dp, &dpo, &e) < 0 || dp_teardown(dp, &e) < 0) {
+	struct daemon_opts o = {.state_dir = dir, .dp = dpo};
+	if (dp_open(&dp, &dpo, &e) < 0 ||
+	    daemon_teardown(&o, dp, NULL, TEARDOWN_TUNNEL, &e) < 0) {
 		fprintf(stderr, "meshgate cleanup: %s\n", e.msg);
 		rc = EXIT_FAIL;
 	} else {

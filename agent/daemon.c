@@ -32,13 +32,28 @@
 
 enum req_kind { REQ_POLL = 1, REQ_STATUS };
 
+/*
+ * The timer table: everything the loop does on a schedule. Each entry fires once when
+ * due and re-arms itself (or is re-armed by the event that needs it again); the loop
+ * sleeps until the earliest armed one.
+ */
+enum dtimer {
+	T_WATCHDOG, /* systemd watchdog ping, every WatchdogSec/2 */
+	T_REPAIR,   /* re-apply the config in force: drift (debounced) or a failed apply */
+	T_SYSCTL,   /* forwarding and rp_filter check, every 500 ms; firewall presence */
+	T_SCAN,     /* coexistence scan of other firewalls, every 30 s */
+	T_CLOUD,    /* VPC routes in line with the config in force */
+	T_POLL,     /* start the next long-poll (after a backoff when it failed) */
+	T_REPORT,   /* status report to the controller and status.json */
+	T__COUNT
+};
+
 struct daemon {
 	const struct daemon_opts *o;
 	struct agent_state st;
 	struct dataplane *dp;
 	struct cloudmgr *cm;
 	struct status_file *sf; /* status.json: written at the end of each loop turn */
-	uint64_t cloud_at; /* next VPC route check (0: none pending) */
 	CURLM *multi;
 	struct ctlc_req *poll, *report;
 	int sigfd;
@@ -55,26 +70,41 @@ struct daemon {
 	bool applying;      /* the config in force is not fully applied yet */
 
 	unsigned fails;       /* consecutive controller failures, for the backoff */
-	uint64_t poll_at;     /* monotonic ms: when to start the next long-poll */
-	uint64_t report_at;   /* next status report */
-	uint64_t reconcile_at; /* drift debounce; 0 = none pending */
+	uint64_t at[T__COUNT]; /* the timer table: monotonic ms when each fires, 0 = off */
 	uint64_t drift_first;  /* first drift event of the pending repair */
-	uint64_t sysctl_at;
-	uint64_t scan_at; /* next coexistence scan */
-	bool report_now;
+	uint64_t wd_every;     /* watchdog ping period (0: no watchdog) */
+	bool report_again;     /* a report was asked for while one was in flight */
 	bool stop;
 	int exit_code;
 
 	char ifname[16];    /* the tunnel */
 	struct notifier nt; /* systemd: READY=1, STATUS=, watchdog */
-	uint64_t wd_at;     /* next watchdog ping (0: no watchdog) */
 };
+
+/* Arm timer `t` to fire at `when` (monotonic ms). */
+static void arm(struct daemon *d, enum dtimer t, uint64_t when)
+{
+	d->at[t] = when ? when : 1;
+}
 
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The same, unless it is armed to fire sooner already. */
+static void arm_soon(struct daemon *d, enum dtimer t, uint64_t when)
+{
+	if (!d->at[t] || when < d->at[t])
+		arm(d, t, when);
+}
+
+/* A status report now (or as soon as the one in flight is done). */
+static void request_report(struct daemon *d)
+{
+	arm_soon(d, T_REPORT, now_ms());
 }
 
 /*
@@ -120,7 +150,7 @@ static void set_error(struct daemon *d, enum err_src src, const char *msg)
 		return;
 	snprintf(d->last_error, sizeof(d->last_error), "%s", eff);
 	status_set_error(d->sf, eff);
-	d->report_now = true;
+	request_report(d);
 	update_status(d);
 }
 
@@ -214,8 +244,8 @@ static void mark_applied(struct daemon *d, int changes, const char *how)
 	set_error(d, ERR_APPLY, NULL);
 	status_set_applied(d->sf, d->applied.version);
 	d->applying = false;
-	d->report_now = true;
-	d->cloud_at = now_ms(); /* bring the VPC routes in line with it */
+	request_report(d);
+	arm_soon(d, T_CLOUD, now_ms()); /* bring the VPC routes in line with it */
 	/* the tunnel, routes, sysctls and firewall are all in place: systemd may go on */
 	if (!d->nt.ready) {
 		char line[160];
@@ -269,7 +299,7 @@ static int take_config(struct daemon *d, const char *json, size_t len, bool from
 			(long long)d->applied.version, e.msg);
 		set_error(d, ERR_APPLY, e.msg);
 		d->applying = true;
-		d->reconcile_at = now_ms() + 1000;
+		arm(d, T_REPAIR, now_ms() + 1000);
 		return -1;
 	}
 	mark_applied(d, changes, from_disk ? " from the last good copy" : "");
@@ -284,9 +314,9 @@ static void schedule_repair(struct daemon *d)
 {
 	uint64_t t = now_ms();
 
-	if (!d->reconcile_at || !d->drift_first)
+	if (!d->at[T_REPAIR] || !d->drift_first)
 		d->drift_first = t;
-	d->reconcile_at = t + 50 < d->drift_first + 300 ? t + 50 : d->drift_first + 300;
+	arm(d, T_REPAIR, t + 50 < d->drift_first + 300 ? t + 50 : d->drift_first + 300);
 }
 
 static void revoke_and_stop(struct daemon *d)
@@ -295,7 +325,7 @@ static void revoke_and_stop(struct daemon *d)
 
 	log_err("the controller revoked this connector: removing the tunnel, routes and host "
 		"settings meshgate made");
-	if (daemon_teardown_all(d->o, d->dp, d->cm, &e) < 0)
+	if (daemon_teardown(d->o, d->dp, d->cm, TEARDOWN_ALL, &e) < 0)
 		log_err("teardown after revocation incomplete: %s", e.msg);
 	set_error(d, ERR_CONN, "revoked by the controller; everything meshgate made was removed");
 	notify_stopping(&d->nt, "revoked by the controller: everything meshgate made was removed");
@@ -391,7 +421,7 @@ static void finish_poll(struct daemon *d, struct ctlc_req *r, CURLcode rc)
 					 ctlc_req_etag(r));
 			take_config(d, body, len, false);
 		}
-		d->poll_at = now_ms();
+		arm(d, T_POLL, now_ms());
 		return;
 	}
 	if (res == CTLC_ERR_REVOKED) {
@@ -402,7 +432,7 @@ static void finish_poll(struct daemon *d, struct ctlc_req *r, CURLcode rc)
 	uint64_t wait = backoff_ms(d);
 	log_warn("%s (retrying in %.1f s)", e.msg, (double)wait / 1000);
 	set_error(d, ERR_CONN, e.msg);
-	d->poll_at = now_ms() + wait;
+	arm(d, T_POLL, now_ms() + wait);
 }
 
 static void finish_report(struct daemon *d, struct ctlc_req *r, CURLcode rc)
@@ -414,6 +444,10 @@ static void finish_report(struct daemon *d, struct ctlc_req *r, CURLcode rc)
 		revoke_and_stop(d);
 	else if (res != CTLC_OK)
 		log_debug("status report: %s (%s)", e.msg, ctlc_result_name(res));
+	if (d->report_again) {
+		d->report_again = false;
+		request_report(d);
+	}
 }
 
 static void drain_curl(struct daemon *d)
@@ -475,9 +509,9 @@ static void handle_signals(struct daemon *d)
 		case SIGHUP:
 			log_info("SIGHUP: re-checking everything now");
 			dp_firewall_scan(d->dp);
-			d->cloud_at = now_ms();
-			d->reconcile_at = now_ms();
-			d->report_now = true;
+			arm(d, T_CLOUD, now_ms());
+			arm(d, T_REPAIR, now_ms());
+			request_report(d);
 			break;
 		case SIGCHLD:
 			for (;;) {
@@ -488,7 +522,7 @@ static void handle_signals(struct daemon *d)
 				if (dp_reap_child(d->dp, pid)) {
 					log_warn("userspace WireGuard (pid %d) exited; recreating the "
 						 "tunnel", (int)pid);
-					d->reconcile_at = now_ms() + 50;
+					arm_soon(d, T_REPAIR, now_ms() + 50);
 				}
 			}
 			break;
@@ -513,8 +547,8 @@ static void load_last_good(struct daemon *d)
 	free(json);
 }
 
-int daemon_teardown_all(const struct daemon_opts *o, struct dataplane *dp, struct cloudmgr *cm,
-			mg_err *e)
+int daemon_teardown(const struct daemon_opts *o, struct dataplane *dp, struct cloudmgr *cm,
+		    enum teardown_level level, mg_err *e)
 {
 	struct cloudmgr *own = NULL;
 	int restored = 0, kept = 0, r = 0;
@@ -522,6 +556,8 @@ int daemon_teardown_all(const struct daemon_opts *o, struct dataplane *dp, struc
 
 	if (dp && dp_teardown(dp, e) < 0)
 		r = -1;
+	if (level < TEARDOWN_ALL)
+		return r;
 	if (sysctl_restore(&o->dp.sysctl, &restored, &kept, r < 0 ? NULL : e) < 0)
 		r = -1;
 	log_info("host settings: %d sysctl value%s restored, %d left as changed by someone "
@@ -544,6 +580,159 @@ static void cloud_progress(void *ud)
 	struct daemon *d = ud;
 
 	notify_watchdog(&d->nt);
+}
+
+/* ---- the timers' work ---------------------------------------------------------------- */
+
+static void on_watchdog(struct daemon *d, uint64_t now)
+{
+	notify_watchdog(&d->nt);
+	arm(d, T_WATCHDOG, now + d->wd_every);
+}
+
+static void on_repair(struct daemon *d, uint64_t now)
+{
+	mg_err e = {""};
+	int changes = 0;
+
+	d->drift_first = 0;
+	if (!d->have_applied)
+		return;
+	if (dp_apply(d->dp, &d->applied, d->st.priv, &changes, &e) < 0) {
+		log_err("repairing drift failed: %s", e.msg);
+		set_error(d, ERR_APPLY, e.msg);
+		arm(d, T_REPAIR, now + 1000);
+	} else if (d->applying) {
+		mark_applied(d, changes, " on retry");
+	} else {
+		set_error(d, ERR_APPLY, NULL);
+		if (changes) {
+			log_warn("drift repaired: %d change%s re-applied", changes,
+				 changes == 1 ? "" : "s");
+			request_report(d);
+		}
+	}
+}
+
+static void on_sysctl(struct daemon *d, uint64_t now)
+{
+	mg_err e = {""};
+	int changed = 0;
+
+	arm(d, T_SYSCTL, now + 500);
+	if (!d->have_applied)
+		return;
+	if (dp_check_sysctls(d->dp, &changed, &e) < 0)
+		log_err("sysctl check: %s", e.msg);
+	else if (changed)
+		log_warn("drift repaired: %d sysctl value%s put back", changed,
+			 changed == 1 ? "" : "s");
+	/* a safety net under the nftables events (lost on overflow) */
+	if (!d->at[T_REPAIR] && dp_firewall_missing(d->dp))
+		schedule_repair(d);
+}
+
+static void on_scan(struct daemon *d, uint64_t now)
+{
+	arm(d, T_SCAN, now + 30000);
+	if (d->have_applied)
+		dp_firewall_scan(d->dp);
+}
+
+static void on_cloud(struct daemon *d, uint64_t now)
+{
+	mg_err e = {""};
+
+	(void)now;
+	if (!d->have_applied || d->applying)
+		return; /* mark_applied arms it again */
+	/* blocking, bounded by the provider's timeouts and retries */
+	if (cm_sync(d->cm, &d->applied, &e) < 0)
+		log_err("%s", e.msg);
+	arm(d, T_CLOUD, now_ms() + (uint64_t)d->o->cloud_interval_s * 1000);
+	request_report(d);
+}
+
+static void on_poll(struct daemon *d, uint64_t now)
+{
+	if (d->poll)
+		return; /* finish_poll arms the next one */
+	if (start_request(d, REQ_POLL) < 0)
+		arm(d, T_POLL, now + 1000);
+}
+
+static void on_report(struct daemon *d, uint64_t now)
+{
+	if (d->report) {
+		d->report_again = true; /* finish_report asks again */
+		return;
+	}
+	if (start_request(d, REQ_STATUS) < 0)
+		arm(d, T_REPORT, now + 1000);
+	else
+		arm(d, T_REPORT, now + (uint64_t)d->o->status_interval_s * 1000);
+}
+
+static void (*const timers[T__COUNT])(struct daemon *, uint64_t) = {
+	[T_WATCHDOG] = on_watchdog, [T_REPAIR] = on_repair, [T_SYSCTL] = on_sysctl,
+	[T_SCAN] = on_scan,         [T_CLOUD] = on_cloud,   [T_POLL] = on_poll,
+	[T_REPORT] = on_report,
+};
+
+/* Fire every timer that is due. */
+static void run_timers(struct daemon *d)
+{
+	uint64_t t = now_ms();
+
+	for (int i = 0; i < T__COUNT && !d->stop; i++) {
+		if (!d->at[i] || t < d->at[i])
+			continue;
+		d->at[i] = 0;
+		timers[i](d, t);
+	}
+}
+
+/*
+ * Sleep until the earliest timer, a controller transfer, a signal or a netlink event
+ * (drift), and handle what woke us. -1 when the loop cannot go on.
+ */
+static int wait_and_dispatch(struct daemon *d)
+{
+	struct curl_waitfd extra[3] = {{.fd = d->sigfd, .events = CURL_WAIT_POLLIN}};
+	unsigned n_extra = 1;
+	uint64_t next = 0, t;
+	bool events = false;
+	mg_err e = {""};
+	int running, timeout;
+
+	for (int i = 0; i < T__COUNT; i++)
+		if (d->at[i] && (!next || d->at[i] < next))
+			next = d->at[i];
+	t = now_ms();
+	timeout = !next ? 60000 : next > t ? (int)(next - t) : 0;
+	for (int w = 0; w < 2; w++)
+		if (dp_event_fd(d->dp, w) >= 0)
+			extra[n_extra++] = (struct curl_waitfd){.fd = dp_event_fd(d->dp, w),
+								.events = CURL_WAIT_POLLIN};
+	if (curl_multi_poll(d->multi, extra, n_extra, timeout, NULL) != CURLM_OK) {
+		log_err("curl_multi_poll failed");
+		d->exit_code = EXIT_FAIL;
+		return -1;
+	}
+	if (extra[0].revents)
+		handle_signals(d);
+	for (unsigned w = 1; w < n_extra; w++)
+		events |= extra[w].revents != 0;
+	if (events) {
+		bool drift = false;
+		if (dp_event_read(d->dp, &drift, &e) < 0)
+			log_warn("netlink events: %s", e.msg);
+		if (drift && d->have_applied)
+			schedule_repair(d);
+	}
+	curl_multi_perform(d->multi, &running);
+	drain_curl(d);
+	return 0;
 }
 
 int daemon_run(const struct daemon_opts *o)
@@ -600,117 +789,17 @@ int daemon_run(const struct daemon_opts *o)
 	load_last_good(&d);
 
 	uint64_t t = now_ms();
-	uint64_t wd_every = notify_watchdog_interval_ms(&d.nt);
-	if (wd_every) {
-		notify_watchdog(&d.nt);
-		d.wd_at = t + wd_every;
-	}
-	d.poll_at = t;
-	d.report_at = t + 1000;
-	d.sysctl_at = t + 500;
-	d.scan_at = t + 30000;
+	d.wd_every = notify_watchdog_interval_ms(&d.nt);
+	if (d.wd_every)
+		arm(&d, T_WATCHDOG, t);
+	arm(&d, T_POLL, t);
+	arm(&d, T_REPORT, t + 1000);
+	arm(&d, T_SYSCTL, t + 500);
+	arm(&d, T_SCAN, t + 30000);
 	while (!d.stop) {
-		t = now_ms();
-		if (d.wd_at && t >= d.wd_at) {
-			notify_watchdog(&d.nt);
-			d.wd_at = t + wd_every;
-		}
-		if (d.reconcile_at && t >= d.reconcile_at) {
-			int changes = 0;
-			d.reconcile_at = 0;
-			d.drift_first = 0;
-			if (d.have_applied) {
-				if (dp_apply(d.dp, &d.applied, d.st.priv, &changes, &e) < 0) {
-					log_err("repairing drift failed: %s", e.msg);
-					set_error(&d, ERR_APPLY, e.msg);
-					d.reconcile_at = t + 1000;
-				} else if (d.applying) {
-					mark_applied(&d, changes, " on retry");
-				} else {
-					set_error(&d, ERR_APPLY, NULL);
-					if (changes) {
-						log_warn("drift repaired: %d change%s re-applied",
-							 changes, changes == 1 ? "" : "s");
-						d.report_now = true;
-					}
-				}
-			}
-		}
-		if (t >= d.sysctl_at) {
-			int changed = 0;
-			d.sysctl_at = t + 500;
-			if (d.have_applied && dp_check_sysctls(d.dp, &changed, &e) < 0)
-				log_err("sysctl check: %s", e.msg);
-			else if (changed)
-				log_warn("drift repaired: %d sysctl value%s put back", changed,
-					 changed == 1 ? "" : "s");
-			/* a safety net under the nftables events (lost on overflow) */
-			if (d.have_applied && !d.reconcile_at && dp_firewall_missing(d.dp))
-				schedule_repair(&d);
-		}
-		if (t >= d.scan_at) {
-			d.scan_at = t + 30000;
-			if (d.have_applied)
-				dp_firewall_scan(d.dp);
-		}
-		if (d.cloud_at && t >= d.cloud_at && d.have_applied && !d.applying) {
-			/* blocking, bounded by the provider's timeouts and retries */
-			if (cm_sync(d.cm, &d.applied, &e) < 0)
-				log_err("%s", e.msg);
-			d.cloud_at = now_ms() + (uint64_t)o->cloud_interval_s * 1000;
-			d.report_now = true;
-		}
-		if (!d.poll && t >= d.poll_at && start_request(&d, REQ_POLL) < 0)
-			d.poll_at = t + 1000;
-		if (d.report_now || t >= d.report_at) {
-			if (!d.report && start_request(&d, REQ_STATUS) == 0) {
-				d.report_now = false;
-				d.report_at = t + (uint64_t)o->status_interval_s * 1000;
-			}
-		}
-
-		uint64_t next = d.sysctl_at;
-		if (d.reconcile_at && d.reconcile_at < next)
-			next = d.reconcile_at;
-		if (!d.poll && d.poll_at < next)
-			next = d.poll_at;
-		if (!d.report && d.report_at < next)
-			next = d.report_at;
-		if (d.cloud_at && d.cloud_at < next)
-			next = d.cloud_at;
-		if (d.wd_at && d.wd_at < next)
-			next = d.wd_at;
-		t = now_ms();
-		int timeout = next > t ? (int)(next - t) : 0;
-
-		struct curl_waitfd extra[3] = {
-			{.fd = d.sigfd, .events = CURL_WAIT_POLLIN},
-		};
-		unsigned n_extra = 1;
-		for (int w = 0; w < 2; w++)
-			if (dp_event_fd(d.dp, w) >= 0)
-				extra[n_extra++] = (struct curl_waitfd){.fd = dp_event_fd(d.dp, w),
-									.events = CURL_WAIT_POLLIN};
-		int running;
-		if (curl_multi_poll(d.multi, extra, n_extra, timeout, NULL) != CURLM_OK) {
-			log_err("curl_multi_poll failed");
-			d.exit_code = EXIT_FAIL;
+		run_timers(&d);
+		if (d.stop || wait_and_dispatch(&d) < 0)
 			break;
-		}
-		if (extra[0].revents)
-			handle_signals(&d);
-		bool events = false;
-		for (unsigned w = 1; w < n_extra; w++)
-			events |= extra[w].revents != 0;
-		if (events) {
-			bool drift = false;
-			if (dp_event_read(d.dp, &drift, &e) < 0)
-				log_warn("netlink events: %s", e.msg);
-			if (drift && d.have_applied)
-				schedule_repair(&d);
-		}
-		curl_multi_perform(d.multi, &running);
-		drain_curl(&d);
 		status_flush(d.sf);
 	}
 
@@ -718,7 +807,7 @@ int daemon_run(const struct daemon_opts *o)
 		log_info("stopping: removing the tunnel and its routes (sysctls and cloud routes "
 			 "stay until `meshgate down`)");
 		notify_stopping(&d.nt, "stopping: removing the tunnel and its routes");
-		if (dp_teardown(d.dp, &e) < 0)
+		if (daemon_teardown(o, d.dp, d.cm, TEARDOWN_TUNNEL, &e) < 0)
 			log_err("teardown: %s", e.msg);
 		status_set_daemon(d.sf, "stopped", NULL);
 	}

@@ -19,9 +19,15 @@ struct daemon_opts {
 /* Runs until SIGTERM/SIGINT (returns EXIT_OK), revocation (EXIT_REVOKED) or a fatal error. */
 int daemon_run(const struct daemon_opts *o);
 
-/* Full teardown as `meshgate down` does it: tunnel, routes, firewall, sysctls, drop-in,
- * and the cloud routes meshgate created (cm may be NULL: opened here). */
-int daemon_teardown_all(const struct daemon_opts *o, struct dataplane *dp, struct cloudmgr *cm,
-			mg_err *e);
+/*
+ * What a stop takes away, in one place for every way of stopping:
+ * TEARDOWN_TUNNEL (SIGTERM, `meshgate cleanup`): the tunnel, its routes and the
+ *   nftables table; sysctls and cloud routes stay (the service comes back).
+ * TEARDOWN_ALL (`meshgate down`, revocation): that, the sysctls put back, the drop-in
+ *   removed, and the cloud routes meshgate created deleted (cm may be NULL: opened here).
+ */
+enum teardown_level { TEARDOWN_TUNNEL, TEARDOWN_ALL };
+int daemon_teardown(const struct daemon_opts *o, struct dataplane *dp, struct cloudmgr *cm,
+		    enum teardown_level level, mg_err *e);
 
 #endif
