@@ -113,10 +113,11 @@ expect() {
 	local want=$1 what=$2 out
 	shift 2
 	out=$(q "$@") || true # exit 2: transport error, printed as ERROR ...
-	assert_eq "$(head -1 <<<"$out" | cut -d" " -f1)" "$want" "status of $*: $out"
+	local status=${out%%$'\n'*}
+	assert_eq "${status%% *}" "$want" "status of $*: $out"
 	assert_contains "$out" "$what" "$*"
 	LAST=$out
-	BODY=$(sed '1,/^$/d' <<<"$out")
+	BODY=${out#*$'\n\n'} # (builtins only: this runs 150 times)
 }
 hdr() { sed -n "s/^$1: //p" <<<"$LAST" | head -n1; }
 lastreason() { ctlget /log | jq -r '.[-1].reason'; }
@@ -239,7 +240,7 @@ expect 200 '"routeRules": ' call GET "$A/routeTables/$RTB"
 E1=$(hdr etag)
 FOREIGN=$(jq -c .routeRules <<<"$BODY")
 assert_contains "$BODY" '"description": "on-prem via DRG — owned by \"netops\"; do not touch"' "foreign description"
-MINE='{"destination": "192.0.2.0/24", "destinationType": "CIDR_BLOCK", "networkEntityId": "'$PIPA'", "description": "meshgate:conn-a", "routeType": "STATIC"}'
+MINE='{"destination": "192.0.2.0/24", "destinationType": "CIDR_BLOCK", "networkEntityId": "'"$PIPA"'", "description": "meshgate:conn-a", "routeType": "STATIC"}'
 NEWB=$(jq -c --argjson m "$MINE" '{routeRules: (.routeRules + [$m])}' <<<"$BODY")
 expect 200 '"description": "meshgate:conn-a"' --if-match "$E1" call PUT "$A/routeTables/$RTB" "$NEWB"
 E2=$(hdr etag)
@@ -249,7 +250,7 @@ expect 412 '"code": "NoEtagMatch"' --if-match "$E1" call PUT "$A/routeTables/$RT
 expect 200 '"meshgate:conn-a"' call GET "$A/routeTables/$RTB"
 assert_eq "$(hdr etag)" "$E2" "a refused PUT changes nothing"
 # a concurrent edit lands between this GET and the PUT: 412, then GET again shows it
-ctl /concurrent-edit '{"route_table": "'"$RTB"'", "add": {"destination": "198.51.100.0/24", "networkEntityId": "'$DRG'", "description": "added by someone else"}}' >/dev/null
+ctl /concurrent-edit '{"route_table": "'"$RTB"'", "add": {"destination": "198.51.100.0/24", "networkEntityId": "'"$DRG"'", "description": "added by someone else"}}' >/dev/null
 expect 412 NoEtagMatch --if-match "$E2" call PUT "$A/routeTables/$RTB" "$NEWB"
 expect 200 '"added by someone else"' call GET "$A/routeTables/$RTB"
 E3=$(hdr etag)
@@ -258,19 +259,19 @@ expect 200 '"added by someone else"' --if-match "$E3" call PUT "$A/routeTables/$
 assert_eq "$(jq '.routeRules | length' <<<"$BODY")" 4 "four rules after the merge"
 # rule validation
 bad() { expect 400 "$1" call PUT "$A/routeTables/$RTA" "{\"routeRules\": [$2]}"; }
-bad InvalidParameter '{"destination": "198.51.100.1/24", "networkEntityId": "'$PIPA'"}'
+bad InvalidParameter '{"destination": "198.51.100.1/24", "networkEntityId": "'"$PIPA"'"}'
 bad InvalidParameter '{"destination": "198.51.100.0/24"}'
-bad InvalidParameter '{"destination": "198.51.100.0/24", "cidrBlock": "198.51.100.0/24", "networkEntityId": "'$PIPA'"}'
-bad InvalidParameter '{"destination": "198.51.100.0/24", "destinationType": "BOGUS", "networkEntityId": "'$PIPA'"}'
-bad InvalidParameter '{"destination": "198.51.100.0/24", "networkEntityId": "'$PIPA'"}, {"destination": "198.51.100.0/24", "networkEntityId": "'$DRG'"}'
-bad InvalidParameter '{"destination": "198.51.100.0/24", "networkEntityId": "'$PIPA'", "routeType": "LOCAL"}'
+bad InvalidParameter '{"destination": "198.51.100.0/24", "cidrBlock": "198.51.100.0/24", "networkEntityId": "'"$PIPA"'"}'
+bad InvalidParameter '{"destination": "198.51.100.0/24", "destinationType": "BOGUS", "networkEntityId": "'"$PIPA"'"}'
+bad InvalidParameter '{"destination": "198.51.100.0/24", "networkEntityId": "'"$PIPA"'"}, {"destination": "198.51.100.0/24", "networkEntityId": "'"$DRG"'"}'
+bad InvalidParameter '{"destination": "198.51.100.0/24", "networkEntityId": "'"$PIPA"'", "routeType": "LOCAL"}'
 bad RelatedResourceNotAuthorizedOrNotFound '{"destination": "198.51.100.0/24", "networkEntityId": "ocid1.privateip.oc1.phx.nope"}'
-expect 200 '"destination": "198.51.100.0/24"' call PUT "$A/routeTables/$RTA" '{"routeRules": [{"cidrBlock": "198.51.100.0/24", "networkEntityId": "'$PIPA'"}]}'
-jq -e '.routeRules == [{"destination": "198.51.100.0/24", "destinationType": "CIDR_BLOCK", "networkEntityId": "'$PIPA'", "routeType": "STATIC"}]' \
+expect 200 '"destination": "198.51.100.0/24"' call PUT "$A/routeTables/$RTA" '{"routeRules": [{"cidrBlock": "198.51.100.0/24", "networkEntityId": "'"$PIPA"'"}]}'
+jq -e '.routeRules == [{"destination": "198.51.100.0/24", "destinationType": "CIDR_BLOCK", "networkEntityId": "'"$PIPA"'", "routeType": "STATIC"}]' \
 	<<<"$BODY" >/dev/null || mg_fail "deprecated cidrBlock not normalised: $BODY"
 # the rule limit (per table; OCI's LimitExceeded)
 ctl /route-table/limit '{"route_table": "'"$RTA"'", "limit": 2}' >/dev/null
-three='{"destination": "198.51.100.0/26", "networkEntityId": "'$PIPA'"}, {"destination": "198.51.100.64/26", "networkEntityId": "'$PIPA'"}'
+three='{"destination": "198.51.100.0/26", "networkEntityId": "'"$PIPA"'"}, {"destination": "198.51.100.64/26", "networkEntityId": "'"$PIPA"'"}'
 expect 200 '198.51.100.64/26' call PUT "$A/routeTables/$RTA" "{\"routeRules\": [$three]}"
 bad LimitExceeded "$three, {\"destination\": \"198.51.100.128/26\", \"networkEntityId\": \"$PIPA\"}"
 ctl /route-table/limit '{"route_table": "'"$RTA"'", "limit": null}' >/dev/null
