@@ -166,7 +166,11 @@ expect 401 NotAuthenticated --date-offset -400 federate
 expect 401 NotAuthenticated --unsigned x-content-sha256 federate
 expect 401 NotAuthenticated --key-id "ocid1.tenancy.oc1..aaaaaaaaother/fed-x509/00:11" federate
 assert_contains "$(lastreason)" "opc-tenant" "foreign keyId reason"
+expect 401 NotAuthenticated --intermediates wrong federate
+assert_contains "$(lastreason)" "issuer" "wrong intermediate reason"
 [ ! -e "$S" ] || mg_fail "a refused federation left a token"
+expect 200 '"token": "' --intermediates none federate
+rm -f "$S"
 expect 200 '"token": "' --sha256 federate
 expect 200 '"token": "' --identity "$MG_TMP/id-old" federate
 assert_eq "$(hdr opc-request-id | wc -c)" 33 "opc-request-id (32 hex)"

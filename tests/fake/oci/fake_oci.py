@@ -455,9 +455,13 @@ class Api:
             raise invalid("publicKey is not a base64 SubjectPublicKeyInfo")
         if not isinstance(session, rsa.RSAPublicKey) or session.key_size < 2048:
             raise invalid("publicKey must be an RSA key of at least 2048 bits")
-        for ic in req.get("intermediateCertificates") or []:
+        inters = req.get("intermediateCertificates") or []
+        if not isinstance(inters, list):
+            raise invalid("intermediateCertificates must be a list")
+        inter_ders = []
+        for ic in inters:
             try:
-                x509.load_der_x509_certificate(base64.b64decode(ic, validate=True))
+                inter_ders.append(x509.load_der_x509_certificate(base64.b64decode(ic, validate=True)))
             except (binascii.Error, ValueError, TypeError):
                 raise invalid("intermediateCertificates holds something that is not a certificate")
         leaf = self.c.leaves.get(oci_pki.fingerprint(cert, "sha256"))
@@ -468,6 +472,8 @@ class Api:
                 raise hv.SigError("keyId is not <tenancy>/fed-x509[-sha256]/<fingerprint>")
             if not self.c.pki.issued_by_intermediate(cert):
                 raise hv.SigError("certificate not issued by the identity intermediate")
+            if inter_ders and self.c.pki.intermediate not in inter_ders:
+                raise hv.SigError("intermediateCertificates do not hold the leaf's issuer")
             if leaf is None or leaf["revoked"]:
                 raise hv.SigError("certificate unknown or revoked")
             if time.time() > leaf["not_after"]:

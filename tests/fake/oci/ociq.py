@@ -25,6 +25,7 @@ Tamper options (each models a broken or hostile client):
   --unsigned NAME        leave NAME out of the signed headers (still sent)
   --key-id ID            claim this keyId
   --identity DIR         federate with the identity files kept in DIR (kept there on first use)
+  --intermediates ok|none|wrong   intermediateCertificates from IMDS (default), left out, or wrong
   --if-match ETAG, --header 'Name: value', --request-id ID
 """
 
@@ -182,8 +183,11 @@ def federate(a, when):
     else:
         fp, kind = hashlib.sha1(der).hexdigest(), "fed-x509"
     fp = ":".join(fp[i:i + 2] for i in range(0, len(fp), 2)).upper()
-    req = {"certificate": bare(cert_pem), "publicKey": bare(spki), "intermediateCertificates": [bare(inter_pem)],
-           "purpose": "DEFAULT"}
+    req = {"certificate": bare(cert_pem), "publicKey": bare(spki), "purpose": "DEFAULT"}
+    if a.intermediates == "ok":
+        req["intermediateCertificates"] = [bare(inter_pem)]
+    elif a.intermediates == "wrong":  # the leaf in place of its issuer
+        req["intermediateCertificates"] = [bare(cert_pem)]
     if a.sha256:
         req["fingerprintAlgorithm"] = "SHA256"
     body = json.dumps(req).encode()
@@ -236,6 +240,8 @@ def parser():
     ap.add_argument("--region", default="us-phoenix-1")
     ap.add_argument("--state", help="token and session key (written by federate, read by call)")
     ap.add_argument("--identity", help="directory that keeps (or supplies) the IMDS identity files")
+    ap.add_argument("--intermediates", choices=("ok", "none", "wrong"), default="ok",
+                    help="send the intermediate from IMDS, none, or a wrong one")
     ap.add_argument("--timeout", type=float, default=10)
     ap.add_argument("--sha256", action="store_true", help="federate with fed-x509-sha256 and fingerprintAlgorithm")
     ap.add_argument("--tamper-header", action="append", default=[])
