@@ -104,7 +104,7 @@ poll_aso() {
 	expect 200 - "$(az GET "$url")"
 }
 applied() {
-	wait_until 5 sh -c "[ \"\$(cat '$ST/vnet-routes.json.applied' 2>/dev/null)\" = \"\$(jq .generation '$ST/vnet-routes.json')\" ]" ||
+	wait_until 15 sh -c "[ \"\$(cat '$ST/vnet-routes.json.applied' 2>/dev/null)\" = \"\$(jq .generation '$ST/vnet-routes.json')\" ]" ||
 		mg_fail "router did not apply: $(cat "$MG_TMP/router.log")"
 }
 
@@ -367,11 +367,11 @@ jqe '.headers["content-type"] == "text/html"' "garbage"
 ctl /fault '{"kind": "truncated"}' >/dev/null
 LAST=$(az GET "$RTAPP?$NV")
 jqe '.error | test("IncompleteRead")' "truncated"
-ctl /fault '{"kind": "hang", "seconds": 4}' >/dev/null
+ctl /fault '{"kind": "hang", "seconds": 10}' >/dev/null
 t0=$(now_ms)
 LAST=$(az --timeout 1 GET "$RTAPP?$NV")
 jqe '.error | test("timed out")' "hang"
-[ $(($(now_ms) - t0)) -lt 3500 ] || mg_fail "hang: the client's timeout did not come first"
+[ $(($(now_ms) - t0)) -lt 9000 ] || mg_fail "hang: the client's timeout did not come first"
 # an LRO that fails
 ctl /fault '{"kind": "lro_fail", "op": "PUT routes", "code": "InternalServerError"}' >/dev/null
 expect 201 - "$(az PUT "$RTAPP/routes/r-f?$NV" "$ROUTE")"
