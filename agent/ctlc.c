@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "httpc.h"
 #include "jsonu.h"
 #include "version.h"
 
@@ -21,31 +22,6 @@ int ctlc_global_init(mg_err *e)
 void ctlc_global_cleanup(void)
 {
 	curl_global_cleanup();
-}
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-	struct ctlc_req *r = ud;
-	size_t add = sz * n;
-
-	if (add > r->max || r->len > r->max - add) {
-		r->too_big = true;
-		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
-	}
-	if (r->len + add + 1 > r->cap) {
-		size_t ncap = r->cap ? r->cap : 4096;
-		while (ncap < r->len + add + 1)
-			ncap *= 2;
-		char *nb = realloc(r->body, ncap);
-		if (!nb)
-			return 0;
-		r->body = nb;
-		r->cap = ncap;
-	}
-	memcpy(r->body + r->len, p, add);
-	r->len += add;
-	r->body[r->len] = '\0';
-	return add;
 }
 
 static size_t on_header(char *p, size_t sz, size_t n, void *ud)
@@ -84,7 +60,8 @@ int ctlc_req_init(struct ctlc_req *r, const struct ctlc_target *t, const char *p
 	struct curl_slist *nl;
 
 	memset(r, 0, sizeof(*r));
-	r->max = max_body;
+	r->resp.max = max_body;
+	r->resp.secret = true;
 	if (snprintf(r->url, sizeof(r->url), "%s%s", t->url, path) >= (int)sizeof(r->url))
 		return mg_err_set(e, "controller URL too long");
 	/* strip a trailing '/' of the base so "https://h:1/" + "/api" works */
@@ -96,29 +73,16 @@ int ctlc_req_init(struct ctlc_req *r, const struct ctlc_target *t, const char *p
 	r->h = curl_easy_init();
 	if (!r->h)
 		return mg_err_set(e, "libcurl: cannot create a handle");
-	SETOPT(CURLOPT_URL, r->url);
-	SETOPT(CURLOPT_PROTOCOLS_STR, "https");
-	SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
-	SETOPT(CURLOPT_NOSIGNAL, 1L);
-	SETOPT(CURLOPT_ERRORBUFFER, r->errbuf);
-	SETOPT(CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-	SETOPT(CURLOPT_TIMEOUT_MS, timeout_ms);
+	/* a self-signed controller: without a CA file the pin is the whole trust anchor */
+	struct httpc_opts ho = {
+		.url = r->url, .timeout_ms = timeout_ms, .body = &r->resp, .ca_file = t->ca_file,
+		.pinned_key = t->pin, .pin_only = true, .use_proxy = true, .errbuf = r->errbuf,
+	};
+	if (httpc_setup(r->h, &ho, e) < 0)
+		goto fail;
 	SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
-	SETOPT(CURLOPT_WRITEFUNCTION, on_body);
-	SETOPT(CURLOPT_WRITEDATA, r);
 	SETOPT(CURLOPT_HEADERFUNCTION, on_header);
 	SETOPT(CURLOPT_HEADERDATA, r);
-	SETOPT(CURLOPT_USERAGENT, "meshgate/" MG_VERSION);
-	SETOPT(CURLOPT_PINNEDPUBLICKEY, t->pin);
-	if (t->ca_file[0]) {
-		SETOPT(CURLOPT_CAINFO, t->ca_file);
-		SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
-		SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
-	} else {
-		/* a self-signed controller: the pin is the whole trust anchor */
-		SETOPT(CURLOPT_SSL_VERIFYPEER, 0L);
-		SETOPT(CURLOPT_SSL_VERIFYHOST, 0L);
-	}
 	nl = curl_slist_append(r->hdrs, "Accept: application/json");
 	if (!nl)
 		goto oom;
@@ -175,10 +139,7 @@ void ctlc_req_free(struct ctlc_req *r)
 		OPENSSL_cleanse(r->post, strlen(r->post));
 		free(r->post);
 	}
-	if (r->body) {
-		OPENSSL_cleanse(r->body, r->cap);
-		free(r->body);
-	}
+	mg_buf_free(&r->resp); /* wipes */
 	memset(r, 0, sizeof(*r));
 }
 
@@ -209,9 +170,9 @@ long ctlc_req_status(struct ctlc_req *r, CURLcode rc, mg_err *e)
 	case CURLE_OPERATION_TIMEDOUT:
 		return mg_err_set(e, "cannot reach controller %s: timed out (%s)", r->url, why);
 	case CURLE_WRITE_ERROR:
-		if (r->too_big)
+		if (r->resp.too_big)
 			return mg_err_set(e, "controller %s: answer larger than %zu bytes refused",
-					  r->url, r->max);
+					  r->url, r->resp.max);
 		return mg_err_set(e, "controller %s: %s", r->url, why);
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
@@ -234,7 +195,7 @@ size_t ctlc_api_error(const struct ctlc_req *r, long status, char *code, size_t 
 
 	code[0] = '\0';
 	if (r->body && r->len)
-		j = jsonu_parse(r->body, r->len, r->max, &tmp);
+		j = jsonu_parse(r->body, r->len, r->resp.max, &tmp);
 	if (j && jsonu_get_object(j, "error", true, &err, &tmp) == 0) {
 		jsonu_get_str(err, "code", false, 64, &c, &tmp);
 		jsonu_get_str(err, "message", false, 256, &m, &tmp);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "buf.h"
 #include "err.h"
 
 struct ctlc_target {
@@ -25,9 +26,15 @@ struct ctlc_req {
 	struct curl_slist *hdrs;
 	char errbuf[CURL_ERROR_SIZE];
 	char url[512];
-	char *body; /* response body, NUL-terminated */
-	size_t len, cap, max;
-	bool too_big;
+	/* The response body (NUL-terminated; resp.max is the size cap). body, len and cap
+	 * name resp's first members for the callers that read or take the body. */
+	union {
+		struct mg_buf resp;
+		struct {
+			char *body;
+			size_t len, cap;
+		};
+	};
 	char etag[64];
 	char *post; /* owned copy of the request body, wiped on free */
 	void *user;

@@ -36,8 +36,8 @@ struct daemon {
 	const struct daemon_opts *o;
 	struct agent_state st;
 	struct dataplane *dp;
-	struct cloudmgr *cm;
-	uint64_t cloud_at; /* next VPC route check (0: none pending) */
+	struct cloudworker *cw; /* cloud calls run there, never in this loop */
+	uint64_t cloud_at;      /* next hand-over of the desired state to it (0: none pending) */
 	CURLM *multi;
 	struct ctlc_req *poll, *report;
 	int sigfd;
@@ -297,7 +297,7 @@ static void revoke_and_stop(struct daemon *d)
 
 	log_err("the controller revoked this connector: removing the tunnel, routes and host "
 		"settings meshgate made");
-	if (daemon_teardown_all(d->o, d->dp, d->cm, &e) < 0)
+	if (daemon_teardown_all(d->o, d->dp, d->cw, &e) < 0)
 		log_err("teardown after revocation incomplete: %s", e.msg);
 	set_error(d, ERR_CONN, "revoked by the controller; everything meshgate made was removed");
 	notify_stopping(&d->nt, "revoked by the controller: everything meshgate made was removed");
@@ -345,7 +345,7 @@ static int start_request(struct daemon *d, int kind)
 			cJSON_AddNumberToObject(t, "tx_bytes", (double)s.tx_bytes);
 		}
 		cJSON_AddNumberToObject(j, "routes_applied", (double)s.routes);
-		cJSON *cl = cm_status(d->cm);
+		cJSON *cl = cw_status(d->cw);
 		if (cl)
 			cJSON_AddItemToObject(j, "cloud", cl);
 		cJSON *fw = cJSON_AddObjectToObject(j, "firewall");
@@ -552,8 +552,11 @@ static void load_last_good(struct daemon *d)
 	free(json);
 }
 
-int daemon_teardown_all(const struct daemon_opts *o, struct dataplane *dp, struct cloudmgr *cm,
-			mg_err *e)
+/* How long a revocation waits for the cloud worker to remove our cloud routes. */
+#define CLOUD_TEARDOWN_WAIT_MS 15000
+
+int daemon_teardown_all(const struct daemon_opts *o, struct dataplane *dp,
+			struct cloudworker *cw, mg_err *e)
 {
 	struct cloudmgr *own = NULL;
 	int restored = 0, kept = 0, r = 0;
@@ -565,9 +568,8 @@ int daemon_teardown_all(const struct daemon_opts *o, struct dataplane *dp, struc
 		r = -1;
 	log_info("host settings: %d sysctl value%s restored, %d left as changed by someone "
 		 "else", restored, restored == 1 ? "" : "s", kept);
-	if (!cm && cm_open(&own, o->state_dir, &o->cloud, &ce) == 0)
-		cm = own;
-	if (cm && cm_teardown(cm, &ce) < 0) {
+	if (cw ? cw_teardown(cw, CLOUD_TEARDOWN_WAIT_MS, &ce) < 0
+	       : cm_open(&own, o->state_dir, &o->cloud, &ce) < 0 || cm_teardown(own, &ce) < 0) {
 		log_err("cloud routes: %s", ce.msg);
 		if (r == 0)
 			mg_err_set(e, "cloud routes: %s", ce.msg);
@@ -577,19 +579,12 @@ int daemon_teardown_all(const struct daemon_opts *o, struct dataplane *dp, struc
 	return r;
 }
 
-/* Provider calls block the loop; let the service watchdog know we are alive. */
-static void cloud_progress(void *ud)
-{
-	struct daemon *d = ud;
-
-	notify_watchdog(&d->nt);
-}
-
 int daemon_run(const struct daemon_opts *o)
 {
 	struct daemon d = {.o = o, .sigfd = -1, .exit_code = EXIT_OK};
 	struct cloud_opts co = o->cloud;
 	mg_err e = {""};
+	struct cw_result cr;
 	int lockfd;
 
 	notify_init(&d.nt);
@@ -609,10 +604,10 @@ int daemon_run(const struct daemon_opts *o)
 		snprintf(dpo.ifname, sizeof(dpo.ifname), "%s",
 			 d.st.ifname[0] ? d.st.ifname : DP_IFNAME_DEFAULT);
 	snprintf(d.ifname, sizeof(d.ifname), "%s", dpo.ifname);
-	co.hooks.progress = cloud_progress;
-	co.hooks.ud = &d;
+	snprintf(co.mesh.network, sizeof(co.mesh.network), "%s", d.st.network_id);
+	snprintf(co.mesh.connector, sizeof(co.mesh.connector), "%s", d.st.device_id);
 	if (setup_signals(&d, &e) < 0 || dp_open(&d.dp, &dpo, &e) < 0 ||
-	    cm_open(&d.cm, o->state_dir, &co, &e) < 0) {
+	    cw_start(&d.cw, o->state_dir, &co, &e) < 0) {
 		log_err("%s", e.msg);
 		d.exit_code = EXIT_FAIL;
 		goto out;
@@ -694,11 +689,10 @@ int daemon_run(const struct daemon_opts *o)
 				dp_firewall_scan(d.dp);
 		}
 		if (d.cloud_at && t >= d.cloud_at && d.have_applied && !d.applying) {
-			/* blocking, bounded by the provider's timeouts and retries */
-			if (cm_sync(d.cm, &d.applied, &e) < 0)
-				log_err("%s", e.msg);
-			d.cloud_at = now_ms() + (uint64_t)o->cloud_interval_s * 1000;
-			d.report_now = true;
+			/* the worker does it; this loop never waits on a provider */
+			cw_submit(d.cw, d.applied.cloud.manage_routes, d.applied.cloud.destinations,
+				  d.applied.cloud.n_destinations);
+			d.cloud_at = t + (uint64_t)o->cloud_interval_s * 1000;
 		}
 		if (!d.poll && t >= d.poll_at && start_request(&d, REQ_POLL) < 0)
 			d.poll_at = t + 1000;
@@ -723,10 +717,11 @@ int daemon_run(const struct daemon_opts *o)
 		t = now_ms();
 		int timeout = next > t ? (int)(next - t) : 0;
 
-		struct curl_waitfd extra[3] = {
+		struct curl_waitfd extra[4] = {
 			{.fd = d.sigfd, .events = CURL_WAIT_POLLIN},
+			{.fd = cw_event_fd(d.cw), .events = CURL_WAIT_POLLIN},
 		};
-		unsigned n_extra = 1;
+		unsigned n_extra = 2;
 		for (int w = 0; w < 2; w++)
 			if (dp_event_fd(d.dp, w) >= 0)
 				extra[n_extra++] = (struct curl_waitfd){.fd = dp_event_fd(d.dp, w),
@@ -739,8 +734,13 @@ int daemon_run(const struct daemon_opts *o)
 		}
 		if (extra[0].revents)
 			handle_signals(&d);
+		if (extra[1].revents && cw_read(d.cw, &cr)) {
+			if (!cr.ok)
+				log_err("%s", cr.msg);
+			d.report_now = true;
+		}
 		bool events = false;
-		for (unsigned w = 1; w < n_extra; w++)
+		for (unsigned w = 2; w < n_extra; w++)
 			events |= extra[w].revents != 0;
 		if (events) {
 			bool drift = false;
@@ -781,7 +781,7 @@ out:
 	}
 	config_free(&d.applied);
 	free(d.pending_json);
-	cm_close(d.cm);
+	cw_stop(d.cw);
 	if (d.dp)
 		dp_close(d.dp);
 	if (d.sigfd >= 0)

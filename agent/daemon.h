@@ -4,6 +4,7 @@
 #define MG_DAEMON_H
 
 #include "cloudmgr.h"
+#include "worker.h"
 #include "dataplane.h"
 
 struct daemon_opts {
@@ -20,8 +21,9 @@ struct daemon_opts {
 int daemon_run(const struct daemon_opts *o);
 
 /* Full teardown as `meshgate down` does it: tunnel, routes, firewall, sysctls, drop-in,
- * and the cloud routes meshgate created (cm may be NULL: opened here). */
-int daemon_teardown_all(const struct daemon_opts *o, struct dataplane *dp, struct cloudmgr *cm,
-			mg_err *e);
+ * and the cloud routes meshgate created: by the daemon's cloud worker `cw` (waiting a
+ * bounded time), or, with cw NULL, synchronously here. */
+int daemon_teardown_all(const struct daemon_opts *o, struct dataplane *dp,
+			struct cloudworker *cw, mg_err *e);
 
 #endif
