@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "httpc.h"
 #include "jsonu.h"
 #include "version.h"
 
@@ -20,9 +21,7 @@ struct ctlc_req {
 	struct curl_slist *hdrs;
 	char errbuf[CURL_ERROR_SIZE];
 	char url[512];
-	char *body; /* response body, NUL-terminated */
-	size_t len, cap, max;
-	bool too_big;
+	struct mg_buf resp; /* the answer; resp.max is the size cap */
 	char etag[64];
 	char *post; /* owned copy of the request body, wiped on free */
 };
@@ -57,31 +56,6 @@ const char *ctlc_result_name(enum ctlc_result r)
 		[CTLC_ERR_PROTOCOL] = "protocol",
 	};
 	return (unsigned)r < MG_ARRAY_SIZE(names) && names[r] ? names[r] : "?";
-}
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-	struct ctlc_req *r = ud;
-	size_t add = sz * n;
-
-	if (add > r->max || r->len > r->max - add) {
-		r->too_big = true;
-		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
-	}
-	if (r->len + add + 1 > r->cap) {
-		size_t ncap = r->cap ? r->cap : 4096;
-		while (ncap < r->len + add + 1)
-			ncap *= 2;
-		char *nb = realloc(r->body, ncap);
-		if (!nb)
-			return 0;
-		r->body = nb;
-		r->cap = ncap;
-	}
-	memcpy(r->body + r->len, p, add);
-	r->len += add;
-	r->body[r->len] = '\0';
-	return add;
 }
 
 static size_t on_header(char *p, size_t sz, size_t n, void *ud)
@@ -125,7 +99,8 @@ static struct ctlc_req *req_new(const struct ctlc_target *t, const char *path,
 		mg_err_set(e, "out of memory");
 		return NULL;
 	}
-	r->max = max_body;
+	r->resp.max = max_body;
+	r->resp.secret = true;
 	/* strip a trailing '/' of the base so "https://h:1/" + "/api" works */
 	if (ul && t->url[ul - 1] == '/')
 		ul--;
@@ -139,29 +114,16 @@ static struct ctlc_req *req_new(const struct ctlc_target *t, const char *path,
 		mg_err_set(e, "libcurl: cannot create a handle");
 		goto fail;
 	}
-	SETOPT(CURLOPT_URL, r->url);
-	SETOPT(CURLOPT_PROTOCOLS_STR, "https");
-	SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
-	SETOPT(CURLOPT_NOSIGNAL, 1L);
-	SETOPT(CURLOPT_ERRORBUFFER, r->errbuf);
-	SETOPT(CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-	SETOPT(CURLOPT_TIMEOUT_MS, timeout_ms);
+	/* a self-signed controller: without a CA file the pin is the whole trust anchor */
+	struct httpc_opts ho = {
+		.url = r->url, .timeout_ms = timeout_ms, .body = &r->resp, .ca_file = t->ca_file,
+		.pinned_key = t->pin, .pin_only = true, .use_proxy = true, .errbuf = r->errbuf,
+	};
+	if (httpc_setup(r->h, &ho, e) < 0)
+		goto fail;
 	SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
-	SETOPT(CURLOPT_WRITEFUNCTION, on_body);
-	SETOPT(CURLOPT_WRITEDATA, r);
 	SETOPT(CURLOPT_HEADERFUNCTION, on_header);
 	SETOPT(CURLOPT_HEADERDATA, r);
-	SETOPT(CURLOPT_USERAGENT, "meshgate/" MG_VERSION);
-	SETOPT(CURLOPT_PINNEDPUBLICKEY, t->pin);
-	if (t->ca_file[0]) {
-		SETOPT(CURLOPT_CAINFO, t->ca_file);
-		SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
-		SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
-	} else {
-		/* a self-signed controller: the pin is the whole trust anchor */
-		SETOPT(CURLOPT_SSL_VERIFYPEER, 0L);
-		SETOPT(CURLOPT_SSL_VERIFYHOST, 0L);
-	}
 	nl = curl_slist_append(r->hdrs, "Accept: application/json");
 	if (!nl)
 		goto oom;
@@ -220,10 +182,7 @@ void ctlc_req_free(struct ctlc_req *r)
 		OPENSSL_cleanse(r->post, strlen(r->post));
 		free(r->post);
 	}
-	if (r->body) {
-		OPENSSL_cleanse(r->body, r->cap);
-		free(r->body);
-	}
+	mg_buf_free(&r->resp);
 	OPENSSL_cleanse(r, sizeof(*r));
 	free(r);
 }
@@ -236,8 +195,8 @@ CURL *ctlc_req_handle(struct ctlc_req *r)
 const char *ctlc_req_body(const struct ctlc_req *r, size_t *len)
 {
 	if (len)
-		*len = r->len;
-	return r->body ? r->body : "";
+		*len = r->resp.len;
+	return r->resp.p ? r->resp.p : "";
 }
 
 const char *ctlc_req_etag(const struct ctlc_req *r)
@@ -294,9 +253,9 @@ static enum ctlc_result transport_error(struct ctlc_req *r, CURLcode rc, mg_err 
 		mg_err_set(e, "cannot reach controller %s: timed out (%s)", r->url, why);
 		break;
 	case CURLE_WRITE_ERROR:
-		if (r->too_big)
+		if (r->resp.too_big)
 			mg_err_set(e, "controller %s: answer larger than %zu bytes refused", r->url,
-				   r->max);
+				   r->resp.max);
 		else
 			mg_err_set(e, "controller %s: %s", r->url, why);
 		break;
@@ -341,8 +300,8 @@ static enum ctlc_result api_error(const struct ctlc_req *r, long status, mg_err 
 	cJSON *j = NULL;
 	mg_err tmp;
 
-	if (r->body && r->len)
-		j = jsonu_parse(r->body, r->len, r->max, &tmp);
+	if (r->resp.p && r->resp.len)
+		j = jsonu_parse(r->resp.p, r->resp.len, r->resp.max, &tmp);
 	if (j && jsonu_get_object(j, "error", true, &err, &tmp) == 0) {
 		jsonu_get_str(err, "code", false, 64, &c, &tmp);
 		jsonu_get_str(err, "message", false, 256, &m, &tmp);
@@ -397,15 +356,15 @@ enum ctlc_result ctlc_fetch_config(const struct ctlc_target *t, const char *secr
 	}
 	res = ctlc_req_finish(r, curl_easy_perform(r->h), e);
 	if (res == CTLC_OK) {
-		if (!r->body) {
+		*len = r->resp.len;
+		*json = mg_buf_take(&r->resp);
+		if (!*json || !*len) {
+			free(*json);
+			*json = NULL;
 			ctlc_req_free(r);
 			mg_err_set(e, "controller %s: empty config", t->url);
 			return CTLC_ERR_PROTOCOL;
 		}
-		*json = r->body;
-		*len = r->len;
-		r->body = NULL;
-		r->cap = 0;
 	}
 	ctlc_req_free(r);
 	return res;
@@ -456,7 +415,7 @@ enum ctlc_result ctlc_enroll(const struct ctlc_target *t, const char *token,
 			mg_err_prefix(e, "enrolment refused");
 		return res;
 	}
-	ans = jsonu_parse(r->body ? r->body : "", r->len, CTLC_ENROLL_MAX, e);
+	ans = jsonu_parse(r->resp.p ? r->resp.p : "", r->resp.len, CTLC_ENROLL_MAX, e);
 	ctlc_req_free(r);
 	if (!ans ||
 	    jsonu_copy_str(ans, "device_id", true, out->device_id, sizeof(out->device_id), e) < 0 ||

@@ -52,7 +52,7 @@ struct daemon {
 	const struct daemon_opts *o;
 	struct agent_state st;
 	struct dataplane *dp;
-	struct cloudmgr *cm;
+	struct cloudworker *cw; /* cloud calls run there, never in this loop */
 	struct status_file *sf; /* status.json: written at the end of each loop turn */
 	CURLM *multi;
 	struct ctlc_req *poll, *report;
@@ -325,7 +325,7 @@ static void revoke_and_stop(struct daemon *d)
 
 	log_err("the controller revoked this connector: removing the tunnel, routes and host "
 		"settings meshgate made");
-	if (daemon_teardown(d->o, d->dp, d->cm, TEARDOWN_ALL, &e) < 0)
+	if (daemon_teardown(d->o, d->dp, d->cw, TEARDOWN_ALL, &e) < 0)
 		log_err("teardown after revocation incomplete: %s", e.msg);
 	set_error(d, ERR_CONN, "revoked by the controller; everything meshgate made was removed");
 	notify_stopping(&d->nt, "revoked by the controller: everything meshgate made was removed");
@@ -364,7 +364,7 @@ static int start_request(struct daemon *d, int kind)
 			cJSON_AddNumberToObject(t, "tx_bytes", (double)s.tx_bytes);
 		}
 		cJSON_AddNumberToObject(j, "routes_applied", (double)s.routes);
-		cJSON *cl = cm_status(d->cm);
+		cJSON *cl = cw_status(d->cw);
 		if (cl)
 			cJSON_AddItemToObject(j, "cloud", cl);
 		cJSON *fw = cJSON_AddObjectToObject(j, "firewall");
@@ -547,7 +547,10 @@ static void load_last_good(struct daemon *d)
 	free(json);
 }
 
-int daemon_teardown(const struct daemon_opts *o, struct dataplane *dp, struct cloudmgr *cm,
+/* How long a revocation waits for the cloud worker to remove our cloud routes. */
+#define CLOUD_TEARDOWN_WAIT_MS 15000
+
+int daemon_teardown(const struct daemon_opts *o, struct dataplane *dp, struct cloudworker *cw,
 		    enum teardown_level level, mg_err *e)
 {
 	struct cloudmgr *own = NULL;
@@ -562,9 +565,8 @@ int daemon_teardown(const struct daemon_opts *o, struct dataplane *dp, struct cl
 		r = -1;
 	log_info("host settings: %d sysctl value%s restored, %d left as changed by someone "
 		 "else", restored, restored == 1 ? "" : "s", kept);
-	if (!cm && cm_open(&own, o->state_dir, &o->cloud, &ce) == 0)
-		cm = own;
-	if (cm && cm_teardown(cm, &ce) < 0) {
+	if (cw ? cw_teardown(cw, CLOUD_TEARDOWN_WAIT_MS, &ce) < 0
+	       : cm_open(&own, o->state_dir, &o->cloud, &ce) < 0 || cm_teardown(own, &ce) < 0) {
 		log_err("cloud routes: %s", ce.msg);
 		if (r == 0)
 			mg_err_set(e, "cloud routes: %s", ce.msg);
@@ -572,14 +574,6 @@ int daemon_teardown(const struct daemon_opts *o, struct dataplane *dp, struct cl
 	}
 	cm_close(own);
 	return r;
-}
-
-/* Provider calls block the loop; let the service watchdog know we are alive. */
-static void cloud_progress(void *ud)
-{
-	struct daemon *d = ud;
-
-	notify_watchdog(&d->nt);
 }
 
 /* ---- the timers' work ---------------------------------------------------------------- */
@@ -641,16 +635,12 @@ static void on_scan(struct daemon *d, uint64_t now)
 
 static void on_cloud(struct daemon *d, uint64_t now)
 {
-	mg_err e = {""};
-
-	(void)now;
 	if (!d->have_applied || d->applying)
 		return; /* mark_applied arms it again */
-	/* blocking, bounded by the provider's timeouts and retries */
-	if (cm_sync(d->cm, &d->applied, &e) < 0)
-		log_err("%s", e.msg);
-	arm(d, T_CLOUD, now_ms() + (uint64_t)d->o->cloud_interval_s * 1000);
-	request_report(d);
+	/* the worker does it; this loop never waits on a provider */
+	cw_submit(d->cw, d->applied.cloud.manage_routes, d->applied.cloud.destinations,
+		  d->applied.cloud.n_destinations);
+	arm(d, T_CLOUD, now + (uint64_t)d->o->cloud_interval_s * 1000);
 }
 
 static void on_poll(struct daemon *d, uint64_t now)
@@ -698,8 +688,12 @@ static void run_timers(struct daemon *d)
  */
 static int wait_and_dispatch(struct daemon *d)
 {
-	struct curl_waitfd extra[3] = {{.fd = d->sigfd, .events = CURL_WAIT_POLLIN}};
-	unsigned n_extra = 1;
+	struct curl_waitfd extra[4] = {
+		{.fd = d->sigfd, .events = CURL_WAIT_POLLIN},
+		{.fd = cw_event_fd(d->cw), .events = CURL_WAIT_POLLIN},
+	};
+	unsigned n_extra = 2;
+	struct cw_result cr;
 	uint64_t next = 0, t;
 	bool events = false;
 	mg_err e = {""};
@@ -721,7 +715,12 @@ static int wait_and_dispatch(struct daemon *d)
 	}
 	if (extra[0].revents)
 		handle_signals(d);
-	for (unsigned w = 1; w < n_extra; w++)
+	if (extra[1].revents && cw_read(d->cw, &cr)) {
+		if (!cr.ok)
+			log_err("%s", cr.msg);
+		request_report(d);
+	}
+	for (unsigned w = 2; w < n_extra; w++)
 		events |= extra[w].revents != 0;
 	if (events) {
 		bool drift = false;
@@ -766,10 +765,10 @@ int daemon_run(const struct daemon_opts *o)
 		snprintf(dpo.ifname, sizeof(dpo.ifname), "%s",
 			 d.st.ifname[0] ? d.st.ifname : DP_IFNAME_DEFAULT);
 	snprintf(d.ifname, sizeof(d.ifname), "%s", dpo.ifname);
-	co.hooks.progress = cloud_progress;
-	co.hooks.ud = &d;
+	snprintf(co.mesh.network, sizeof(co.mesh.network), "%s", d.st.network_id);
+	snprintf(co.mesh.connector, sizeof(co.mesh.connector), "%s", d.st.device_id);
 	if (setup_signals(&d, &e) < 0 || dp_open(&d.dp, &dpo, &e) < 0 ||
-	    cm_open(&d.cm, o->state_dir, &co, &e) < 0) {
+	    cw_start(&d.cw, o->state_dir, &co, &e) < 0) {
 		log_err("%s", e.msg);
 		d.exit_code = EXIT_FAIL;
 		goto out;
@@ -807,7 +806,7 @@ int daemon_run(const struct daemon_opts *o)
 		log_info("stopping: removing the tunnel and its routes (sysctls and cloud routes "
 			 "stay until `meshgate down`)");
 		notify_stopping(&d.nt, "stopping: removing the tunnel and its routes");
-		if (daemon_teardown(o, d.dp, d.cm, TEARDOWN_TUNNEL, &e) < 0)
+		if (daemon_teardown(o, d.dp, d.cw, TEARDOWN_TUNNEL, &e) < 0)
 			log_err("teardown: %s", e.msg);
 		status_set_daemon(d.sf, "stopped", NULL);
 	}
@@ -825,7 +824,7 @@ out:
 	status_close(d.sf);
 	config_free(&d.applied);
 	free(d.pending_json);
-	cm_close(d.cm);
+	cw_stop(d.cw);
 	if (d.dp)
 		dp_close(d.dp);
 	if (d.sigfd >= 0)

@@ -4,6 +4,7 @@
 #define MG_DAEMON_H
 
 #include "cloudmgr.h"
+#include "worker.h"
 #include "dataplane.h"
 
 struct daemon_opts {
@@ -24,10 +25,11 @@ int daemon_run(const struct daemon_opts *o);
  * TEARDOWN_TUNNEL (SIGTERM, `meshgate cleanup`): the tunnel, its routes and the
  *   nftables table; sysctls and cloud routes stay (the service comes back).
  * TEARDOWN_ALL (`meshgate down`, revocation): that, the sysctls put back, the drop-in
- *   removed, and the cloud routes meshgate created deleted (cm may be NULL: opened here).
+ *   removed, and the cloud routes meshgate created deleted: by the daemon's cloud worker
+ *   `cw` (waiting a bounded time), or, with cw NULL, synchronously here.
  */
 enum teardown_level { TEARDOWN_TUNNEL, TEARDOWN_ALL };
-int daemon_teardown(const struct daemon_opts *o, struct dataplane *dp, struct cloudmgr *cm,
+int daemon_teardown(const struct daemon_opts *o, struct dataplane *dp, struct cloudworker *cw,
 		    enum teardown_level level, mg_err *e);
 
 #endif

@@ -2,59 +2,103 @@
 #include "cloud.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
-void cloud_route_tables_free(struct cloud_route_tables *t)
+#include "buf.h"
+
+static const char *const kind_names[CLOUD_ERR_KINDS] = {
+	[CLOUD_OK] = "ok",
+	[CLOUD_ERR_THROTTLED] = "throttled",
+	[CLOUD_ERR_UNAUTHORIZED] = "unauthorized",
+	[CLOUD_ERR_LIMIT] = "limit reached",
+	[CLOUD_ERR_NOT_FOUND] = "not found",
+	[CLOUD_ERR_CONFLICT] = "conflict",
+	[CLOUD_ERR_PRECONDITION] = "changed under us",
+	[CLOUD_ERR_TRANSIENT] = "transient",
+	[CLOUD_ERR_FATAL] = "fatal",
+	[CLOUD_ERR_ABORTED] = "aborted",
+};
+
+const char *cloud_err_kind_name(enum cloud_err_kind k)
 {
-	for (size_t i = 0; i < t->n; i++)
-		free(t->v[i].routes);
-	free(t->v);
-	memset(t, 0, sizeof(*t));
+	return (unsigned)k < CLOUD_ERR_KINDS ? kind_names[k] : "?";
 }
 
-struct cloud_route_table *cloud_route_tables_add(struct cloud_route_tables *t, mg_err *e)
+int cloud_err_set(struct cloud_err *ce, enum cloud_err_kind kind, const char *perm,
+		  const char *fmt, ...)
 {
-	if (t->n >= CLOUD_MAX_TABLES)
-		return mg_err_set(e, "more than %d route tables", CLOUD_MAX_TABLES), NULL;
-	if (t->n == t->cap) {
-		size_t ncap = t->cap ? t->cap * 2 : 8;
-		struct cloud_route_table *nv = realloc(t->v, ncap * sizeof(*nv));
-		if (!nv)
-			return mg_err_set(e, "out of memory"), NULL;
-		t->v = nv;
-		t->cap = ncap;
+	va_list ap;
+
+	if (!ce)
+		return -1;
+	ce->kind = kind;
+	snprintf(ce->permission, sizeof(ce->permission), "%s", perm ? perm : "");
+	va_start(ap, fmt);
+	vsnprintf(ce->e.msg, sizeof(ce->e.msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+bool cloud_aborted(const struct cloud_hooks *h)
+{
+	return h && h->aborted && h->aborted(h->ud);
+}
+
+bool cloud_may_write(const struct cloud_hooks *h)
+{
+	return !h || !h->may_write || h->may_write(h->ud);
+}
+
+bool cloud_sleep_ms(const struct cloud_hooks *h, long ms)
+{
+	while (ms > 0) {
+		long slice = ms > 100 ? 100 : ms;
+		struct timespec ts = {0, slice * 1000000L};
+
+		if (cloud_aborted(h))
+			return false;
+		while (nanosleep(&ts, &ts) == -1)
+			;
+		ms -= slice;
 	}
-	memset(&t->v[t->n], 0, sizeof(t->v[0]));
-	return &t->v[t->n++];
+	return !cloud_aborted(h);
 }
 
-struct cloud_route *cloud_route_table_add(struct cloud_route_table *rt, mg_err *e)
+void cloud_scopes_free(struct cloud_scopes *s)
 {
-	struct cloud_route *nv;
-
-	if (rt->n_routes >= CLOUD_MAX_ROUTES)
-		return mg_err_set(e, "more than %d routes in one table", CLOUD_MAX_ROUTES), NULL;
-	/* grow by powers of two: n is a power of two exactly when the array is full */
-	if (!rt->n_routes || !(rt->n_routes & (rt->n_routes - 1))) {
-		size_t ncap = rt->n_routes ? rt->n_routes * 2 : 1;
-		nv = realloc(rt->routes, ncap * sizeof(*nv));
-		if (!nv)
-			return mg_err_set(e, "out of memory"), NULL;
-		rt->routes = nv;
-	}
-	memset(&rt->routes[rt->n_routes], 0, sizeof(rt->routes[0]));
-	return &rt->routes[rt->n_routes++];
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i].routes);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
 }
 
-const struct cloud_route *cloud_route_table_find(const struct cloud_route_table *rt,
-						 const struct cidr *dst)
+struct cloud_scope *cloud_scopes_add(struct cloud_scopes *s, mg_err *e)
 {
-	for (size_t i = 0; i < rt->n_routes; i++)
-		if (rt->routes[i].has_dst && cidr_equal(&rt->routes[i].dst, dst))
-			return &rt->routes[i];
+	if (mg_grow((void **)&s->v, &s->cap, s->n + 1, sizeof(*s->v), CLOUD_MAX_SCOPES, e) < 0)
+		return mg_err_prefix(e, "route tables"), NULL;
+	memset(&s->v[s->n], 0, sizeof(s->v[0]));
+	return &s->v[s->n++];
+}
+
+struct cloud_route *cloud_scope_add_route(struct cloud_scope *s, mg_err *e)
+{
+	if (mg_grow((void **)&s->routes, &s->routes_cap, s->n_routes + 1, sizeof(*s->routes),
+		    CLOUD_MAX_ROUTES, e) < 0)
+		return mg_err_prefix(e, "routes in %s", s->id[0] ? s->id : "one table"), NULL;
+	memset(&s->routes[s->n_routes], 0, sizeof(s->routes[0]));
+	return &s->routes[s->n_routes++];
+}
+
+const struct cloud_route *cloud_scope_find(const struct cloud_scope *s, const struct cidr *dst)
+{
+	for (size_t i = 0; i < s->n_routes; i++)
+		if (s->routes[i].has_dst && cidr_equal(&s->routes[i].dst, dst))
+			return &s->routes[i];
 	return NULL;
 }
 
@@ -136,7 +180,7 @@ const struct cloud_provider_ops *cloud_detect(const char *sysfs_root,
 	/* a configured metadata endpoint means "probe it" even without DMI hints (tests,
 	 * nested virtualisation); otherwise a host whose DMI names no cloud costs nothing */
 	if (h == CLOUD_HINT_NONE && !ep->metadata[0]) {
-		mg_err_set(why, "not a cloud VM (DMI names no provider)");
+		mg_err_set(why, "DMI names no provider");
 		return NULL;
 	}
 	if (h == CLOUD_HINT_AWS || h == CLOUD_HINT_NONE) {
@@ -148,5 +192,15 @@ const struct cloud_provider_ops *cloud_detect(const char *sysfs_root,
 		return NULL;
 	}
 	mg_err_set(why, "DMI says %s, for which meshgate has no provider yet", cloud_hint_name(h));
+	return NULL;
+}
+
+const struct cloud_provider_ops *cloud_provider_by_name(const char *name)
+{
+	static const struct cloud_provider_ops *const all[] = {&cloud_aws_ops};
+
+	for (size_t i = 0; i < MG_ARRAY_SIZE(all); i++)
+		if (!strcmp(all[i]->name, name))
+			return all[i];
 	return NULL;
 }

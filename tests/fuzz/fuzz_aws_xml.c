@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* an exact-size heap copy: reading one byte past `size` is caught */
 	char *buf = malloc(size ? size : 1);
-	struct cloud_route_tables t = {0};
+	struct cloud_scopes t = {0};
 	struct aws_ec2_error err;
 	char next[64];
 	mg_err e = {{0}};
@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(buf, data, size);
 	if (aws_xml_route_tables(buf, size, &t, next, sizeof(next), &e) == 0) {
-		if (strlen(next) >= sizeof(next) || t.n > CLOUD_MAX_TABLES)
+		if (strlen(next) >= sizeof(next) || t.n > CLOUD_MAX_SCOPES)
 			abort();
 		for (size_t i = 0; i < t.n; i++) {
 			if (!t.v[i].id[0] || t.v[i].n_routes > CLOUD_MAX_ROUTES)
@@ -32,14 +32,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				if (r->has_dst && r->dst.family != AF_INET &&
 				    r->dst.family != AF_INET6)
 					abort();
-				if (r->has_dst && cloud_route_table_find(&t.v[i], &r->dst) == NULL)
+				if (r->has_dst && cloud_scope_find(&t.v[i], &r->dst) == NULL)
 					abort();
 			}
 		}
 	} else if (!e.msg[0]) {
 		abort();
 	}
-	cloud_route_tables_free(&t);
+	cloud_scopes_free(&t);
 	aws_xml_return_true(buf, size, "CreateRouteResponse", &e);
 	aws_xml_source_dest_check(buf, size, &on, &e);
 	aws_xml_error(buf, size, 400, &err);

@@ -215,7 +215,8 @@ def check_no_secrets():
 def code_actions():
     names = set()
     call = re.compile(r'\b(?:aws_ec2_call|route_call)\s*\(\s*[^,()]+,\s*"([A-Za-z0-9]+)"')
-    for path in sorted(glob.glob(os.path.join(SRC, "agent", "cloud", "*.c"))):
+    # agent/cloud/*.c and every provider folder under it (agent/cloud/aws/*.c)
+    for path in sorted(glob.glob(os.path.join(SRC, "agent", "cloud", "**", "*.c"), recursive=True)):
         names.update(call.findall(read(path)))
     return names
 

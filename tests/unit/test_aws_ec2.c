@@ -58,7 +58,7 @@ static struct cidr C(const char *s)
 
 static void test_route_tables_parse(void **state)
 {
-	struct cloud_route_tables t = {0};
+	struct cloud_scopes t = {0};
 	char next[256];
 	size_t len;
 	char *x = slurp("describe_route_tables_page1.xml", &len);
@@ -69,7 +69,7 @@ static void test_route_tables_parse(void **state)
 		fail_msg("%s", e.msg);
 	assert_string_equal(next, "page-2-token");
 	assert_int_equal(t.n, 1);
-	struct cloud_route_table *rt = &t.v[0];
+	struct cloud_scope *rt = &t.v[0];
 	assert_string_equal(rt->id, "rtb-1122334455667788a");
 	assert_string_equal(rt->network_id, "vpc-12345678912345678");
 	assert_true(rt->main);
@@ -82,7 +82,7 @@ static void test_route_tables_parse(void **state)
 	assert_string_equal(rt->routes[1].target_id, "eni-0abc");
 	assert_int_equal(rt->routes[1].state, CLOUD_ROUTE_ACTIVE);
 	struct cidr d = C("10.8.0.0/24");
-	assert_ptr_equal(cloud_route_table_find(rt, &d), &rt->routes[1]);
+	assert_ptr_equal(cloud_scope_find(rt, &d), &rt->routes[1]);
 	assert_int_equal(rt->routes[2].dst.family, AF_INET6);
 	assert_int_equal(rt->routes[2].state, CLOUD_ROUTE_BLACKHOLE);
 	assert_false(rt->routes[3].has_dst); /* prefix list */
@@ -96,12 +96,12 @@ static void test_route_tables_parse(void **state)
 	assert_int_equal(t.n, 2);
 	assert_false(t.v[1].main);
 	free(x);
-	cloud_route_tables_free(&t);
+	cloud_scopes_free(&t);
 }
 
 static void expect_rt_fail(const char *file, size_t cut, const char *needle)
 {
-	struct cloud_route_tables t = {0};
+	struct cloud_scopes t = {0};
 	char next[64];
 	size_t len;
 	char *x = slurp(file, &len);
@@ -112,7 +112,7 @@ static void expect_rt_fail(const char *file, size_t cut, const char *needle)
 	if (aws_xml_route_tables(x, len, &t, next, sizeof(next), &e) == 0)
 		fail_msg("%s accepted", file);
 	assert_contains(e.msg, needle);
-	cloud_route_tables_free(&t);
+	cloud_scopes_free(&t);
 	free(x);
 }
 
@@ -129,14 +129,14 @@ static void test_route_tables_bad(void **state)
 	expect_rt_fail("create_route.xml", 0, "where <DescribeRouteTablesResponse>");
 	/* a next token longer than the caller's buffer (8 bytes here) */
 	{
-		struct cloud_route_tables t = {0};
+		struct cloud_scopes t = {0};
 		char next[8];
 		size_t len;
 		char *x = slurp("describe_route_tables_page1.xml", &len);
 		mg_err e = {{0}};
 		assert_int_equal(aws_xml_route_tables(x, len, &t, next, sizeof(next), &e), -1);
 		assert_contains(e.msg, "too long");
-		cloud_route_tables_free(&t);
+		cloud_scopes_free(&t);
 		free(x);
 	}
 }
@@ -145,7 +145,7 @@ static void test_oversized(void **state)
 {
 	size_t n = AWS_XML_MAX + 1;
 	char *big = malloc(n);
-	struct cloud_route_tables t = {0};
+	struct cloud_scopes t = {0};
 	char next[8];
 	mg_err e = {{0}};
 
@@ -245,6 +245,7 @@ struct script {
 	long slept_ms;
 	int creds_calls, forced;
 	int progress;
+	int abort_after; /* > 0: the abort hook says "stop" from this call on */
 };
 
 static int scripted(void *ud, const char *url, const char *const *h, size_t nh,
@@ -284,10 +285,11 @@ static void no_sleep(void *ud, long ms)
 	s->slept_ms += ms;
 }
 
-static void count_progress(void *ud)
+static bool count_abort_checks(void *ud)
 {
 	struct script *s = ud;
 	s->progress++;
+	return s->abort_after > 0 && s->progress >= s->abort_after;
 }
 
 static int fake_creds(void *ud, bool force, struct aws_creds *out, mg_err *e)
@@ -358,7 +360,7 @@ static void test_describe_paginated(void **state)
 	struct script s = {.files = {"describe_route_tables_page1.xml",
 				     "describe_route_tables_page2.xml"},
 			   .status = {200, 200}, .n = 2};
-	struct cloud_route_tables t = {0};
+	struct cloud_scopes t = {0};
 	struct aws_ec2_error err;
 	struct aws_ec2 c;
 	mg_err e = {{0}};
@@ -376,7 +378,7 @@ static void test_describe_paginated(void **state)
 				   "SignedHeaders=content-type;host;x-amz-date;"
 				   "x-amz-security-token, Signature=");
 	assert_true(s.had_token[0]);
-	cloud_route_tables_free(&t);
+	cloud_scopes_free(&t);
 
 	/* listed ids, still scoped to the VPC */
 	struct script s2 = {.files = {"describe_route_tables_page2.xml"}, .status = {200}, .n = 1};
@@ -386,7 +388,7 @@ static void test_describe_paginated(void **state)
 	assert_string_equal(s2.bodies[0], "Action=DescribeRouteTables&Version=2016-11-15&"
 					  "Filter.1.Name=vpc-id&Filter.1.Value.1=vpc-1&"
 					  "RouteTableId.1=rtb-0bbb&RouteTableId.2=rtb-0ccc");
-	cloud_route_tables_free(&t);
+	cloud_scopes_free(&t);
 }
 
 static void test_retry_throttle(void **state)
@@ -401,13 +403,12 @@ static void test_retry_throttle(void **state)
 
 	(void)state;
 	client(&c, &s);
-	c.progress = count_progress;
-	c.progress_ud = &s;
+	c.abort = (struct httpc_abort){count_abort_checks, &s};
 	if (aws_ec2_create_route(&c, "rtb-1", &d, "eni-1", &err, &e))
 		fail_msg("%s", e.msg);
 	assert_int_equal(s.next, 4);
 	assert_int_equal(s.sleeps, 3);
-	/* the watchdog hears from us before each of the 4 attempts and 3 sleeps */
+	/* the abort hook is asked before each of the 4 attempts and 3 sleeps */
 	assert_int_equal(s.progress, 7);
 	/* full jitter: each sleep at most its cap, 500 + 1000 + 2000 */
 	assert_true(s.slept_ms <= 3500);
@@ -427,6 +428,26 @@ static void test_retry_throttle(void **state)
 	assert_int_equal(s2.next, 3);
 	assert_string_equal(err.code, "RequestLimitExceeded");
 	assert_contains(e.msg, "throttled");
+}
+
+/* Told to stop, the retries end at once: no further attempt, no sleep, err->aborted. */
+static void test_retry_abort(void **state)
+{
+	struct script s = {.files = {"error_RequestLimitExceeded.xml", "create_route.xml"},
+			   .status = {503, 200}, .n = 2, .abort_after = 2};
+	struct aws_ec2_error err;
+	struct aws_ec2 c;
+	struct cidr d = C("10.8.0.0/24");
+	mg_err e = {{0}};
+
+	(void)state;
+	client(&c, &s);
+	c.abort = (struct httpc_abort){count_abort_checks, &s};
+	assert_int_equal(aws_ec2_create_route(&c, "rtb-1", &d, "eni-1", &err, &e), -1);
+	assert_int_equal(s.next, 1);
+	assert_int_equal(s.sleeps, 0);
+	assert_true(err.aborted);
+	assert_non_null(strstr(e.msg, "abandoned"));
 }
 
 static void test_backoff(void **state)
@@ -501,6 +522,7 @@ int main(void)
 		cmocka_unit_test(test_init_bad),
 		cmocka_unit_test(test_describe_paginated),
 		cmocka_unit_test(test_retry_throttle),
+		cmocka_unit_test(test_retry_abort),
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_errors),
 	};

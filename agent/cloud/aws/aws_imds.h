@@ -10,6 +10,7 @@
 #include "aws_sigv4.h"
 #include "cloud.h"
 #include "err.h"
+#include "httpc.h"
 
 #define AWS_IMDS_DEFAULT "http://169.254.169.254"
 #define AWS_IMDS_MAX_BODY 65536
@@ -23,6 +24,7 @@ struct aws_imds {
 	int token_ttl;   /* seconds asked for; at most 21600 */
 	long timeout_ms; /* per request */
 	time_t (*now)(void); /* tests; NULL = time() */
+	struct httpc_abort abort; /* polled during requests; aborted may be NULL */
 };
 
 /* base NULL or "" = AWS_IMDS_DEFAULT. */

@@ -5,6 +5,9 @@
  * the controller's cloud.destinations through the reconciler. Routes meshgate created
  * are recorded in <state>/cloud.json (0600): a plain stop leaves them (the instance
  * still exists, restarts must not churn the API); `down` and revocation remove them.
+ *
+ * Blocking and single-threaded: the daemon runs it on the cloud worker thread (worker.h),
+ * `meshgate down` calls it directly.
  */
 #ifndef MG_CLOUDMGR_H
 #define MG_CLOUDMGR_H
@@ -13,7 +16,6 @@
 #include <stdbool.h>
 
 #include "cloud.h"
-#include "config.h"
 #include "err.h"
 
 #define CM_MAX_TABLES 16
@@ -25,7 +27,8 @@ struct cloud_opts {
 	char tables[CM_MAX_TABLES][CLOUD_ID_LEN]; /* scope; none = every table of the VPC */
 	size_t n_tables;
 	bool takeover;        /* replace other targets' routes for our destinations */
-	struct cloud_hooks hooks; /* progress while blocked in provider calls */
+	struct cloud_mesh_id mesh; /* this connector, for providers' ownership markers */
+	struct cloud_hooks hooks;  /* abort / may_write (the worker sets them); none = always */
 };
 
 struct cloudmgr;
@@ -34,14 +37,19 @@ int cm_open(struct cloudmgr **out, const char *state_dir, const struct cloud_opt
 void cm_close(struct cloudmgr *cm);
 
 /*
- * Bring the VPC in line with `cfg` (cloud.manage_routes, cloud.destinations). A host that
- * is no cloud VM is a quiet no-op. Blocking (bounded by the provider's timeouts and
- * retries). Returns 0, or -1 with e set; the status keeps the details.
+ * Bring the VPC in line with the desired state (the config's cloud.manage_routes and
+ * cloud.destinations). A host that is no cloud VM is a quiet no-op. Blocking (bounded by
+ * the provider's timeouts and retries, and by hooks.aborted). Returns 0, or -1 with e
+ * set; the status keeps the details.
  */
-int cm_sync(struct cloudmgr *cm, const struct mg_config *cfg, mg_err *e);
+int cm_sync(struct cloudmgr *cm, bool manage_routes, const struct cidr *dests, size_t n_dests,
+	    mg_err *e);
 /* Remove every route meshgate created (down, revocation). */
 int cm_teardown(struct cloudmgr *cm, mg_err *e);
-/* Provider, identity, forwarding state, per table: owned, conflicts, last error. */
+/* Provider, identity, forwarding state, counters, per table: owned, conflicts, last error
+ * (with its kind and the permission to grant). */
 cJSON *cm_status(const struct cloudmgr *cm);
+/* Routes recorded as ours right now. */
+size_t cm_owned_count(const struct cloudmgr *cm);
 
 #endif

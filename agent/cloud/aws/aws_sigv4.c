@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sbuf.h"
+#include "buf.h"
 
 #define SIGV4_MAX_HEADERS 64
 #define SIGV4_MAX_PARAMS 256
@@ -57,27 +57,27 @@ static bool unreserved(unsigned char c)
 	return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
 }
 
-static void encode_into(struct sbuf *b, const char *s, size_t len, bool keep_slash)
+static void encode_into(struct mg_buf *b, const char *s, size_t len, bool keep_slash)
 {
 	static const char up[] = "0123456789ABCDEF";
 
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if ((c < 0x80 && unreserved(c)) || (keep_slash && c == '/')) {
-			sbuf_addc(b, (char)c);
+			mg_buf_addc(b, (char)c);
 		} else {
 			char t[3] = {'%', up[c >> 4], up[c & 15]};
-			sbuf_addn(b, t, 3);
+			mg_buf_addn(b, t, 3);
 		}
 	}
 }
 
 char *aws_uri_encode(const char *s, size_t len, bool keep_slash)
 {
-	struct sbuf b = {0};
+	struct mg_buf b = {.secret = true};
 
 	encode_into(&b, s, len, keep_slash);
-	return sbuf_take(&b);
+	return mg_buf_take(&b);
 }
 
 static int hexval(char c)
@@ -125,7 +125,7 @@ static int qparam_cmp(const void *a, const void *b)
 }
 
 /* Canonical query string of `q` (without '?'), appended to b. */
-static int canonical_query(struct sbuf *b, const char *q, mg_err *e)
+static int canonical_query(struct mg_buf *b, const char *q, mg_err *e)
 {
 	struct qparam *ps;
 	size_t n = 0, i;
@@ -168,10 +168,10 @@ static int canonical_query(struct sbuf *b, const char *q, mg_err *e)
 	qsort(ps, n, sizeof(*ps), qparam_cmp);
 	for (i = 0; i < n; i++) {
 		if (i)
-			sbuf_addc(b, '&');
-		sbuf_add(b, ps[i].k);
-		sbuf_addc(b, '=');
-		sbuf_add(b, ps[i].v);
+			mg_buf_addc(b, '&');
+		mg_buf_add(b, ps[i].k);
+		mg_buf_addc(b, '=');
+		mg_buf_add(b, ps[i].v);
 	}
 	rc = 0;
 out:
@@ -184,7 +184,7 @@ out:
 }
 
 /* RFC 3986 dot-segment removal plus collapsing of empty segments, then encoding. */
-static int canonical_path(struct sbuf *b, const char *path, size_t len, bool normalize,
+static int canonical_path(struct mg_buf *b, const char *path, size_t len, bool normalize,
 			  mg_err *e)
 {
 	const char *seg[SIGV4_MAX_SEGMENTS];
@@ -193,7 +193,7 @@ static int canonical_path(struct sbuf *b, const char *path, size_t len, bool nor
 	bool trailing = false;
 
 	if (!len) {
-		sbuf_addc(b, '/');
+		mg_buf_addc(b, '/');
 		return 0;
 	}
 	if (!normalize) {
@@ -225,20 +225,20 @@ static int canonical_path(struct sbuf *b, const char *path, size_t len, bool nor
 	}
 	if (len && path[len - 1] == '/')
 		trailing = true;
-	sbuf_addc(b, '/');
+	mg_buf_addc(b, '/');
 	for (i = 0; i < n; i++) {
 		if (i)
-			sbuf_addc(b, '/');
+			mg_buf_addc(b, '/');
 		encode_into(b, seg[i], seglen[i], false);
 	}
 	if (n && trailing)
-		sbuf_addc(b, '/');
+		mg_buf_addc(b, '/');
 	return 0;
 }
 
 struct chdr {
 	char *name;  /* lower case */
-	struct sbuf value;
+	struct mg_buf value;
 	size_t order;
 };
 
@@ -252,7 +252,7 @@ static int chdr_cmp(const void *a, const void *b)
 }
 
 /* Trim and fold every run of blanks or line breaks into one space. */
-static void add_trimmed(struct sbuf *b, const char *v)
+static void add_trimmed(struct mg_buf *b, const char *v)
 {
 	bool space = false, any = false;
 
@@ -262,8 +262,8 @@ static void add_trimmed(struct sbuf *b, const char *v)
 			continue;
 		}
 		if (space)
-			sbuf_addc(b, ' ');
-		sbuf_addc(b, *v);
+			mg_buf_addc(b, ' ');
+		mg_buf_addc(b, *v);
 		space = false;
 		any = true;
 	}
@@ -295,7 +295,8 @@ int sigv4_sign(const struct sigv4_req *r, const struct aws_creds *c, struct sigv
 {
 	struct chdr *h = NULL;
 	size_t nh = 0, i, n_in = r->n_headers;
-	struct sbuf cr = {0}, sh = {0}, sts = {0}, auth = {0};
+	struct mg_buf cr = {.secret = true}, sh = {.secret = true}, sts = {.secret = true},
+		      auth = {.secret = true};
 	char date[9], scope_hash[65];
 	unsigned char k1[32], k2[32], k3[32], k4[32], sig[32];
 	char kinit[4 + sizeof(c->secret_access_key)];
@@ -320,6 +321,8 @@ int sigv4_sign(const struct sigv4_req *r, const struct aws_creds *c, struct sigv
 	h = calloc(n_in + 3, sizeof(*h));
 	if (!h)
 		return mg_err_set(e, "out of memory");
+	for (i = 0; i < n_in + 3; i++)
+		h[i].value.secret = true; /* the token */
 	/* the caller's headers plus x-amz-date, the token and the body hash; repeats merge */
 	for (i = 0; i < n_in + 3; i++) {
 		const char *name, *value;
@@ -360,58 +363,58 @@ int sigv4_sign(const struct sigv4_req *r, const struct aws_creds *c, struct sigv
 			h[nh].order = nh;
 			nh++;
 		} else {
-			sbuf_addc(&h[j].value, ',');
+			mg_buf_addc(&h[j].value, ',');
 		}
 		add_trimmed(&h[j].value, value);
-		if (!h[j].value.s)
-			sbuf_add(&h[j].value, ""); /* an empty value still needs a string */
+		if (!h[j].value.p)
+			mg_buf_add(&h[j].value, ""); /* an empty value still needs a string */
 	}
 	qsort(h, nh, sizeof(*h), chdr_cmp);
 	for (i = 0; i < nh; i++) {
-		if (h[i].value.oom) {
+		if (h[i].value.failed) {
 			mg_err_set(e, "out of memory");
 			goto out;
 		}
 		if (i)
-			sbuf_addc(&sh, ';');
-		sbuf_add(&sh, h[i].name);
+			mg_buf_addc(&sh, ';');
+		mg_buf_add(&sh, h[i].name);
 	}
-	if (!nh || sh.oom) {
+	if (!nh || sh.failed) {
 		mg_err_set(e, "out of memory");
 		goto out;
 	}
 
 	/* canonical request */
-	sbuf_add(&cr, r->method);
-	sbuf_addc(&cr, '\n');
+	mg_buf_add(&cr, r->method);
+	mg_buf_addc(&cr, '\n');
 	q = strchr(r->target, '?');
 	if (canonical_path(&cr, r->target, q ? (size_t)(q - r->target) : strlen(r->target),
 			   !r->no_normalize, e))
 		goto out;
-	sbuf_addc(&cr, '\n');
+	mg_buf_addc(&cr, '\n');
 	if (q && canonical_query(&cr, q + 1, e))
 		goto out;
-	sbuf_addc(&cr, '\n');
+	mg_buf_addc(&cr, '\n');
 	for (i = 0; i < nh; i++) {
-		sbuf_add(&cr, h[i].name);
-		sbuf_addc(&cr, ':');
-		sbuf_add(&cr, h[i].value.s);
-		sbuf_addc(&cr, '\n');
+		mg_buf_add(&cr, h[i].name);
+		mg_buf_addc(&cr, ':');
+		mg_buf_add(&cr, h[i].value.p);
+		mg_buf_addc(&cr, '\n');
 	}
-	sbuf_addc(&cr, '\n');
-	sbuf_add(&cr, sh.s);
-	sbuf_addc(&cr, '\n');
-	sbuf_add(&cr, out->content_sha256);
-	if (cr.oom) {
+	mg_buf_addc(&cr, '\n');
+	mg_buf_add(&cr, sh.p);
+	mg_buf_addc(&cr, '\n');
+	mg_buf_add(&cr, out->content_sha256);
+	if (cr.failed) {
 		mg_err_set(e, "out of memory");
 		goto out;
 	}
 
 	/* string to sign */
-	aws_sha256_hex(cr.s, cr.len, scope_hash);
-	sbuf_addf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", out->amz_date, date,
+	aws_sha256_hex(cr.p, cr.len, scope_hash);
+	mg_buf_addf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", out->amz_date, date,
 		  r->region, r->service, scope_hash);
-	if (sts.oom) {
+	if (sts.failed) {
 		mg_err_set(e, "out of memory");
 		goto out;
 	}
@@ -422,17 +425,17 @@ int sigv4_sign(const struct sigv4_req *r, const struct aws_creds *c, struct sigv
 	memcpy(kinit + 4, c->secret_access_key, sl);
 	if (hmac(kinit, 4 + sl, date, 8, k1) || hmac(k1, 32, r->region, strlen(r->region), k2) ||
 	    hmac(k2, 32, r->service, strlen(r->service), k3) ||
-	    hmac(k3, 32, "aws4_request", 12, k4) || hmac(k4, 32, sts.s, sts.len, sig)) {
+	    hmac(k3, 32, "aws4_request", 12, k4) || hmac(k4, 32, sts.p, sts.len, sig)) {
 		mg_err_set(e, "SigV4: HMAC-SHA256 failed");
 		goto out;
 	}
 	hex(sig, 32, out->signature);
-	sbuf_addf(&auth, "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, "
+	mg_buf_addf(&auth, "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, "
 			 "SignedHeaders=%s, Signature=%s",
-		  c->access_key_id, date, r->region, r->service, sh.s, out->signature);
-	out->canonical_request = sbuf_take(&cr);
-	out->string_to_sign = sbuf_take(&sts);
-	out->authorization = sbuf_take(&auth);
+		  c->access_key_id, date, r->region, r->service, sh.p, out->signature);
+	out->canonical_request = mg_buf_take(&cr);
+	out->string_to_sign = mg_buf_take(&sts);
+	out->authorization = mg_buf_take(&auth);
 	if (!out->canonical_request || !out->string_to_sign || !out->authorization) {
 		mg_err_set(e, "out of memory");
 		sigv4_out_free(out);
@@ -447,12 +450,12 @@ out:
 	OPENSSL_cleanse(k4, sizeof(k4));
 	for (i = 0; i < nh; i++) {
 		free(h[i].name);
-		sbuf_free(&h[i].value); /* wipes the token copy */
+		mg_buf_free(&h[i].value); /* wipes the token copy */
 	}
 	free(h);
-	sbuf_free(&cr);
-	sbuf_free(&sh);
-	sbuf_free(&sts);
-	sbuf_free(&auth);
+	mg_buf_free(&cr);
+	mg_buf_free(&sh);
+	mg_buf_free(&sts);
+	mg_buf_free(&auth);
 	return rc;
 }

@@ -14,7 +14,8 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "sbuf.h"
+#include "buf.h"
+#include "httpc.h"
 
 /* ---------------------------------------------------------------- XML helpers */
 
@@ -197,7 +198,7 @@ static int parse_route(const xmlNode *it, struct cloud_route *r, mg_err *e)
 	return 0;
 }
 
-static int parse_table(const xmlNode *it, struct cloud_route_table *t, mg_err *e)
+static int parse_table(const xmlNode *it, struct cloud_scope *t, mg_err *e)
 {
 	const xmlNode *routes, *assocs;
 
@@ -217,14 +218,14 @@ static int parse_table(const xmlNode *it, struct cloud_route_table *t, mg_err *e
 		struct cloud_route *cr;
 		if (!is(r, "item"))
 			continue;
-		cr = cloud_route_table_add(t, e);
+		cr = cloud_scope_add_route(t, e);
 		if (!cr || parse_route(r, cr, e))
 			return mg_err_prefix(e, "route table %s", t->id);
 	}
 	return 0;
 }
 
-int aws_xml_route_tables(const char *buf, size_t len, struct cloud_route_tables *out,
+int aws_xml_route_tables(const char *buf, size_t len, struct cloud_scopes *out,
 			 char *next_token, size_t next_len, mg_err *e)
 {
 	xmlDocPtr d = xml_read(buf, len, e);
@@ -245,10 +246,10 @@ int aws_xml_route_tables(const char *buf, size_t len, struct cloud_route_tables 
 	    text_of(root, "nextToken", false, next_token, next_len, e))
 		goto out;
 	for (const xmlNode *it = set ? set->children : NULL; it; it = it->next) {
-		struct cloud_route_table *t;
+		struct cloud_scope *t;
 		if (!is(it, "item"))
 			continue;
-		t = cloud_route_tables_add(out, e);
+		t = cloud_scopes_add(out, e);
 		if (!t || parse_table(it, t, e))
 			goto out;
 	}
@@ -392,49 +393,18 @@ void aws_ec2_error_msg(const struct aws_ec2_error *err, const char *action, mg_e
 
 /* ---------------------------------------------------------------- transport */
 
-struct body {
-	char *p;
-	size_t len, cap;
-	bool too_big;
-};
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-	struct body *b = ud;
-	size_t add = sz * n;
-
-	if (add > AWS_EC2_MAX_BODY || b->len > AWS_EC2_MAX_BODY - add) {
-		b->too_big = true;
-		return 0;
-	}
-	if (b->len + add + 1 > b->cap) {
-		size_t ncap = b->cap ? b->cap : 8192;
-		while (ncap < b->len + add + 1)
-			ncap *= 2;
-		char *nb = realloc(b->p, ncap);
-		if (!nb)
-			return 0;
-		b->p = nb;
-		b->cap = ncap;
-	}
-	memcpy(b->p + b->len, p, add);
-	b->len += add;
-	b->p[b->len] = '\0';
-	return add;
-}
-
-struct curl_ctx {
-	const struct aws_ec2 *c;
-};
-
 static int curl_transport(void *ud, const char *url, const char *const *headers, size_t nh,
 			  const char *body, long *status, char **resp, size_t *resp_len,
 			  mg_err *e)
 {
 	const struct aws_ec2 *c = ud;
 	struct curl_slist *hl = NULL, *t;
-	struct body b = {0};
+	struct mg_buf b = {.max = AWS_EC2_MAX_BODY};
 	char errbuf[CURL_ERROR_SIZE] = "";
+	struct httpc_opts ho = {
+		.url = url, .timeout_ms = c->timeout_ms, .body = &b, .ca_file = c->ca_file,
+		.abort = &c->abort, .errbuf = errbuf,
+	};
 	CURL *h = curl_easy_init();
 	CURLcode rc = CURLE_OK;
 	int ret = -1;
@@ -457,32 +427,22 @@ static int curl_transport(void *ud, const char *url, const char *const *headers,
 		goto out;
 	}
 	hl = t;
-#define SET(o, v) (rc == CURLE_OK ? (rc = curl_easy_setopt(h, o, v)) : rc)
-	SET(CURLOPT_URL, url);
-	SET(CURLOPT_PROTOCOLS_STR, "https");
-	SET(CURLOPT_FOLLOWLOCATION, 0L);
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_ERRORBUFFER, errbuf);
-	SET(CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-	SET(CURLOPT_TIMEOUT_MS, c->timeout_ms > 0 ? c->timeout_ms : 20000L);
-	SET(CURLOPT_USERAGENT, "meshgate/" MG_VERSION);
-	SET(CURLOPT_HTTPHEADER, hl);
-	SET(CURLOPT_POSTFIELDS, body);
-	SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-	SET(CURLOPT_WRITEFUNCTION, on_body);
-	SET(CURLOPT_WRITEDATA, &b);
-	SET(CURLOPT_SSL_VERIFYPEER, 1L);
-	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	if (c->ca_file[0])
-		SET(CURLOPT_CAINFO, c->ca_file);
-#undef SET
-	if (rc != CURLE_OK) {
-		mg_err_set(e, "libcurl: %s", curl_easy_strerror(rc));
+	if (httpc_setup(h, &ho, e) < 0)
+		goto out;
+	if (curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body)) !=
+		    CURLE_OK) {
+		mg_err_set(e, "libcurl: cannot set the request");
 		goto out;
 	}
 	rc = curl_easy_perform(h);
 	if (b.too_big) {
 		mg_err_set(e, "EC2 answer from %s is over %u bytes", url, AWS_EC2_MAX_BODY);
+		goto out;
+	}
+	if (rc == CURLE_ABORTED_BY_CALLBACK) {
+		mg_err_set(e, "EC2 request to %s abandoned (stopping)", url);
 		goto out;
 	}
 	if (rc != CURLE_OK) {
@@ -491,32 +451,39 @@ static int curl_transport(void *ud, const char *url, const char *const *headers,
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-	*resp = b.p ? b.p : strdup("");
+	*resp_len = b.len;
+	*resp = mg_buf_take(&b);
 	if (!*resp) {
 		mg_err_set(e, "out of memory");
 		goto out;
 	}
-	*resp_len = b.len;
-	b.p = NULL;
 	ret = 0;
 out:
 	for (t = hl; t; t = t->next)
 		OPENSSL_cleanse(t->data, strlen(t->data)); /* token and signature */
 	curl_slist_free_all(hl);
-	free(b.p);
+	mg_buf_free(&b);
 	curl_easy_cleanup(h);
 	return ret;
 }
 
 /* ---------------------------------------------------------------- client */
 
-static void real_sleep(void *ud, long ms)
+static bool aborted(const struct aws_ec2 *c)
 {
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	return c->abort.aborted && c->abort.aborted(c->abort.ud);
+}
 
-	(void)ud;
-	while (nanosleep(&ts, &ts) == -1)
-		;
+/* In slices, so that an abort is noticed within 100 ms. */
+static void real_sleep(const struct aws_ec2 *c, long ms)
+{
+	while (ms > 0 && !aborted(c)) {
+		long slice = ms > 100 ? 100 : ms;
+		struct timespec ts = {0, slice * 1000000L};
+		while (nanosleep(&ts, &ts) == -1)
+			;
+		ms -= slice;
+	}
 }
 
 static uint32_t real_rand32(void)
@@ -570,33 +537,33 @@ int aws_ec2_init(struct aws_ec2 *c, const char *region, const char *endpoint,
 
 char *aws_ec2_form(const char *action, const struct aws_param *p, size_t n)
 {
-	struct sbuf b = {0};
+	struct mg_buf b = {0};
 	char *v;
 
-	sbuf_add(&b, "Action=");
+	mg_buf_add(&b, "Action=");
 	v = aws_uri_encode(action, strlen(action), false);
 	if (!v) {
-		sbuf_free(&b);
+		mg_buf_free(&b);
 		return NULL;
 	}
-	sbuf_add(&b, v);
+	mg_buf_add(&b, v);
 	free(v);
-	sbuf_add(&b, "&Version=" AWS_EC2_VERSION);
+	mg_buf_add(&b, "&Version=" AWS_EC2_VERSION);
 	for (size_t i = 0; i < n; i++) {
 		char *k = aws_uri_encode(p[i].name, strlen(p[i].name), false);
 		v = aws_uri_encode(p[i].value, strlen(p[i].value), false);
 		if (k && v) {
-			sbuf_addc(&b, '&');
-			sbuf_add(&b, k);
-			sbuf_addc(&b, '=');
-			sbuf_add(&b, v);
+			mg_buf_addc(&b, '&');
+			mg_buf_add(&b, k);
+			mg_buf_addc(&b, '=');
+			mg_buf_add(&b, v);
 		} else {
-			b.oom = true;
+			b.failed = true;
 		}
 		free(k);
 		free(v);
 	}
-	return sbuf_take(&b);
+	return mg_buf_take(&b);
 }
 
 long aws_backoff_ms(long base, long cap, int attempt, uint32_t r)
@@ -624,7 +591,7 @@ static int send_once(struct aws_ec2 *c, const char *form, bool force_creds, long
 		.body_len = strlen(form), .region = c->region, .service = "ec2",
 	};
 	struct sigv4_out o;
-	struct sbuf h[5] = {{0}};
+	struct mg_buf h[5] = {{.secret = true}, {.secret = true}, {.secret = true}, {.secret = true}, {.secret = true}};
 	const char *hp[5];
 	size_t nh = 0;
 	int rc = -1;
@@ -639,24 +606,24 @@ static int send_once(struct aws_ec2 *c, const char *form, bool force_creds, long
 		aws_creds_clear(&cr);
 		return -1;
 	}
-	sbuf_addf(&h[nh++], "Content-Type: %s", ctype);
-	sbuf_addf(&h[nh++], "X-Amz-Date: %s", o.amz_date);
+	mg_buf_addf(&h[nh++], "Content-Type: %s", ctype);
+	mg_buf_addf(&h[nh++], "X-Amz-Date: %s", o.amz_date);
 	if (cr.token[0])
-		sbuf_addf(&h[nh++], "X-Amz-Security-Token: %s", cr.token);
-	sbuf_addf(&h[nh++], "Authorization: %s", o.authorization);
+		mg_buf_addf(&h[nh++], "X-Amz-Security-Token: %s", cr.token);
+	mg_buf_addf(&h[nh++], "Authorization: %s", o.authorization);
 	for (size_t i = 0; i < nh; i++) {
-		if (h[i].oom || !h[i].s) {
+		if (h[i].failed || !h[i].p) {
 			mg_err_set(e, "out of memory");
 			goto out;
 		}
-		hp[i] = h[i].s;
+		hp[i] = h[i].p;
 	}
 	rc = (c->transport ? c->transport : curl_transport)(
 		c->transport ? c->transport_ud : (void *)c, c->endpoint, hp, nh, form, status,
 		resp, resp_len, e);
 out:
 	for (size_t i = 0; i < MG_ARRAY_SIZE(h); i++)
-		sbuf_free(&h[i]); /* wipes */
+		mg_buf_free(&h[i]); /* wipes */
 	sigv4_out_free(&o);
 	aws_creds_clear(&cr);
 	return rc;
@@ -683,12 +650,15 @@ int aws_ec2_call(struct aws_ec2 *c, const char *action, const struct aws_param *
 		if (i > 0) {
 			long ms = aws_backoff_ms(c->backoff_base_ms, c->backoff_cap_ms, i - 1,
 						 c->rand32 ? c->rand32() : real_rand32());
-			if (c->progress)
-				c->progress(c->progress_ud);
-			(c->sleep_ms ? c->sleep_ms : real_sleep)(c->sleep_ud, ms);
+			if (aborted(c))
+				break;
+			if (c->sleep_ms)
+				c->sleep_ms(c->sleep_ud, ms);
+			else
+				real_sleep(c, ms);
 		}
-		if (c->progress)
-			c->progress(c->progress_ud);
+		if (aborted(c))
+			break;
 		if (send_once(c, form, force, &status, &body, &blen, &te)) {
 			/* no HTTP answer: network trouble is worth retrying, local trouble not */
 			memset(err, 0, sizeof(*err));
@@ -721,6 +691,12 @@ int aws_ec2_call(struct aws_ec2 *c, const char *action, const struct aws_param *
 		log_debug("EC2 %s: %s (attempt %d of %d)", action,
 			  err->code[0] ? err->code : "server error", i + 1, attempts);
 	}
+	if (aborted(c)) {
+		memset(err, 0, sizeof(*err));
+		err->aborted = true;
+		mg_err_set(e, "EC2 %s abandoned (stopping)", action);
+	}
+	snprintf(err->action, sizeof(err->action), "%s", action);
 	free(form);
 	return -1;
 }
@@ -729,7 +705,7 @@ int aws_ec2_call(struct aws_ec2 *c, const char *action, const struct aws_param *
 
 int aws_ec2_describe_route_tables(struct aws_ec2 *c, const char *vpc_id,
 				  const char *const *ids, size_t n_ids,
-				  struct cloud_route_tables *out, struct aws_ec2_error *err,
+				  struct cloud_scopes *out, struct aws_ec2_error *err,
 				  mg_err *e)
 {
 	enum { MAX_IDS = 100, MAX_PAGES = 200 };

@@ -24,6 +24,7 @@ struct cloudmgr {
 	char state[256];     /* "not a cloud VM (...)", "ok", or the last failure */
 	struct crec_owned_list owned;
 	struct crec_report last;
+	unsigned long passes, failures; /* counters for the status */
 };
 
 static int owned_load(struct cloudmgr *cm, mg_err *e)
@@ -70,7 +71,7 @@ static int owned_save(struct cloudmgr *cm, mg_err *e)
 	}
 	for (size_t i = 0; i < cm->owned.n; i++) {
 		cJSON *o = cJSON_CreateObject();
-		if (!o || !cJSON_AddStringToObject(o, "table", cm->owned.v[i].table) ||
+		if (!o || !cJSON_AddStringToObject(o, "table", cm->owned.v[i].scope) ||
 		    !cJSON_AddStringToObject(o, "dst", cidr_format(&cm->owned.v[i].dst, b))) {
 			cJSON_Delete(o);
 			cJSON_Delete(j);
@@ -130,8 +131,11 @@ static int ready(struct cloudmgr *cm, mg_err *e)
 		cm->resolved = true;
 		if (!strcmp(cm->o.provider, "none")) {
 			snprintf(cm->state, sizeof(cm->state), "off (cloud provider none)");
-		} else if (!strcmp(cm->o.provider, "aws")) {
-			cm->ops = &cloud_aws_ops;
+		} else if (strcmp(cm->o.provider, "auto")) {
+			cm->ops = cloud_provider_by_name(cm->o.provider);
+			if (!cm->ops)
+				snprintf(cm->state, sizeof(cm->state), "unknown cloud provider %.40s",
+					 cm->o.provider);
 		} else {
 			cm->ops = cloud_detect(cm->o.sysfs_root[0] ? cm->o.sysfs_root : NULL, &cm->o.ep,
 					       500, &why);
@@ -145,7 +149,9 @@ static int ready(struct cloudmgr *cm, mg_err *e)
 	if (!cm->ops)
 		return 0;
 	if (!cm->p) {
-		cm->p = cm->ops->open(&cm->o.ep, &cm->o.hooks, e);
+		struct cloud_open_opts oo = {.ep = cm->o.ep, .mesh = cm->o.mesh,
+					     .hooks = cm->o.hooks};
+		cm->p = cm->ops->open(&oo, e);
 		if (!cm->p)
 			return mg_err_prefix(e, "cloud %s", cm->ops->name);
 	}
@@ -162,17 +168,43 @@ static int ready(struct cloudmgr *cm, mg_err *e)
 	return 1;
 }
 
-int cm_sync(struct cloudmgr *cm, const struct mg_config *cfg, mg_err *e)
+static struct crec_in crec_in_of(const struct cloudmgr *cm, const char **ids)
+{
+	for (size_t i = 0; i < cm->o.n_tables; i++)
+		ids[i] = cm->o.tables[i];
+	return (struct crec_in){
+		.ops = cm->ops, .p = cm->p, .id = &cm->id, .me = &cm->o.mesh,
+		.scope_ids = ids, .n_scope_ids = cm->o.n_tables, .takeover = cm->o.takeover,
+		.hooks = &cm->o.hooks,
+	};
+}
+
+static void save(struct cloudmgr *cm)
+{
+	mg_err se;
+
+	if (owned_save(cm, &se) < 0)
+		log_err("cloud: %s", se.msg);
+}
+
+int cm_sync(struct cloudmgr *cm, bool manage_routes, const struct cidr *dests, size_t n_dests,
+	    mg_err *e)
 {
 	const char *ids[CM_MAX_TABLES];
-	int r = ready(cm, e);
+	struct cloud_err ce = {0};
+	struct crec_in in;
+	int r;
 
+	cm->passes++;
+	r = ready(cm, e);
 	if (r <= 0) {
-		if (r < 0)
+		if (r < 0) {
 			snprintf(cm->state, sizeof(cm->state), "%.250s", e->msg);
+			cm->failures++;
+		}
 		return r;
 	}
-	if (!cfg->cloud.manage_routes) {
+	if (!manage_routes) {
 		/* the admin turned route management off: take ours back out */
 		snprintf(cm->state, sizeof(cm->state), "route management off");
 		return cm->owned.n ? cm_teardown(cm, e) : 0;
@@ -180,28 +212,34 @@ int cm_sync(struct cloudmgr *cm, const struct mg_config *cfg, mg_err *e)
 	if (!cm->forwarding_ok) {
 		if (cm->ops->ensure_forwarding(cm->p, &cm->id, e) < 0) {
 			snprintf(cm->state, sizeof(cm->state), "%.250s", e->msg);
+			cm->failures++;
 			return -1;
 		}
 		cm->forwarding_ok = true;
 		log_info("cloud: %s forwards traffic (source/destination check off)", cm->id.nic_id);
 	}
-	for (size_t i = 0; i < cm->o.n_tables; i++)
-		ids[i] = cm->o.tables[i];
+	in = crec_in_of(cm, ids);
+	in.desired = dests;
+	in.n_desired = n_dests;
 	crec_report_free(&cm->last);
-	r = crec_run(cm->ops, cm->p, &cm->id, ids, cm->o.n_tables, cfg->cloud.destinations,
-		     cfg->cloud.n_destinations, cm->o.takeover, &cm->owned, &cm->last, e);
-	/* record what is ours even after a partial run */
-	mg_err se;
-	if (owned_save(cm, &se) < 0)
-		log_err("cloud: %s", se.msg);
+	r = crec_run(&in, &cm->owned, &cm->last, &ce);
+	save(cm); /* record what is ours even after a partial run */
 	if (r < 0) {
-		snprintf(cm->state, sizeof(cm->state), "%.250s", e->msg);
+		*e = ce.e;
+		snprintf(cm->state, sizeof(cm->state), "%s: %.230s", cloud_err_kind_name(ce.kind),
+			 ce.e.msg);
+		cm->failures++;
 		return -1;
 	}
 	if (cm->last.errors) {
 		snprintf(cm->state, sizeof(cm->state), "%zu route change%s failed (see tables)",
 			 cm->last.errors, cm->last.errors == 1 ? "" : "s");
+		cm->failures++;
 		return mg_err_set(e, "cloud: %s", cm->state);
+	}
+	if (cm->last.aborted) {
+		snprintf(cm->state, sizeof(cm->state), "interrupted");
+		return mg_err_set(e, "cloud: pass interrupted");
 	}
 	snprintf(cm->state, sizeof(cm->state), "ok");
 	if (cm->last.creates || cm->last.replaces || cm->last.deletes)
@@ -213,6 +251,9 @@ int cm_sync(struct cloudmgr *cm, const struct mg_config *cfg, mg_err *e)
 
 int cm_teardown(struct cloudmgr *cm, mg_err *e)
 {
+	const char *ids[CM_MAX_TABLES];
+	struct cloud_err ce = {0};
+	struct crec_in in;
 	size_t deleted = 0;
 	int r;
 
@@ -224,12 +265,18 @@ int cm_teardown(struct cloudmgr *cm, mg_err *e)
 					     cm->owned.n == 1 ? "" : "s")
 			     : mg_err_set(e, "%zu cloud routes are recorded but no provider is "
 					     "reachable to remove them", cm->owned.n);
-	r = crec_teardown(cm->ops, cm->p, &cm->id, &cm->owned, &deleted, e);
-	mg_err se;
-	if (owned_save(cm, &se) < 0)
-		log_err("cloud: %s", se.msg);
+	in = crec_in_of(cm, ids);
+	r = crec_teardown(&in, &cm->owned, &deleted, &ce);
+	if (r < 0)
+		*e = ce.e;
+	save(cm);
 	log_info("cloud: %zu route%s of ours removed", deleted, deleted == 1 ? "" : "s");
 	return r;
+}
+
+size_t cm_owned_count(const struct cloudmgr *cm)
+{
+	return cm->owned.n;
 }
 
 cJSON *cm_status(const struct cloudmgr *cm)
@@ -248,9 +295,26 @@ cJSON *cm_status(const struct cloudmgr *cm)
 		cJSON_AddBoolToObject(j, "forwarding", cm->forwarding_ok);
 	}
 	cJSON_AddNumberToObject(j, "owned_routes", (double)cm->owned.n);
+	cJSON *cn = cJSON_AddObjectToObject(j, "counters");
+	if (cn) {
+		cJSON_AddNumberToObject(cn, "passes", (double)cm->passes);
+		cJSON_AddNumberToObject(cn, "failed_passes", (double)cm->failures);
+		cJSON_AddNumberToObject(cn, "created", (double)cm->last.creates);
+		cJSON_AddNumberToObject(cn, "replaced", (double)cm->last.replaces);
+		cJSON_AddNumberToObject(cn, "removed", (double)cm->last.deletes);
+		cJSON_AddNumberToObject(cn, "unchanged", (double)cm->last.unchanged);
+		cJSON_AddNumberToObject(cn, "conflicts", (double)cm->last.conflicts);
+		cJSON_AddNumberToObject(cn, "errors", (double)cm->last.errors);
+		cJSON_AddNumberToObject(cn, "replans", (double)cm->last.replans);
+		cJSON *bk = cJSON_AddObjectToObject(cn, "errors_by_kind");
+		for (int k = 1; bk && k < CLOUD_ERR_KINDS; k++)
+			if (cm->last.by_kind[k])
+				cJSON_AddNumberToObject(bk, cloud_err_kind_name(k),
+							(double)cm->last.by_kind[k]);
+	}
 	tabs = cJSON_AddArrayToObject(j, "tables");
-	for (size_t i = 0; tabs && i < cm->last.n_tables; i++) {
-		const struct crec_table_report *t = &cm->last.tables[i];
+	for (size_t i = 0; tabs && i < cm->last.n_scopes; i++) {
+		const struct crec_scope_report *t = &cm->last.scopes[i];
 		cJSON *o = cJSON_CreateObject();
 		if (!o)
 			break;
@@ -259,8 +323,12 @@ cJSON *cm_status(const struct cloudmgr *cm)
 		cJSON_AddNumberToObject(o, "conflicts", (double)t->conflicts);
 		if (t->conflict[0])
 			cJSON_AddStringToObject(o, "conflict", t->conflict);
-		if (t->last_error[0])
+		if (t->last_error[0]) {
 			cJSON_AddStringToObject(o, "last_error", t->last_error);
+			cJSON_AddStringToObject(o, "error_kind", cloud_err_kind_name(t->last_kind));
+			if (t->permission[0])
+				cJSON_AddStringToObject(o, "permission", t->permission);
+		}
 		cJSON_AddItemToArray(tabs, o);
 	}
 	return j;

@@ -11,6 +11,7 @@
 #include "cidr.h"
 #include "cloud.h"
 #include "err.h"
+#include "httpc.h"
 
 #define AWS_EC2_VERSION "2016-11-15"
 #define AWS_EC2_MAX_BODY (4u << 20) /* response bytes; a page of 100 tables fits easily */
@@ -28,6 +29,8 @@ struct aws_ec2_error {
 	char request_id[80];
 	bool retryable;   /* throttling, 5xx, InternalError, Unavailable, transport */
 	bool auth;        /* credentials rejected or expired: refresh and retry once */
+	bool aborted;     /* given up because the abort hook said so */
+	char action[64];  /* the action that failed */
 };
 
 /* Answer of one HTTP exchange; the default sends it with libcurl. */
@@ -55,9 +58,9 @@ struct aws_ec2 {
 	void *sleep_ud;
 	time_t (*now)(void);
 	uint32_t (*rand32)(void);
-	/* called before every attempt and retry sleep (a service watchdog); may be NULL */
-	void (*progress)(void *ud);
-	void *progress_ud;
+	/* polled before every attempt, in retry sleeps and during transfers: true = give up
+	 * now (the call fails with err->aborted). aborted may be NULL. */
+	struct httpc_abort abort;
 };
 
 /* endpoint NULL or "" = https://ec2.<region>.amazonaws.com. Returns 0 or -1. */
@@ -81,7 +84,7 @@ int aws_ec2_call(struct aws_ec2 *c, const char *action, const struct aws_param *
 /* The route tables of VPC `vpc_id` (n_ids == 0) or the listed ones, all pages. */
 int aws_ec2_describe_route_tables(struct aws_ec2 *c, const char *vpc_id,
 				  const char *const *ids, size_t n_ids,
-				  struct cloud_route_tables *out, struct aws_ec2_error *err,
+				  struct cloud_scopes *out, struct aws_ec2_error *err,
 				  mg_err *e);
 int aws_ec2_create_route(struct aws_ec2 *c, const char *table, const struct cidr *dst,
 			 const char *eni, struct aws_ec2_error *err, mg_err *e);
@@ -100,7 +103,7 @@ int aws_ec2_get_source_dest_check(struct aws_ec2 *c, const char *eni, bool *on,
 
 /* Append the tables of one DescribeRouteTablesResponse page to `out`; copy its nextToken
  * ("" when it is the last page). 0 or -1 with `e` set (out keeps what was appended). */
-int aws_xml_route_tables(const char *buf, size_t len, struct cloud_route_tables *out,
+int aws_xml_route_tables(const char *buf, size_t len, struct cloud_scopes *out,
 			 char *next_token, size_t next_len, mg_err *e);
 /* <return>true</return> of <root> (CreateRoute, ReplaceRoute, DeleteRoute, Modify...). */
 int aws_xml_return_true(const char *buf, size_t len, const char *root, mg_err *e);

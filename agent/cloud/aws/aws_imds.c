@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
+#include "httpc.h"
 #include "jsonu.h"
 #include "log.h"
 
@@ -41,34 +43,19 @@ static time_t now_of(const struct aws_imds *m)
 	return m->now ? m->now() : time(NULL);
 }
 
-struct buf {
-	char *p;
-	size_t len, cap; /* cap = the bound; p has cap + 1 bytes */
-	bool too_big;
-};
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-	struct buf *b = ud;
-	size_t add = sz * n;
-
-	if (add > b->cap - b->len) {
-		b->too_big = true;
-		return 0;
-	}
-	memcpy(b->p + b->len, p, add);
-	b->len += add;
-	b->p[b->len] = '\0';
-	return add;
-}
-
 /* One request; 0 with *status set when there was an HTTP answer. */
-static int request(const char *url, const char *method, const char *hdr, long timeout_ms,
-		   char *out, size_t outlen, long *status, mg_err *e)
+static int request(const struct aws_imds *m, const char *url, const char *method,
+		   const char *hdr, char *out, size_t outlen, long *status, mg_err *e)
 {
 	struct curl_slist *hl = NULL;
-	struct buf b = {out, 0, outlen - 1, false};
+	struct mg_buf b = {.max = outlen - 1, .secret = true};
 	char errbuf[CURL_ERROR_SIZE] = "";
+	struct httpc_opts ho = {
+		.url = url, .protocols = "http,https", .connect_timeout_ms = m->timeout_ms,
+		.timeout_ms = m->timeout_ms, .body = &b,
+		.abort = m->abort.aborted ? &m->abort : NULL, .errbuf = errbuf,
+		/* metadata never goes through a proxy (use_proxy false) */
+	};
 	CURLcode rc = CURLE_OK;
 	CURL *h;
 	int ret = -1;
@@ -85,18 +72,9 @@ static int request(const char *url, const char *method, const char *hdr, long ti
 			return mg_err_set(e, "out of memory");
 		}
 	}
+	if (httpc_setup(h, &ho, e) < 0)
+		goto out;
 #define SET(o, v) (rc == CURLE_OK ? (rc = curl_easy_setopt(h, o, v)) : rc)
-	SET(CURLOPT_URL, url);
-	SET(CURLOPT_PROTOCOLS_STR, "http,https");
-	SET(CURLOPT_NOPROXY, "*"); /* metadata must never go through a proxy */
-	SET(CURLOPT_FOLLOWLOCATION, 0L);
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_ERRORBUFFER, errbuf);
-	SET(CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-	SET(CURLOPT_TIMEOUT_MS, timeout_ms);
-	SET(CURLOPT_USERAGENT, "meshgate/" MG_VERSION);
-	SET(CURLOPT_WRITEFUNCTION, on_body);
-	SET(CURLOPT_WRITEDATA, &b);
 	if (hl)
 		SET(CURLOPT_HTTPHEADER, hl);
 	if (!strcmp(method, "PUT")) {
@@ -120,11 +98,14 @@ static int request(const char *url, const char *method, const char *hdr, long ti
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+	if (b.p)
+		memcpy(out, b.p, b.len + 1);
 	ret = 0;
 out:
 	if (hl)
 		OPENSSL_cleanse(hl->data, strlen(hl->data));
 	curl_slist_free_all(hl);
+	mg_buf_free(&b);
 	curl_easy_cleanup(h);
 	return ret;
 }
@@ -138,7 +119,7 @@ static int fetch_token(struct aws_imds *m, mg_err *e)
 	snprintf(url, sizeof(url), "%s/latest/api/token", m->base);
 	snprintf(hdr, sizeof(hdr), "X-aws-ec2-metadata-token-ttl-seconds: %d", m->token_ttl);
 	aws_imds_cleanup(m);
-	if (request(url, "PUT", hdr, m->timeout_ms, m->token, sizeof(m->token), &status, e))
+	if (request(m, url, "PUT", hdr, m->token, sizeof(m->token), &status, e))
 		return -1;
 	if (status != 200) {
 		aws_imds_cleanup(m);
@@ -186,7 +167,7 @@ int aws_imds_get(struct aws_imds *m, const char *path, char *out, size_t outlen,
 		if ((!m->token[0] || now_of(m) >= m->token_expiry) && fetch_token(m, e))
 			break;
 		snprintf(hdr, sizeof(hdr), TOKEN_HDR ": %s", m->token);
-		rc = request(url, "GET", hdr, m->timeout_ms, out, outlen, &status, e);
+		rc = request(m, url, "GET", hdr, out, outlen, &status, e);
 		OPENSSL_cleanse(hdr, sizeof(hdr));
 		if (rc)
 			break;
