@@ -51,6 +51,14 @@ for spec in "$C1 198.18.1.10 42:01:c6:12:01:0a $R1" "$C2 198.18.1.11 42:01:c6:12
 	nsx "$ns" sysctl -qw net.ipv4.ip_forward=1
 	ip -n "$rem" addr add 192.0.2.10/24 dev eth0
 	ip -n "$rem" route add default via 192.0.2.1
+	nsx "$ns" nft -f - <<-'EOF'
+		table ip mgcount {
+			chain forward {
+				type filter hook forward priority 0; policy accept;
+				ip daddr 192.0.2.10 counter
+			}
+		}
+	EOF
 done
 ip -n "$APP" link set eth0 address 42:01:c6:12:02:14
 ip -n "$APP" addr add 198.18.2.20/24 dev eth0
@@ -76,11 +84,41 @@ md() {
 	nsx "$ns" curl -sf --max-time 3 -H 'Metadata-Flavor: Google' "$@" "$MD/$path"
 }
 mdst() { nsx "$C1" curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$@"; }
-# q NS [gcpq options] METHOD PATH [BODY]: status on line 1, body after
-q() {
+# qpy NS [gcpq options] METHOD PATH [BODY]: the raw Python client (token from the metadata
+# server, one HTTPS call): status on line 1, body after; "ERROR <type>: ..." on a transport error
+qpy() {
 	local ns=$1
 	shift
 	nsx "$ns" "$PY" "$FG/gcpq.py" --metadata http://169.254.169.254 --endpoint https://198.18.1.1:443 --ca "$CA" "$@"
+}
+# q NS [--no-auth|--token T|--scheme S|--project P] METHOD PATH [BODY]: the same with curl (a
+# Python start per call is too slow for ~200 calls on a loaded machine); a fresh token each call
+q() {
+	local ns=$1 auth=1 token="" scheme=Bearer proj=$P out
+	shift
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--no-auth) auth="" && shift ;;
+		--token) token=$2 && shift 2 ;;
+		--scheme) scheme=$2 && shift 2 ;;
+		--project) proj=$2 && shift 2 ;;
+		--*) qpy "$ns" "$@" && return 0 ;;
+		*) break ;;
+		esac
+	done
+	local verb=$1 path=$2 body=${3-}
+	[ "${path:0:1}" = / ] || path=/compute/v1/projects/$proj/$path
+	local args=(-s -X "$verb" --max-time 10 --cacert "$CA" --resolve compute.googleapis.com:443:198.18.1.1 -w '\n%{http_code}')
+	if [ -n "$auth" ]; then
+		[ -n "$token" ] || token=$(md "$ns" instance/service-accounts/default/token | jq -r .access_token)
+		args+=(-H "Authorization: $scheme $token")
+	fi
+	[ -z "$body" ] || args+=(-H 'Content-Type: application/json' --data-binary "$body")
+	out=$(nsx "$ns" curl "${args[@]}" "https://compute.googleapis.com$path") || {
+		echo "ERROR curl"
+		return 0
+	}
+	printf '%s\n%s\n' "${out##*$'\n'}" "${out%$'\n'*}"
 }
 # expect STATUS JQ_FILTER NS gcpq-args...: the status, and the body must satisfy the jq filter
 expect() {
@@ -98,8 +136,13 @@ err() { echo ".error.code == $1 and .error.errors[0].reason == \"$2\" and (.erro
 route() { # route NAME DST PRIORITY HOP_FIELD HOP [extra JSON fields]
 	printf '{"name":"%s","network":"%s","destRange":"%s","priority":%s,"%s":"%s"%s}' "$1" "$NET" "$2" "$3" "$4" "$5" "${6:-}"
 }
+# shape FILE_OR_-: the set of key paths of a JSON document (array indices folded)
+shape() { jq -c '[paths | map(if type == "number" then "[]" else . end) | join(".")] | unique' "$1"; }
+# same_shape NAME BODY: the fake's answer has exactly the keys of tests/data/gcp/NAME
+same_shape() { assert_eq "$(shape - <<<"$2")" "$(shape "$MG_SRC/tests/data/gcp/$1")" "keys of $1 (tests/data/gcp)"; }
 applied() { [ "$(cat "$ST/gcp-routes.json.applied" 2>/dev/null)" = "$(jq .generation "$ST/gcp-routes.json")" ]; }
-tx() { ip -n "$1" -s -j link show site | jq '.[0].stats64.tx.packets'; }
+# packets a connector forwarded toward the remote site (an nft counter in its namespace)
+tx() { nsx "$1" nft -j list table ip mgcount | jq '[.nftables[] | .rule? | select(. != null) | .expr[] | .counter? | select(. != null) | .packets] | add'; }
 
 # --- 1. metadata server -----------------------------------------------------------------------
 assert_eq "$(mdst "$MD/instance/id")" 403 "no Metadata-Flavor"
@@ -142,19 +185,24 @@ assert_eq "$(mdst -H 'Metadata-Flavor: Google' "$MD/instance/nope")" 404 "unknow
 mg_log "metadata ok"
 
 # --- 2. tokens and scopes at the Compute API ---------------------------------------------------
+out=$(qpy "$C1" GET global/routes)
+assert_eq "$(head -1 <<<"$out")" 200 "the Python client: $out"
+jq -e '.kind == "compute#routeList"' <<<"$(tail -n +2 <<<"$out")" >/dev/null || mg_fail "the Python client's list: $out"
+out=$(qpy "$APP" GET global/routes)
+assert_eq "$(head -1 <<<"$out")" 403 "the Python client without compute scope: $out"
 expect 200 '.kind == "compute#routeList"' "$C1" GET global/routes
 expect 401 "$(err 401 required) and .error.status == \"UNAUTHENTICATED\"" "$C1" --no-auth GET global/routes
 expect 401 "$(err 401 authError) and .error.details[0].reason == \"ACCESS_TOKEN_TYPE_UNSUPPORTED\"" "$C1" --token ya29.bogus GET global/routes
 expect 401 "$(err 401 authError)" "$C1" --scheme Basic GET global/routes
-OLD=$(q "$C1" --print-token)
+OLD=$(qpy "$C1" --print-token)
 ctl /tokens/expire >/dev/null
 expect 401 "$(err 401 authError) and .error.details[0].reason == \"ACCESS_TOKEN_EXPIRED\"" "$C1" --token "$OLD" GET global/routes
-NEW=$(q "$C1" --print-token)
+NEW=$(qpy "$C1" --print-token)
 [ "$NEW" != "$OLD" ] || mg_fail "metadata kept handing out an expired token"
 expect 200 '.items | length > 0' "$C1" GET global/routes
 ctl /config '{"token_lifetime": 2}' >/dev/null
 ctl /tokens/expire >/dev/null
-SHORT=$(q "$C1" --print-token)
+SHORT=$(qpy "$C1" --print-token)
 expect 200 - "$C1" --token "$SHORT" GET global/routes
 sleep 2.2
 expect 401 '.error.details[0].reason == "ACCESS_TOKEN_EXPIRED"' "$C1" --token "$SHORT" GET global/routes
@@ -197,6 +245,15 @@ expect 200 '.name == "mg-a" and .destRange == "198.51.100.0/24" and .priority ==
 	and .nextHopInstance == "https://www.googleapis.com/compute/v1/projects/meshgate-test/zones/us-central1-a/instances/mg-conn-1"
 	and (.id | test("^[0-9]+$")) and (.creationTimestamp | test("^[0-9-]{10}T")) and .kind == "compute#route"' \
 	"$C1" GET global/routes/mg-a
+same_shape route.json "$LAST"
+expect 200 - "$C1" GET "global/operations/$OP"
+same_shape operation_done.json "$LAST"
+expect 200 - "$C1" GET zones/us-central1-a/instances/mg-conn-1
+same_shape instance.json "$LAST"
+expect 200 - "$C1" GET global/networks/mg-vpc
+same_shape network.json "$LAST"
+same_shape metadata_token.json "$(md "$C1" instance/service-accounts/default/token)"
+same_shape metadata_instance_recursive.json "$(md "$C1" "instance/?recursive=true")"
 expect 404 "$(err 404 notFound)" "$C1" GET global/operations/operation-0-nope
 expect 409 "$(err 409 alreadyExists)" "$C1" POST global/routes "$(route mg-a 198.51.100.0/24 1000 nextHopIp 198.18.1.11)"
 # requestId: the same id returns the same operation and inserts once
@@ -337,11 +394,11 @@ ctl /fault '{"kind": "garbage"}' >/dev/null
 expect 200 - "$C1" GET global/routes
 assert_contains "$LAST" "<html>" "garbage"
 ctl /fault '{"kind": "truncated"}' >/dev/null
-out=$(q "$C1" GET global/routes) || true
+out=$(qpy "$C1" GET global/routes) || true
 assert_contains "$out" "ERROR IncompleteRead" "truncated"
 ctl /fault '{"kind": "hang", "seconds": 4}' >/dev/null
 t0=$(now_ms)
-out=$(q "$C1" --timeout 1 GET global/routes) || true
+out=$(qpy "$C1" --timeout 1 GET global/routes) || true
 assert_contains "$out" "timed out" "hang"
 [ $(($(now_ms) - t0)) -lt 3500 ] || mg_fail "hang: client timeout not reached first"
 ctl /fault '{"kind": "expired_token"}' >/dev/null
