@@ -75,7 +75,10 @@ bg_start "$VPC" "$MG_TMP/router.log" "$PY" "$FG/vpc_router.py" --routes "$ST/gcp
 MD=http://169.254.169.254/computeMetadata/v1
 P=meshgate-test
 NET=https://www.googleapis.com/compute/v1/projects/$P/global/networks/mg-vpc
-ctl() { nsx "$VPC" curl -sf -X POST -d "${2:-{\}}" "http://127.0.0.1:8798$1"; }
+ctl() {
+	case $1 in /tokens/expire | /instance | /config) rm -f "$MG_TMP"/token.* ;; esac # tokens change
+	nsx "$VPC" curl -sf -X POST -d "${2:-{\}}" "http://127.0.0.1:8798$1"
+}
 ctlget() { nsx "$VPC" curl -sf "http://127.0.0.1:8798$1"; }
 # md NS PATH [curl args]: metadata GET with the header, body only
 md() {
@@ -110,7 +113,11 @@ q() {
 	[ "${path:0:1}" = / ] || path=/compute/v1/projects/$proj/$path
 	local args=(-s -X "$verb" --max-time 10 --cacert "$CA" --resolve compute.googleapis.com:443:198.18.1.1 -w '\n%{http_code}')
 	if [ -n "$auth" ]; then
-		[ -n "$token" ] || token=$(md "$ns" instance/service-accounts/default/token | jq -r .access_token)
+		# the metadata server's token, cached per namespace until ctl changes tokens
+		if [ -z "$token" ]; then
+			[ -s "$MG_TMP/token.$ns" ] || md "$ns" instance/service-accounts/default/token | jq -r .access_token >"$MG_TMP/token.$ns"
+			token=$(<"$MG_TMP/token.$ns")
+		fi
 		args+=(-H "Authorization: $scheme $token")
 	fi
 	[ -z "$body" ] || args+=(-H 'Content-Type: application/json' --data-binary "$body")
@@ -125,8 +132,9 @@ expect() {
 	local want=$1 filter=$2 out
 	shift 2
 	out=$(q "$@") || true
-	LAST=$(tail -n +2 <<<"$out")
-	assert_eq "$(head -1 <<<"$out" | cut -d" " -f1)" "$want" "status of ${*:2}: $out"
+	LAST=${out#*$'\n'}
+	local first=${out%%$'\n'*}
+	assert_eq "${first%% *}" "$want" "status of ${*:2}: $out"
 	[ "$filter" = "-" ] && return 0
 	jq -e "$filter" <<<"$LAST" >/dev/null 2>&1 || mg_fail "${*:2}: body fails '$filter': $LAST"
 }
