@@ -21,6 +21,10 @@ export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in the source tree
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3) || mg_fail "python3 missing (scripts/deps)"
 
+# --- 0. the list filter on its own (no namespaces needed) ------------------------------------
+out=$("$PY" "$FG/test_list_filter.py") || mg_fail "list filter: $out"
+mg_log "$out"
+
 # --- topology ---------------------------------------------------------------------------------
 VPC=$(ns_add vpc)
 C1=$(ns_add conn1)
@@ -339,6 +343,8 @@ expect 200 '.items | length == 5' "$C1" GET "global/routes?filter=name%20%3D%20%
 expect 200 '.items | length == 4' "$C1" GET "global/routes?filter=name%3Amg-p-*%20AND%20priority%20%3E%20100"
 expect 200 '(.items | map(.name)) == ["mg-p-0", "mg-p-4"]' "$C1" GET "global/routes?filter=(name%20%3D%20mg-p-0)%20OR%20(name%20%3D%20mg-p-4)"
 expect 200 '(.items | map(.name)) == ["other-team-db"]' "$C1" GET "global/routes?filter=tags%3Adb"
+expect 200 '(.items | map(.name)) == ["mg-p-3"]' "$C1" GET "global/routes?filter=name%3Ap-3" # substring
+expect 200 '(.items | map(.name)) == ["mg-p-2"]' "$C1" GET "global/routes?filter=priority%3A102"
 expect 200 '.items | length == 4' "$C1" GET "global/routes?filter=(name%20eq%20mg-p-.*)%20(priority%20ne%20100)"
 expect 200 '(has("items") | not) and (has("nextPageToken") | not)' "$C1" GET "global/routes?filter=name%20eq%20nothing-.*"
 expect 400 "$(err 400 invalid)" "$C1" GET "global/routes?filter=(name%20eq%20x)%20AND%20(priority%20%3D%201)"

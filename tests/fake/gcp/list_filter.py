@@ -179,7 +179,9 @@ def _compare(have, op, want):
             return have not in (None, "", [])
         if isinstance(have, list):
             return any(_glob(_as_text(h), want) for h in have)
-        return _glob(_as_text(have), want)
+        if isinstance(have, str):     # "the : operator can be used with string fields to match substrings"
+            return fnmatch.fnmatchcase(have, want) if "*" in want else want in have
+        op = "="                      # "for non-string fields it is equivalent to the = operator"
     if isinstance(have, list):
         have = ",".join(_as_text(h) for h in have)
     if isinstance(have, int) and not isinstance(have, bool):
