@@ -469,6 +469,15 @@ a2=$(tx "$C2")
 nsx "$APP" ping -c2 -W2 192.0.2.10 >/dev/null || mg_fail "app cannot reach the site through mg-conn-2"
 [ "$(tx "$C2")" -gt "$a2" ] || mg_fail "priority 100 route (mg-conn-2) not used"
 [ "$(tx "$C1")" -eq "$a1" ] || mg_fail "priority 1000 route (mg-conn-1) still used"
+# equal priorities: ECMP over both next hops
+expect 200 - "$C1" POST global/routes "$(route mg-site-e 192.0.2.0/24 100 nextHopInstance zones/us-central1-a/instances/mg-conn-1)"
+wait_until 5 applied || mg_fail "router lag"
+t=$(ip -n "$VPC" route show table 200)
+assert_contains "$t" "nexthop via 198.18.1.10" "ECMP leg 1"
+assert_contains "$t" "nexthop via 198.18.1.11" "ECMP leg 2"
+expect 200 - "$C1" DELETE global/routes/mg-site-e
+wait_until 5 applied || mg_fail "router lag"
+assert_not_contains "$(ip -n "$VPC" route show table 200)" "nexthop" "ECMP after the delete"
 # a more specific route wins over a lower priority number
 expect 200 - "$C1" POST global/routes "$(route mg-site-3 192.0.2.0/25 2000 nextHopInstance zones/us-central1-a/instances/mg-conn-1)"
 wait_until 5 applied || mg_fail "router lag"
