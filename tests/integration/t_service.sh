@@ -64,7 +64,7 @@ wait_until 10 test -s "$MG_TMP/ctl.log.rc" || mg_fail "controller did not stop"
 SOCK=$MG_TMP/notify.sock
 NLOG=$MG_TMP/notify.log
 bg_start "$C_a" "$MG_TMP/sink.log" python3 "$MG_SRC/tests/tools/notify_sink.py" "$SOCK" "$NLOG" "$IF_a"
-wait_until 5 test -S "$SOCK" || mg_fail "notify sink did not start: $(cat "$MG_TMP/sink.log")"
+wait_until 15 test -S "$SOCK" || mg_fail "notify sink did not start: $(cat "$MG_TMP/sink.log")"
 bg_start "$C_a" "$MG_TMP/run-a.log" env NOTIFY_SOCKET="$SOCK" WATCHDOG_USEC=1000000 \
 	"$MESHGATE" run --state-dir "$STATE_a" --sysctl-dropin "$MG_TMP/sysctl-a.conf" \
 	--cloud none --log-level debug
