@@ -331,8 +331,11 @@ int crec_run(const struct crec_in *in, struct crec_owned_list *owned, struct cre
 {
 	struct cloud_scopes scopes = {0};
 	struct ctx c = {.in = in, .owned = owned, .rep = rep};
+	struct cloud_err own = {0};
 	struct cidr *want;
 
+	if (!ce)
+		ce = &own; /* drivers always get somewhere to say why */
 	memset(rep, 0, sizeof(*rep));
 	want = calloc(in->n_desired ? in->n_desired : 1, sizeof(*want));
 	c.settled = calloc(in->n_desired ? in->n_desired : 1, sizeof(*c.settled));
@@ -357,7 +360,7 @@ int crec_run(const struct crec_in *in, struct crec_owned_list *owned, struct cre
 		free(want);
 		free(c.settled);
 		cloud_scopes_free(&scopes);
-		mg_err_prefix(ce ? &ce->e : NULL, "listing route tables");
+		mg_err_prefix(&ce->e, "listing route tables");
 		return -1;
 	}
 	rep->scopes = calloc(scopes.n ? scopes.n : 1, sizeof(*rep->scopes));

@@ -52,7 +52,7 @@ nsx "$CV" "$MESHGATE" up --state-dir "$STATE_v" --connect-file "$MG_TMP/cs-v" --
 SOCK=$MG_TMP/notify.sock
 NLOG=$MG_TMP/notify.log
 bg_start "$CV" "$MG_TMP/sink.log" python3 "$MG_SRC/tests/tools/notify_sink.py" "$SOCK" "$NLOG" "$IF_v"
-wait_until 5 test -S "$SOCK" || mg_fail "notify sink did not start: $(cat "$MG_TMP/sink.log")"
+wait_until 15 test -S "$SOCK" || mg_fail "notify sink did not start: $(cat "$MG_TMP/sink.log")"
 CLOUD_ARGS=(--cloud aws --cloud-metadata http://169.254.169.254 --cloud-api https://198.18.1.1
 	--cloud-ca-file "$MG_TMP/fake/ca.pem")
 run_v() {
