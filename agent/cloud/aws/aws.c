@@ -60,6 +60,7 @@ static void aws_close(struct cloud_provider *p)
 	if (!p)
 		return;
 	aws_imds_cleanup(&p->imds);
+	aws_ec2_close(&p->ec2);
 	aws_creds_clear(&p->creds);
 	free(p);
 }

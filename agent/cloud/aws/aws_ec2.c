@@ -397,7 +397,7 @@ static int curl_transport(void *ud, const char *url, const char *const *headers,
 			  const char *body, long *status, char **resp, size_t *resp_len,
 			  mg_err *e)
 {
-	const struct aws_ec2 *c = ud;
+	struct aws_ec2 *c = ud;
 	struct curl_slist *hl = NULL, *t;
 	struct mg_buf b = {.max = AWS_EC2_MAX_BODY};
 	char errbuf[CURL_ERROR_SIZE] = "";
@@ -405,12 +405,16 @@ static int curl_transport(void *ud, const char *url, const char *const *headers,
 		.url = url, .timeout_ms = c->timeout_ms, .body = &b, .ca_file = c->ca_file,
 		.abort = &c->abort, .errbuf = errbuf,
 	};
-	CURL *h = curl_easy_init();
+	CURL *h = c->curl;
 	CURLcode rc = CURLE_OK;
 	int ret = -1;
 
 	*status = 0;
-	if (!h)
+	/* one handle per client: curl keeps its connection (and TLS session) for the next
+	 * call; reset drops the previous call's options only */
+	if (h)
+		curl_easy_reset(h);
+	else if (!(h = c->curl = curl_easy_init()))
 		return mg_err_set(e, "libcurl: cannot create a handle");
 	for (size_t i = 0; i < nh; i++) {
 		t = curl_slist_append(hl, headers[i]);
@@ -463,8 +467,19 @@ out:
 		OPENSSL_cleanse(t->data, strlen(t->data)); /* token and signature */
 	curl_slist_free_all(hl);
 	mg_buf_free(&b);
-	curl_easy_cleanup(h);
+	if (ret < 0) {
+		/* after a failure (timeout, abort) start afresh with a new connection */
+		curl_easy_cleanup(h);
+		c->curl = NULL;
+	}
 	return ret;
+}
+
+void aws_ec2_close(struct aws_ec2 *c)
+{
+	if (c->curl)
+		curl_easy_cleanup(c->curl);
+	c->curl = NULL;
 }
 
 /* ---------------------------------------------------------------- client */
@@ -619,7 +634,7 @@ static int send_once(struct aws_ec2 *c, const char *form, bool force_creds, long
 		hp[i] = h[i].p;
 	}
 	rc = (c->transport ? c->transport : curl_transport)(
-		c->transport ? c->transport_ud : (void *)c, c->endpoint, hp, nh, form, status,
+		c->transport ? c->transport_ud : c, c->endpoint, hp, nh, form, status,
 		resp, resp_len, e);
 out:
 	for (size_t i = 0; i < MG_ARRAY_SIZE(h); i++)

@@ -61,11 +61,17 @@ struct aws_ec2 {
 	/* polled before every attempt, in retry sleeps and during transfers: true = give up
 	 * now (the call fails with err->aborted). aborted may be NULL. */
 	struct httpc_abort abort;
+	/* the default transport's handle, kept between calls so its TLS connection to EC2 is
+	 * reused (one thread uses a client at a time); freed by aws_ec2_close */
+	void *curl;
 };
 
 /* endpoint NULL or "" = https://ec2.<region>.amazonaws.com. Returns 0 or -1. */
 int aws_ec2_init(struct aws_ec2 *c, const char *region, const char *endpoint,
 		 const char *ca_file, aws_ec2_creds_fn creds, void *creds_ud, mg_err *e);
+
+/* Free what the client holds (its HTTP handle and connection). */
+void aws_ec2_close(struct aws_ec2 *c);
 
 /* "Action=..&Version=2016-11-15&Name=Value..." with SigV4 URI encoding; heap or NULL. */
 char *aws_ec2_form(const char *action, const struct aws_param *p, size_t n);
