@@ -207,8 +207,8 @@ static bool same_cidr_sets(const struct cidr *a, size_t na, const struct cidr *b
 }
 
 /* Key and hub peer; keeps the session when the hub peer stays the same. */
-static int apply_wg(struct dataplane *dp, const struct mg_config *c,
-		    const uint8_t priv[WG_KEY_LEN], int *changes, mg_err *e)
+static int apply_wg(struct dataplane *dp, const struct mg_config *c, const uint8_t priv[WG_KEY_LEN],
+                    int *changes, mg_err *e)
 {
 	struct wg_device cur = {0}, want = {0};
 	struct wg_peer hub = {0};
@@ -234,8 +234,8 @@ static int apply_wg(struct dataplane *dp, const struct mg_config *c,
 			continue;
 		}
 		peer_ok = p->has_endpoint && same_endpoint(&p->endpoint, &hub.endpoint) &&
-			  p->persistent_keepalive == hub.persistent_keepalive &&
-			  same_cidr_sets(c->routes, c->n_routes, p->allowed_ips, p->n_allowed_ips);
+		          p->persistent_keepalive == hub.persistent_keepalive &&
+		          same_cidr_sets(c->routes, c->n_routes, p->allowed_ips, p->n_allowed_ips);
 	}
 	if (key_ok && peer_ok && !others) {
 		wg_device_free(&cur);
@@ -339,8 +339,7 @@ static int apply_routes(struct dataplane *dp, const struct mg_config *c, int *ch
 }
 
 /* LAN interfaces for rp_filter: given, or every interface with a global address. */
-static size_t lan_ifs(struct dataplane *dp, const char **out, char names[][IF_NAMESIZE],
-		      size_t max)
+static size_t lan_ifs(struct dataplane *dp, const char **out, char names[][IF_NAMESIZE], size_t max)
 {
 	struct rtnl_addr *addrs = NULL;
 	size_t n = 0, k = 0;
@@ -399,7 +398,7 @@ static void fw_digest(const struct nft_spec *s, uint8_t out[32])
 		EVP_DigestUpdate(m, &s->access[i].cidr, sizeof(s->access[i].cidr));
 		EVP_DigestUpdate(m, &s->access[i].mode, sizeof(s->access[i].mode));
 		EVP_DigestUpdate(m, s->access[i].ports,
-				 s->access[i].n_ports * sizeof(*s->access[i].ports));
+		                 s->access[i].n_ports * sizeof(*s->access[i].ports));
 	}
 	EVP_DigestFinal_ex(m, out, &len);
 	EVP_MD_CTX_free(m);
@@ -408,15 +407,15 @@ static void fw_digest(const struct nft_spec *s, uint8_t out[32])
 static int apply_firewall(struct dataplane *dp, const struct mg_config *c, int *changes, mg_err *e)
 {
 	struct nft_spec s = {
-		.nat = c->nat.enabled,
-		.exclude = c->nat.exclude,
-		.n_exclude = c->nat.n_exclude,
-		.egress = c->egress,
-		.access = c->access,
-		.n_access = c->n_access,
-		.mss_clamp = !dp->o.no_mss_clamp,
-		.open_docker_user = dp->o.open_docker_user,
-		.open_ufw = dp->o.open_ufw,
+	    .nat = c->nat.enabled,
+	    .exclude = c->nat.exclude,
+	    .n_exclude = c->nat.n_exclude,
+	    .egress = c->egress,
+	    .access = c->access,
+	    .n_access = c->n_access,
+	    .mss_clamp = !dp->o.no_mss_clamp,
+	    .open_docker_user = dp->o.open_docker_user,
+	    .open_ufw = dp->o.open_ufw,
 	};
 	uint8_t h[32];
 
@@ -438,8 +437,8 @@ static int apply_firewall(struct dataplane *dp, const struct mg_config *c, int *
 	for (size_t i = 0; i < c->n_access && off < sizeof(dp->fw_access) - 1; i++) {
 		char b[CIDR_STRLEN];
 		off += (size_t)snprintf(dp->fw_access + off, sizeof(dp->fw_access) - off, "%s%s=%s",
-					i ? " " : "", cidr_format(&c->access[i].cidr, b),
-					access_mode_name(c->access[i].mode));
+		                        i ? " " : "", cidr_format(&c->access[i].cidr, b),
+		                        access_mode_name(c->access[i].mode));
 	}
 	dp_firewall_scan(dp);
 	return 0;
@@ -483,13 +482,30 @@ bool dp_firewall_missing(struct dataplane *dp)
 	return false;
 }
 
+/* A userspace tunnel whose daemon no longer answers: its link and socket go. */
+static int drop_dead_tunnel(struct dataplane *dp, mg_err *e)
+{
+	uint32_t idx;
+	int r = rtnl_link_index(&dp->rt, dp->o.ifname, &idx, e);
+
+	if (r == -1 || (r == 0 && rtnl_link_delete(&dp->rt, idx, e) < 0))
+		return mg_err_prefix(e, "removing dead tunnel %s", dp->o.ifname);
+	if (wg_uapi_reap_stale(&dp->wg, dp->o.ifname, e) < 0)
+		return -1;
+	dp->attached = false;
+	dp->ifindex = 0;
+	return 0;
+}
+
 int dp_apply(struct dataplane *dp, const struct mg_config *c, const uint8_t priv[WG_KEY_LEN],
-	     int *changes, mg_err *e)
+             int *changes, mg_err *e)
 {
 	uint32_t idx = 0;
 	int r, sc = 0;
+	bool rebuilt = false;
 
 	*changes = 0;
+again:
 	r = rtnl_link_index(&dp->rt, dp->o.ifname, &idx, e);
 	if (r == -1)
 		return -1;
@@ -498,19 +514,31 @@ int dp_apply(struct dataplane *dp, const struct mg_config *c, const uint8_t priv
 			return mg_err_prefix(e, "tunnel %s", dp->o.ifname);
 		if (dp->wg.created) {
 			log_info("tunnel %s created (%s WireGuard)", dp->o.ifname,
-				 dp->wg.ops ? dp->wg.ops->name : "?");
+			         dp->wg.ops ? dp->wg.ops->name : "?");
 			(*changes)++;
 		} else if (!dp->attached) {
 			log_info("tunnel %s adopted (%s WireGuard)", dp->o.ifname,
-				 dp->wg.ops ? dp->wg.ops->name : "?");
+			         dp->wg.ops ? dp->wg.ops->name : "?");
 		}
 		dp->attached = true;
-		if (rtnl_link_index(&dp->rt, dp->o.ifname, &idx, e) != 0)
-			return mg_err_prefix(e, "tunnel %s vanished after creation", dp->o.ifname);
+		r = rtnl_link_index(&dp->rt, dp->o.ifname, &idx, e);
+		if (r == -1)
+			return mg_err_prefix(e, "tunnel %s", dp->o.ifname);
+		if (r != 0)
+			return mg_err_set(e, "tunnel %s vanished after creation", dp->o.ifname);
 	}
 	dp->ifindex = idx;
-	if (apply_wg(dp, c, priv, changes, e) < 0)
-		return -1;
+	if (apply_wg(dp, c, priv, changes, e) < 0) {
+		if (rebuilt || !wg_userspace_dead(&dp->wg, dp->o.ifname))
+			return -1;
+		/* its wireguard-go died (and was not our child to reap): start afresh */
+		log_warn("tunnel %s: its userspace WireGuard is gone (%s); rebuilding it",
+		         dp->o.ifname, e->msg);
+		if (drop_dead_tunnel(dp, e) < 0)
+			return -1;
+		rebuilt = true;
+		goto again;
+	}
 	if (rtnl_link_set(&dp->rt, dp->ifindex, true, (uint32_t)c->tunnel.mtu, e) < 0)
 		return mg_err_prefix(e, "tunnel %s up/MTU", dp->o.ifname);
 	if (apply_addr(dp, c, changes, e) < 0 || apply_routes(dp, c, changes, e) < 0)
@@ -593,6 +621,9 @@ int dp_teardown(struct dataplane *dp, mg_err *e)
 	uint32_t idx = 0;
 	int r;
 
+	/* a socket whose daemon was killed serves nothing: remove it, adopt nothing */
+	if (wg_uapi_reap_stale(&dp->wg, dp->o.ifname, e) < 0)
+		return -1;
 	r = rtnl_link_index(&dp->rt, dp->o.ifname, &idx, e);
 	if (r == -1)
 		return -1;

@@ -132,6 +132,9 @@ int wg_attach(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 	if (!wg_uapi_sock_path(ctx, ifname, path, sizeof(path)))
 		return mg_err_set(e, "WireGuard socket path for %s is too long", ifname);
 	ctx->created = false;
+	/* a socket left by a killed daemon is not adopted: it would serve nothing */
+	if (wg_uapi_reap_stale(ctx, ifname, e) < 0)
+		return -1;
 	if (wg_uapi_sock_exists(ctx, ifname)) {
 		if (ctx->mode == WG_MODE_KERNEL)
 			return mg_err_set(e,
@@ -178,6 +181,11 @@ int wg_attach(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 	ctx->ops = &wg_uapi_ops;
 	ctx->created = true;
 	return 0;
+}
+
+bool wg_userspace_dead(const struct wg_ctx *ctx, const char *ifname)
+{
+	return ctx->ops == &wg_uapi_ops && wg_uapi_sock_state(ctx, ifname) != WG_SOCK_LIVE;
 }
 
 static int need_ops(struct wg_ctx *ctx, const char *ifname, mg_err *e)

@@ -101,6 +101,16 @@ int wg_destroy(struct wg_ctx *ctx, const char *ifname, mg_err *e);
 /* Path of the UAPI socket; false if it does not fit. */
 bool wg_uapi_sock_path(const struct wg_ctx *ctx, const char *ifname, char *out, size_t outlen);
 bool wg_uapi_sock_exists(const struct wg_ctx *ctx, const char *ifname);
+/* NONE: no socket; LIVE: a daemon accepts (or might); DEAD: connect() is refused. */
+enum wg_sock_state { WG_SOCK_NONE, WG_SOCK_LIVE, WG_SOCK_DEAD };
+enum wg_sock_state wg_uapi_sock_state(const struct wg_ctx *ctx, const char *ifname);
+/*
+ * Remove <sock_dir>/<ifname>.sock when nobody answers on it (its daemon was killed):
+ * 1 removed, 0 nothing to remove (absent or alive), -1 with e set.
+ */
+int wg_uapi_reap_stale(const struct wg_ctx *ctx, const char *ifname, mg_err *e);
+/* The interface is served by a userspace daemon that no longer answers (or is gone). */
+bool wg_userspace_dead(const struct wg_ctx *ctx, const char *ifname);
 
 /* ---- exposed for unit tests ---- */
 

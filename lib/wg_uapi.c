@@ -473,26 +473,60 @@ static void sleep_ms(long ms)
 		;
 }
 
-/* Wait up to ms for pid to exit; 1 if it did (status in *status), 0 if not, -1 on error. */
+/* connect() to the UAPI socket: 0 accepted, else the errno (ENOENT: no socket). */
+static int uapi_sock_connect_err(const struct wg_ctx *ctx, const char *ifname)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd, err = 0;
+
+	if (!wg_uapi_sock_path(ctx, ifname, sun.sun_path, sizeof(sun.sun_path)))
+		return ENAMETOOLONG;
+	if (!wg_uapi_sock_exists(ctx, ifname))
+		return ENOENT;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
 /*
  * The socket file appears at bind(), a moment before the daemon listens: only a
  * connection that is accepted means the interface can be configured.
  */
 static bool uapi_sock_answers(const struct wg_ctx *ctx, const char *ifname)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	bool ok;
-	int fd;
+	return uapi_sock_connect_err(ctx, ifname) == 0;
+}
 
-	if (!wg_uapi_sock_exists(ctx, ifname) ||
-	    !wg_uapi_sock_path(ctx, ifname, sun.sun_path, sizeof(sun.sun_path)))
-		return false;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
-	close(fd);
-	return ok;
+enum wg_sock_state wg_uapi_sock_state(const struct wg_ctx *ctx, const char *ifname)
+{
+	int err = uapi_sock_connect_err(ctx, ifname);
+
+	if (err == ENOENT || err == ENAMETOOLONG)
+		return WG_SOCK_NONE;
+	/* only a refusal proves nobody listens (EAGAIN: a full backlog, alive) */
+	return err == ECONNREFUSED ? WG_SOCK_DEAD : WG_SOCK_LIVE;
+}
+
+int wg_uapi_reap_stale(const struct wg_ctx *ctx, const char *ifname, mg_err *e)
+{
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+	if (wg_uapi_sock_state(ctx, ifname) != WG_SOCK_DEAD)
+		return 0;
+	/* a daemon between bind() and listen() refuses too: ask again a moment later */
+	sleep_ms(100);
+	if (wg_uapi_sock_state(ctx, ifname) != WG_SOCK_DEAD)
+		return 0;
+	if (!wg_uapi_sock_path(ctx, ifname, path, sizeof(path)))
+		return 0;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return mg_err_set(e, "remove dead WireGuard socket %s: %s", path, strerror(errno));
+	log_warn("wireguard: removed %s: nobody answers on it (its daemon died)", path);
+	return 1;
 }
 
 static int wait_bounded(pid_t pid, long ms, int *status)
@@ -563,9 +597,8 @@ static int uapi_create(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 	sigaddset(&defaults, SIGCHLD);
 	int err = posix_spawnattr_init(&attr);
 	if (!err)
-		err =
-		    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-							    POSIX_SPAWN_SETSID);
+		err = posix_spawnattr_setflags(
+		    &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
 	if (!err)
 		err = posix_spawnattr_setsigmask(&attr, &none);
 	if (!err)
@@ -653,6 +686,8 @@ static int uapi_destroy(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 	for (long waited = 0; waited < UAPI_TIMEOUT_MS && wg_uapi_sock_exists(ctx, ifname);
 	     waited += 10)
 		sleep_ms(10);
+	if (wg_uapi_reap_stale(ctx, ifname, e) < 0)
+		return -1;
 	if (wg_uapi_sock_exists(ctx, ifname))
 		log_warn("wireguard: %s deleted but its socket is still there", ifname);
 	return 0;
