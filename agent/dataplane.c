@@ -37,33 +37,15 @@ struct dataplane {
 	int n_warnings;
 };
 
-int dp_wg_mode_parse(const char *s, enum dp_wg_mode *out)
-{
-	if (!strcmp(s, "auto"))
-		*out = DP_WG_AUTO;
-	else if (!strcmp(s, "kernel"))
-		*out = DP_WG_KERNEL;
-	else if (!strcmp(s, "userspace"))
-		*out = DP_WG_USERSPACE;
-	else
-		return -1;
-	return 0;
-}
-
 int dp_open(struct dataplane **out, const struct dp_opts *o, mg_err *e)
 {
 	struct dataplane *dp = calloc(1, sizeof(*dp));
-	enum wg_mode m = WG_MODE_AUTO;
 
 	*out = NULL;
 	if (!dp)
 		return mg_err_set(e, "out of memory");
 	dp->o = *o;
-	if (o->wg_mode == DP_WG_KERNEL)
-		m = WG_MODE_KERNEL;
-	else if (o->wg_mode == DP_WG_USERSPACE)
-		m = WG_MODE_USERSPACE;
-	wg_ctx_init(&dp->wg, m);
+	wg_ctx_init(&dp->wg, o->wg_mode);
 	if (o->wg_bin[0])
 		snprintf(dp->wg.userspace_bin, sizeof(dp->wg.userspace_bin), "%s", o->wg_bin);
 	if (rtnl_open(&dp->rt, e) < 0)
