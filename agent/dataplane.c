@@ -22,7 +22,7 @@ struct dataplane {
 	bool rt_open;
 	struct rtnl_mon mon;
 	bool mon_open;
-	struct wg_ctx wg;
+	struct wg_ctx *wg;
 	bool attached;
 	uint32_t ifindex;
 	size_t n_routes;
@@ -45,9 +45,15 @@ int dp_open(struct dataplane **out, const struct dp_opts *o, mg_err *e)
 	if (!dp)
 		return mg_err_set(e, "out of memory");
 	dp->o = *o;
-	wg_ctx_init(&dp->wg, o->wg_mode);
-	if (o->wg_bin[0])
-		snprintf(dp->wg.userspace_bin, sizeof(dp->wg.userspace_bin), "%s", o->wg_bin);
+	dp->wg = wg_ctx_new(o->wg_mode);
+	if (!dp->wg) {
+		mg_err_set(e, "out of memory");
+		goto fail;
+	}
+	if (o->wg_bin[0] && wg_ctx_set_userspace_bin(dp->wg, o->wg_bin) < 0) {
+		mg_err_set(e, "WireGuard program name \"%s\" is too long", o->wg_bin);
+		goto fail;
+	}
 	if (rtnl_open(&dp->rt, e) < 0)
 		goto fail;
 	dp->rt_open = true;
@@ -72,6 +78,7 @@ void dp_close(struct dataplane *dp)
 	if (dp->rt_open)
 		rtnl_close(&dp->rt);
 	nft_close(dp->nft);
+	wg_ctx_free(dp->wg);
 	free(dp);
 }
 
@@ -206,7 +213,7 @@ static int apply_wg(struct dataplane *dp, const struct mg_config *c, const uint8
 	hub.n_allowed_ips = c->n_routes;
 	hub.replace_allowed_ips = true;
 
-	if (wg_get_device(&dp->wg, dp->o.ifname, &cur, e) < 0)
+	if (wg_get_device(dp->wg, dp->o.ifname, &cur, e) < 0)
 		return mg_err_prefix(e, "reading tunnel %s", dp->o.ifname);
 	key_ok = cur.has_private_key && !memcmp(cur.private_key, priv, WG_KEY_LEN);
 	for (size_t i = 0; i < cur.n_peers; i++) {
@@ -232,7 +239,7 @@ static int apply_wg(struct dataplane *dp, const struct mg_config *c, const uint8
 		want.replace_peers = true;
 		want.peers = &hub;
 		want.n_peers = 1;
-		r = wg_set_device(&dp->wg, &want, e);
+		r = wg_set_device(dp->wg, &want, e);
 	} else {
 		/* update the hub peer in place (no handshake lost) and drop strangers */
 		size_t n = 1;
@@ -250,7 +257,7 @@ static int apply_wg(struct dataplane *dp, const struct mg_config *c, const uint8
 			n++;
 		}
 		want.n_peers = n;
-		r = wg_set_device(&dp->wg, &want, e);
+		r = wg_set_device(dp->wg, &want, e);
 		free(want.peers);
 	}
 	wgkey_wipe(want.private_key, WG_KEY_LEN);
@@ -472,7 +479,7 @@ static int drop_dead_tunnel(struct dataplane *dp, mg_err *e)
 
 	if (r == -1 || (r == 0 && rtnl_link_delete(&dp->rt, idx, e) < 0))
 		return mg_err_prefix(e, "removing dead tunnel %s", dp->o.ifname);
-	if (wg_uapi_reap_stale(&dp->wg, dp->o.ifname, e) < 0)
+	if (wg_uapi_reap_stale(dp->wg, dp->o.ifname, e) < 0)
 		return -1;
 	dp->attached = false;
 	dp->ifindex = 0;
@@ -492,15 +499,15 @@ again:
 	if (r == -1)
 		return -1;
 	if (r == RTNL_ENODEV || !dp->attached) {
-		if (wg_attach(&dp->wg, dp->o.ifname, e) < 0)
+		if (wg_attach(dp->wg, dp->o.ifname, e) < 0)
 			return mg_err_prefix(e, "tunnel %s", dp->o.ifname);
-		if (dp->wg.created) {
+		if (wg_created(dp->wg)) {
 			log_info("tunnel %s created (%s WireGuard)", dp->o.ifname,
-			         dp->wg.ops ? dp->wg.ops->name : "?");
+			         wg_backend_name(dp->wg));
 			(*changes)++;
 		} else if (!dp->attached) {
 			log_info("tunnel %s adopted (%s WireGuard)", dp->o.ifname,
-			         dp->wg.ops ? dp->wg.ops->name : "?");
+			         wg_backend_name(dp->wg));
 		}
 		dp->attached = true;
 		r = rtnl_link_index(&dp->rt, dp->o.ifname, &idx, e);
@@ -511,7 +518,7 @@ again:
 	}
 	dp->ifindex = idx;
 	if (apply_wg(dp, c, priv, changes, e) < 0) {
-		if (rebuilt || !wg_userspace_dead(&dp->wg, dp->o.ifname))
+		if (rebuilt || !wg_userspace_dead(dp->wg, dp->o.ifname))
 			return -1;
 		/* its wireguard-go died (and was not our child to reap): start afresh */
 		log_warn("tunnel %s: its userspace WireGuard is gone (%s); rebuilding it",
@@ -550,8 +557,8 @@ int dp_stats(struct dataplane *dp, struct dp_stats *s)
 	s->warnings = (const char(*)[NFT_WARN_LEN])dp->warnings;
 	if (!dp->attached)
 		return 0;
-	s->backend = dp->wg.ops ? dp->wg.ops->name : NULL;
-	if (wg_get_device(&dp->wg, dp->o.ifname, &dev, &e) < 0)
+	s->backend = wg_backend_name(dp->wg);
+	if (wg_get_device(dp->wg, dp->o.ifname, &dev, &e) < 0)
 		return -1;
 	s->up = true;
 	for (size_t i = 0; i < dev.n_peers; i++) {
@@ -604,15 +611,15 @@ int dp_teardown(struct dataplane *dp, mg_err *e)
 	int r;
 
 	/* a socket whose daemon was killed serves nothing: remove it, adopt nothing */
-	if (wg_uapi_reap_stale(&dp->wg, dp->o.ifname, e) < 0)
+	if (wg_uapi_reap_stale(dp->wg, dp->o.ifname, e) < 0)
 		return -1;
 	r = rtnl_link_index(&dp->rt, dp->o.ifname, &idx, e);
 	if (r == -1)
 		return -1;
-	if (r == 0 || wg_uapi_sock_exists(&dp->wg, dp->o.ifname)) {
-		if (!dp->attached && wg_attach(&dp->wg, dp->o.ifname, e) < 0)
+	if (r == 0 || wg_uapi_sock_exists(dp->wg, dp->o.ifname)) {
+		if (!dp->attached && wg_attach(dp->wg, dp->o.ifname, e) < 0)
 			log_warn("tunnel %s: %s (deleting the link anyway)", dp->o.ifname, e->msg);
-		if (wg_destroy(&dp->wg, dp->o.ifname, e) < 0) {
+		if (wg_destroy(dp->wg, dp->o.ifname, e) < 0) {
 			if (r == 0 && rtnl_link_delete(&dp->rt, idx, e) < 0)
 				return mg_err_prefix(e, "removing tunnel %s", dp->o.ifname);
 		}
@@ -639,8 +646,7 @@ int dp_teardown(struct dataplane *dp, mg_err *e)
 
 bool dp_reap_child(struct dataplane *dp, int pid)
 {
-	if (dp->wg.child_pid && dp->wg.child_pid == pid) {
-		dp->wg.child_pid = 0;
+	if (wg_reap_child(dp->wg, pid)) {
 		dp->attached = false;
 		return true;
 	}

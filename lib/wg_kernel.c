@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Kernel WireGuard: generic netlink family "wireguard"; links through rtnetlink. */
-#include "wg_priv.h"
+#include "wg_kernel.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -104,9 +104,10 @@ static int resolve_family(struct genl *g, int *family, mg_err *e)
 	return 0;
 }
 
-int wg_kernel_family(struct wg_ctx *ctx, mg_err *e)
+/* Resolve (and cache in ctx) the "wireguard" genl family: 0, or -1 (errno ENOENT: no module). */
+static int wg_kernel_family(struct wg_ctx *ctx, mg_err *e)
 {
-	if (ctx->genl_family)
+	if (*wg_ctx_genl_family(ctx))
 		return 0;
 	struct genl *g = malloc(sizeof(*g));
 	if (!g)
@@ -124,7 +125,7 @@ int wg_kernel_family(struct wg_ctx *ctx, mg_err *e)
 		errno = err;
 		return -1;
 	}
-	ctx->genl_family = family;
+	*wg_ctx_genl_family(ctx) = family;
 	return 0;
 }
 
@@ -435,9 +436,9 @@ static int kernel_set_device(struct wg_ctx *ctx, const struct wg_device *dev, mg
 		struct wg_nl_cursor cur = {0};
 		size_t part = 0;
 		while (!cur.done) {
-			struct nlmsghdr *nlh =
-			    wg_nl_build_set(buf, MNL_SOCKET_BUFFER_SIZE, (uint16_t)ctx->genl_family,
-			                    ++g->seq, dev, &cur, e);
+			struct nlmsghdr *nlh = wg_nl_build_set(buf, MNL_SOCKET_BUFFER_SIZE,
+			                                       (uint16_t)*wg_ctx_genl_family(ctx),
+			                                       ++g->seq, dev, &cur, e);
 			if (!nlh) {
 				ret = -1;
 				break;
@@ -486,7 +487,7 @@ static int kernel_get_device(struct wg_ctx *ctx, const char *ifname, struct wg_d
 	for (int attempt = 0; attempt < 4; attempt++) {
 		char req[128];
 		struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
-		nlh->nlmsg_type = (uint16_t)ctx->genl_family;
+		nlh->nlmsg_type = (uint16_t)*wg_ctx_genl_family(ctx);
 		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_DUMP;
 		nlh->nlmsg_seq = ++g->seq;
 		struct genlmsghdr *gh = mnl_nlmsg_put_extra_header(nlh, sizeof(*gh));
@@ -516,8 +517,16 @@ static int kernel_get_device(struct wg_ctx *ctx, const char *ifname, struct wg_d
 	return ret;
 }
 
+/* An existing link is ours to drive when the kernel has the WireGuard family. */
+static int kernel_probe(struct wg_ctx *ctx, const char *ifname, mg_err *e)
+{
+	(void)ifname;
+	return wg_kernel_family(ctx, e);
+}
+
 const struct wg_backend_ops wg_kernel_ops = {
     .name = "kernel",
+    .probe = kernel_probe,
     .create = kernel_create,
     .destroy = kernel_destroy,
     .set_device = kernel_set_device,

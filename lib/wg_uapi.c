@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Userspace WireGuard: the UAPI text protocol on <sock_dir>/<ifname>.sock. */
-#include "wg_priv.h"
+#include "wg_uapi.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -27,6 +28,23 @@ extern char **environ;
 
 #define UAPI_MAX_REPLY  (16u << 20)
 #define UAPI_TIMEOUT_MS 5000
+
+/* ---- the socket ---- */
+
+bool wg_uapi_sock_path(const struct wg_ctx *ctx, const char *ifname, char *out, size_t outlen)
+{
+	int n = snprintf(out, outlen, "%s/%s.sock", wg_ctx_sock_dir(ctx), ifname);
+	return n > 0 && (size_t)n < outlen;
+}
+
+bool wg_uapi_sock_exists(const struct wg_ctx *ctx, const char *ifname)
+{
+	char path[128];
+	struct stat st;
+	if (!wg_uapi_sock_path(ctx, ifname, path, sizeof(path)))
+		return false;
+	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
 
 /* ---- a growable text buffer that never leaves key material behind ---- */
 
@@ -582,10 +600,10 @@ static int uapi_create(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 		return mg_err_set(e, "WireGuard socket path for %s too long", ifname);
 	char **env = build_env();
 	if (!env)
-		return mg_err_set(e, "start %s: out of memory", ctx->userspace_bin);
+		return mg_err_set(e, "start %s: out of memory", wg_ctx_userspace_bin(ctx));
 	char ifarg[IF_NAMESIZE];
 	snprintf(ifarg, sizeof(ifarg), "%s", ifname);
-	char *argv[] = {ctx->userspace_bin, "-f", ifarg, NULL};
+	char *argv[] = {(char *)wg_ctx_userspace_bin(ctx), "-f", ifarg, NULL};
 	posix_spawnattr_t attr;
 	sigset_t none, defaults;
 	sigemptyset(&none);
@@ -617,20 +635,20 @@ static int uapi_create(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 		err = posix_spawn_file_actions_adddup2(&fa, 2, 1);
 	pid_t pid = 0;
 	if (!err)
-		err = posix_spawnp(&pid, ctx->userspace_bin, &fa, &attr, argv, env);
+		err = posix_spawnp(&pid, wg_ctx_userspace_bin(ctx), &fa, &attr, argv, env);
 	if (!fa_err)
 		posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	free(env);
 	if (err)
-		return mg_err_set(e, "start %s for %s: %s", ctx->userspace_bin, ifname,
+		return mg_err_set(e, "start %s for %s: %s", wg_ctx_userspace_bin(ctx), ifname,
 		                  strerror(err));
 	/* Bounded wait for the UAPI socket; a daemon that dies early is reported. */
 	for (long waited = 0; waited <= UAPI_TIMEOUT_MS; waited += 10) {
 		if (uapi_sock_answers(ctx, ifname)) {
-			ctx->child_pid = pid;
-			log_info("wireguard: %s serving %s (pid %d)", ctx->userspace_bin, ifname,
-			         (int)pid);
+			*wg_ctx_child_pid(ctx) = pid;
+			log_info("wireguard: %s serving %s (pid %d)", wg_ctx_userspace_bin(ctx),
+			         ifname, (int)pid);
 			return 0;
 		}
 		int status;
@@ -638,27 +656,27 @@ static int uapi_create(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 		if (r == pid) {
 			char how[64];
 			describe_status(status, how, sizeof(how));
-			return mg_err_set(e, "%s for %s %s before creating %s", ctx->userspace_bin,
-			                  ifname, how, path);
+			return mg_err_set(e, "%s for %s %s before creating %s",
+			                  wg_ctx_userspace_bin(ctx), ifname, how, path);
 		}
 		sleep_ms(10);
 	}
 	int status;
 	kill(pid, SIGKILL);
 	(void)wait_bounded(pid, 1000, &status);
-	return mg_err_set(e, "%s for %s did not create %s within %d ms", ctx->userspace_bin, ifname,
-	                  path, UAPI_TIMEOUT_MS);
+	return mg_err_set(e, "%s for %s did not create %s within %d ms", wg_ctx_userspace_bin(ctx),
+	                  ifname, path, UAPI_TIMEOUT_MS);
 }
 
 static int uapi_destroy(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 {
-	if (ctx->child_pid > 0) {
-		pid_t pid = ctx->child_pid;
+	if (*wg_ctx_child_pid(ctx) > 0) {
+		pid_t pid = *wg_ctx_child_pid(ctx);
 		int status;
-		ctx->child_pid = 0;
+		*wg_ctx_child_pid(ctx) = 0;
 		if (kill(pid, SIGTERM) < 0 && errno != ESRCH)
-			return mg_err_set(e, "stop %s (pid %d): %s", ctx->userspace_bin, (int)pid,
-			                  strerror(errno));
+			return mg_err_set(e, "stop %s (pid %d): %s", wg_ctx_userspace_bin(ctx),
+			                  (int)pid, strerror(errno));
 		int r = wait_bounded(pid, UAPI_TIMEOUT_MS, &status);
 		if (r == 0) {
 			log_warn("wireguard: pid %d ignored SIGTERM; killing it", (int)pid);
@@ -693,8 +711,18 @@ static int uapi_destroy(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 	return 0;
 }
 
+/* An existing link is served by a daemon when its socket answers. */
+static int uapi_probe(struct wg_ctx *ctx, const char *ifname, mg_err *e)
+{
+	if (wg_uapi_sock_state(ctx, ifname) == WG_SOCK_LIVE)
+		return 0;
+	errno = ENOENT;
+	return mg_err_set(e, "no WireGuard daemon answers for %s", ifname);
+}
+
 const struct wg_backend_ops wg_uapi_ops = {
     .name = "userspace",
+    .probe = uapi_probe,
     .create = uapi_create,
     .destroy = uapi_destroy,
     .set_device = uapi_set_device,
