@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "nl.h"
 
 /* nft's datatype numbers (src/datatype.h), for set keys */
 #define DT_IPV4_ADDR    7
@@ -36,40 +37,24 @@
 #define BATCH_PAGE (1u << 20)
 
 struct nft_ctx {
-	struct mnl_socket *nl;  /* requests and batches */
-	uint32_t portid;
-	uint32_t seq;
+	struct nl_sock s;       /* requests and batches (lib/nl.h) */
 	struct mnl_socket *mon; /* NFNLGRP_NFTABLES notifications */
-	char *buf;
-	size_t buflen;
 };
 
 int nft_open(struct nft_ctx **out, mg_err *e)
 {
 	struct nft_ctx *c = calloc(1, sizeof(*c));
-	int one = 1, sz = 8 << 20;
+	/* big buffers for 100,000 elements; small ACKs (no echo of our large batches) */
+	const struct nl_opts o = {.rcvbuf = MNL_SOCKET_BUFFER_SIZE * 4, .sockbuf = 8 << 20};
 
 	*out = NULL;
 	if (!c)
 		return mg_err_set(e, "out of memory");
-	c->buflen = MNL_SOCKET_BUFFER_SIZE * 4;
-	c->buf = malloc(c->buflen);
-	c->nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (!c->buf || !c->nl || mnl_socket_bind(c->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		mg_err_set(e, "nftables netlink socket: %s (is nf_tables available?)",
-			   strerror(errno));
-		nft_close(c);
+	if (nl_open(&c->s, NETLINK_NETFILTER, &o, "nftables netlink (is nf_tables available?)", e) <
+	    0) {
+		free(c);
 		return -1;
 	}
-	c->portid = mnl_socket_get_portid(c->nl);
-	c->seq = (uint32_t)time(NULL);
-	/* small ACKs (no echo of our large batches), big buffers for 100,000 elements */
-	setsockopt(mnl_socket_get_fd(c->nl), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
-	setsockopt(mnl_socket_get_fd(c->nl), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
-	if (setsockopt(mnl_socket_get_fd(c->nl), SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
-		setsockopt(mnl_socket_get_fd(c->nl), SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	if (setsockopt(mnl_socket_get_fd(c->nl), SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
-		setsockopt(mnl_socket_get_fd(c->nl), SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	*out = c;
 	return 0;
 }
@@ -78,11 +63,9 @@ void nft_close(struct nft_ctx *c)
 {
 	if (!c)
 		return;
-	if (c->nl)
-		mnl_socket_close(c->nl);
+	nl_close(&c->s);
 	if (c->mon)
 		mnl_socket_close(c->mon);
-	free(c->buf);
 	free(c);
 }
 
@@ -161,11 +144,11 @@ size_t nft_merge_prefixes(const struct cidr *v, size_t n, uint8_t family, struct
 }
 
 size_t nft_access_split(const struct access_rule *acc, size_t n, uint8_t family,
-			struct nft_range *out)
+                        struct nft_range *out)
 {
 	int len = alen(family);
 	size_t nb = 0, k = 0;
-	uint8_t (*b)[16];
+	uint8_t(*b)[16];
 
 	/* elementary boundaries: every start and every end+1 */
 	b = calloc(2 * n + 1, sizeof(*b));
@@ -247,13 +230,13 @@ static void note(struct build *bd, uint32_t seq, const char *what)
 }
 
 static struct nlmsghdr *hdr(struct build *bd, uint16_t type, uint16_t family, uint16_t flags,
-			    const char *what)
+                            const char *what)
 {
-	uint32_t seq = bd->c->seq++;
+	uint32_t seq = bd->c->s.seq++;
 	note(bd, seq, what);
 	bd->msgs++;
 	return nftnl_nlmsg_build_hdr(nftnl_batch_buffer(bd->b), type, family, flags | NLM_F_ACK,
-				     seq);
+	                             seq);
 }
 
 static int done(struct build *bd, mg_err *e)
@@ -345,7 +328,7 @@ static int e_simple(struct nftnl_rule *r, const char *name)
 	return add_expr(r, nftnl_expr_alloc(name));
 }
 
-static int e_bitwise(struct nftnl_rule *r, const void *mask, const void *xor, uint32_t len)
+static int e_bitwise(struct nftnl_rule *r, const void *mask, const void * xor, uint32_t len)
 {
 	struct nftnl_expr *x = nftnl_expr_alloc("bitwise");
 	if (!x)
@@ -424,7 +407,7 @@ static struct nftnl_rule *rule_new(const char *table, uint16_t family, const cha
 }
 
 static int rule_commit(struct build *bd, struct nftnl_rule *r, bool ok, uint16_t flags,
-		       const char *what, mg_err *e)
+                       const char *what, mg_err *e)
 {
 	struct nlmsghdr *nlh;
 
@@ -433,7 +416,7 @@ static int rule_commit(struct build *bd, struct nftnl_rule *r, bool ok, uint16_t
 		return mg_err_set(e, "nftables: out of memory building %s", what);
 	}
 	nlh = hdr(bd, NFT_MSG_NEWRULE, (uint16_t)nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY),
-		  NLM_F_CREATE | flags, what);
+	          NLM_F_CREATE | flags, what);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nftnl_rule_free(r);
 	return done(bd, e);
@@ -441,7 +424,7 @@ static int rule_commit(struct build *bd, struct nftnl_rule *r, bool ok, uint16_t
 
 /* A named interval set of `keylen`-byte keys with its elements, split over messages. */
 static int add_set(struct build *bd, const char *name, uint32_t dtype, uint32_t keylen,
-		   const struct nft_range *rs, size_t n, uint32_t *set_id, mg_err *e)
+                   const struct nft_range *rs, size_t n, uint32_t *set_id, mg_err *e)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(64);
@@ -462,7 +445,7 @@ static int add_set(struct build *bd, const char *name, uint32_t dtype, uint32_t 
 	if (!nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, BYTEORDER_BIG))
 		goto oom;
 	nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
-			   nftnl_udata_buf_len(ud));
+	                   nftnl_udata_buf_len(ud));
 	nlh = hdr(bd, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE, name);
 	nftnl_set_nlmsg_build_payload(nlh, s);
 	if (done(bd, e) < 0)
@@ -507,7 +490,7 @@ static int add_set(struct build *bd, const char *name, uint32_t dtype, uint32_t 
 				nftnl_set_elems_iter_destroy(it);
 				if (more < 0)
 					mg_err_set(e, "nftables: cannot encode the elements of %s",
-						   name);
+					           name);
 				goto out;
 			}
 		} while (more > 0);
@@ -525,8 +508,8 @@ out:
 	return ret;
 }
 
-static int add_chain(struct build *bd, const char *name, const char *type, uint32_t hook,
-		     int prio, mg_err *e)
+static int add_chain(struct build *bd, const char *name, const char *type, uint32_t hook, int prio,
+                     mg_err *e)
 {
 	struct nftnl_chain *ch = nftnl_chain_alloc();
 	struct nlmsghdr *nlh;
@@ -563,11 +546,31 @@ static int add_table(struct build *bd, uint16_t type, uint16_t flags, mg_err *e)
 
 /* ---- sending ------------------------------------------------------------------------ */
 
-static int ack_cb(const struct nlmsghdr *nlh, void *data)
+struct refusals {
+	const struct build *bd;
+	char msg[768];
+	size_t len;
+	int n;
+};
+
+/* Every refused message of the batch, by what it was, with the kernel's own words. */
+static void refused(size_t idx, int err, const char *text, void *arg)
 {
-	(void)nlh;
-	(void)data;
-	return MNL_CB_OK;
+	struct refusals *r = arg;
+	const char *what = idx == SIZE_MAX                   ? "the batch itself"
+	                   : idx < 64 && r->bd->what[idx][0] ? r->bd->what[idx]
+	                                                     : "a message";
+	int n;
+
+	if (r->len >= sizeof(r->msg) - 1)
+		return;
+	n = snprintf(r->msg + r->len, sizeof(r->msg) - r->len, "%s%s (message %zu): %s%s%s%s",
+	             r->n ? "; " : "", what, idx == SIZE_MAX ? 0 : idx + 1, strerror(err),
+	             text ? " (" : "", text ? text : "", text ? ")" : "");
+	if (n > 0)
+		r->len +=
+		    (size_t)n < sizeof(r->msg) - r->len ? (size_t)n : sizeof(r->msg) - r->len - 1;
+	r->n++;
 }
 
 /* Send the batch; every member carries NLM_F_ACK: success is one zero ACK each. */
@@ -575,58 +578,21 @@ static int send_batch(struct build *bd, mg_err *e)
 {
 	int n = nftnl_batch_iovec_len(bd->b);
 	struct iovec *iov = calloc((size_t)n, sizeof(*iov));
-	struct sockaddr_nl snl = {.nl_family = AF_NETLINK};
-	struct msghdr msg = {.msg_name = &snl, .msg_namelen = sizeof(snl)};
-	int acks = 0, fd = mnl_socket_get_fd(bd->c->nl);
-	int err = 0;
-	uint32_t err_seq = 0;
+	struct refusals r = {.bd = bd};
+	int ret;
 
 	if (!iov)
 		return mg_err_set(e, "out of memory");
 	nftnl_batch_iovec(bd->b, iov, (uint32_t)n);
-	msg.msg_iov = iov;
-	msg.msg_iovlen = (size_t)n;
-	if (sendmsg(fd, &msg, 0) < 0) {
-		int se = errno;
-		free(iov);
-		return mg_err_set(e, "nftables: sending the batch failed: %s", strerror(se));
-	}
+	ret = nl_batch(&bd->c->s, iov, (size_t)n, bd->first_seq, (size_t)bd->msgs, refused, &r, e);
 	free(iov);
-	/* the kernel handles the batch inside sendmsg(): every answer is already queued */
-	for (;;) {
-		ssize_t len = recv(fd, bd->c->buf, bd->c->buflen, MSG_DONTWAIT);
-		if (len < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			return mg_err_set(e, "nftables: reading answers: %s", strerror(errno));
-		}
-		const struct nlmsghdr *nlh = (const struct nlmsghdr *)bd->c->buf;
-		size_t left = (size_t)len;
-		while (mnl_nlmsg_ok(nlh, (int)left)) {
-			if (nlh->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *ne = mnl_nlmsg_get_payload(nlh);
-				if (ne->error == 0) {
-					acks++;
-				} else if (!err) {
-					err = -ne->error;
-					err_seq = nlh->nlmsg_seq;
-				}
-			}
-			nlh = mnl_nlmsg_next(nlh, (int *)&left);
-		}
-		(void)ack_cb;
-	}
-	if (err) {
-		uint32_t i = err_seq - bd->first_seq;
-		return mg_err_set(e, "nftables refused the ruleset at %s: %s; the previous table "
-				     "is unchanged",
-				  i < 64 && bd->what[i][0] ? bd->what[i] : "a message",
-				  strerror(err));
-	}
-	if (acks < bd->msgs)
-		return mg_err_set(e, "nftables: %d of %d messages acknowledged", acks, bd->msgs);
+	if (ret < 0)
+		return mg_err_prefix(e, "nftables batch");
+	if (ret > 0)
+		return mg_err_set(e,
+		                  "nftables refused the ruleset at %s; the previous table is "
+		                  "unchanged",
+		                  r.msg);
 	return 0;
 }
 
@@ -637,16 +603,16 @@ static int batch_begin(struct nft_ctx *c, struct build *bd, mg_err *e)
 	bd->b = nftnl_batch_alloc(BATCH_PAGE, MNL_SOCKET_BUFFER_SIZE);
 	if (!bd->b)
 		return mg_err_set(e, "out of memory");
-	nftnl_batch_begin(nftnl_batch_buffer(bd->b), c->seq++);
+	nftnl_batch_begin(nftnl_batch_buffer(bd->b), c->s.seq++);
 	if (done(bd, e) < 0)
 		return -1;
-	bd->first_seq = c->seq;
+	bd->first_seq = c->s.seq;
 	return 0;
 }
 
 static int batch_end(struct build *bd, mg_err *e)
 {
-	nftnl_batch_end(nftnl_batch_buffer(bd->b), bd->c->seq++);
+	nftnl_batch_end(nftnl_batch_buffer(bd->b), bd->c->s.seq++);
 	if (done(bd, e) < 0)
 		return -1;
 	return send_batch(bd, e);
@@ -698,8 +664,8 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 		ci->base = true;
 		ci->hook = nftnl_chain_get_u32(ch, NFTNL_CHAIN_HOOKNUM);
 		ci->policy = nftnl_chain_is_set(ch, NFTNL_CHAIN_POLICY)
-				     ? nftnl_chain_get_u32(ch, NFTNL_CHAIN_POLICY)
-				     : NF_ACCEPT;
+		                 ? nftnl_chain_get_u32(ch, NFTNL_CHAIN_POLICY)
+		                 : NF_ACCEPT;
 	}
 	nftnl_chain_free(ch);
 	return MNL_CB_OK;
@@ -707,30 +673,19 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 
 /* A dump request; cb for each answer. */
 static int dump(struct nft_ctx *c, uint16_t type, uint16_t family, void *payload_obj,
-		void (*build)(struct nlmsghdr *, void *), mnl_cb_t cb, void *data, mg_err *e)
+                void (*build)(struct nlmsghdr *, void *), mnl_cb_t cb, void *data, mg_err *e)
 {
-	char req[8192];
-	uint32_t seq = c->seq++;
-	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(req, type, family, NLM_F_DUMP, seq);
-	int ret;
+	char req[8192], xa[NL_EXTACK_LEN];
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(req, type, family, NLM_F_DUMP, c->s.seq++);
 
 	if (build)
 		build(nlh, payload_obj);
-	if (mnl_socket_sendto(c->nl, nlh, nlh->nlmsg_len) < 0)
-		return mg_err_set(e, "nftables dump: %s", strerror(errno));
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(c->nl, c->buf, c->buflen);
-		if (n < 0)
-			return mg_err_set(e, "nftables dump: %s", strerror(errno));
-		ret = mnl_cb_run(c->buf, (size_t)n, seq, c->portid, cb, data);
-		if (ret < 0) {
-			if (errno == ENOENT)
-				return 0; /* nothing of that kind */
-			return mg_err_set(e, "nftables dump: %s", strerror(errno));
-		}
-		if (ret == MNL_CB_STOP)
-			return 0;
+	if (nl_talk(&c->s, nlh, cb, data, xa, sizeof(xa)) < 0) {
+		if (errno == ENOENT)
+			return 0; /* nothing of that kind */
+		return mg_err_set(e, "nftables dump: %s%s", strerror(errno), xa);
 	}
+	return 0;
 }
 
 static int list_chains(struct nft_ctx *c, struct chain_list *l, mg_err *e)
@@ -745,7 +700,7 @@ static int list_chains(struct nft_ctx *c, struct chain_list *l, mg_err *e)
 }
 
 static const struct chain_info *find_chain(const struct chain_list *l, uint32_t family,
-					   const char *table, const char *name)
+                                           const char *table, const char *name)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i].family == family && !strcmp(l->v[i].table, table) &&
@@ -824,7 +779,7 @@ static int set_comment(struct nftnl_rule *r)
 		return -1;
 	}
 	nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud),
-			    nftnl_udata_buf_len(ud));
+	                    nftnl_udata_buf_len(ud));
 	nftnl_udata_buf_free(ud);
 	return 0;
 }
@@ -834,7 +789,7 @@ static int set_comment(struct nftnl_rule *r)
  * marked accepts: `iifname tun accept`, `oifname tun ct state established,related accept`.
  */
 static int open_foreign(struct nft_ctx *c, struct build *bd, const struct chain_list *cl,
-			const char *chain, const char *tun, bool want, mg_err *e)
+                        const char *chain, const char *tun, bool want, mg_err *e)
 {
 	struct rule_handles rh;
 
@@ -849,9 +804,10 @@ static int open_foreign(struct nft_ctx *c, struct build *bd, const struct chain_
 		return 0;
 	for (int dir = 0; dir < 2; dir++) {
 		struct nftnl_rule *r = rule_new("filter", NFPROTO_IPV4, chain);
-		bool ok = r && !set_comment(r) &&
-			  !e_ifname(r, dir ? NFT_META_OIFNAME : NFT_META_IIFNAME, NFT_CMP_EQ, tun) &&
-			  (!dir || !e_ct_established(r)) && !e_verdict(r, NF_ACCEPT);
+		bool ok =
+		    r && !set_comment(r) &&
+		    !e_ifname(r, dir ? NFT_META_OIFNAME : NFT_META_IIFNAME, NFT_CMP_EQ, tun) &&
+		    (!dir || !e_ct_established(r)) && !e_verdict(r, NF_ACCEPT);
 		/* no NLM_F_APPEND: before docker's or ufw's own rules */
 		if (rule_commit(bd, r, ok, 0, chain, e) < 0)
 			return -1;
@@ -862,16 +818,16 @@ static int open_foreign(struct nft_ctx *c, struct build *bd, const struct chain_
 /* ---- the ruleset ------------------------------------------------------------------- */
 
 static int nat_rules(struct build *bd, const struct nft_spec *s, uint32_t id4, uint32_t id6,
-		     mg_err *e)
+                     mg_err *e)
 {
 	for (int v6 = 0; v6 < 2; v6++) {
 		struct nftnl_rule *r = rule_new(NFT_TABLE_NAME, NFPROTO_INET, "postrouting");
 		bool ok = r && !e_ifname(r, NFT_META_IIFNAME, NFT_CMP_EQ, s->tun_if) &&
-			  !e_ifname(r, NFT_META_OIFNAME, NFT_CMP_NEQ, s->tun_if) &&
-			  !e_u8(r, NFT_META_NFPROTO, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4) &&
-			  !e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, v6 ? 24 : 16, v6 ? 16 : 4) &&
-			  !e_lookup(r, v6 ? "nat_ex6" : "nat_ex4", v6 ? id6 : id4, true) &&
-			  !e_simple(r, "counter") && !e_simple(r, "masq");
+		          !e_ifname(r, NFT_META_OIFNAME, NFT_CMP_NEQ, s->tun_if) &&
+		          !e_u8(r, NFT_META_NFPROTO, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4) &&
+		          !e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, v6 ? 24 : 16, v6 ? 16 : 4) &&
+		          !e_lookup(r, v6 ? "nat_ex6" : "nat_ex4", v6 ? id6 : id4, true) &&
+		          !e_simple(r, "counter") && !e_simple(r, "masq");
 		if (rule_commit(bd, r, ok, NLM_F_APPEND, "masquerade rule", e) < 0)
 			return -1;
 	}
@@ -886,7 +842,7 @@ struct ports_sets {
 
 /* The access rules of one filter chain (forward or input). */
 static int access_rules(struct build *bd, const struct nft_spec *s, const char *chain,
-			uint32_t full4, uint32_t full6, const struct ports_sets *ps, mg_err *e)
+                        uint32_t full4, uint32_t full6, const struct ports_sets *ps, mg_err *e)
 {
 	struct nftnl_rule *r = rule_new(NFT_TABLE_NAME, NFPROTO_INET, chain);
 	bool ok = r && !e_ct_established(r) && !e_verdict(r, NF_ACCEPT);
@@ -917,13 +873,13 @@ static int access_rules(struct build *bd, const struct nft_spec *s, const char *
 				ok = r && !e_ifname(r, NFT_META_IIFNAME, NFT_CMP_EQ, s->tun_if) &&
 				     !e_u8(r, NFT_META_NFPROTO, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4) &&
 				     !e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, v6 ? 24 : 16,
-						v6 ? 16 : 4) &&
+				                v6 ? 16 : 4) &&
 				     !e_lookup(r, v6 ? p->n_a6 : p->n_a4, v6 ? p->a6 : p->a4,
-					       false) &&
+				               false) &&
 				     !e_u8(r, NFT_META_L4PROTO, udp ? IPPROTO_UDP : IPPROTO_TCP) &&
 				     !e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2) &&
 				     !e_lookup(r, udp ? p->n_udp : p->n_tcp, udp ? p->udp : p->tcp,
-					       false) &&
+				               false) &&
 				     !e_verdict(r, NF_ACCEPT);
 				if (rule_commit(bd, r, ok, NLM_F_APPEND, "ports rule", e) < 0)
 					return -1;
@@ -973,7 +929,7 @@ static size_t port_ranges(const struct access_rule *a, uint8_t proto, struct nft
 }
 
 static int build_ruleset(struct nft_ctx *c, struct build *bd, const struct nft_spec *s,
-			 const struct chain_list *cl, unsigned flags, mg_err *e)
+                         const struct chain_list *cl, unsigned flags, mg_err *e)
 {
 	size_t nmax = s->n_exclude + 2 * s->n_access + 2;
 	struct nft_range *rs = calloc(nmax, sizeof(*rs)), *split = NULL;
@@ -1010,7 +966,7 @@ static int build_ruleset(struct nft_ctx *c, struct build *bd, const struct nft_s
 			if (s->access[split[i].tag].mode == ACCESS_FULL)
 				rs[k++] = split[i];
 		if (add_set(bd, v6 ? "full6" : "full4", v6 ? DT_IPV6_ADDR : DT_IPV4_ADDR,
-			    (uint32_t)alen(fam), rs, k, v6 ? &full6 : &full4, e) < 0)
+		            (uint32_t)alen(fam), rs, k, v6 ? &full6 : &full4, e) < 0)
 			goto out;
 		/* ports: one address set per entry, holding what that entry decides */
 		for (size_t a = 0; a < s->n_access; a++) {
@@ -1025,7 +981,7 @@ static int build_ruleset(struct nft_ctx *c, struct build *bd, const struct nft_s
 				continue;
 			snprintf(v6 ? p->n_a6 : p->n_a4, 24, "p%u_a%d", (unsigned)a, v6 ? 6 : 4);
 			if (add_set(bd, v6 ? p->n_a6 : p->n_a4, v6 ? DT_IPV6_ADDR : DT_IPV4_ADDR,
-				    (uint32_t)alen(fam), rs, k, v6 ? &p->a6 : &p->a4, e) < 0)
+			            (uint32_t)alen(fam), rs, k, v6 ? &p->a6 : &p->a4, e) < 0)
 				goto out;
 			*(v6 ? &p->has6 : &p->has4) = true;
 		}
@@ -1039,16 +995,17 @@ static int build_ruleset(struct nft_ctx *c, struct build *bd, const struct nft_s
 			size_t k = port_ranges(&s->access[a], udp ? IPPROTO_UDP : IPPROTO_TCP, pr);
 			if (k == 0)
 				continue;
-			snprintf(udp ? p->n_udp : p->n_tcp, 24, "p%u_%s", (unsigned)a, udp ? "udp" : "tcp");
+			snprintf(udp ? p->n_udp : p->n_tcp, 24, "p%u_%s", (unsigned)a,
+			         udp ? "udp" : "tcp");
 			if (add_set(bd, udp ? p->n_udp : p->n_tcp, DT_INET_SERVICE, 2, pr, k,
-				    udp ? &p->udp : &p->tcp, e) < 0)
+			            udp ? &p->udp : &p->tcp, e) < 0)
 				goto out;
 			*(udp ? &p->has_udp : &p->has_tcp) = true;
 		}
 	}
 
 	if (nat && (add_chain(bd, "postrouting", "nat", NF_INET_POST_ROUTING, 100, e) < 0 ||
-		    nat_rules(bd, s, ex4, ex6, e) < 0))
+	            nat_rules(bd, s, ex4, ex6, e) < 0))
 		goto out;
 	if (add_chain(bd, "forward", "filter", NF_INET_FORWARD, 0, e) < 0 ||
 	    access_rules(bd, s, "forward", full4, full6, ps, e) < 0 ||
@@ -1061,9 +1018,9 @@ static int build_ruleset(struct nft_ctx *c, struct build *bd, const struct nft_s
 		for (int dir = 0; dir < 2; dir++) {
 			struct nftnl_rule *r = rule_new(NFT_TABLE_NAME, NFPROTO_INET, "mssclamp");
 			bool ok = r &&
-				  !e_ifname(r, dir ? NFT_META_OIFNAME : NFT_META_IIFNAME,
-					    NFT_CMP_EQ, s->tun_if) &&
-				  !e_mss_clamp(r);
+			          !e_ifname(r, dir ? NFT_META_OIFNAME : NFT_META_IIFNAME,
+			                    NFT_CMP_EQ, s->tun_if) &&
+			          !e_mss_clamp(r);
 			if (rule_commit(bd, r, ok, NLM_F_APPEND, "MSS clamp rule", e) < 0)
 				goto out;
 		}
@@ -1073,8 +1030,8 @@ static int build_ruleset(struct nft_ctx *c, struct build *bd, const struct nft_s
 		goto out;
 	if (flags & NFT_APPLY_TEST_REJECT) {
 		struct nftnl_rule *r = rule_new(NFT_TABLE_NAME, NFPROTO_INET, "forward");
-		bool ok = r && !e_meta(r, NFT_META_L4PROTO) &&
-			  !e_lookup(r, "no_such_set", 0xdead, false);
+		bool ok =
+		    r && !e_meta(r, NFT_META_L4PROTO) && !e_lookup(r, "no_such_set", 0xdead, false);
 		if (rule_commit(bd, r, ok, NLM_F_APPEND, "test rule (no_such_set)", e) < 0)
 			goto out;
 	}
@@ -1093,8 +1050,8 @@ out:
  * Egress: the mesh's internet traffic leaves here, so everything the access list does
  * not name is reachable (a /0 full entry under the list: any entry is more specific).
  */
-static int egress_access(const struct nft_spec *s, struct nft_spec *out,
-			 struct access_rule **owned, mg_err *e)
+static int egress_access(const struct nft_spec *s, struct nft_spec *out, struct access_rule **owned,
+                         mg_err *e)
 {
 	bool has4 = false, has6 = false;
 	size_t n = s->n_access;
@@ -1112,9 +1069,11 @@ static int egress_access(const struct nft_spec *s, struct nft_spec *out,
 		return mg_err_set(e, "out of memory");
 	memcpy(*owned, s->access, n * sizeof(**owned));
 	if (!has4)
-		(*owned)[n++] = (struct access_rule){.cidr = {.family = AF_INET}, .mode = ACCESS_FULL};
+		(*owned)[n++] =
+		    (struct access_rule){.cidr = {.family = AF_INET}, .mode = ACCESS_FULL};
 	if (!has6)
-		(*owned)[n++] = (struct access_rule){.cidr = {.family = AF_INET6}, .mode = ACCESS_FULL};
+		(*owned)[n++] =
+		    (struct access_rule){.cidr = {.family = AF_INET6}, .mode = ACCESS_FULL};
 	out->access = *owned;
 	out->n_access = n;
 	return 0;
@@ -1189,8 +1148,7 @@ int nft_table_present(struct nft_ctx *c, mg_err *e)
 	return found;
 }
 
-int nft_coexist_scan(struct nft_ctx *c, const char *tun, char w[][NFT_WARN_LEN], int max,
-		     mg_err *e)
+int nft_coexist_scan(struct nft_ctx *c, const char *tun, char w[][NFT_WARN_LEN], int max, mg_err *e)
 {
 	struct chain_list cl;
 	int n = 0;
@@ -1200,36 +1158,40 @@ int nft_coexist_scan(struct nft_ctx *c, const char *tun, char w[][NFT_WARN_LEN],
 	for (size_t i = 0; i < cl.n && n < max; i++) {
 		const struct chain_info *ci = &cl.v[i];
 		const char *fam = ci->family == NFPROTO_IPV4   ? "ip"
-				  : ci->family == NFPROTO_IPV6 ? "ip6"
-				  : ci->family == NFPROTO_INET ? "inet"
-							       : "other";
+		                  : ci->family == NFPROTO_IPV6 ? "ip6"
+		                  : ci->family == NFPROTO_INET ? "inet"
+		                                               : "other";
 		if (!ci->base || ci->hook != NF_INET_FORWARD || ci->policy != NF_DROP ||
 		    !strcmp(ci->table, NFT_TABLE_NAME))
 			continue;
 		if (find_chain(&cl, ci->family, ci->table, "DOCKER-USER"))
-			snprintf(w[n++], NFT_WARN_LEN,
-				 "%s %.32s %.32s drops forwarded traffic by policy (docker): allow the "
-				 "mesh with `iptables -I DOCKER-USER -i %s -j ACCEPT` or run "
-				 "meshgate with --open-docker-user",
-				 fam, ci->table, ci->name, tun);
+			snprintf(
+			    w[n++], NFT_WARN_LEN,
+			    "%s %.32s %.32s drops forwarded traffic by policy (docker): allow the "
+			    "mesh with `iptables -I DOCKER-USER -i %s -j ACCEPT` or run "
+			    "meshgate with --open-docker-user",
+			    fam, ci->table, ci->name, tun);
 		else if (find_chain(&cl, ci->family, ci->table, "ufw-user-forward"))
 			snprintf(w[n++], NFT_WARN_LEN,
-				 "%s %.32s %.32s drops forwarded traffic by policy (ufw): allow the mesh "
-				 "with `ufw route allow in on %s` or run meshgate with --open-ufw",
-				 fam, ci->table, ci->name, tun);
+			         "%s %.32s %.32s drops forwarded traffic by policy (ufw): allow "
+			         "the mesh "
+			         "with `ufw route allow in on %s` or run meshgate with --open-ufw",
+			         fam, ci->table, ci->name, tun);
 		else
-			snprintf(w[n++], NFT_WARN_LEN,
-				 "%s %.32s %.32s drops forwarded traffic by policy: add an accept for "
-				 "packets in on %s there (meshgate never edits other tables)",
-				 fam, ci->table, ci->name, tun);
+			snprintf(
+			    w[n++], NFT_WARN_LEN,
+			    "%s %.32s %.32s drops forwarded traffic by policy: add an accept for "
+			    "packets in on %s there (meshgate never edits other tables)",
+			    fam, ci->table, ci->name, tun);
 	}
 	for (size_t i = 0; i < cl.n && n < max; i++)
 		if (cl.v[i].family == NFPROTO_INET && !strcmp(cl.v[i].table, "firewalld")) {
-			snprintf(w[n++], NFT_WARN_LEN,
-				 "firewalld is active: put the tunnel in a zone that forwards, e.g. "
-				 "`firewall-cmd --permanent --zone=trusted --add-interface=%s && "
-				 "firewall-cmd --reload`",
-				 tun);
+			snprintf(
+			    w[n++], NFT_WARN_LEN,
+			    "firewalld is active: put the tunnel in a zone that forwards, e.g. "
+			    "`firewall-cmd --permanent --zone=trusted --add-interface=%s && "
+			    "firewall-cmd --reload`",
+			    tun);
 			break;
 		}
 	free(cl.v);
@@ -1243,7 +1205,8 @@ int nft_mon_open(struct nft_ctx *c, mg_err *e)
 	int sz = 4 << 20;
 
 	c->mon = mnl_socket_open2(NETLINK_NETFILTER, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (!c->mon || mnl_socket_bind(c->mon, 1 << (NFNLGRP_NFTABLES - 1), MNL_SOCKET_AUTOPID) < 0) {
+	if (!c->mon ||
+	    mnl_socket_bind(c->mon, 1 << (NFNLGRP_NFTABLES - 1), MNL_SOCKET_AUTOPID) < 0) {
 		if (c->mon)
 			mnl_socket_close(c->mon);
 		c->mon = NULL;
@@ -1280,7 +1243,7 @@ int nft_mon_read(struct nft_ctx *c, bool *touched, mg_err *e)
 	if (!c->mon)
 		return 0;
 	for (;;) {
-		ssize_t n = recv(mnl_socket_get_fd(c->mon), c->buf, c->buflen, 0);
+		ssize_t n = recv(mnl_socket_get_fd(c->mon), c->s.buf, c->s.buflen, 0);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1292,13 +1255,13 @@ int nft_mon_read(struct nft_ctx *c, bool *touched, mg_err *e)
 			}
 			return mg_err_set(e, "nftables monitor: %s", strerror(errno));
 		}
-		const struct nlmsghdr *nlh = (const struct nlmsghdr *)c->buf;
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)c->s.buf;
 		int left = (int)n;
 		while (mnl_nlmsg_ok(nlh, left)) {
 			uint16_t type = nlh->nlmsg_type & 0xff;
 			bool sub = (nlh->nlmsg_type >> 8) == NFNL_SUBSYS_NFTABLES;
 			/* notifications carry the portid of the socket that made the change */
-			if (sub && type != NFT_MSG_NEWGEN && nlh->nlmsg_pid != c->portid &&
+			if (sub && type != NFT_MSG_NEWGEN && nlh->nlmsg_pid != c->s.portid &&
 			    about_our_table(nlh))
 				*touched = true;
 			nlh = mnl_nlmsg_next(nlh, &left);
