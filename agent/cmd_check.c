@@ -136,7 +136,7 @@ static bool find_program(const char *bin, char *out, size_t len)
 	return false;
 }
 
-static void check_wireguard(struct check *c, enum dp_wg_mode mode, const char *bin)
+static void check_wireguard(struct check *c, enum wg_mode mode, const char *bin)
 {
 	struct utsname u;
 	char prog[1024];
@@ -147,7 +147,7 @@ static void check_wireguard(struct check *c, enum dp_wg_mode mode, const char *b
 	if (!kernel && uname(&u) == 0)
 		kernel = module_listed(u.release, "modules.builtin") ||
 			 module_listed(u.release, "modules.dep");
-	if (mode == DP_WG_KERNEL || (mode == DP_WG_AUTO && kernel)) {
+	if (mode == WG_MODE_KERNEL || (mode == WG_MODE_AUTO && kernel)) {
 		if (kernel)
 			set(c, "wireguard", V_OK, "kernel module %s", loaded ? "loaded" : "available");
 		else
@@ -157,13 +157,13 @@ static void check_wireguard(struct check *c, enum dp_wg_mode mode, const char *b
 	}
 	if (have_prog && tun)
 		set(c, "wireguard", V_OK, "userspace: %s with /dev/net/tun%s", prog,
-		    mode == DP_WG_AUTO ? " (no kernel module)" : "");
+		    mode == WG_MODE_AUTO ? " (no kernel module)" : "");
 	else if (!have_prog)
 		set(c, "wireguard", V_FAIL, "%sno userspace program \"%s\" (install wireguard-go)",
-		    mode == DP_WG_AUTO ? "no kernel module and " : "", bin);
+		    mode == WG_MODE_AUTO ? "no kernel module and " : "", bin);
 	else
 		set(c, "wireguard", V_FAIL, "%s%s found but /dev/net/tun is not usable",
-		    mode == DP_WG_AUTO ? "no kernel module; " : "", prog);
+		    mode == WG_MODE_AUTO ? "no kernel module; " : "", prog);
 }
 
 /*
@@ -241,7 +241,7 @@ int cmd_check(int argc, char **argv)
 	const char *dir = STATE_DIR_DEFAULT, *file = NULL, *ca = NULL, *bin = "wireguard-go";
 	char connect[CONNSTR_MAX + 64] = "";
 	bool have_connect = false, json = false;
-	enum dp_wg_mode mode = DP_WG_AUTO;
+	enum wg_mode mode = WG_MODE_AUTO;
 	int timeout_s = 5;
 	struct check ck[4];
 	size_t n = 0;
@@ -265,7 +265,7 @@ int cmd_check(int argc, char **argv)
 			ca = optarg;
 			break;
 		case OPT_WG_MODE:
-			if (dp_wg_mode_parse(optarg, &mode) < 0) {
+			if (wg_mode_parse(optarg, &mode) < 0) {
 				fprintf(stderr, "meshgate check: --wg-mode is auto, kernel or "
 						"userspace\n");
 				return EXIT_USAGE;

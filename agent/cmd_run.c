@@ -135,7 +135,7 @@ static int parse_dp_opts(int argc, char **argv, const char *cmd, struct daemon_o
 			snprintf(o->dp.ifname, sizeof(o->dp.ifname), "%s", optarg);
 			break;
 		case OPT_WG_MODE:
-			if (dp_wg_mode_parse(optarg, &o->dp.wg_mode) < 0) {
+			if (wg_mode_parse(optarg, &o->dp.wg_mode) < 0) {
 				fprintf(stderr, "meshgate %s: --wg-mode is auto, kernel or userspace\n",
 					cmd);
 				return -1;
@@ -385,7 +385,7 @@ int cmd_cleanup(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct dp_opts dpo = {.wg_mode = DP_WG_AUTO};
+	struct dp_opts dpo = {.wg_mode = WG_MODE_AUTO};
 	const char *dir = STATE_DIR_DEFAULT;
 	struct dataplane *dp = NULL;
 	char last[32];

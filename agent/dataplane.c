@@ -22,7 +22,7 @@ struct dataplane {
 	bool rt_open;
 	struct rtnl_mon mon;
 	bool mon_open;
-	struct wg_ctx wg;
+	struct wg_ctx *wg;
 	bool attached;
 	uint32_t ifindex;
 	size_t n_routes;
@@ -37,35 +37,23 @@ struct dataplane {
 	int n_warnings;
 };
 
-int dp_wg_mode_parse(const char *s, enum dp_wg_mode *out)
-{
-	if (!strcmp(s, "auto"))
-		*out = DP_WG_AUTO;
-	else if (!strcmp(s, "kernel"))
-		*out = DP_WG_KERNEL;
-	else if (!strcmp(s, "userspace"))
-		*out = DP_WG_USERSPACE;
-	else
-		return -1;
-	return 0;
-}
-
 int dp_open(struct dataplane **out, const struct dp_opts *o, mg_err *e)
 {
 	struct dataplane *dp = calloc(1, sizeof(*dp));
-	enum wg_mode m = WG_MODE_AUTO;
 
 	*out = NULL;
 	if (!dp)
 		return mg_err_set(e, "out of memory");
 	dp->o = *o;
-	if (o->wg_mode == DP_WG_KERNEL)
-		m = WG_MODE_KERNEL;
-	else if (o->wg_mode == DP_WG_USERSPACE)
-		m = WG_MODE_USERSPACE;
-	wg_ctx_init(&dp->wg, m);
-	if (o->wg_bin[0])
-		snprintf(dp->wg.userspace_bin, sizeof(dp->wg.userspace_bin), "%s", o->wg_bin);
+	dp->wg = wg_ctx_new(o->wg_mode);
+	if (!dp->wg) {
+		mg_err_set(e, "out of memory");
+		goto fail;
+	}
+	if (o->wg_bin[0] && wg_ctx_set_userspace_bin(dp->wg, o->wg_bin) < 0) {
+		mg_err_set(e, "WireGuard program name \"%s\" is too long", o->wg_bin);
+		goto fail;
+	}
 	if (rtnl_open(&dp->rt, e) < 0)
 		goto fail;
 	dp->rt_open = true;
@@ -90,6 +78,7 @@ void dp_close(struct dataplane *dp)
 	if (dp->rt_open)
 		rtnl_close(&dp->rt);
 	nft_close(dp->nft);
+	wg_ctx_free(dp->wg);
 	free(dp);
 }
 
@@ -207,8 +196,8 @@ static bool same_cidr_sets(const struct cidr *a, size_t na, const struct cidr *b
 }
 
 /* Key and hub peer; keeps the session when the hub peer stays the same. */
-static int apply_wg(struct dataplane *dp, const struct mg_config *c,
-		    const uint8_t priv[WG_KEY_LEN], int *changes, mg_err *e)
+static int apply_wg(struct dataplane *dp, const struct mg_config *c, const uint8_t priv[WG_KEY_LEN],
+                    int *changes, mg_err *e)
 {
 	struct wg_device cur = {0}, want = {0};
 	struct wg_peer hub = {0};
@@ -224,7 +213,7 @@ static int apply_wg(struct dataplane *dp, const struct mg_config *c,
 	hub.n_allowed_ips = c->n_routes;
 	hub.replace_allowed_ips = true;
 
-	if (wg_get_device(&dp->wg, dp->o.ifname, &cur, e) < 0)
+	if (wg_get_device(dp->wg, dp->o.ifname, &cur, e) < 0)
 		return mg_err_prefix(e, "reading tunnel %s", dp->o.ifname);
 	key_ok = cur.has_private_key && !memcmp(cur.private_key, priv, WG_KEY_LEN);
 	for (size_t i = 0; i < cur.n_peers; i++) {
@@ -234,8 +223,8 @@ static int apply_wg(struct dataplane *dp, const struct mg_config *c,
 			continue;
 		}
 		peer_ok = p->has_endpoint && same_endpoint(&p->endpoint, &hub.endpoint) &&
-			  p->persistent_keepalive == hub.persistent_keepalive &&
-			  same_cidr_sets(c->routes, c->n_routes, p->allowed_ips, p->n_allowed_ips);
+		          p->persistent_keepalive == hub.persistent_keepalive &&
+		          same_cidr_sets(c->routes, c->n_routes, p->allowed_ips, p->n_allowed_ips);
 	}
 	if (key_ok && peer_ok && !others) {
 		wg_device_free(&cur);
@@ -250,7 +239,7 @@ static int apply_wg(struct dataplane *dp, const struct mg_config *c,
 		want.replace_peers = true;
 		want.peers = &hub;
 		want.n_peers = 1;
-		r = wg_set_device(&dp->wg, &want, e);
+		r = wg_set_device(dp->wg, &want, e);
 	} else {
 		/* update the hub peer in place (no handshake lost) and drop strangers */
 		size_t n = 1;
@@ -268,7 +257,7 @@ static int apply_wg(struct dataplane *dp, const struct mg_config *c,
 			n++;
 		}
 		want.n_peers = n;
-		r = wg_set_device(&dp->wg, &want, e);
+		r = wg_set_device(dp->wg, &want, e);
 		free(want.peers);
 	}
 	wgkey_wipe(want.private_key, WG_KEY_LEN);
@@ -339,8 +328,7 @@ static int apply_routes(struct dataplane *dp, const struct mg_config *c, int *ch
 }
 
 /* LAN interfaces for rp_filter: given, or every interface with a global address. */
-static size_t lan_ifs(struct dataplane *dp, const char **out, char names[][IF_NAMESIZE],
-		      size_t max)
+static size_t lan_ifs(struct dataplane *dp, const char **out, char names[][IF_NAMESIZE], size_t max)
 {
 	struct rtnl_addr *addrs = NULL;
 	size_t n = 0, k = 0;
@@ -399,7 +387,7 @@ static void fw_digest(const struct nft_spec *s, uint8_t out[32])
 		EVP_DigestUpdate(m, &s->access[i].cidr, sizeof(s->access[i].cidr));
 		EVP_DigestUpdate(m, &s->access[i].mode, sizeof(s->access[i].mode));
 		EVP_DigestUpdate(m, s->access[i].ports,
-				 s->access[i].n_ports * sizeof(*s->access[i].ports));
+		                 s->access[i].n_ports * sizeof(*s->access[i].ports));
 	}
 	EVP_DigestFinal_ex(m, out, &len);
 	EVP_MD_CTX_free(m);
@@ -408,15 +396,15 @@ static void fw_digest(const struct nft_spec *s, uint8_t out[32])
 static int apply_firewall(struct dataplane *dp, const struct mg_config *c, int *changes, mg_err *e)
 {
 	struct nft_spec s = {
-		.nat = c->nat.enabled,
-		.exclude = c->nat.exclude,
-		.n_exclude = c->nat.n_exclude,
-		.egress = c->egress,
-		.access = c->access,
-		.n_access = c->n_access,
-		.mss_clamp = !dp->o.no_mss_clamp,
-		.open_docker_user = dp->o.open_docker_user,
-		.open_ufw = dp->o.open_ufw,
+	    .nat = c->nat.enabled,
+	    .exclude = c->nat.exclude,
+	    .n_exclude = c->nat.n_exclude,
+	    .egress = c->egress,
+	    .access = c->access,
+	    .n_access = c->n_access,
+	    .mss_clamp = !dp->o.no_mss_clamp,
+	    .open_docker_user = dp->o.open_docker_user,
+	    .open_ufw = dp->o.open_ufw,
 	};
 	uint8_t h[32];
 
@@ -438,8 +426,8 @@ static int apply_firewall(struct dataplane *dp, const struct mg_config *c, int *
 	for (size_t i = 0; i < c->n_access && off < sizeof(dp->fw_access) - 1; i++) {
 		char b[CIDR_STRLEN];
 		off += (size_t)snprintf(dp->fw_access + off, sizeof(dp->fw_access) - off, "%s%s=%s",
-					i ? " " : "", cidr_format(&c->access[i].cidr, b),
-					access_mode_name(c->access[i].mode));
+		                        i ? " " : "", cidr_format(&c->access[i].cidr, b),
+		                        access_mode_name(c->access[i].mode));
 	}
 	dp_firewall_scan(dp);
 	return 0;
@@ -483,34 +471,63 @@ bool dp_firewall_missing(struct dataplane *dp)
 	return false;
 }
 
+/* A userspace tunnel whose daemon no longer answers: its link and socket go. */
+static int drop_dead_tunnel(struct dataplane *dp, mg_err *e)
+{
+	uint32_t idx;
+	int r = rtnl_link_index(&dp->rt, dp->o.ifname, &idx, e);
+
+	if (r == -1 || (r == 0 && rtnl_link_delete(&dp->rt, idx, e) < 0))
+		return mg_err_prefix(e, "removing dead tunnel %s", dp->o.ifname);
+	if (wg_uapi_reap_stale(dp->wg, dp->o.ifname, e) < 0)
+		return -1;
+	dp->attached = false;
+	dp->ifindex = 0;
+	return 0;
+}
+
 int dp_apply(struct dataplane *dp, const struct mg_config *c, const uint8_t priv[WG_KEY_LEN],
-	     int *changes, mg_err *e)
+             int *changes, mg_err *e)
 {
 	uint32_t idx = 0;
 	int r, sc = 0;
+	bool rebuilt = false;
 
 	*changes = 0;
+again:
 	r = rtnl_link_index(&dp->rt, dp->o.ifname, &idx, e);
 	if (r == -1)
 		return -1;
 	if (r == RTNL_ENODEV || !dp->attached) {
-		if (wg_attach(&dp->wg, dp->o.ifname, e) < 0)
+		if (wg_attach(dp->wg, dp->o.ifname, e) < 0)
 			return mg_err_prefix(e, "tunnel %s", dp->o.ifname);
-		if (dp->wg.created) {
+		if (wg_created(dp->wg)) {
 			log_info("tunnel %s created (%s WireGuard)", dp->o.ifname,
-				 dp->wg.ops ? dp->wg.ops->name : "?");
+			         wg_backend_name(dp->wg));
 			(*changes)++;
 		} else if (!dp->attached) {
 			log_info("tunnel %s adopted (%s WireGuard)", dp->o.ifname,
-				 dp->wg.ops ? dp->wg.ops->name : "?");
+			         wg_backend_name(dp->wg));
 		}
 		dp->attached = true;
-		if (rtnl_link_index(&dp->rt, dp->o.ifname, &idx, e) != 0)
-			return mg_err_prefix(e, "tunnel %s vanished after creation", dp->o.ifname);
+		r = rtnl_link_index(&dp->rt, dp->o.ifname, &idx, e);
+		if (r == -1)
+			return mg_err_prefix(e, "tunnel %s", dp->o.ifname);
+		if (r != 0)
+			return mg_err_set(e, "tunnel %s vanished after creation", dp->o.ifname);
 	}
 	dp->ifindex = idx;
-	if (apply_wg(dp, c, priv, changes, e) < 0)
-		return -1;
+	if (apply_wg(dp, c, priv, changes, e) < 0) {
+		if (rebuilt || !wg_userspace_dead(dp->wg, dp->o.ifname))
+			return -1;
+		/* its wireguard-go died (and was not our child to reap): start afresh */
+		log_warn("tunnel %s: its userspace WireGuard is gone (%s); rebuilding it",
+		         dp->o.ifname, e->msg);
+		if (drop_dead_tunnel(dp, e) < 0)
+			return -1;
+		rebuilt = true;
+		goto again;
+	}
 	if (rtnl_link_set(&dp->rt, dp->ifindex, true, (uint32_t)c->tunnel.mtu, e) < 0)
 		return mg_err_prefix(e, "tunnel %s up/MTU", dp->o.ifname);
 	if (apply_addr(dp, c, changes, e) < 0 || apply_routes(dp, c, changes, e) < 0)
@@ -540,8 +557,8 @@ int dp_stats(struct dataplane *dp, struct dp_stats *s)
 	s->warnings = (const char(*)[NFT_WARN_LEN])dp->warnings;
 	if (!dp->attached)
 		return 0;
-	s->backend = dp->wg.ops ? dp->wg.ops->name : NULL;
-	if (wg_get_device(&dp->wg, dp->o.ifname, &dev, &e) < 0)
+	s->backend = wg_backend_name(dp->wg);
+	if (wg_get_device(dp->wg, dp->o.ifname, &dev, &e) < 0)
 		return -1;
 	s->up = true;
 	for (size_t i = 0; i < dev.n_peers; i++) {
@@ -593,13 +610,16 @@ int dp_teardown(struct dataplane *dp, mg_err *e)
 	uint32_t idx = 0;
 	int r;
 
+	/* a socket whose daemon was killed serves nothing: remove it, adopt nothing */
+	if (wg_uapi_reap_stale(dp->wg, dp->o.ifname, e) < 0)
+		return -1;
 	r = rtnl_link_index(&dp->rt, dp->o.ifname, &idx, e);
 	if (r == -1)
 		return -1;
-	if (r == 0 || wg_uapi_sock_exists(&dp->wg, dp->o.ifname)) {
-		if (!dp->attached && wg_attach(&dp->wg, dp->o.ifname, e) < 0)
+	if (r == 0 || wg_uapi_sock_exists(dp->wg, dp->o.ifname)) {
+		if (!dp->attached && wg_attach(dp->wg, dp->o.ifname, e) < 0)
 			log_warn("tunnel %s: %s (deleting the link anyway)", dp->o.ifname, e->msg);
-		if (wg_destroy(&dp->wg, dp->o.ifname, e) < 0) {
+		if (wg_destroy(dp->wg, dp->o.ifname, e) < 0) {
 			if (r == 0 && rtnl_link_delete(&dp->rt, idx, e) < 0)
 				return mg_err_prefix(e, "removing tunnel %s", dp->o.ifname);
 		}
@@ -626,8 +646,7 @@ int dp_teardown(struct dataplane *dp, mg_err *e)
 
 bool dp_reap_child(struct dataplane *dp, int pid)
 {
-	if (dp->wg.child_pid && dp->wg.child_pid == pid) {
-		dp->wg.child_pid = 0;
+	if (wg_reap_child(dp->wg, pid)) {
 		dp->attached = false;
 		return true;
 	}

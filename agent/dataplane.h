@@ -16,19 +16,15 @@
 #include "err.h"
 #include "nft.h"
 #include "sysctl.h"
+#include "wg.h"
 #include "wgkey.h"
 
 #define DP_IFNAME_DEFAULT "mg0"
 #define DP_MAX_LAN_IFS    8
 
-enum dp_wg_mode { DP_WG_AUTO = 0, DP_WG_KERNEL, DP_WG_USERSPACE };
-
-/* "auto", "kernel" or "userspace" (--wg-mode). Returns 0, or -1 for anything else. */
-int dp_wg_mode_parse(const char *s, enum dp_wg_mode *out);
-
 struct dp_opts {
 	char ifname[16];
-	enum dp_wg_mode wg_mode;
+	enum wg_mode wg_mode; /* --wg-mode, parsed by wg_mode_parse */
 	char wg_bin[256];                     /* userspace implementation, "wireguard-go" */
 	char lan_ifs[DP_MAX_LAN_IFS][16];     /* empty: detected from routes */
 	size_t n_lan_ifs;

@@ -12,7 +12,7 @@
 #include "wg.h"
 
 struct hub {
-	struct wg_ctx wg;
+	struct wg_ctx *wg;
 	struct rtnl rt;
 	uint32_t ifindex;
 };
@@ -111,12 +111,15 @@ static int hub_start(struct ctl_ctx *ctx, mg_err *e)
 
 	if (!h)
 		return mg_err_set(e, "out of memory");
-	wg_ctx_init(&h->wg, WG_MODE_AUTO);
-	if (rtnl_open(&h->rt, e) < 0) {
+	h->wg = wg_ctx_new(WG_MODE_AUTO);
+	if (!h->wg || rtnl_open(&h->rt, e) < 0) {
+		if (!h->wg)
+			mg_err_set(e, "out of memory");
+		wg_ctx_free(h->wg);
 		free(h);
 		return -1;
 	}
-	if (wg_attach(&h->wg, ctx->hub_ifname, e) < 0)
+	if (wg_attach(h->wg, ctx->hub_ifname, e) < 0)
 		goto fail;
 	if (rtnl_link_index(&h->rt, ctx->hub_ifname, &h->ifindex, e) != 0)
 		goto fail;
@@ -124,7 +127,7 @@ static int hub_start(struct ctl_ctx *ctx, mg_err *e)
 	memcpy(dev.private_key, ctx->hub_priv, WG_KEY_LEN);
 	dev.has_private_key = true;
 	dev.listen_port = ctx->hub_port;
-	int r = wg_set_device(&h->wg, &dev, e);
+	int r = wg_set_device(h->wg, &dev, e);
 	wgkey_wipe(dev.private_key, WG_KEY_LEN);
 	if (r < 0)
 		goto fail;
@@ -136,12 +139,13 @@ static int hub_start(struct ctl_ctx *ctx, mg_err *e)
 		goto fail;
 	hub_forwarding(ctx->hub_ifname);
 	ctx->hub = h;
-	log_info("hub %s up (%s WireGuard, port %u)", ctx->hub_ifname,
-		 h->wg.ops ? h->wg.ops->name : "?", ctx->hub_port);
+	log_info("hub %s up (%s WireGuard, port %u)", ctx->hub_ifname, wg_backend_name(h->wg),
+	         ctx->hub_port);
 	return 0;
 fail:
 	mg_err_prefix(e, "hub %s", ctx->hub_ifname);
 	rtnl_close(&h->rt);
+	wg_ctx_free(h->wg);
 	free(h);
 	return -1;
 }
@@ -159,7 +163,7 @@ static int sync_peers(struct ctl_ctx *ctx, const struct hub_peer *v, size_t n, m
 	struct wg_device cur = {0}, want = {0};
 	int r;
 
-	if (wg_get_device(&ctx->hub->wg, ctx->hub_ifname, &cur, e) < 0)
+	if (wg_get_device(ctx->hub->wg, ctx->hub_ifname, &cur, e) < 0)
 		return -1;
 	want.peers = calloc(n + cur.n_peers + 1, sizeof(*want.peers));
 	if (!want.peers) {
@@ -186,7 +190,7 @@ static int sync_peers(struct ctl_ctx *ctx, const struct hub_peer *v, size_t n, m
 		log_info("hub: peer %s removed", key);
 	}
 	wg_device_free(&cur);
-	r = want.n_peers ? wg_set_device(&ctx->hub->wg, &want, e) : 0;
+	r = want.n_peers ? wg_set_device(ctx->hub->wg, &want, e) : 0;
 	free(want.peers);
 	return r;
 }
@@ -259,16 +263,18 @@ void hub_stop(struct ctl_ctx *ctx, bool remove)
 		log_info("hub %s left forwarding; the next start adopts it (--hub-down-on-exit "
 			 "removes it instead)", ctx->hub_ifname);
 		rtnl_close(&h->rt);
+		wg_ctx_free(h->wg);
 		free(h);
 		ctx->hub = NULL;
 		return;
 	}
-	if (wg_destroy(&h->wg, ctx->hub_ifname, &e) < 0)
+	if (wg_destroy(h->wg, ctx->hub_ifname, &e) < 0)
 		log_warn("hub %s: %s", ctx->hub_ifname, e.msg);
 	if (rtnl_route_dump(&h->rt, HUB_RTPROT, 0, &cur, &nc, &e) == 0 && nc)
 		rtnl_routes_apply(&h->rt, NULL, 0, cur, nc, HUB_RTPROT, NULL, &e);
 	free(cur);
 	rtnl_close(&h->rt);
+	wg_ctx_free(h->wg);
 	free(h);
 	ctx->hub = NULL;
 	log_info("hub %s removed", ctx->hub_ifname);

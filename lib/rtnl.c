@@ -18,155 +18,25 @@
 #define RTNL_SOCKBUF     (4 * 1024 * 1024)
 #define RTNL_TIMEOUT_S   10 /* bound on waiting for any kernel reply */
 
-static void sock_buffers(struct mnl_socket *nl, int size)
-{
-	/* Best effort: FORCE needs CAP_NET_ADMIN, the plain option is capped by rmem_max. */
-	int fd = mnl_socket_get_fd(nl);
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-}
-
 int rtnl_open(struct rtnl *r, mg_err *e)
 {
-	memset(r, 0, sizeof(*r));
-	r->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	if (!r->nl)
-		return mg_err_set(e, "rtnetlink socket: %s", strerror(errno));
-	if (mnl_socket_bind(r->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		int err = errno;
-		mnl_socket_close(r->nl);
-		r->nl = NULL;
-		return mg_err_set(e, "rtnetlink bind: %s", strerror(err));
-	}
-	r->portid = mnl_socket_get_portid(r->nl);
-	r->seq = (uint32_t)time(NULL);
-	int one = 1;
-	/* Short ACKs, error strings, and kernel-side dump filtering where supported. */
-	(void)mnl_socket_setsockopt(r->nl, NETLINK_CAP_ACK, &one, sizeof(one));
-	(void)mnl_socket_setsockopt(r->nl, NETLINK_EXT_ACK, &one, sizeof(one));
-	(void)mnl_socket_setsockopt(r->nl, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
-	sock_buffers(r->nl, RTNL_SOCKBUF);
-	/* Never block forever on a reply the kernel will not send. */
-	struct timeval tv = {.tv_sec = RTNL_TIMEOUT_S};
-	if (setsockopt(mnl_socket_get_fd(r->nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
-		int err = errno;
-		mnl_socket_close(r->nl);
-		r->nl = NULL;
-		return mg_err_set(e, "rtnetlink receive timeout: %s", strerror(err));
-	}
-	r->buflen = RTNL_RCVBUF;
-	r->buf = malloc(r->buflen);
-	if (!r->buf) {
-		mnl_socket_close(r->nl);
-		r->nl = NULL;
-		return mg_err_set(e, "rtnetlink: out of memory");
-	}
-	return 0;
+	/* kernel-side dump filtering where supported; big buffers for 10,000 routes */
+	const struct nl_opts o = {.rcvbuf = RTNL_RCVBUF,
+	                          .sockbuf = RTNL_SOCKBUF,
+	                          .timeout_s = RTNL_TIMEOUT_S,
+	                          .strict_chk = true};
+	return nl_open(&r->s, NETLINK_ROUTE, &o, "rtnetlink", e);
 }
 
 void rtnl_close(struct rtnl *r)
 {
-	if (r->nl)
-		mnl_socket_close(r->nl);
-	free(r->buf);
-	memset(r, 0, sizeof(*r));
+	nl_close(&r->s);
 }
 
-/* ---- ACK handling ---- */
-
-static int extack_attr_cb(const struct nlattr *a, void *data)
-{
-	const char **msg = data;
-	if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG &&
-	    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
-		*msg = mnl_attr_get_str(a);
-	return MNL_CB_OK;
-}
-
-/* Error number (positive) of an NLMSG_ERROR message, and the kernel's text if any. */
-static int ack_errno(const struct nlmsghdr *nlh, const char **text)
-{
-	*text = NULL;
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nlmsgerr)))
-		return EBADMSG;
-	const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
-	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
-		size_t off = sizeof(*err);
-		if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-			off += err->msg.nlmsg_len - sizeof(struct nlmsghdr);
-		size_t plen = mnl_nlmsg_get_payload_len(nlh);
-		if (off < plen)
-			(void)mnl_attr_parse_payload((const char *)err + off, plen - off,
-			                             extack_attr_cb, text);
-	}
-	return err->error < 0 ? -err->error : err->error;
-}
-
-struct talk {
-	mnl_cb_t cb;
-	void *data;
-	char extack[160];
-};
-
-static int talk_data_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct talk *t = data;
-	return t->cb ? t->cb(nlh, t->data) : MNL_CB_OK;
-}
-
-static int talk_done_cb(const struct nlmsghdr *nlh, void *data)
-{
-	(void)nlh;
-	(void)data;
-	return MNL_CB_STOP;
-}
-
-static int talk_err_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct talk *t = data;
-	const char *text;
-	int err = ack_errno(nlh, &text);
-	if (text)
-		snprintf(t->extack, sizeof(t->extack), " (%s)", text);
-	if (err == 0)
-		return MNL_CB_STOP;
-	errno = err;
-	return MNL_CB_ERROR;
-}
-
-/*
- * Send one request and process replies until the ACK or NLMSG_DONE.
- * Returns 0, or -1 with errno set (and *extack holding the kernel's text).
- */
 static int talk(struct rtnl *r, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, char *extack,
                 size_t extack_len)
 {
-	struct talk t = {.cb = cb, .data = data};
-	/* with a control array, libmnl ignores types it has no entry for: give DONE one */
-	mnl_cb_t ctl[NLMSG_MIN_TYPE] = {[NLMSG_ERROR] = talk_err_cb, [NLMSG_DONE] = talk_done_cb};
-	uint32_t seq = nlh->nlmsg_seq;
-	if (extack_len)
-		extack[0] = 0;
-	if (mnl_socket_sendto(r->nl, nlh, nlh->nlmsg_len) < 0)
-		return -1;
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(r->nl, r->buf, r->buflen);
-		if (n < 0)
-			return -1;
-		int ret = mnl_cb_run2(r->buf, (size_t)n, seq, r->portid, talk_data_cb, &t, ctl,
-		                      MNL_ARRAY_SIZE(ctl));
-		if (ret < 0) {
-			int err = errno;
-			if (extack_len)
-				snprintf(extack, extack_len, "%s", t.extack);
-			errno = err;
-			return -1;
-		}
-		if (ret == MNL_CB_STOP)
-			return 0;
-	}
+	return nl_talk(&r->s, nlh, cb, data, extack, extack_len);
 }
 
 /* ---- builders ---- */
@@ -274,7 +144,7 @@ int rtnl_link_index(struct rtnl *r, const char *name, uint32_t *ifindex, mg_err 
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_GETLINK;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK; /* reply, then an ACK that ends talk() */
-	nlh->nlmsg_seq = ++r->seq;
+	nlh->nlmsg_seq = nl_seq(&r->s);
 	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
@@ -295,7 +165,7 @@ int rtnl_link_create(struct rtnl *r, const char *name, const char *kind, mg_err 
 	char xa[160];
 	if (!name || !*name || strlen(name) >= IF_NAMESIZE)
 		return mg_err_set(e, "invalid interface name \"%s\"", name ? name : "");
-	struct nlmsghdr *nlh = rtnl_build_link_create(buf, ++r->seq, name, kind);
+	struct nlmsghdr *nlh = rtnl_build_link_create(buf, nl_seq(&r->s), name, kind);
 	if (talk(r, nlh, NULL, NULL, xa, sizeof(xa)) < 0) {
 		int err = errno;
 		mg_err_set(e, "create %s link %s: %s%s", kind, name, strerror(err), xa);
@@ -311,7 +181,7 @@ int rtnl_link_delete(struct rtnl *r, uint32_t ifindex, mg_err *e)
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_DELLINK;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = ++r->seq;
+	nlh->nlmsg_seq = nl_seq(&r->s);
 	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = (int)ifindex;
@@ -324,7 +194,7 @@ int rtnl_link_set(struct rtnl *r, uint32_t ifindex, bool up, uint32_t mtu, mg_er
 {
 	char buf[RTNL_MSG_MAX];
 	char xa[160];
-	struct nlmsghdr *nlh = rtnl_build_link_set(buf, ++r->seq, ifindex, up, mtu);
+	struct nlmsghdr *nlh = rtnl_build_link_set(buf, nl_seq(&r->s), ifindex, up, mtu);
 	if (talk(r, nlh, NULL, NULL, xa, sizeof(xa)) < 0)
 		return mg_err_set(e, "set link #%u %s mtu %u: %s%s", ifindex, up ? "up" : "down",
 		                  mtu, strerror(errno), xa);
@@ -340,8 +210,8 @@ int rtnl_addr_add(struct rtnl *r, uint32_t ifindex, const struct cidr *addr, uin
 	char xa[160];
 	char s[CIDR_STRLEN];
 	struct nlmsghdr *nlh =
-	    rtnl_build_addr(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK, ++r->seq,
-	                    ifindex, addr, ifa_flags);
+	    rtnl_build_addr(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK,
+	                    nl_seq(&r->s), ifindex, addr, ifa_flags);
 	if (talk(r, nlh, NULL, NULL, xa, sizeof(xa)) < 0)
 		return mg_err_set(e, "add address %s to link #%u: %s%s", cidr_format(addr, s),
 		                  ifindex, strerror(errno), xa);
@@ -354,7 +224,7 @@ int rtnl_addr_del(struct rtnl *r, uint32_t ifindex, const struct cidr *addr, mg_
 	char xa[160];
 	char s[CIDR_STRLEN];
 	struct nlmsghdr *nlh =
-	    rtnl_build_addr(buf, RTM_DELADDR, NLM_F_ACK, ++r->seq, ifindex, addr, 0);
+	    rtnl_build_addr(buf, RTM_DELADDR, NLM_F_ACK, nl_seq(&r->s), ifindex, addr, 0);
 	if (talk(r, nlh, NULL, NULL, xa, sizeof(xa)) < 0) {
 		if (errno == EADDRNOTAVAIL || errno == ENODEV)
 			return 0;
@@ -454,7 +324,7 @@ int rtnl_addr_list(struct rtnl *r, int family, struct rtnl_addr **out, size_t *n
 		struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 		nlh->nlmsg_type = RTM_GETADDR;
 		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-		nlh->nlmsg_seq = ++r->seq;
+		nlh->nlmsg_seq = nl_seq(&r->s);
 		struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
 		ifa->ifa_family = (uint8_t)family;
 		if (talk(r, nlh, addr_list_cb, &v, xa, sizeof(xa)) < 0) {
@@ -554,7 +424,7 @@ int rtnl_route_dump(struct rtnl *r, uint8_t proto, uint32_t table, struct rtnl_r
 			struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 			nlh->nlmsg_type = RTM_GETROUTE;
 			nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-			nlh->nlmsg_seq = ++r->seq;
+			nlh->nlmsg_seq = nl_seq(&r->s);
 			struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 			rtm->rtm_family = families[i];
 			/* Filter hints honoured with NETLINK_GET_STRICT_CHK; we filter again. */
@@ -583,30 +453,34 @@ struct route_op {
 	bool del;
 };
 
-static int apply_chunk(struct rtnl *r, char *buf, size_t len, uint32_t first_seq, size_t count,
-                       struct route_op *map, mg_err *e)
+struct chunk {
+	struct route_op *map;
+	int batch_err;
+	char text[NL_EXTACK_LEN]; /* the kernel's words on the first real failure */
+};
+
+static void chunk_err(size_t idx, int err, const char *text, void *arg)
 {
-	if (mnl_socket_sendto(r->nl, buf, len) < 0)
-		return mg_err_set(e, "send %zu route messages: %s", count, strerror(errno));
-	size_t acked = 0;
-	while (acked < count) {
-		ssize_t n = mnl_socket_recvfrom(r->nl, r->buf, r->buflen);
-		if (n < 0)
-			return mg_err_set(e, "read route ACKs (%zu of %zu): %s", acked, count,
-			                  strerror(errno));
-		int left = (int)n;
-		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)r->buf;
-		     mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
-			if (nlh->nlmsg_type != NLMSG_ERROR || nlh->nlmsg_pid != r->portid)
-				continue;
-			uint32_t idx = nlh->nlmsg_seq - first_seq;
-			if (idx >= count)
-				continue; /* a stale ACK from an earlier request */
-			const char *text;
-			map[idx].rt->err = ack_errno(nlh, &text);
-			acked++;
-		}
+	struct chunk *c = arg;
+	if (idx == SIZE_MAX) {
+		c->batch_err = err;
+		return;
 	}
+	c->map[idx].rt->err = err;
+	if (c->map[idx].del && (err == ENOENT || err == ESRCH))
+		return; /* already gone: not a failure */
+	if (text && !c->text[0])
+		snprintf(c->text, sizeof(c->text), " (%s)", text);
+}
+
+static int apply_chunk(struct rtnl *r, char *buf, size_t len, uint32_t first_seq, size_t count,
+                       struct chunk *c, mg_err *e)
+{
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	if (nl_batch(&r->s, &iov, 1, first_seq, count, chunk_err, c, e) < 0)
+		return mg_err_prefix(e, "route messages");
+	if (c->batch_err)
+		return mg_err_set(e, "route messages: %s", strerror(c->batch_err));
 	return 0;
 }
 
@@ -626,6 +500,7 @@ int rtnl_routes_apply(struct rtnl *r, struct rtnl_route *add, size_t nadd, struc
 		free(map);
 		return mg_err_set(e, "apply routes: out of memory");
 	}
+	struct chunk ck = {.map = map};
 	const struct rtnl_route *first_bad = NULL;
 	bool first_bad_del = false;
 	int ret = 0;
@@ -633,21 +508,21 @@ int rtnl_routes_apply(struct rtnl *r, struct rtnl_route *add, size_t nadd, struc
 	/* Deletes first, so that a route moving to another key never collides. */
 	while (i < total && ret == 0) {
 		size_t len = 0, count = 0;
-		uint32_t first_seq = r->seq + 1;
+		uint32_t first_seq = r->s.seq + 1;
 		while (i < total && len + RTNL_MSG_MAX <= RTNL_APPLY_CHUNK) {
 			bool is_del = i < ndel;
 			struct rtnl_route *rt = is_del ? &del[i] : &add[i - ndel];
 			rt->err = 0;
 			struct nlmsghdr *nlh = rtnl_build_route(
 			    buf + len, is_del ? RTM_DELROUTE : RTM_NEWROUTE,
-			    is_del ? NLM_F_ACK : NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK, ++r->seq,
-			    rt, proto);
+			    is_del ? NLM_F_ACK : NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK,
+			    nl_seq(&r->s), rt, proto);
 			len += nlh->nlmsg_len;
 			map[count].rt = rt;
 			map[count++].del = is_del;
 			i++;
 		}
-		ret = apply_chunk(r, buf, len, first_seq, count, map, e);
+		ret = apply_chunk(r, buf, len, first_seq, count, &ck, e);
 		for (size_t k = 0; k < count && ret == 0; k++) {
 			struct rtnl_route *rt = map[k].rt;
 			bool is_del = map[k].del;
@@ -670,10 +545,10 @@ int rtnl_routes_apply(struct rtnl *r, struct rtnl_route *add, size_t nadd, struc
 		*nfailed = failed;
 	if (first_bad) {
 		char s[CIDR_STRLEN];
-		return mg_err_set(e, "%s route %s dev #%u table %u: %s (%zu of %zu failed)",
+		return mg_err_set(e, "%s route %s dev #%u table %u: %s%s (%zu of %zu failed)",
 		                  first_bad_del ? "delete" : "add", cidr_format(&first_bad->dst, s),
 		                  first_bad->oif, norm_table(first_bad->table),
-		                  strerror(first_bad->err), failed, total);
+		                  strerror(first_bad->err), ck.text, failed, total);
 	}
 	return 0;
 }
@@ -770,7 +645,9 @@ int rtnl_mon_open(struct rtnl_mon *m, mg_err *e)
 		m->nl = NULL;
 		return mg_err_set(e, "rtnetlink monitor bind: %s", strerror(err));
 	}
-	sock_buffers(m->nl, RTNL_SOCKBUF);
+	int sz = RTNL_SOCKBUF; /* best effort: FORCE needs CAP_NET_ADMIN */
+	if (setsockopt(mnl_socket_get_fd(m->nl), SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
+		(void)setsockopt(mnl_socket_get_fd(m->nl), SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	m->buflen = RTNL_RCVBUF;
 	m->buf = malloc(m->buflen);
 	if (!m->buf) {
@@ -882,7 +759,7 @@ void rtnl_mon_close(struct rtnl_mon *m)
 }
 
 int rtnl_routes_sync(struct rtnl *r, uint8_t proto, uint32_t table, const struct rtnl_route *want,
-		     size_t nw, size_t *nadd_out, size_t *ndel_out, mg_err *e)
+                     size_t nw, size_t *nadd_out, size_t *ndel_out, mg_err *e)
 {
 	struct rtnl_route *cur = NULL, *add = NULL, *del = NULL;
 	size_t nc = 0, nadd = 0, ndel = 0, nfailed = 0;

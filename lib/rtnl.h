@@ -17,6 +17,7 @@
 
 #include "cidr.h"
 #include "err.h"
+#include "nl.h"
 
 /*
  * Our rtm_protocol: 109 (0x6d, 'm'). The kernel gives no meaning to values
@@ -34,11 +35,7 @@
 
 /* Request/dump socket. Not thread-safe; one per thread. */
 struct rtnl {
-	struct mnl_socket *nl;
-	uint32_t portid;
-	uint32_t seq;
-	char *buf; /* receive buffer */
-	size_t buflen;
+	struct nl_sock s; /* requests and their ACKs (lib/nl.h) */
 };
 
 /* A device route: dst on oif, in table, with metric. */
@@ -111,7 +108,7 @@ int rtnl_route_diff(const struct rtnl_route *desired, size_t nd, const struct rt
  * the difference. *nadd / *ndel (either may be NULL) count what changed. 0 or -1.
  */
 int rtnl_routes_sync(struct rtnl *r, uint8_t proto, uint32_t table, const struct rtnl_route *want,
-		     size_t nw, size_t *nadd, size_t *ndel, mg_err *e);
+                     size_t nw, size_t *nadd, size_t *ndel, mg_err *e);
 
 /* Message builders (no socket; buf must hold RTNL_MSG_MAX bytes). */
 #define RTNL_MSG_MAX 512

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Backend-independent WireGuard control: selection, dispatch, memory. */
-#include "wg_priv.h"
+/* Backend-independent WireGuard control: the context, backend selection, dispatch. */
+#include "wg.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,56 +10,19 @@
 
 #include "log.h"
 #include "rtnl.h"
+#include "wg_backend.h"
+#include "wg_kernel.h"
+#include "wg_uapi.h"
 
-void wg_peer_free(struct wg_peer *peer)
-{
-	free(peer->allowed_ips);
-	memset(peer, 0, sizeof(*peer));
-}
-
-void wg_device_free(struct wg_device *dev)
-{
-	for (size_t i = 0; i < dev->n_peers; i++)
-		wg_peer_free(&dev->peers[i]);
-	free(dev->peers);
-	wgkey_wipe(dev->private_key, sizeof(dev->private_key));
-	memset(dev, 0, sizeof(*dev));
-}
-
-/* Arrays grow to 4, 8, 16, ...: capacity is implied by the count. */
-static bool needs_growth(size_t n)
-{
-	return n == 0 || (n >= 4 && (n & (n - 1)) == 0);
-}
-
-struct wg_peer *wg_device_add_peer(struct wg_device *dev)
-{
-	size_t n = dev->n_peers;
-	if (needs_growth(n)) {
-		size_t cap = n ? n * 2 : 4;
-		struct wg_peer *p = realloc(dev->peers, cap * sizeof(*p));
-		if (!p)
-			return NULL;
-		dev->peers = p;
-	}
-	struct wg_peer *peer = &dev->peers[dev->n_peers++];
-	memset(peer, 0, sizeof(*peer));
-	return peer;
-}
-
-int wg_peer_add_allowed_ip(struct wg_peer *peer, const struct cidr *c)
-{
-	size_t n = peer->n_allowed_ips;
-	if (needs_growth(n)) {
-		size_t cap = n ? n * 2 : 4;
-		struct cidr *p = realloc(peer->allowed_ips, cap * sizeof(*p));
-		if (!p)
-			return -1;
-		peer->allowed_ips = p;
-	}
-	peer->allowed_ips[peer->n_allowed_ips++] = *c;
-	return 0;
-}
+struct wg_ctx {
+	enum wg_mode mode;
+	char userspace_bin[256];
+	char sock_dir[108];
+	const struct wg_backend_ops *ops; /* chosen by wg_attach */
+	pid_t child_pid;                  /* userspace daemon we started (0: none / adopted) */
+	int genl_family;                  /* kernel: resolved family id, 0 = not yet */
+	bool created;                     /* wg_attach created the interface (vs adopted it) */
+};
 
 const char *wg_mode_name(enum wg_mode mode)
 {
@@ -86,27 +49,89 @@ int wg_mode_parse(const char *s, enum wg_mode *mode)
 	return 0;
 }
 
-void wg_ctx_init(struct wg_ctx *ctx, enum wg_mode mode)
+struct wg_ctx *wg_ctx_new(enum wg_mode mode)
 {
-	memset(ctx, 0, sizeof(*ctx));
+	struct wg_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (!ctx)
+		return NULL;
 	ctx->mode = mode;
 	snprintf(ctx->userspace_bin, sizeof(ctx->userspace_bin), "%s", WG_DEFAULT_USERSPACE_BIN);
 	snprintf(ctx->sock_dir, sizeof(ctx->sock_dir), "%s", WG_DEFAULT_SOCK_DIR);
+	return ctx;
 }
 
-bool wg_uapi_sock_path(const struct wg_ctx *ctx, const char *ifname, char *out, size_t outlen)
+void wg_ctx_free(struct wg_ctx *ctx)
 {
-	int n = snprintf(out, outlen, "%s/%s.sock", ctx->sock_dir, ifname);
-	return n > 0 && (size_t)n < outlen;
+	free(ctx);
 }
 
-bool wg_uapi_sock_exists(const struct wg_ctx *ctx, const char *ifname)
+static int set_str(char *dst, size_t size, const char *src)
 {
-	char path[128];
-	struct stat st;
-	if (!wg_uapi_sock_path(ctx, ifname, path, sizeof(path)))
+	size_t n = strlen(src);
+
+	if (!n || n >= size)
+		return -1;
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+int wg_ctx_set_userspace_bin(struct wg_ctx *ctx, const char *bin)
+{
+	return set_str(ctx->userspace_bin, sizeof(ctx->userspace_bin), bin);
+}
+
+int wg_ctx_set_sock_dir(struct wg_ctx *ctx, const char *dir)
+{
+	return set_str(ctx->sock_dir, sizeof(ctx->sock_dir), dir);
+}
+
+const char *wg_ctx_sock_dir(const struct wg_ctx *ctx)
+{
+	return ctx->sock_dir;
+}
+
+const char *wg_ctx_userspace_bin(const struct wg_ctx *ctx)
+{
+	return ctx->userspace_bin;
+}
+
+int *wg_ctx_genl_family(struct wg_ctx *ctx)
+{
+	return &ctx->genl_family;
+}
+
+pid_t *wg_ctx_child_pid(struct wg_ctx *ctx)
+{
+	return &ctx->child_pid;
+}
+
+const char *wg_backend_name(const struct wg_ctx *ctx)
+{
+	return ctx->ops ? ctx->ops->name : NULL;
+}
+
+bool wg_created(const struct wg_ctx *ctx)
+{
+	return ctx->created;
+}
+
+pid_t wg_child_pid(const struct wg_ctx *ctx)
+{
+	return ctx->child_pid;
+}
+
+bool wg_reap_child(struct wg_ctx *ctx, pid_t pid)
+{
+	if (!ctx->child_pid || ctx->child_pid != pid)
 		return false;
-	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+	ctx->child_pid = 0;
+	return true;
+}
+
+void wg_select_existing(struct wg_ctx *ctx, const char *ifname)
+{
+	ctx->ops = wg_uapi_sock_exists(ctx, ifname) ? &wg_uapi_ops : &wg_kernel_ops;
 }
 
 static int link_exists(const char *ifname, bool *exists, mg_err *e)
@@ -132,6 +157,9 @@ int wg_attach(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 	if (!wg_uapi_sock_path(ctx, ifname, path, sizeof(path)))
 		return mg_err_set(e, "WireGuard socket path for %s is too long", ifname);
 	ctx->created = false;
+	/* a socket left by a killed daemon is not adopted: it would serve nothing */
+	if (wg_uapi_reap_stale(ctx, ifname, e) < 0)
+		return -1;
 	if (wg_uapi_sock_exists(ctx, ifname)) {
 		if (ctx->mode == WG_MODE_KERNEL)
 			return mg_err_set(e,
@@ -151,7 +179,7 @@ int wg_attach(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 			                  "link %s exists but has no WireGuard socket %s; delete "
 			                  "it or choose another interface name",
 			                  ifname, path);
-		if (wg_kernel_family(ctx, e) < 0)
+		if (wg_kernel_ops.probe(ctx, ifname, e) < 0)
 			return mg_err_prefix(e,
 			                     "link %s exists but is not a kernel WireGuard "
 			                     "interface and has no socket %s",
@@ -180,6 +208,11 @@ int wg_attach(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 	return 0;
 }
 
+bool wg_userspace_dead(const struct wg_ctx *ctx, const char *ifname)
+{
+	return ctx->ops == &wg_uapi_ops && wg_uapi_sock_state(ctx, ifname) != WG_SOCK_LIVE;
+}
+
 static int need_ops(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 {
 	if (ctx->ops)
@@ -203,10 +236,8 @@ int wg_get_device(struct wg_ctx *ctx, const char *ifname, struct wg_device *dev,
 
 int wg_destroy(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 {
-	if (!ctx->ops) {
-		/* not attached: pick the backend the way wg(8) does, without creating */
-		ctx->ops = wg_uapi_sock_exists(ctx, ifname) ? &wg_uapi_ops : &wg_kernel_ops;
-	}
+	if (!ctx->ops)
+		wg_select_existing(ctx, ifname); /* not attached: create nothing */
 	int ret = ctx->ops->destroy(ctx, ifname, e);
 	ctx->ops = NULL;
 	return ret;

@@ -59,31 +59,26 @@ enum wg_mode { WG_MODE_AUTO = 0, WG_MODE_KERNEL, WG_MODE_USERSPACE };
 const char *wg_mode_name(enum wg_mode mode);
 int wg_mode_parse(const char *s, enum wg_mode *mode);
 
+/* The WireGuard control context: which backend serves the interface, its daemon. */
 struct wg_ctx;
 
-struct wg_backend_ops {
-	const char *name; /* "kernel" or "userspace" */
-	int (*create)(struct wg_ctx *ctx, const char *ifname, mg_err *e);
-	int (*destroy)(struct wg_ctx *ctx, const char *ifname, mg_err *e);
-	int (*set_device)(struct wg_ctx *ctx, const struct wg_device *dev, mg_err *e);
-	/* Fills dev (free with wg_device_free). */
-	int (*get_device)(struct wg_ctx *ctx, const char *ifname, struct wg_device *dev, mg_err *e);
-};
-
-extern const struct wg_backend_ops wg_kernel_ops;
-extern const struct wg_backend_ops wg_uapi_ops;
-
-struct wg_ctx {
-	enum wg_mode mode;
-	char userspace_bin[256];          /* default "wireguard-go"; looked up in PATH */
-	char sock_dir[108];               /* default /var/run/wireguard */
-	const struct wg_backend_ops *ops; /* chosen by wg_attach */
-	pid_t child_pid;                  /* userspace daemon we started (0: none / adopted) */
-	int genl_family;                  /* kernel: resolved family id, 0 = not yet */
-	bool created;                     /* wg_attach created the interface (vs adopted it) */
-};
-
-void wg_ctx_init(struct wg_ctx *ctx, enum wg_mode mode);
+/* NULL when out of memory. Freeing leaves the interface and any daemon as they are. */
+struct wg_ctx *wg_ctx_new(enum wg_mode mode);
+void wg_ctx_free(struct wg_ctx *ctx);
+/* The userspace implementation (default "wireguard-go", looked up in PATH) and the
+ * directory of its sockets (default /var/run/wireguard). -1 when too long. */
+int wg_ctx_set_userspace_bin(struct wg_ctx *ctx, const char *bin);
+int wg_ctx_set_sock_dir(struct wg_ctx *ctx, const char *dir);
+/* "kernel" or "userspace" once attached, else NULL. */
+const char *wg_backend_name(const struct wg_ctx *ctx);
+/* The last wg_attach created the interface (rather than adopting it). */
+bool wg_created(const struct wg_ctx *ctx);
+/* The userspace daemon this context started (0: none, or adopted). */
+pid_t wg_child_pid(const struct wg_ctx *ctx);
+/* pid (an exited child) was the userspace daemon we started: forget it, true. */
+bool wg_reap_child(struct wg_ctx *ctx, pid_t pid);
+/* Pick the backend of an existing interface the way wg(8) does, creating nothing. */
+void wg_select_existing(struct wg_ctx *ctx, const char *ifname);
 
 /*
  * Choose the backend for ifname and make sure the interface exists:
@@ -101,31 +96,15 @@ int wg_destroy(struct wg_ctx *ctx, const char *ifname, mg_err *e);
 /* Path of the UAPI socket; false if it does not fit. */
 bool wg_uapi_sock_path(const struct wg_ctx *ctx, const char *ifname, char *out, size_t outlen);
 bool wg_uapi_sock_exists(const struct wg_ctx *ctx, const char *ifname);
-
-/* ---- exposed for unit tests ---- */
-
-/* UAPI "set=1" request text (ends with an empty line). *out is malloc'ed; wipe+free it
- * with wg_text_free. */
-int wg_uapi_set_text(const struct wg_device *dev, char **out, size_t *len, mg_err *e);
-void wg_text_free(char *text, size_t len);
-/* Parse a "get=1" reply (device keys, peer blocks, errno=N, empty line). */
-int wg_uapi_parse_get(const char *text, size_t len, struct wg_device *dev, mg_err *e);
-
-/* Kernel: build WG_CMD_SET_DEVICE messages one at a time. */
-struct wg_nl_cursor {
-	size_t peer;  /* next peer */
-	size_t aip;   /* next allowed IP of that peer */
-	bool started; /* first message emitted (device attrs go in the first only) */
-	bool done;
-};
+/* NONE: no socket; LIVE: a daemon accepts (or might); DEAD: connect() is refused. */
+enum wg_sock_state { WG_SOCK_NONE, WG_SOCK_LIVE, WG_SOCK_DEAD };
+enum wg_sock_state wg_uapi_sock_state(const struct wg_ctx *ctx, const char *ifname);
 /*
- * Build the next message into buf (bufsize bytes) for genl family `family`.
- * Returns the message, or NULL with e set if a single peer header cannot fit.
- * cur->done becomes true after the last message.
+ * Remove <sock_dir>/<ifname>.sock when nobody answers on it (its daemon was killed):
+ * 1 removed, 0 nothing to remove (absent or alive), -1 with e set.
  */
-struct nlmsghdr *wg_nl_build_set(void *buf, size_t bufsize, uint16_t family, uint32_t seq,
-                                 const struct wg_device *dev, struct wg_nl_cursor *cur, mg_err *e);
-/* Merge one WG_CMD_GET_DEVICE reply message into dev (peers continue across messages). */
-int wg_nl_parse_get(const struct nlmsghdr *nlh, struct wg_device *dev, mg_err *e);
+int wg_uapi_reap_stale(const struct wg_ctx *ctx, const char *ifname, mg_err *e);
+/* The interface is served by a userspace daemon that no longer answers (or is gone). */
+bool wg_userspace_dead(const struct wg_ctx *ctx, const char *ifname);
 
 #endif

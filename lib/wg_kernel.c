@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Kernel WireGuard: generic netlink family "wireguard"; links through rtnetlink. */
-#include "wg_priv.h"
+#include "wg_kernel.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,56 +12,34 @@
 #include <string.h>
 #include <time.h>
 
+#include "nl.h"
 #include "rtnl.h"
 
-/* ---- a generic netlink request/ACK helper ---- */
+/* ---- generic netlink through the shared loop (lib/nl.h) ---- */
 
 struct genl {
-	struct mnl_socket *nl;
-	uint32_t portid;
-	uint32_t seq;
-	char buf[32768]; /* a dump skb holds at most 32 KiB */
+	struct nl_sock s;
 };
 
 static int genl_open(struct genl *g, mg_err *e)
 {
-	g->nl = mnl_socket_open2(NETLINK_GENERIC, SOCK_CLOEXEC);
-	if (!g->nl)
-		return mg_err_set(e, "generic netlink socket: %s", strerror(errno));
-	if (mnl_socket_bind(g->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		int err = errno;
-		mnl_socket_close(g->nl);
-		return mg_err_set(e, "generic netlink bind: %s", strerror(err));
-	}
-	int one = 1;
-	(void)mnl_socket_setsockopt(g->nl, NETLINK_CAP_ACK, &one, sizeof(one));
-	g->portid = mnl_socket_get_portid(g->nl);
-	g->seq = (uint32_t)time(NULL);
-	return 0;
+	/* a dump skb holds at most 32 KiB */
+	const struct nl_opts o = {.rcvbuf = 32768, .timeout_s = 10};
+	return nl_open(&g->s, NETLINK_GENERIC, &o, "generic netlink", e);
 }
 
 static void genl_close(struct genl *g)
 {
-	mnl_socket_close(g->nl);
-	wgkey_wipe(g->buf, sizeof(g->buf)); /* replies may have carried the private key */
+	if (g->s.buf)
+		wgkey_wipe(g->s.buf, g->s.buflen); /* replies may have carried the private key */
+	nl_close(&g->s);
 }
 
-/* Send nlh, run cb over replies until ACK/DONE. 0, or -1 with errno. */
-static int genl_talk(struct genl *g, const struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+/* Send nlh, run cb over replies until ACK/DONE. 0, or -1 with errno (extack: kernel text). */
+static int genl_talk(struct genl *g, const struct nlmsghdr *nlh, mnl_cb_t cb, void *data,
+                     char *extack, size_t extack_len)
 {
-	uint32_t seq = nlh->nlmsg_seq;
-	if (mnl_socket_sendto(g->nl, nlh, nlh->nlmsg_len) < 0)
-		return -1;
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(g->nl, g->buf, sizeof(g->buf));
-		if (n < 0)
-			return -1;
-		int ret = mnl_cb_run(g->buf, (size_t)n, seq, g->portid, cb, data);
-		if (ret < 0)
-			return -1;
-		if (ret == MNL_CB_STOP)
-			return 0;
-	}
+	return nl_talk(&g->s, nlh, cb, data, extack, extack_len);
 }
 
 static int family_attr_cb(const struct nlattr *a, void *data)
@@ -84,16 +62,17 @@ static int resolve_family(struct genl *g, int *family, mg_err *e)
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = GENL_ID_CTRL;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = ++g->seq;
+	nlh->nlmsg_seq = nl_seq(&g->s);
 	struct genlmsghdr *gh = mnl_nlmsg_put_extra_header(nlh, sizeof(*gh));
 	gh->cmd = CTRL_CMD_GETFAMILY;
 	gh->version = 1;
 	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, WG_GENL_NAME);
 	*family = 0;
-	if (genl_talk(g, nlh, family_cb, family) < 0) {
+	char xa[NL_EXTACK_LEN];
+	if (genl_talk(g, nlh, family_cb, family, xa, sizeof(xa)) < 0) {
 		int err = errno;
-		mg_err_set(e, "generic netlink family \"%s\": %s%s", WG_GENL_NAME, strerror(err),
-		           err == ENOENT ? " (no WireGuard kernel module)" : "");
+		mg_err_set(e, "generic netlink family \"%s\": %s%s%s", WG_GENL_NAME, strerror(err),
+		           xa, err == ENOENT ? " (no WireGuard kernel module)" : "");
 		errno = err;
 		return -1;
 	}
@@ -104,9 +83,10 @@ static int resolve_family(struct genl *g, int *family, mg_err *e)
 	return 0;
 }
 
-int wg_kernel_family(struct wg_ctx *ctx, mg_err *e)
+/* Resolve (and cache in ctx) the "wireguard" genl family: 0, or -1 (errno ENOENT: no module). */
+static int wg_kernel_family(struct wg_ctx *ctx, mg_err *e)
 {
-	if (ctx->genl_family)
+	if (*wg_ctx_genl_family(ctx))
 		return 0;
 	struct genl *g = malloc(sizeof(*g));
 	if (!g)
@@ -124,7 +104,7 @@ int wg_kernel_family(struct wg_ctx *ctx, mg_err *e)
 		errno = err;
 		return -1;
 	}
-	ctx->genl_family = family;
+	*wg_ctx_genl_family(ctx) = family;
 	return 0;
 }
 
@@ -435,17 +415,18 @@ static int kernel_set_device(struct wg_ctx *ctx, const struct wg_device *dev, mg
 		struct wg_nl_cursor cur = {0};
 		size_t part = 0;
 		while (!cur.done) {
-			struct nlmsghdr *nlh =
-			    wg_nl_build_set(buf, MNL_SOCKET_BUFFER_SIZE, (uint16_t)ctx->genl_family,
-			                    ++g->seq, dev, &cur, e);
+			struct nlmsghdr *nlh = wg_nl_build_set(buf, MNL_SOCKET_BUFFER_SIZE,
+			                                       (uint16_t)*wg_ctx_genl_family(ctx),
+			                                       nl_seq(&g->s), dev, &cur, e);
 			if (!nlh) {
 				ret = -1;
 				break;
 			}
 			part++;
-			if (genl_talk(g, nlh, NULL, NULL) < 0) {
-				ret = mg_err_set(e, "configure WireGuard %s (message %zu): %s",
-				                 dev->ifname, part, strerror(errno));
+			char xa[NL_EXTACK_LEN];
+			if (genl_talk(g, nlh, NULL, NULL, xa, sizeof(xa)) < 0) {
+				ret = mg_err_set(e, "configure WireGuard %s (message %zu): %s%s",
+				                 dev->ifname, part, strerror(errno), xa);
 				break;
 			}
 		}
@@ -486,16 +467,17 @@ static int kernel_get_device(struct wg_ctx *ctx, const char *ifname, struct wg_d
 	for (int attempt = 0; attempt < 4; attempt++) {
 		char req[128];
 		struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
-		nlh->nlmsg_type = (uint16_t)ctx->genl_family;
+		nlh->nlmsg_type = (uint16_t)*wg_ctx_genl_family(ctx);
 		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_DUMP;
-		nlh->nlmsg_seq = ++g->seq;
+		nlh->nlmsg_seq = nl_seq(&g->s);
 		struct genlmsghdr *gh = mnl_nlmsg_put_extra_header(nlh, sizeof(*gh));
 		gh->cmd = WG_CMD_GET_DEVICE;
 		gh->version = WG_GENL_VERSION;
 		mnl_attr_put_strz(nlh, WGDEVICE_A_IFNAME, ifname);
 		struct get_ctx c = {dev, &le};
+		char xa[NL_EXTACK_LEN];
 		mg_err_clear(&le);
-		if (genl_talk(g, nlh, get_cb, &c) == 0) {
+		if (genl_talk(g, nlh, get_cb, &c, xa, sizeof(xa)) == 0) {
 			ret = 0;
 			break;
 		}
@@ -506,7 +488,7 @@ static int kernel_get_device(struct wg_ctx *ctx, const char *ifname, struct wg_d
 			continue;
 		}
 		if (!le.msg[0])
-			mg_err_set(&le, "%s", strerror(err));
+			mg_err_set(&le, "%s%s", strerror(err), xa);
 		break;
 	}
 	if (ret < 0)
@@ -516,8 +498,16 @@ static int kernel_get_device(struct wg_ctx *ctx, const char *ifname, struct wg_d
 	return ret;
 }
 
+/* An existing link is ours to drive when the kernel has the WireGuard family. */
+static int kernel_probe(struct wg_ctx *ctx, const char *ifname, mg_err *e)
+{
+	(void)ifname;
+	return wg_kernel_family(ctx, e);
+}
+
 const struct wg_backend_ops wg_kernel_ops = {
     .name = "kernel",
+    .probe = kernel_probe,
     .create = kernel_create,
     .destroy = kernel_destroy,
     .set_device = kernel_set_device,

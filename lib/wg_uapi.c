@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Userspace WireGuard: the UAPI text protocol on <sock_dir>/<ifname>.sock. */
-#include "wg_priv.h"
+#include "wg_uapi.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -27,6 +28,23 @@ extern char **environ;
 
 #define UAPI_MAX_REPLY  (16u << 20)
 #define UAPI_TIMEOUT_MS 5000
+
+/* ---- the socket ---- */
+
+bool wg_uapi_sock_path(const struct wg_ctx *ctx, const char *ifname, char *out, size_t outlen)
+{
+	int n = snprintf(out, outlen, "%s/%s.sock", wg_ctx_sock_dir(ctx), ifname);
+	return n > 0 && (size_t)n < outlen;
+}
+
+bool wg_uapi_sock_exists(const struct wg_ctx *ctx, const char *ifname)
+{
+	char path[128];
+	struct stat st;
+	if (!wg_uapi_sock_path(ctx, ifname, path, sizeof(path)))
+		return false;
+	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
 
 /* ---- a growable text buffer that never leaves key material behind ---- */
 
@@ -473,26 +491,60 @@ static void sleep_ms(long ms)
 		;
 }
 
-/* Wait up to ms for pid to exit; 1 if it did (status in *status), 0 if not, -1 on error. */
+/* connect() to the UAPI socket: 0 accepted, else the errno (ENOENT: no socket). */
+static int uapi_sock_connect_err(const struct wg_ctx *ctx, const char *ifname)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd, err = 0;
+
+	if (!wg_uapi_sock_path(ctx, ifname, sun.sun_path, sizeof(sun.sun_path)))
+		return ENAMETOOLONG;
+	if (!wg_uapi_sock_exists(ctx, ifname))
+		return ENOENT;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
 /*
  * The socket file appears at bind(), a moment before the daemon listens: only a
  * connection that is accepted means the interface can be configured.
  */
 static bool uapi_sock_answers(const struct wg_ctx *ctx, const char *ifname)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	bool ok;
-	int fd;
+	return uapi_sock_connect_err(ctx, ifname) == 0;
+}
 
-	if (!wg_uapi_sock_exists(ctx, ifname) ||
-	    !wg_uapi_sock_path(ctx, ifname, sun.sun_path, sizeof(sun.sun_path)))
-		return false;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
-	close(fd);
-	return ok;
+enum wg_sock_state wg_uapi_sock_state(const struct wg_ctx *ctx, const char *ifname)
+{
+	int err = uapi_sock_connect_err(ctx, ifname);
+
+	if (err == ENOENT || err == ENAMETOOLONG)
+		return WG_SOCK_NONE;
+	/* only a refusal proves nobody listens (EAGAIN: a full backlog, alive) */
+	return err == ECONNREFUSED ? WG_SOCK_DEAD : WG_SOCK_LIVE;
+}
+
+int wg_uapi_reap_stale(const struct wg_ctx *ctx, const char *ifname, mg_err *e)
+{
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+	if (wg_uapi_sock_state(ctx, ifname) != WG_SOCK_DEAD)
+		return 0;
+	/* a daemon between bind() and listen() refuses too: ask again a moment later */
+	sleep_ms(100);
+	if (wg_uapi_sock_state(ctx, ifname) != WG_SOCK_DEAD)
+		return 0;
+	if (!wg_uapi_sock_path(ctx, ifname, path, sizeof(path)))
+		return 0;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return mg_err_set(e, "remove dead WireGuard socket %s: %s", path, strerror(errno));
+	log_warn("wireguard: removed %s: nobody answers on it (its daemon died)", path);
+	return 1;
 }
 
 static int wait_bounded(pid_t pid, long ms, int *status)
@@ -548,10 +600,10 @@ static int uapi_create(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 		return mg_err_set(e, "WireGuard socket path for %s too long", ifname);
 	char **env = build_env();
 	if (!env)
-		return mg_err_set(e, "start %s: out of memory", ctx->userspace_bin);
+		return mg_err_set(e, "start %s: out of memory", wg_ctx_userspace_bin(ctx));
 	char ifarg[IF_NAMESIZE];
 	snprintf(ifarg, sizeof(ifarg), "%s", ifname);
-	char *argv[] = {ctx->userspace_bin, "-f", ifarg, NULL};
+	char *argv[] = {(char *)wg_ctx_userspace_bin(ctx), "-f", ifarg, NULL};
 	posix_spawnattr_t attr;
 	sigset_t none, defaults;
 	sigemptyset(&none);
@@ -563,9 +615,8 @@ static int uapi_create(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 	sigaddset(&defaults, SIGCHLD);
 	int err = posix_spawnattr_init(&attr);
 	if (!err)
-		err =
-		    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-							    POSIX_SPAWN_SETSID);
+		err = posix_spawnattr_setflags(
+		    &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
 	if (!err)
 		err = posix_spawnattr_setsigmask(&attr, &none);
 	if (!err)
@@ -584,20 +635,20 @@ static int uapi_create(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 		err = posix_spawn_file_actions_adddup2(&fa, 2, 1);
 	pid_t pid = 0;
 	if (!err)
-		err = posix_spawnp(&pid, ctx->userspace_bin, &fa, &attr, argv, env);
+		err = posix_spawnp(&pid, wg_ctx_userspace_bin(ctx), &fa, &attr, argv, env);
 	if (!fa_err)
 		posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	free(env);
 	if (err)
-		return mg_err_set(e, "start %s for %s: %s", ctx->userspace_bin, ifname,
+		return mg_err_set(e, "start %s for %s: %s", wg_ctx_userspace_bin(ctx), ifname,
 		                  strerror(err));
 	/* Bounded wait for the UAPI socket; a daemon that dies early is reported. */
 	for (long waited = 0; waited <= UAPI_TIMEOUT_MS; waited += 10) {
 		if (uapi_sock_answers(ctx, ifname)) {
-			ctx->child_pid = pid;
-			log_info("wireguard: %s serving %s (pid %d)", ctx->userspace_bin, ifname,
-			         (int)pid);
+			*wg_ctx_child_pid(ctx) = pid;
+			log_info("wireguard: %s serving %s (pid %d)", wg_ctx_userspace_bin(ctx),
+			         ifname, (int)pid);
 			return 0;
 		}
 		int status;
@@ -605,27 +656,27 @@ static int uapi_create(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 		if (r == pid) {
 			char how[64];
 			describe_status(status, how, sizeof(how));
-			return mg_err_set(e, "%s for %s %s before creating %s", ctx->userspace_bin,
-			                  ifname, how, path);
+			return mg_err_set(e, "%s for %s %s before creating %s",
+			                  wg_ctx_userspace_bin(ctx), ifname, how, path);
 		}
 		sleep_ms(10);
 	}
 	int status;
 	kill(pid, SIGKILL);
 	(void)wait_bounded(pid, 1000, &status);
-	return mg_err_set(e, "%s for %s did not create %s within %d ms", ctx->userspace_bin, ifname,
-	                  path, UAPI_TIMEOUT_MS);
+	return mg_err_set(e, "%s for %s did not create %s within %d ms", wg_ctx_userspace_bin(ctx),
+	                  ifname, path, UAPI_TIMEOUT_MS);
 }
 
 static int uapi_destroy(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 {
-	if (ctx->child_pid > 0) {
-		pid_t pid = ctx->child_pid;
+	if (*wg_ctx_child_pid(ctx) > 0) {
+		pid_t pid = *wg_ctx_child_pid(ctx);
 		int status;
-		ctx->child_pid = 0;
+		*wg_ctx_child_pid(ctx) = 0;
 		if (kill(pid, SIGTERM) < 0 && errno != ESRCH)
-			return mg_err_set(e, "stop %s (pid %d): %s", ctx->userspace_bin, (int)pid,
-			                  strerror(errno));
+			return mg_err_set(e, "stop %s (pid %d): %s", wg_ctx_userspace_bin(ctx),
+			                  (int)pid, strerror(errno));
 		int r = wait_bounded(pid, UAPI_TIMEOUT_MS, &status);
 		if (r == 0) {
 			log_warn("wireguard: pid %d ignored SIGTERM; killing it", (int)pid);
@@ -653,13 +704,25 @@ static int uapi_destroy(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 	for (long waited = 0; waited < UAPI_TIMEOUT_MS && wg_uapi_sock_exists(ctx, ifname);
 	     waited += 10)
 		sleep_ms(10);
+	if (wg_uapi_reap_stale(ctx, ifname, e) < 0)
+		return -1;
 	if (wg_uapi_sock_exists(ctx, ifname))
 		log_warn("wireguard: %s deleted but its socket is still there", ifname);
 	return 0;
 }
 
+/* An existing link is served by a daemon when its socket answers. */
+static int uapi_probe(struct wg_ctx *ctx, const char *ifname, mg_err *e)
+{
+	if (wg_uapi_sock_state(ctx, ifname) == WG_SOCK_LIVE)
+		return 0;
+	errno = ENOENT;
+	return mg_err_set(e, "no WireGuard daemon answers for %s", ifname);
+}
+
 const struct wg_backend_ops wg_uapi_ops = {
     .name = "userspace",
+    .probe = uapi_probe,
     .create = uapi_create,
     .destroy = uapi_destroy,
     .set_device = uapi_set_device,

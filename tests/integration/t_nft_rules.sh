@@ -80,6 +80,8 @@ mg_log "a batch the kernel refuses leaves the table byte-identical"
 before=$(nsx "$N" nft -j list table inet meshgate)
 if nsx "$N" "$T" apply "$TUN" "$(cfg '"nat":{"enabled":true}')" --reject 2>"$MG_TMP/rej"; then mg_fail "refused batch reported success"; fi
 assert_contains "$(cat "$MG_TMP/rej")" "previous table is unchanged"
+# every refusal names the message of the batch it was, with the kernel's errno
+assert_contains "$(cat "$MG_TMP/rej")" "test rule (no_such_set) (message "
 assert_eq "$(nsx "$N" nft -j list table inet meshgate)" "$before" "table after a refused batch"
 
 mg_log "a foreign table is never modified, and its policy drop is reported"

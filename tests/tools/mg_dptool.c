@@ -101,11 +101,15 @@ static int cmd_wg_up(int argc, char **argv)
 	dev.listen_port = (uint16_t)atoi(argv[4]);
 	dev.replace_peers = true;
 
-	struct wg_ctx ctx;
-	wg_ctx_init(&ctx, mode);
-	int ret = wg_attach(&ctx, ifname, &e);
+	struct wg_ctx *ctx = wg_ctx_new(mode);
+	if (!ctx)
+		return fail(&e);
+	int ret = wg_attach(ctx, ifname, &e);
 	if (ret == 0)
-		ret = wg_set_device(&ctx, &dev, &e);
+		ret = wg_set_device(ctx, &dev, &e);
+	const char *backend = wg_backend_name(ctx);
+	pid_t child = wg_child_pid(ctx);
+	wg_ctx_free(ctx);
 	wgkey_wipe(dev.private_key, sizeof(dev.private_key));
 	if (ret < 0)
 		return fail(&e);
@@ -124,7 +128,7 @@ static int cmd_wg_up(int argc, char **argv)
 	rtnl_close(&r);
 	if (ret < 0)
 		return fail(&e);
-	printf("backend=%s pid=%d ifindex=%u\n", ctx.ops->name, (int)ctx.child_pid, idx);
+	printf("backend=%s pid=%d ifindex=%u\n", backend, (int)child, idx);
 	return 0;
 }
 
@@ -162,11 +166,11 @@ static int cmd_peer(int argc, char **argv)
 	peer.n_allowed_ips = n;
 	dev.peers = &peer;
 	dev.n_peers = 1;
-	struct wg_ctx ctx;
-	wg_ctx_init(&ctx, WG_MODE_AUTO);
-	int ret = wg_attach(&ctx, dev.ifname, &e);
+	struct wg_ctx *ctx = wg_ctx_new(WG_MODE_AUTO);
+	int ret = ctx ? wg_attach(ctx, dev.ifname, &e) : mg_err_set(&e, "out of memory");
 	if (ret == 0)
-		ret = wg_set_device(&ctx, &dev, &e);
+		ret = wg_set_device(ctx, &dev, &e);
+	wg_ctx_free(ctx);
 	free(ips);
 	return ret < 0 ? fail(&e) : 0;
 }
@@ -176,18 +180,19 @@ static int cmd_wg_show(int argc, char **argv)
 	mg_err e = {{0}};
 	if (argc < 3)
 		return usage();
-	struct wg_ctx ctx;
-	wg_ctx_init(&ctx, WG_MODE_AUTO);
-	if (!wg_uapi_sock_exists(&ctx, argv[2]))
-		ctx.ops = &wg_kernel_ops;
-	else
-		ctx.ops = &wg_uapi_ops;
+	struct wg_ctx *ctx = wg_ctx_new(WG_MODE_AUTO);
+	if (!ctx)
+		return 1;
+	wg_select_existing(ctx, argv[2]);
 	struct wg_device dev;
-	if (wg_get_device(&ctx, argv[2], &dev, &e) < 0)
+	if (wg_get_device(ctx, argv[2], &dev, &e) < 0) {
+		wg_ctx_free(ctx);
 		return fail(&e);
+	}
 	uint8_t pub[WG_KEY_LEN];
 	char b64[WG_KEY_B64_LEN];
-	printf("backend %s\nlisten_port %u\n", ctx.ops->name, dev.listen_port);
+	printf("backend %s\nlisten_port %u\n", wg_backend_name(ctx), dev.listen_port);
+	wg_ctx_free(ctx);
 	if (dev.has_private_key && wgkey_public(dev.private_key, pub, &e) == 0) {
 		wgkey_to_base64(pub, b64);
 		printf("public_key %s\n", b64);
@@ -227,9 +232,12 @@ static int cmd_wg_down(int argc, char **argv)
 	mg_err e = {{0}};
 	if (argc < 3)
 		return usage();
-	struct wg_ctx ctx;
-	wg_ctx_init(&ctx, WG_MODE_AUTO);
-	return wg_destroy(&ctx, argv[2], &e) < 0 ? fail(&e) : 0;
+	struct wg_ctx *ctx = wg_ctx_new(WG_MODE_AUTO);
+	if (!ctx)
+		return 1;
+	int ret = wg_destroy(ctx, argv[2], &e);
+	wg_ctx_free(ctx);
+	return ret < 0 ? fail(&e) : 0;
 }
 
 static int cmd_routes_apply(int argc, char **argv)

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nl.h"
 #include "rtnl.h"
 
 #define MAXATTR 64
@@ -277,10 +279,52 @@ static void test_parse_events(void **state)
 	assert_int_equal(rtnl_parse_event(nlh, &ev), 0);
 }
 
+/* An NLMSG_ERROR as the kernel sends it, echoing `body` bytes of the request (capped: 0). */
+static struct nlmsghdr *put_ack(char *buf, int error, bool capped, size_t body, const char *text)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = NLMSG_ERROR;
+	nlh->nlmsg_flags = (capped ? NLM_F_CAPPED : 0) | (text ? NLM_F_ACK_TLVS : 0);
+	struct nlmsgerr *err = mnl_nlmsg_put_extra_header(nlh, sizeof(*err) + body);
+	err->error = error;
+	err->msg.nlmsg_len = (uint32_t)(sizeof(struct nlmsghdr) + body);
+	err->msg.nlmsg_type = RTM_NEWROUTE;
+	if (text)
+		mnl_attr_put_strz(nlh, NLMSGERR_ATTR_MSG, text);
+	return nlh;
+}
+
+/* The shared loop reads the errno and the kernel's extended-ACK text, capped or not. */
+static void test_nl_ack_errno(void **state)
+{
+	(void)state;
+	char buf[512];
+	const char *text;
+
+	assert_int_equal(nl_ack_errno(put_ack(buf, 0, true, 0, NULL), &text), 0);
+	assert_null(text);
+	assert_int_equal(nl_ack_errno(put_ack(buf, -EEXIST, true, 0, "Route exists"), &text),
+	                 EEXIST);
+	assert_non_null(text);
+	assert_string_equal(text, "Route exists");
+	/* uncapped: the whole request is echoed before the TLVs */
+	assert_int_equal(nl_ack_errno(put_ack(buf, -EINVAL, false, 12, "Invalid prefix"), &text),
+	                 EINVAL);
+	assert_non_null(text);
+	assert_string_equal(text, "Invalid prefix");
+	assert_int_equal(nl_ack_errno(put_ack(buf, -ENODEV, true, 0, NULL), &text), ENODEV);
+	assert_null(text);
+	/* too short to hold a struct nlmsgerr */
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = NLMSG_ERROR;
+	assert_int_equal(nl_ack_errno(nlh, &text), EBADMSG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_build_route_v4),
+	    cmocka_unit_test(test_nl_ack_errno),
 	    cmocka_unit_test(test_build_route_v6_table_metric_delete),
 	    cmocka_unit_test(test_build_addr_noprefixroute),
 	    cmocka_unit_test(test_build_link),

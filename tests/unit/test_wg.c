@@ -13,9 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "wg.h"
-#include "wg_priv.h"
+#include "wg_kernel.h"
+#include "wg_uapi.h"
 
 #define FAMILY  0x1b
 #define MAXATTR 16
@@ -424,12 +428,64 @@ static void test_mode_parse(void **state)
 	assert_int_equal(m, WG_MODE_USERSPACE);
 	assert_string_equal(wg_mode_name(m), "userspace");
 	assert_int_equal(wg_mode_parse("bogus", &m), -1);
-	struct wg_ctx ctx;
-	wg_ctx_init(&ctx, WG_MODE_AUTO);
+	struct wg_ctx *ctx = wg_ctx_new(WG_MODE_AUTO);
+	assert_non_null(ctx);
 	char path[128];
-	assert_true(wg_uapi_sock_path(&ctx, "mg0", path, sizeof(path)));
+	assert_true(wg_uapi_sock_path(ctx, "mg0", path, sizeof(path)));
 	assert_string_equal(path, "/var/run/wireguard/mg0.sock");
-	assert_string_equal(ctx.userspace_bin, "wireguard-go");
+	assert_null(wg_backend_name(ctx)); /* not attached */
+	assert_false(wg_created(ctx));
+	assert_false(wg_reap_child(ctx, 1));
+	assert_int_equal(wg_ctx_set_sock_dir(ctx, "/run/x"), 0);
+	assert_true(wg_uapi_sock_path(ctx, "mg0", path, sizeof(path)));
+	assert_string_equal(path, "/run/x/mg0.sock");
+	char big[300];
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	assert_int_equal(wg_ctx_set_userspace_bin(ctx, big), -1);
+	assert_int_equal(wg_ctx_set_sock_dir(ctx, ""), -1);
+	wg_ctx_free(ctx);
+}
+
+/* A socket nobody listens on (its daemon was killed) is dead and removed; a live one stays. */
+static void test_uapi_stale_socket(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/mg-test-wg.XXXXXX", path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct wg_ctx *ctx = wg_ctx_new(WG_MODE_USERSPACE);
+	mg_err e = {""};
+
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(ctx);
+	assert_int_equal(wg_ctx_set_sock_dir(ctx, dir), 0);
+	assert_int_equal(wg_uapi_sock_state(ctx, "mgt0"), WG_SOCK_NONE);
+	assert_int_equal(wg_uapi_reap_stale(ctx, "mgt0", &e), 0);
+
+	/* bound, then closed without unlink: what kill -9 leaves */
+	snprintf(path, sizeof(path), "%s/mgt0.sock", dir);
+	memcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	close(fd);
+	assert_true(wg_uapi_sock_exists(ctx, "mgt0"));
+	assert_int_equal(wg_uapi_sock_state(ctx, "mgt0"), WG_SOCK_DEAD);
+	assert_int_equal(wg_uapi_reap_stale(ctx, "mgt0", &e), 1);
+	assert_false(wg_uapi_sock_exists(ctx, "mgt0"));
+
+	/* a listening daemon: alive, never removed */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(wg_uapi_sock_state(ctx, "mgt0"), WG_SOCK_LIVE);
+	assert_int_equal(wg_uapi_reap_stale(ctx, "mgt0", &e), 0);
+	assert_true(wg_uapi_sock_exists(ctx, "mgt0"));
+	close(fd);
+	unlink(path);
+	rmdir(dir);
+	wg_ctx_free(ctx);
 }
 
 int main(void)
@@ -438,6 +494,7 @@ int main(void)
 	    cmocka_unit_test(test_nl_set_two_peers),  cmocka_unit_test(test_nl_set_split),
 	    cmocka_unit_test(test_uapi_set_text),     cmocka_unit_test(test_uapi_parse_get),
 	    cmocka_unit_test(test_uapi_parse_errors), cmocka_unit_test(test_mode_parse),
+	    cmocka_unit_test(test_uapi_stale_socket),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

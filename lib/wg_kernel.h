@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* Private to lib/wg*.c: the WireGuard generic netlink constants and shared helpers. */
-#ifndef MG_WG_PRIV_H
-#define MG_WG_PRIV_H
+/*
+ * The kernel WireGuard backend (generic netlink family "wireguard"): its ops, and its
+ * message builder and parser (exposed for the unit tests).
+ */
+#ifndef MG_WG_KERNEL_H
+#define MG_WG_KERNEL_H
 
-#include "wg.h"
+#include <linux/netlink.h>
+
+#include "wg_backend.h"
 
 #if __has_include(<linux/wireguard.h>)
 #include <linux/wireguard.h>
@@ -56,11 +61,23 @@ enum wgallowedip_attribute {
 #define WGALLOWEDIP_A_MAX (__WGALLOWEDIP_A_LAST - 1)
 #endif
 
-/* Resolve (and cache in ctx) the "wireguard" genl family: 0, or -1 (errno ENOENT: no module). */
-int wg_kernel_family(struct wg_ctx *ctx, mg_err *e);
+extern const struct wg_backend_ops wg_kernel_ops;
 
-/* Append a peer slot / an allowed IP; NULL when out of memory. */
-struct wg_peer *wg_device_add_peer(struct wg_device *dev);
-int wg_peer_add_allowed_ip(struct wg_peer *peer, const struct cidr *c);
+/* Build WG_CMD_SET_DEVICE messages one at a time. */
+struct wg_nl_cursor {
+	size_t peer;  /* next peer */
+	size_t aip;   /* next allowed IP of that peer */
+	bool started; /* first message emitted (device attrs go in the first only) */
+	bool done;
+};
+/*
+ * Build the next message into buf (bufsize bytes) for genl family `family`.
+ * Returns the message, or NULL with e set if a single peer header cannot fit.
+ * cur->done becomes true after the last message.
+ */
+struct nlmsghdr *wg_nl_build_set(void *buf, size_t bufsize, uint16_t family, uint32_t seq,
+                                 const struct wg_device *dev, struct wg_nl_cursor *cur, mg_err *e);
+/* Merge one WG_CMD_GET_DEVICE reply message into dev (peers continue across messages). */
+int wg_nl_parse_get(const struct nlmsghdr *nlh, struct wg_device *dev, mg_err *e);
 
 #endif
