@@ -125,6 +125,10 @@ struct ctl_ctx {
 	struct ctl_store store;
 	struct MHD_Daemon *mhd;
 	int timer_fd;
+	/* A suspended connection was resumed since the last MHD_run: microhttpd (external
+	 * loop, no inter-thread channel) notices resumes only inside MHD_run, so the loop
+	 * must run it again without waiting for network activity. */
+	bool resumed;
 	bool quit;
 	bool failed; /* stopped because the store could not be written */
 };

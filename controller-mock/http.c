@@ -503,6 +503,8 @@ int http_serve(struct ctl_ctx *ctx, mg_err *e)
 
 		if (MHD_get_timeout(ctx->mhd, &to) == MHD_YES)
 			timeout = to > 60000 ? 60000 : (int)to;
+		if (ctx->resumed)
+			timeout = 0; /* resumed during the last MHD_run: serve them now */
 		if (poll(fds, 3, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -524,6 +526,9 @@ int http_serve(struct ctl_ctx *ctx, mg_err *e)
 			}
 			longpoll_expire(ctx);
 		}
+		/* this run serves every resume made so far; resumes made inside it (a
+		 * handler's commit waking long-polls) set the flag again */
+		ctx->resumed = false;
 		if (MHD_run(ctx->mhd) != MHD_YES)
 			log_debug("MHD_run reported an error");
 		if (longpoll_arm(ctx, e) < 0)

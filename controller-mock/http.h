@@ -11,6 +11,7 @@
 struct ctl_waiter {
 	struct ctl_waiter *next, *prev;
 	struct ctl_connector *conn;
+	struct ctl_ctx *ctx;
 	struct MHD_Connection *mc;
 	int64_t deadline_ms; /* CLOCK_MONOTONIC */
 	int64_t if_none_match;
