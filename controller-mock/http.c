@@ -21,6 +21,7 @@
 #include "hub.h"
 #include "jsonu.h"
 #include "log.h"
+#include "utf8.h"
 
 enum auth { AUTH_ADMIN, AUTH_NONE };
 
@@ -133,18 +134,57 @@ void json_wipe_strings(cJSON *j)
 	}
 }
 
-enum MHD_Result reply_text(struct req *r, unsigned status, char *txt, const char *etag)
-{
-	enum MHD_Result res = queue(r, status, txt, strlen(txt), "application/json", etag);
-	cJSON_free(txt);
-	return res;
-}
-
 enum MHD_Result reply_oom(struct req *r)
 {
 	static const char body[] =
 		"{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
 	return queue(r, 500, body, sizeof(body) - 1, "application/json", NULL);
+}
+
+/*
+ * Every JSON answer leaves through here (reply_oom's constant aside), so that every body
+ * is valid JSON: text that is not well-formed UTF-8 (an id, a method or a field name
+ * echoed from the request, a message cut inside a character, a name stored by an older
+ * version) has each stray byte replaced by the escape \ufffd. Takes `txt` (freed with
+ * cJSON_free; wiped first when `secret`, and then sent from without a copy).
+ */
+static enum MHD_Result queue_json(struct req *r, unsigned status, char *txt, bool secret,
+				  const char *etag)
+{
+	size_t len = strlen(txt);
+	struct MHD_Response *resp;
+
+	if (!utf8_valid(txt, len)) {
+		size_t n = utf8_json_repaired_len(txt, len);
+		char *fixed = cJSON_malloc(n + 1);
+
+		if (fixed)
+			utf8_json_repair(txt, len, fixed);
+		if (secret)
+			OPENSSL_cleanse(txt, len);
+		cJSON_free(txt);
+		if (!fixed)
+			return reply_oom(r);
+		txt = fixed;
+		len = n;
+	}
+	if (!secret) {
+		resp = MHD_create_response_from_buffer(len, txt, MHD_RESPMEM_MUST_COPY);
+		cJSON_free(txt);
+		return queue_resp(r, status, resp, "application/json", etag);
+	}
+	/* no copy: microhttpd sends this buffer and hands it back to free_wiped */
+	resp = MHD_create_response_from_buffer_with_free_callback(len, txt, free_wiped);
+	if (!resp) {
+		free_wiped(txt);
+		return reply_oom(r);
+	}
+	return queue_resp(r, status, resp, "application/json", etag);
+}
+
+enum MHD_Result reply_text(struct req *r, unsigned status, char *txt, const char *etag)
+{
+	return queue_json(r, status, txt, false, etag);
 }
 
 enum MHD_Result reply_json(struct req *r, unsigned status, cJSON *j)
@@ -159,19 +199,12 @@ enum MHD_Result reply_json(struct req *r, unsigned status, cJSON *j)
 enum MHD_Result reply_json_secret(struct req *r, unsigned status, cJSON *j)
 {
 	char *txt = j ? cJSON_PrintUnformatted(j) : NULL;
-	struct MHD_Response *resp;
 
 	json_wipe_strings(j);
 	cJSON_Delete(j);
 	if (!txt)
 		return reply_oom(r);
-	/* no copy: microhttpd sends this buffer and hands it back to free_wiped */
-	resp = MHD_create_response_from_buffer_with_free_callback(strlen(txt), txt, free_wiped);
-	if (!resp) {
-		free_wiped(txt);
-		return reply_oom(r);
-	}
-	return queue_resp(r, status, resp, "application/json", NULL);
+	return queue_json(r, status, txt, true, NULL);
 }
 
 enum MHD_Result reply_error(struct req *r, unsigned status, const char *code, const char *fmt,
@@ -209,7 +242,14 @@ enum MHD_Result reply_commit_failed(struct req *r, mg_err *e)
 cJSON *req_json(struct req *r, enum MHD_Result *res)
 {
 	mg_err e = {0};
-	cJSON *j = jsonu_parse(r->body ? r->body : "", r->len, CTL_BODY_MAX, &e);
+	cJSON *j;
+
+	/* JSON text is UTF-8 (RFC 8259): refused here, for every route, rather than stored */
+	if (r->body && !utf8_valid(r->body, r->len)) {
+		*res = reply_error(r, 400, "invalid_json", "the body is not valid UTF-8");
+		return NULL;
+	}
+	j = jsonu_parse(r->body ? r->body : "", r->len, CTL_BODY_MAX, &e);
 	if (!j)
 		*res = reply_error(r, 400, "invalid_json", "%s", e.msg);
 	return j;
