@@ -265,15 +265,76 @@ const char *req_query(struct req *r, const char *name)
 	return MHD_lookup_connection_value(r->mc, MHD_GET_ARGUMENT_KIND, name);
 }
 
-const char *req_bearer(struct req *r)
+/*
+ * libmicrohttpd 0.9.75 parses the header block in place and hands out values cut at
+ * their first NUL byte: "Bearer <token>\0junk" reads as "Bearer <token>". It tells
+ * neither the cut nor the line's length, but every key and value points into the one
+ * request buffer, in the order received, and MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE
+ * gives where the block ends. A value whose line was read whole ends exactly at its CR
+ * LF: two bytes before the next header's name, or four before the end of the block (the
+ * empty line) when it is the last. Anything in between is bytes we were not shown, and
+ * the header is refused. Should a later library lay the buffer out otherwise, this
+ * refuses (401), it never accepts more.
+ */
+struct auth_scan {
+	const char *value, *next;
+	size_t len;
+	unsigned count;
+	bool want_next;
+};
+
+static enum MHD_Result auth_scan_one(void *cls, enum MHD_ValueKind kind, const char *key,
+				     size_t key_size, const char *value, size_t value_size)
 {
-	const char *h = req_header(r, "Authorization");
-	if (!h || strncasecmp(h, "Bearer ", 7))
+	struct auth_scan *a = cls;
+
+	(void)kind;
+	if (a->want_next) {
+		a->next = key;
+		a->want_next = false;
+	}
+	if (key_size == 13 && !strncasecmp(key, "Authorization", 13)) {
+		a->count++;
+		a->value = value;
+		a->len = value ? value_size : 0;
+		a->want_next = true;
+	}
+	return MHD_YES;
+}
+
+/*
+ * The token is exactly the bytes after "Bearer " (one space, RFC 6750): nothing is
+ * trimmed or skipped, so that the comparison sees what was sent. Refused: a second
+ * Authorization header, an empty token, any byte that is not visible ASCII (a space, a
+ * tab, a control, anything above 0x7e: no token has those) and a line with bytes after
+ * a NUL (see above).
+ */
+const char *req_bearer(struct req *r, size_t *len)
+{
+	struct auth_scan a = {0};
+	const char *tok, *end;
+	size_t n;
+
+	MHD_get_connection_values_n(r->mc, MHD_HEADER_KIND, auth_scan_one, &a);
+	if (a.count != 1 || !a.value || a.len <= 7 || strncasecmp(a.value, "Bearer ", 7))
 		return NULL;
-	h += 7;
-	while (*h == ' ')
-		h++;
-	return *h ? h : NULL;
+	end = a.value + a.len;
+	if (a.want_next) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(r->mc, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+		if (!ci || ci->header_size < 4)
+			return NULL;
+		a.next = r->method + ci->header_size - 2;
+	}
+	if (!a.next || a.next < end || a.next - end != 2)
+		return NULL;
+	tok = a.value + 7;
+	n = a.len - 7;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)tok[i] <= 0x20 || (unsigned char)tok[i] >= 0x7f)
+			return NULL;
+	*len = n;
+	return tok;
 }
 
 /* --- commit ------------------------------------------------------------------------ */
@@ -343,8 +404,9 @@ static int route_match(const char *url, const char *method, char *id, size_t idl
 
 static bool admin_ok(struct req *r)
 {
-	const char *tok = req_bearer(r);
-	return tok && secret_matches(tok, r->ctx->admin_hash);
+	size_t len;
+	const char *tok = req_bearer(r, &len);
+	return tok && secret_matches(tok, len, r->ctx->admin_hash);
 }
 
 static enum MHD_Result first_call(struct req *r, const char *url)
