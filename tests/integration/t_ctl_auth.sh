@@ -56,8 +56,9 @@ i=0
 while IFS='|' read -r gstatus gcode gjson; do
 	IFS='|' read -r label status <<<"${EXP[$i]}"
 	i=$((i + 1))
-	[ "$gstatus" = "$status" ] && [ "$gjson" = true ] ||
+	if [ "$gstatus" != "$status" ] || [ "$gjson" != true ]; then
 		mg_fail "$label: expected $status, got: $(sed -n "${i}p" "$MG_TMP/answers")"
+	fi
 	if [ "$status" = 401 ]; then
 		case $label in
 		admin*) [ "$gcode" = unauthorized ] || mg_fail "$label: code $gcode" ;;

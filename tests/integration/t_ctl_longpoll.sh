@@ -12,7 +12,7 @@ ctl_ns_start --no-hub
 for i in 2 3 4 5; do ip -n "$CNS" addr add "192.0.2.$i/32" dev lo; done
 SRC=192.0.2.2,192.0.2.3,192.0.2.4,192.0.2.5
 LP=(python3 "$MG_SRC/tests/tools/ctl_longpoll.py" --url "$CTL_URL" --cafile "$CTL_DIR/cert.pem"
-	--sources "$SRC" --waiter-modes keepalive,close,http10 --admin-token "$ADMIN_TOKEN")
+	--sources "$SRC" --waiter-modes "keepalive,close,http10" --admin-token "$ADMIN_TOKEN")
 N=200
 BOUND_MS=5000 # generous for loaded and sanitizer runs; typically ~100 ms for 200 waiters
 
