@@ -10,12 +10,16 @@ ctl_longpoll.py --url https://ADDR:PORT --cafile cert.pem --secret DEVICE_SECRET
 Holds N long-polls `GET /api/v1/device/config?wait=SECONDS` with `If-None-Match: "V"`
 (waiter i speaks the i-th of --waiter-modes, round robin, and binds the i-th source
 address), then, with --change-after, sends one admin PATCH in --change-mode once all
-waiters have been sent and SECONDS have passed. Prints one JSON object:
-  {"statuses": {"200": n, ...}, "etags": [...distinct ETags...],
-   "change_ms": t, "first_ms": t, "last_ms": t, "errors": [...]}
-all times in ms since the waiters were all sent ("change_ms": when the PATCH was sent;
-"change_status": its status). Every connection is bounded by --timeout (default wait+15 s);
-a waiter not answered by then is counted as status "timeout". Stops by itself.
+waiters' requests have been written and SECONDS more have passed. Prints one JSON object:
+  {"statuses": {"200": n, ...}, "etags": [...distinct ETags...], "errors": [...],
+   "change_ms": t, "change_status": s, "first_ms": t, "last_ms": t,
+   "min_held_ms": t, "max_held_ms": t, "all_sent_ms": t}
+times in ms since the start ("change_ms": when the PATCH was sent, "change_status": its
+status; "all_sent_ms": when every waiter's request had been written, which the change
+waits for); "held" is, per waiter, from just before its request was written (after the
+TLS handshake) to its answer. Every connection is bounded by --timeout (default
+wait+15 s); a waiter not answered by then is counted as status "timeout". Stops by
+itself.
 """
 import argparse
 import asyncio
@@ -54,15 +58,20 @@ async def read_response(reader):
     return status, hdrs, body
 
 
-async def one(args, ctx, method, path, headers, body, mode, source, t0):
+SENT = []  # monotonic times at which the waiters' requests had been written
+
+
+async def one(args, ctx, method, path, headers, body, mode, source, t0, track=False):
     u = urlsplit(args.url)
     reader, writer = await asyncio.open_connection(
         u.hostname, u.port, ssl=ctx, server_hostname=u.hostname,
         local_addr=(source, 0) if source else None)
     try:
+        sent = time.monotonic()  # before the write: the server's clock starts after it
         writer.write(request_bytes(method, u.netloc, path, headers, body, mode))
         await writer.drain()
-        sent = time.monotonic()
+        if track:
+            SENT.append(sent)
         status, hdrs, rbody = await read_response(reader)
         return status, hdrs, rbody, (time.monotonic() - t0) * 1000, sent
     finally:
@@ -103,12 +112,17 @@ async def main():
     for i in range(args.waiters):
         tasks.append(asyncio.ensure_future(asyncio.wait_for(
             one(args, ctx, "GET", path, hdrs, None, modes[i % len(modes)],
-                sources[i % len(sources)], t0), timeout)))
+                sources[i % len(sources)], t0, track=True), timeout)))
         if i % 20 == 19:
             await asyncio.sleep(0.01)  # let the handshakes progress
     out = {"statuses": {}, "etags": [], "errors": []}
     change = None
     if args.change_after is not None:
+        # every waiter's request written (bounded), then the pause, then the change
+        limit = time.monotonic() + timeout / 2
+        while len(SENT) < args.waiters and time.monotonic() < limit:
+            await asyncio.sleep(0.05)
+        out["all_sent_ms"] = (time.monotonic() - t0) * 1000
         await asyncio.sleep(args.change_after)
         out["change_ms"] = (time.monotonic() - t0) * 1000
         change = await asyncio.wait_for(one(
@@ -117,12 +131,14 @@ async def main():
             args.change_mode, None, t0), 30)
         out["change_status"] = change[0]
     times = []
+    held = []
     etags = set()
     for t in tasks:
         try:
-            status, rh, _, at, _ = await t
+            status, rh, _, at, sent = await t
             out["statuses"][str(status)] = out["statuses"].get(str(status), 0) + 1
             times.append(at)
+            held.append(at - (sent - t0) * 1000)
             if "etag" in rh:
                 etags.add(rh["etag"])
         except asyncio.TimeoutError:
@@ -135,6 +151,8 @@ async def main():
     if times:
         out["first_ms"] = min(times)
         out["last_ms"] = max(times)
+        out["min_held_ms"] = min(held)
+        out["max_held_ms"] = max(held)
     print(json.dumps(out))
 
 
