@@ -124,8 +124,8 @@ int fs_clean_stale_temps(const char *path, unsigned *removed, mg_err *e)
 		if (unlinkat(dirfd(d), de->d_name, 0) < 0) {
 			if (errno == ENOENT)
 				continue;
-			rc = mg_err_set(e, "remove stale %s in the directory of %s: %s",
-					de->d_name, path, strerror(errno));
+			rc = mg_err_set(e, "remove stale %s in the directory of %s: %s", de->d_name,
+					path, strerror(errno));
 			break;
 		}
 		n++;

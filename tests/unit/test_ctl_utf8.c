@@ -21,33 +21,33 @@ static void test_valid(void **state)
 	(void)state;
 	assert_true(valid(""));
 	assert_true(valid("plain ascii {\"a\":1}"));
-	assert_true(valid("caf\xc3\xa9"));             /* U+00E9 */
-	assert_true(valid("\xc2\x80"));                /* U+0080, smallest 2-byte */
-	assert_true(valid("\xe0\xa0\x80"));            /* U+0800, smallest 3-byte */
-	assert_true(valid("\xed\x9f\xbf"));            /* U+D7FF, below the surrogates */
-	assert_true(valid("\xee\x80\x80"));            /* U+E000, above them */
-	assert_true(valid("\xef\xbf\xbd"));            /* U+FFFD */
-	assert_true(valid("\xf0\x90\x80\x80"));        /* U+10000 */
-	assert_true(valid("\xf4\x8f\xbf\xbf"));        /* U+10FFFF, the last */
-	assert_true(utf8_valid("a\0b", 3));            /* NUL is a character */
+	assert_true(valid("caf\xc3\xa9"));      /* U+00E9 */
+	assert_true(valid("\xc2\x80"));         /* U+0080, smallest 2-byte */
+	assert_true(valid("\xe0\xa0\x80"));     /* U+0800, smallest 3-byte */
+	assert_true(valid("\xed\x9f\xbf"));     /* U+D7FF, below the surrogates */
+	assert_true(valid("\xee\x80\x80"));     /* U+E000, above them */
+	assert_true(valid("\xef\xbf\xbd"));     /* U+FFFD */
+	assert_true(valid("\xf0\x90\x80\x80")); /* U+10000 */
+	assert_true(valid("\xf4\x8f\xbf\xbf")); /* U+10FFFF, the last */
+	assert_true(utf8_valid("a\0b", 3));     /* NUL is a character */
 }
 
 static void test_invalid(void **state)
 {
 	(void)state;
-	assert_false(valid("\xff\xfe"));               /* never in UTF-8 */
-	assert_false(valid("\x80"));                   /* stray continuation */
-	assert_false(valid("\xc0\xaf"));               /* overlong '/' */
-	assert_false(valid("\xc1\xbf"));               /* overlong */
-	assert_false(valid("\xe0\x9f\xbf"));           /* overlong 3-byte */
-	assert_false(valid("\xf0\x8f\xbf\xbf"));       /* overlong 4-byte */
-	assert_false(valid("\xed\xa0\x80"));           /* U+D800, surrogate */
-	assert_false(valid("\xed\xbf\xbf"));           /* U+DFFF, surrogate */
-	assert_false(valid("\xf4\x90\x80\x80"));       /* above U+10FFFF */
-	assert_false(valid("\xf5\x80\x80\x80"));       /* F5 never */
-	assert_false(valid("caf\xc3"));                /* truncated at the end */
-	assert_false(valid("\xe2\x82"));               /* truncated 3-byte */
-	assert_false(valid("\xe2\x28\xa1"));           /* bad continuation */
+	assert_false(valid("\xff\xfe"));         /* never in UTF-8 */
+	assert_false(valid("\x80"));             /* stray continuation */
+	assert_false(valid("\xc0\xaf"));         /* overlong '/' */
+	assert_false(valid("\xc1\xbf"));         /* overlong */
+	assert_false(valid("\xe0\x9f\xbf"));     /* overlong 3-byte */
+	assert_false(valid("\xf0\x8f\xbf\xbf")); /* overlong 4-byte */
+	assert_false(valid("\xed\xa0\x80"));     /* U+D800, surrogate */
+	assert_false(valid("\xed\xbf\xbf"));     /* U+DFFF, surrogate */
+	assert_false(valid("\xf4\x90\x80\x80")); /* above U+10FFFF */
+	assert_false(valid("\xf5\x80\x80\x80")); /* F5 never */
+	assert_false(valid("caf\xc3"));          /* truncated at the end */
+	assert_false(valid("\xe2\x82"));         /* truncated 3-byte */
+	assert_false(valid("\xe2\x28\xa1"));     /* bad continuation */
 	/* the length is respected: a sequence cut by `len` is not read past it */
 	assert_false(utf8_valid("\xc3\xa9", 1));
 	assert_int_equal(utf8_seq_len((const unsigned char *)"\xf0\x90\x80\x80", 3), 0);
@@ -89,9 +89,9 @@ static void test_repair(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_valid),
-		cmocka_unit_test(test_invalid),
-		cmocka_unit_test(test_repair),
+	    cmocka_unit_test(test_valid),
+	    cmocka_unit_test(test_invalid),
+	    cmocka_unit_test(test_repair),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
