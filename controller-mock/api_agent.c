@@ -13,13 +13,14 @@
 /* The connector whose device secret is the bearer token; NULL after replying. */
 static struct ctl_connector *device_auth(struct req *r, enum MHD_Result *res)
 {
-	const char *tok = req_bearer(r);
+	size_t len = 0;
+	const char *tok = req_bearer(r, &len);
 	const struct ctl_store *s = &r->ctx->store;
 	struct ctl_connector *found = NULL;
 
 	if (tok) {
 		uint8_t h[32];
-		sha256_str(tok, strlen(tok), h);
+		sha256_str(tok, len, h);
 		for (size_t i = 0; i < s->n_conns; i++)
 			if (s->conns[i]->enrolled &&
 			    CRYPTO_memcmp(h, s->conns[i]->secret_hash, 32) == 0)

@@ -125,6 +125,10 @@ struct ctl_ctx {
 	struct ctl_store store;
 	struct MHD_Daemon *mhd;
 	int timer_fd;
+	/* A suspended connection was resumed since the last MHD_run: microhttpd (external
+	 * loop, no inter-thread channel) notices resumes only inside MHD_run, so the loop
+	 * must run it again without waiting for network activity. */
+	bool resumed;
 	bool quit;
 	bool failed; /* stopped because the store could not be written */
 };
@@ -194,7 +198,7 @@ int secrets_setup(struct ctl_ctx *ctx, mg_err *e);
 int secret_new(char out[CTL_SECRET_LEN + 1], mg_err *e);
 void sha256_str(const char *s, size_t len, uint8_t out[32]);
 /* Constant-time comparison of the SHA-256 of `secret` with `hash`. */
-bool secret_matches(const char *secret, const uint8_t hash[32]);
+bool secret_matches(const char *secret, size_t len, const uint8_t hash[32]);
 void hex_encode(const uint8_t *in, size_t n, char *out);
 int hex_decode(const char *in, uint8_t *out, size_t n);
 

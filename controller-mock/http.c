@@ -21,6 +21,7 @@
 #include "hub.h"
 #include "jsonu.h"
 #include "log.h"
+#include "utf8.h"
 
 enum auth { AUTH_ADMIN, AUTH_NONE };
 
@@ -133,18 +134,57 @@ void json_wipe_strings(cJSON *j)
 	}
 }
 
-enum MHD_Result reply_text(struct req *r, unsigned status, char *txt, const char *etag)
-{
-	enum MHD_Result res = queue(r, status, txt, strlen(txt), "application/json", etag);
-	cJSON_free(txt);
-	return res;
-}
-
 enum MHD_Result reply_oom(struct req *r)
 {
 	static const char body[] =
 		"{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
 	return queue(r, 500, body, sizeof(body) - 1, "application/json", NULL);
+}
+
+/*
+ * Every JSON answer leaves through here (reply_oom's constant aside), so that every body
+ * is valid JSON: text that is not well-formed UTF-8 (an id, a method or a field name
+ * echoed from the request, a message cut inside a character, a name stored by an older
+ * version) has each stray byte replaced by the escape \ufffd. Takes `txt` (freed with
+ * cJSON_free; wiped first when `secret`, and then sent from without a copy).
+ */
+static enum MHD_Result queue_json(struct req *r, unsigned status, char *txt, bool secret,
+				  const char *etag)
+{
+	size_t len = strlen(txt);
+	struct MHD_Response *resp;
+
+	if (!utf8_valid(txt, len)) {
+		size_t n = utf8_json_repaired_len(txt, len);
+		char *fixed = cJSON_malloc(n + 1);
+
+		if (fixed)
+			utf8_json_repair(txt, len, fixed);
+		if (secret)
+			OPENSSL_cleanse(txt, len);
+		cJSON_free(txt);
+		if (!fixed)
+			return reply_oom(r);
+		txt = fixed;
+		len = n;
+	}
+	if (!secret) {
+		resp = MHD_create_response_from_buffer(len, txt, MHD_RESPMEM_MUST_COPY);
+		cJSON_free(txt);
+		return queue_resp(r, status, resp, "application/json", etag);
+	}
+	/* no copy: microhttpd sends this buffer and hands it back to free_wiped */
+	resp = MHD_create_response_from_buffer_with_free_callback(len, txt, free_wiped);
+	if (!resp) {
+		free_wiped(txt);
+		return reply_oom(r);
+	}
+	return queue_resp(r, status, resp, "application/json", etag);
+}
+
+enum MHD_Result reply_text(struct req *r, unsigned status, char *txt, const char *etag)
+{
+	return queue_json(r, status, txt, false, etag);
 }
 
 enum MHD_Result reply_json(struct req *r, unsigned status, cJSON *j)
@@ -159,19 +199,12 @@ enum MHD_Result reply_json(struct req *r, unsigned status, cJSON *j)
 enum MHD_Result reply_json_secret(struct req *r, unsigned status, cJSON *j)
 {
 	char *txt = j ? cJSON_PrintUnformatted(j) : NULL;
-	struct MHD_Response *resp;
 
 	json_wipe_strings(j);
 	cJSON_Delete(j);
 	if (!txt)
 		return reply_oom(r);
-	/* no copy: microhttpd sends this buffer and hands it back to free_wiped */
-	resp = MHD_create_response_from_buffer_with_free_callback(strlen(txt), txt, free_wiped);
-	if (!resp) {
-		free_wiped(txt);
-		return reply_oom(r);
-	}
-	return queue_resp(r, status, resp, "application/json", NULL);
+	return queue_json(r, status, txt, true, NULL);
 }
 
 enum MHD_Result reply_error(struct req *r, unsigned status, const char *code, const char *fmt,
@@ -209,7 +242,14 @@ enum MHD_Result reply_commit_failed(struct req *r, mg_err *e)
 cJSON *req_json(struct req *r, enum MHD_Result *res)
 {
 	mg_err e = {0};
-	cJSON *j = jsonu_parse(r->body ? r->body : "", r->len, CTL_BODY_MAX, &e);
+	cJSON *j;
+
+	/* JSON text is UTF-8 (RFC 8259): refused here, for every route, rather than stored */
+	if (r->body && !utf8_valid(r->body, r->len)) {
+		*res = reply_error(r, 400, "invalid_json", "the body is not valid UTF-8");
+		return NULL;
+	}
+	j = jsonu_parse(r->body ? r->body : "", r->len, CTL_BODY_MAX, &e);
 	if (!j)
 		*res = reply_error(r, 400, "invalid_json", "%s", e.msg);
 	return j;
@@ -225,15 +265,76 @@ const char *req_query(struct req *r, const char *name)
 	return MHD_lookup_connection_value(r->mc, MHD_GET_ARGUMENT_KIND, name);
 }
 
-const char *req_bearer(struct req *r)
+/*
+ * libmicrohttpd 0.9.75 parses the header block in place and hands out values cut at
+ * their first NUL byte: "Bearer <token>\0junk" reads as "Bearer <token>". It tells
+ * neither the cut nor the line's length, but every key and value points into the one
+ * request buffer, in the order received, and MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE
+ * gives where the block ends. A value whose line was read whole ends exactly at its CR
+ * LF: two bytes before the next header's name, or four before the end of the block (the
+ * empty line) when it is the last. Anything in between is bytes we were not shown, and
+ * the header is refused. Should a later library lay the buffer out otherwise, this
+ * refuses (401), it never accepts more.
+ */
+struct auth_scan {
+	const char *value, *next;
+	size_t len;
+	unsigned count;
+	bool want_next;
+};
+
+static enum MHD_Result auth_scan_one(void *cls, enum MHD_ValueKind kind, const char *key,
+				     size_t key_size, const char *value, size_t value_size)
 {
-	const char *h = req_header(r, "Authorization");
-	if (!h || strncasecmp(h, "Bearer ", 7))
+	struct auth_scan *a = cls;
+
+	(void)kind;
+	if (a->want_next) {
+		a->next = key;
+		a->want_next = false;
+	}
+	if (key_size == 13 && !strncasecmp(key, "Authorization", 13)) {
+		a->count++;
+		a->value = value;
+		a->len = value ? value_size : 0;
+		a->want_next = true;
+	}
+	return MHD_YES;
+}
+
+/*
+ * The token is exactly the bytes after "Bearer " (one space, RFC 6750): nothing is
+ * trimmed or skipped, so that the comparison sees what was sent. Refused: a second
+ * Authorization header, an empty token, any byte that is not visible ASCII (a space, a
+ * tab, a control, anything above 0x7e: no token has those) and a line with bytes after
+ * a NUL (see above).
+ */
+const char *req_bearer(struct req *r, size_t *len)
+{
+	struct auth_scan a = {0};
+	const char *tok, *end;
+	size_t n;
+
+	MHD_get_connection_values_n(r->mc, MHD_HEADER_KIND, auth_scan_one, &a);
+	if (a.count != 1 || !a.value || a.len <= 7 || strncasecmp(a.value, "Bearer ", 7))
 		return NULL;
-	h += 7;
-	while (*h == ' ')
-		h++;
-	return *h ? h : NULL;
+	end = a.value + a.len;
+	if (a.want_next) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(r->mc, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+		if (!ci || ci->header_size < 4)
+			return NULL;
+		a.next = r->method + ci->header_size - 2;
+	}
+	if (!a.next || a.next < end || a.next - end != 2)
+		return NULL;
+	tok = a.value + 7;
+	n = a.len - 7;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)tok[i] <= 0x20 || (unsigned char)tok[i] >= 0x7f)
+			return NULL;
+	*len = n;
+	return tok;
 }
 
 /* --- commit ------------------------------------------------------------------------ */
@@ -303,8 +404,9 @@ static int route_match(const char *url, const char *method, char *id, size_t idl
 
 static bool admin_ok(struct req *r)
 {
-	const char *tok = req_bearer(r);
-	return tok && secret_matches(tok, r->ctx->admin_hash);
+	size_t len;
+	const char *tok = req_bearer(r, &len);
+	return tok && secret_matches(tok, len, r->ctx->admin_hash);
 }
 
 static enum MHD_Result first_call(struct req *r, const char *url)
@@ -503,6 +605,8 @@ int http_serve(struct ctl_ctx *ctx, mg_err *e)
 
 		if (MHD_get_timeout(ctx->mhd, &to) == MHD_YES)
 			timeout = to > 60000 ? 60000 : (int)to;
+		if (ctx->resumed)
+			timeout = 0; /* resumed during the last MHD_run: serve them now */
 		if (poll(fds, 3, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -524,6 +628,9 @@ int http_serve(struct ctl_ctx *ctx, mg_err *e)
 			}
 			longpoll_expire(ctx);
 		}
+		/* this run serves every resume made so far; resumes made inside it (a
+		 * handler's commit waking long-polls) set the flag again */
+		ctx->resumed = false;
 		if (MHD_run(ctx->mhd) != MHD_YES)
 			log_debug("MHD_run reported an error");
 		if (longpoll_arm(ctx, e) < 0)

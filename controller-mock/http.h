@@ -11,6 +11,7 @@
 struct ctl_waiter {
 	struct ctl_waiter *next, *prev;
 	struct ctl_connector *conn;
+	struct ctl_ctx *ctx;
 	struct MHD_Connection *mc;
 	int64_t deadline_ms; /* CLOCK_MONOTONIC */
 	int64_t if_none_match;
@@ -47,8 +48,9 @@ enum MHD_Result reply_json_secret(struct req *r, unsigned status, cJSON *j);
 void json_wipe_strings(cJSON *j);
 /* Parse the body as a JSON object; NULL after replying 400 invalid_json. */
 cJSON *req_json(struct req *r, enum MHD_Result *res);
-/* The bearer token of the Authorization header, or NULL. */
-const char *req_bearer(struct req *r);
+/* The bearer token of the Authorization header (`len` bytes, not NUL-terminated at
+ * `len`), or NULL when absent or not exactly "Bearer <token>". */
+const char *req_bearer(struct req *r, size_t *len);
 const char *req_header(struct req *r, const char *name);
 const char *req_query(struct req *r, const char *name);
 

@@ -3,6 +3,11 @@
  * Long-poll waiters: suspended microhttpd connections on their connector's list. A
  * config change resumes all of a connector's waiters at once; a timerfd armed for the
  * earliest deadline resumes the ones whose wait ran out. Nothing polls.
+ *
+ * microhttpd in an external loop has no inter-thread channel: a resume is only a mark
+ * that the next MHD_run acts on. Every resume therefore sets ctx->resumed, and the loop
+ * (http_serve) runs microhttpd again at once; waiters that suspend again are re-linked
+ * and the deadline timer is re-armed after every MHD_run (longpoll_arm).
  */
 #include <errno.h>
 #include <string.h>
@@ -15,6 +20,7 @@ void longpoll_suspend(struct req *r, struct ctl_connector *c, int64_t deadline_m
 	struct ctl_waiter *w = &r->w;
 
 	w->conn = c;
+	w->ctx = r->ctx;
 	w->deadline_ms = deadline_ms;
 	w->started = true;
 	w->prev = NULL;
@@ -44,6 +50,7 @@ static void resume(struct ctl_waiter *w)
 {
 	longpoll_unlink(w);
 	MHD_resume_connection(w->mc);
+	w->ctx->resumed = true;
 }
 
 void longpoll_wake(struct ctl_connector *c)

@@ -97,6 +97,28 @@ static long parse_num(const char *s, long min, long max, const char *opt)
 	return v;
 }
 
+/* Temporaries a controller killed mid-write left beside the state files (lib/fsutil). A
+ * failure to remove them is worth a warning, not a refusal to start. */
+static void clean_stale_temps(const struct ctl_ctx *ctx)
+{
+	static const char *const files[] = {CTL_STORE_FILE, "admin.token", "hub.key",
+					    "key.pem",      "cert.pem",    "pin"};
+	char path[sizeof(ctx->state_dir) + 32];
+	mg_err e = {0};
+
+	for (size_t i = 0; i < MG_ARRAY_SIZE(files); i++) {
+		unsigned n = 0;
+
+		snprintf(path, sizeof(path), "%s/%s", ctx->state_dir, files[i]);
+		if (fs_clean_stale_temps(path, &n, &e) < 0)
+			log_warn("%s", e.msg);
+		else if (n)
+			log_info("removed %u stale temporary file(s) of %s left by a killed "
+				 "writer",
+				 n, path);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	enum { O_STATE = 256, O_LISTEN, O_URL, O_MESH, O_TTL, O_HUBEP, O_HUBPORT, O_HUBIF,
@@ -243,6 +265,7 @@ int main(int argc, char **argv)
 			e.msg[0] ? e.msg : "cannot set mode 0700");
 		goto out;
 	}
+	clean_stale_temps(&ctx);
 	ctx.hub_port = (uint16_t)hub_port;
 	if (store_load(&ctx.store, ctx.store_path, &e) < 0 || secrets_setup(&ctx, &e) < 0 ||
 	    tls_setup(&ctx, host, &e) < 0 || render_refresh(&ctx, &e) < 0 ||

@@ -55,10 +55,10 @@ void sha256_str(const char *s, size_t len, uint8_t out[32])
 		abort(); /* cannot happen with the default provider */
 }
 
-bool secret_matches(const char *secret, const uint8_t hash[32])
+bool secret_matches(const char *secret, size_t len, const uint8_t hash[32])
 {
 	uint8_t h[32];
-	sha256_str(secret, strlen(secret), h);
+	sha256_str(secret, len, h);
 	return CRYPTO_memcmp(h, hash, 32) == 0;
 }
 

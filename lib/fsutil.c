@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include "fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +72,70 @@ fail:
 		close(fd);
 	unlink(tmp);
 	return mg_err_set(e, "write %s: %s", path, strerror(err));
+}
+
+/* The pid of "<base>.tmp.<digits>", or 0 when `name` is not one. */
+static pid_t stale_temp_pid(const char *name, const char *base)
+{
+	size_t bl = strlen(base);
+	const char *d;
+	long long pid = 0;
+
+	if (strncmp(name, base, bl) || strncmp(name + bl, ".tmp.", 5))
+		return 0;
+	d = name + bl + 5;
+	if (!*d || strlen(d) > 10 || *d == '0')
+		return 0;
+	for (; *d; d++) {
+		if (*d < '0' || *d > '9')
+			return 0;
+		pid = pid * 10 + (*d - '0');
+	}
+	return pid > 0 && pid <= INT_MAX ? (pid_t)pid : 0;
+}
+
+int fs_clean_stale_temps(const char *path, unsigned *removed, mg_err *e)
+{
+	char dcopy[PATH_MAX], bcopy[PATH_MAX];
+	const char *base;
+	struct dirent *de;
+	unsigned n = 0;
+	int rc = 0;
+	DIR *d;
+
+	if (removed)
+		*removed = 0;
+	if (snprintf(dcopy, sizeof(dcopy), "%s", path) >= (int)sizeof(dcopy) ||
+	    snprintf(bcopy, sizeof(bcopy), "%s", path) >= (int)sizeof(bcopy))
+		return mg_err_set(e, "%s: path too long", path);
+	base = basename(bcopy);
+	d = opendir(dirname(dcopy));
+	if (!d)
+		return mg_err_set(e, "open directory of %s: %s", path, strerror(errno));
+	for (errno = 0; (de = readdir(d)); errno = 0) {
+		pid_t pid = stale_temp_pid(de->d_name, base);
+		struct stat st;
+
+		if (!pid || (kill(pid, 0) == 0 || errno != ESRCH))
+			continue; /* not ours, or its writer lives (EPERM: alive too) */
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) < 0) {
+			if (errno == ENOENT)
+				continue;
+			rc = mg_err_set(e, "remove stale %s in the directory of %s: %s", de->d_name,
+					path, strerror(errno));
+			break;
+		}
+		n++;
+	}
+	if (!de && errno && !rc)
+		rc = mg_err_set(e, "read directory of %s: %s", path, strerror(errno));
+	closedir(d);
+	if (removed)
+		*removed = n;
+	return rc;
 }
 
 int fs_read_bounded(const char *path, size_t max, char **out, size_t *out_len, mg_err *e)

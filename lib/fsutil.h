@@ -17,6 +17,20 @@
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, mg_err *e);
 
 /*
+ * Remove the temporaries fs_write_atomic left for `path` when its writer died mid-write
+ * (kill -9, power loss): files in the same directory named exactly "<name>.tmp.<pid>"
+ * (decimal digits only) whose pid is not a live process. A live pid (a writer at work,
+ * or a recycled pid) keeps its file; fs_write_atomic removes a leftover of its own pid
+ * before writing. Only regular files are removed, symbolic links are not followed.
+ * Chosen over "remove them all under a lock" because the writers here hold no lock
+ * on their files. A writer in another pid namespace sharing the directory would look
+ * dead: its write then fails at the rename and says so, nothing is corrupted.
+ * `*removed` (may be NULL) counts what was removed. Returns 0, or -1 with `e` set when
+ * the directory cannot be read or a file cannot be removed.
+ */
+int fs_clean_stale_temps(const char *path, unsigned *removed, mg_err *e);
+
+/*
  * Read a whole file of at most `max` bytes into a NUL-terminated heap buffer.
  * Returns 0, or -1 with errno kept (ENOENT stays visible to the caller) and `e` set.
  */

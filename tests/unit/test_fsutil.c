@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -255,13 +256,108 @@ static void test_unlink_if_exists(void **state)
 	rmdir(p);
 }
 
+/* A pid that was a process and is no more: a child that exited and was reaped. */
+static pid_t dead_pid(void)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	return pid;
+}
+
+static void touch(const char *name)
+{
+	char p[400];
+	mg_err e = {{0}};
+
+	path(p, sizeof(p), name);
+	assert_int_equal(fs_write_atomic(p, "x", 1, 0600, &e), 0);
+}
+
+static bool present(const char *name)
+{
+	char p[400];
+
+	path(p, sizeof(p), name);
+	struct stat st;
+	return lstat(p, &st) == 0;
+}
+
+static void test_clean_stale_temps(void **state)
+{
+	char target[400], n_dead[64], n_dead2[64], n_mine[64], n_other[64], n_dir[64],
+		n_link[64], p[400];
+	pid_t dead = dead_pid(), dead2 = dead_pid();
+	unsigned removed = 99;
+	mg_err e = {{0}};
+
+	(void)state;
+	path(target, sizeof(target), "store.json");
+	touch("store.json");
+	snprintf(n_dead, sizeof(n_dead), "store.json.tmp.%d", (int)dead);
+	snprintf(n_dead2, sizeof(n_dead2), "store.json.tmp.%d", (int)dead2);
+	snprintf(n_mine, sizeof(n_mine), "store.json.tmp.%d", (int)getpid());
+	snprintf(n_other, sizeof(n_other), "other.json.tmp.%d", (int)dead);
+	touch(n_dead);   /* a killed writer's: removed */
+	touch(n_dead2);  /* another one: removed */
+	touch(n_mine);   /* a live writer's (this process): kept */
+	touch(n_other);  /* another target's: kept */
+	touch("store.json.tmp.12ab"); /* not the pattern: kept */
+	touch("store.json.tmp.");
+	touch("store.json.tmp.0123");
+	touch("store.json.tmp.99999999999");
+	touch("xstore.json.tmp.1");
+	/* the pattern, a dead pid, but not a regular file: kept, and not followed */
+	snprintf(n_dir, sizeof(n_dir), "store.json.tmp.%d", (int)dead + 1000000);
+	path(p, sizeof(p), n_dir);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(n_link, sizeof(n_link), "store.json.tmp.%d", (int)dead + 2000000);
+	path(p, sizeof(p), n_link);
+	assert_int_equal(symlink(target, p), 0);
+
+	assert_int_equal(fs_clean_stale_temps(target, &removed, &e), 0);
+	assert_int_equal(removed, 2);
+	assert_false(present(n_dead));
+	assert_false(present(n_dead2));
+	assert_true(present("store.json"));
+	assert_true(present(n_mine));
+	assert_true(present(n_other));
+	assert_true(present("store.json.tmp.12ab"));
+	assert_true(present("store.json.tmp."));
+	assert_true(present("store.json.tmp.0123"));
+	assert_true(present("store.json.tmp.99999999999"));
+	assert_true(present("xstore.json.tmp.1"));
+	assert_true(present(n_dir));
+	assert_true(present(n_link));
+	assert_true(present("store.json")); /* the link's target */
+	/* nothing left to do: 0 removed */
+	assert_int_equal(fs_clean_stale_temps(target, &removed, &e), 0);
+	assert_int_equal(removed, 0);
+	/* a directory that does not exist is reported */
+	assert_int_equal(fs_clean_stale_temps("/nonexistent-mg/x/store.json", &removed, &e), -1);
+	assert_contains(e.msg, "open directory of /nonexistent-mg/x/store.json");
+	/* clean up for the other tests */
+	path(p, sizeof(p), n_dir);
+	rmdir(p);
+	const char *rest[] = {n_mine, n_other, n_link, "store.json.tmp.12ab", "store.json.tmp.",
+			      "store.json.tmp.0123", "store.json.tmp.99999999999",
+			      "xstore.json.tmp.1", "store.json"};
+	for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++) {
+		path(p, sizeof(p), rest[i]);
+		assert_int_equal(unlink(p), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_atomic_mode_and_umask), cmocka_unit_test(test_atomic_replace),
 		cmocka_unit_test(test_atomic_failures),	      cmocka_unit_test(test_read_bounded),
 		cmocka_unit_test(test_mkdir_p),		      cmocka_unit_test(test_writable_dir),
-		cmocka_unit_test(test_unlink_if_exists),
+		cmocka_unit_test(test_unlink_if_exists), cmocka_unit_test(test_clean_stale_temps),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
