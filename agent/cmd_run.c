@@ -52,7 +52,7 @@ static const char dp_help[] =
 	"                             DOCKER-USER chain (docker's FORWARD policy drop)\n"
 	"      --open-ufw             the same in ufw-user-forward (ufw's policy drop)\n"
 	"                             (both marked \"meshgate\" and removed by `down`)\n"
-	"      --cloud PROVIDER       auto (DMI hints, then a short metadata probe), aws\n"
+	"      --cloud PROVIDER       auto (DMI hints, then a short metadata probe), aws, oci\n"
 	"                             or none (default auto)\n"
 	"      --cloud-route-tables IDS  comma-separated route tables to manage (default:\n"
 	"                             every table of the VPC)\n"
@@ -184,9 +184,10 @@ static int parse_dp_opts(int argc, char **argv, const char *cmd, struct daemon_o
 			*forget = true;
 			break;
 		case OPT_CLOUD:
-			if (strcmp(optarg, "auto") && strcmp(optarg, "aws") && strcmp(optarg, "none")) {
-				fprintf(stderr, "meshgate %s: --cloud is auto, aws or none (azure, gcp "
-						"and oci are not built yet)\n", cmd);
+			if (strcmp(optarg, "auto") && strcmp(optarg, "aws") && strcmp(optarg, "oci") &&
+			    strcmp(optarg, "none")) {
+				fprintf(stderr, "meshgate %s: --cloud is auto, aws, oci or none (azure "
+						"and gcp are not built yet)\n", cmd);
 				return -1;
 			}
 			snprintf(o->cloud.provider, sizeof(o->cloud.provider), "%s", optarg);
