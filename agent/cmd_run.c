@@ -313,6 +313,19 @@ int cmd_down(int argc, char **argv)
 	}
 	if (!o.dp.ifname[0])
 		ifname_from_state(o.state_dir, o.dp.ifname);
+	/* who we are, for providers whose rules carry an ownership marker (OCI) */
+	if (state_enrolled(o.state_dir)) {
+		struct agent_state st;
+		memset(&st, 0, sizeof(st));
+		mg_err se = {""};
+		if (state_load(o.state_dir, &st, &se) == 0) {
+			snprintf(o.cloud.mesh.network, sizeof(o.cloud.mesh.network), "%s",
+				 st.network_id);
+			snprintf(o.cloud.mesh.connector, sizeof(o.cloud.mesh.connector), "%s",
+				 st.device_id);
+		}
+		state_wipe(&st);
+	}
 	if (dp_open(&dp, &o.dp, &e) < 0) {
 		fprintf(stderr, "meshgate down: %s\n", e.msg);
 		close(lockfd);
