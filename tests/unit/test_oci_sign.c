@@ -45,7 +45,7 @@ static char *slurp(const char *name, size_t *len)
 
 /* "METHOD https://host/target" first line and "Name: value" lines of a request file. */
 struct req {
-	char method[8], host[128], target[1024], date[64], ctype[64], clen[16];
+	char method[8], host[1200], target[1200], date[64], ctype[64], clen[16];
 };
 
 static void parse_req(const char *name, struct req *r)
@@ -165,8 +165,11 @@ static void test_date(void **state)
 	char d[40];
 	(void)state;
 
-	oci_http_date(1388957500, d); /* the example's moment */
-	assert_string_equal(d, "Thu, 05 Jan 2014 21:31:40 GMT");
+	/* (the published example's "Thu, 05 Jan 2014" names the wrong weekday: a Sunday) */
+	oci_http_date(1388957500, d);
+	assert_string_equal(d, "Sun, 05 Jan 2014 21:31:40 GMT");
+	oci_http_date(0, d);
+	assert_string_equal(d, "Thu, 01 Jan 1970 00:00:00 GMT");
 }
 
 static void test_bad_key(void **state)
