@@ -52,7 +52,7 @@ static const char dp_help[] =
 	"                             DOCKER-USER chain (docker's FORWARD policy drop)\n"
 	"      --open-ufw             the same in ufw-user-forward (ufw's policy drop)\n"
 	"                             (both marked \"meshgate\" and removed by `down`)\n"
-	"      --cloud PROVIDER       auto (DMI hints, then a short metadata probe), aws\n"
+	"      --cloud PROVIDER       auto (DMI hints, then a short metadata probe), aws, oci\n"
 	"                             or none (default auto)\n"
 	"      --cloud-route-tables IDS  comma-separated route tables to manage (default:\n"
 	"                             every table of the VPC)\n"
@@ -184,9 +184,10 @@ static int parse_dp_opts(int argc, char **argv, const char *cmd, struct daemon_o
 			*forget = true;
 			break;
 		case OPT_CLOUD:
-			if (strcmp(optarg, "auto") && strcmp(optarg, "aws") && strcmp(optarg, "none")) {
-				fprintf(stderr, "meshgate %s: --cloud is auto, aws or none (azure, gcp "
-						"and oci are not built yet)\n", cmd);
+			if (strcmp(optarg, "auto") && strcmp(optarg, "aws") && strcmp(optarg, "oci") &&
+			    strcmp(optarg, "none")) {
+				fprintf(stderr, "meshgate %s: --cloud is auto, aws, oci or none (azure "
+						"and gcp are not built yet)\n", cmd);
 				return -1;
 			}
 			snprintf(o->cloud.provider, sizeof(o->cloud.provider), "%s", optarg);
@@ -312,6 +313,19 @@ int cmd_down(int argc, char **argv)
 	}
 	if (!o.dp.ifname[0])
 		ifname_from_state(o.state_dir, o.dp.ifname);
+	/* who we are, for providers whose rules carry an ownership marker (OCI) */
+	if (state_enrolled(o.state_dir)) {
+		struct agent_state st;
+		memset(&st, 0, sizeof(st));
+		mg_err se = {""};
+		if (state_load(o.state_dir, &st, &se) == 0) {
+			snprintf(o.cloud.mesh.network, sizeof(o.cloud.mesh.network), "%s",
+				 st.network_id);
+			snprintf(o.cloud.mesh.connector, sizeof(o.cloud.mesh.connector), "%s",
+				 st.device_id);
+		}
+		state_wipe(&st);
+	}
 	if (dp_open(&dp, &o.dp, &e) < 0) {
 		fprintf(stderr, "meshgate down: %s\n", e.msg);
 		close(lockfd);

@@ -12,16 +12,16 @@
 #include "buf.h"
 
 static const char *const kind_names[CLOUD_ERR_KINDS] = {
-	[CLOUD_OK] = "ok",
-	[CLOUD_ERR_THROTTLED] = "throttled",
-	[CLOUD_ERR_UNAUTHORIZED] = "unauthorized",
-	[CLOUD_ERR_LIMIT] = "limit reached",
-	[CLOUD_ERR_NOT_FOUND] = "not found",
-	[CLOUD_ERR_CONFLICT] = "conflict",
-	[CLOUD_ERR_PRECONDITION] = "changed under us",
-	[CLOUD_ERR_TRANSIENT] = "transient",
-	[CLOUD_ERR_FATAL] = "fatal",
-	[CLOUD_ERR_ABORTED] = "aborted",
+    [CLOUD_OK] = "ok",
+    [CLOUD_ERR_THROTTLED] = "throttled",
+    [CLOUD_ERR_UNAUTHORIZED] = "unauthorized",
+    [CLOUD_ERR_LIMIT] = "limit reached",
+    [CLOUD_ERR_NOT_FOUND] = "not found",
+    [CLOUD_ERR_CONFLICT] = "conflict",
+    [CLOUD_ERR_PRECONDITION] = "changed under us",
+    [CLOUD_ERR_TRANSIENT] = "transient",
+    [CLOUD_ERR_FATAL] = "fatal",
+    [CLOUD_ERR_ABORTED] = "aborted",
 };
 
 const char *cloud_err_kind_name(enum cloud_err_kind k)
@@ -29,8 +29,8 @@ const char *cloud_err_kind_name(enum cloud_err_kind k)
 	return (unsigned)k < CLOUD_ERR_KINDS ? kind_names[k] : "?";
 }
 
-int cloud_err_set(struct cloud_err *ce, enum cloud_err_kind kind, const char *perm,
-		  const char *fmt, ...)
+int cloud_err_set(struct cloud_err *ce, enum cloud_err_kind kind, const char *perm, const char *fmt,
+                  ...)
 {
 	va_list ap;
 
@@ -88,7 +88,7 @@ struct cloud_scope *cloud_scopes_add(struct cloud_scopes *s, mg_err *e)
 struct cloud_route *cloud_scope_add_route(struct cloud_scope *s, mg_err *e)
 {
 	if (mg_grow((void **)&s->routes, &s->routes_cap, s->n_routes + 1, sizeof(*s->routes),
-		    CLOUD_MAX_ROUTES, e) < 0)
+	            CLOUD_MAX_ROUTES, e) < 0)
 		return mg_err_prefix(e, "routes in %s", s->id[0] ? s->id : "one table"), NULL;
 	memset(&s->routes[s->n_routes], 0, sizeof(s->routes[0]));
 	return &s->routes[s->n_routes++];
@@ -126,7 +126,7 @@ static bool has(const char *hay, const char *needle)
 enum cloud_hint cloud_dmi_hint(const char *sysfs_root)
 {
 	char sys_vendor[128], product[128], board_tag[128], bios_vendor[128], bios_version[128],
-		chassis_tag[128];
+	    chassis_tag[128];
 	const char *root = sysfs_root && sysfs_root[0] ? sysfs_root : "/sys";
 
 	read_dmi(root, "sys_vendor", sys_vendor, sizeof(sys_vendor));
@@ -168,9 +168,8 @@ const char *cloud_hint_name(enum cloud_hint h)
 	}
 }
 
-const struct cloud_provider_ops *cloud_detect(const char *sysfs_root,
-					      const struct cloud_endpoints *ep, long probe_ms,
-					      mg_err *why)
+const struct cloud_provider_ops *
+cloud_detect(const char *sysfs_root, const struct cloud_endpoints *ep, long probe_ms, mg_err *why)
 {
 	static const struct cloud_endpoints none;
 	enum cloud_hint h = cloud_dmi_hint(sysfs_root);
@@ -187,8 +186,17 @@ const struct cloud_provider_ops *cloud_detect(const char *sysfs_root,
 		if (cloud_aws_ops.detect(ep, probe_ms) == 1)
 			return &cloud_aws_ops;
 		mg_err_set(why, "%s: the instance metadata service did not answer within %ld ms",
-			   h == CLOUD_HINT_AWS ? "DMI says AWS" : "configured metadata endpoint",
-			   probe_ms);
+		           h == CLOUD_HINT_AWS ? "DMI says AWS" : "configured metadata endpoint",
+		           probe_ms);
+		return NULL;
+	}
+	if (h == CLOUD_HINT_OCI) {
+		if (cloud_oci_ops.detect(ep, probe_ms) == 1)
+			return &cloud_oci_ops;
+		mg_err_set(why,
+		           "DMI says Oracle Cloud: the instance metadata service did not "
+		           "answer within %ld ms",
+		           probe_ms);
 		return NULL;
 	}
 	mg_err_set(why, "DMI says %s, for which meshgate has no provider yet", cloud_hint_name(h));
@@ -197,7 +205,7 @@ const struct cloud_provider_ops *cloud_detect(const char *sysfs_root,
 
 const struct cloud_provider_ops *cloud_provider_by_name(const char *name)
 {
-	static const struct cloud_provider_ops *const all[] = {&cloud_aws_ops};
+	static const struct cloud_provider_ops *const all[] = {&cloud_aws_ops, &cloud_oci_ops};
 
 	for (size_t i = 0; i < MG_ARRAY_SIZE(all); i++)
 		if (!strcmp(all[i]->name, name))

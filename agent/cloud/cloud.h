@@ -245,6 +245,7 @@ struct cloud_provider_ops {
 };
 
 extern const struct cloud_provider_ops cloud_aws_ops;
+extern const struct cloud_provider_ops cloud_oci_ops;
 
 enum cloud_hint { CLOUD_HINT_NONE, CLOUD_HINT_AWS, CLOUD_HINT_AZURE, CLOUD_HINT_GCP,
 		  CLOUD_HINT_OCI };
