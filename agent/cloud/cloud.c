@@ -186,8 +186,17 @@ const struct cloud_provider_ops *cloud_detect(const char *sysfs_root,
 	if (h == CLOUD_HINT_AWS || h == CLOUD_HINT_NONE) {
 		if (cloud_aws_ops.detect(ep, probe_ms) == 1)
 			return &cloud_aws_ops;
+		if (h == CLOUD_HINT_NONE && cloud_gcp_ops.detect(ep, probe_ms) == 1)
+			return &cloud_gcp_ops;
 		mg_err_set(why, "%s: the instance metadata service did not answer within %ld ms",
 			   h == CLOUD_HINT_AWS ? "DMI says AWS" : "configured metadata endpoint",
+			   probe_ms);
+		return NULL;
+	}
+	if (h == CLOUD_HINT_GCP) {
+		if (cloud_gcp_ops.detect(ep, probe_ms) == 1)
+			return &cloud_gcp_ops;
+		mg_err_set(why, "DMI says GCP: the metadata server did not answer within %ld ms",
 			   probe_ms);
 		return NULL;
 	}
@@ -197,7 +206,7 @@ const struct cloud_provider_ops *cloud_detect(const char *sysfs_root,
 
 const struct cloud_provider_ops *cloud_provider_by_name(const char *name)
 {
-	static const struct cloud_provider_ops *const all[] = {&cloud_aws_ops};
+	static const struct cloud_provider_ops *const all[] = {&cloud_aws_ops, &cloud_gcp_ops};
 
 	for (size_t i = 0; i < MG_ARRAY_SIZE(all); i++)
 		if (!strcmp(all[i]->name, name))

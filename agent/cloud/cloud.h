@@ -81,6 +81,11 @@ struct cloud_open_opts {
 	struct cloud_endpoints ep;
 	struct cloud_mesh_id mesh;
 	struct cloud_hooks hooks;
+	/* GCP: route priority (when set; else 1000) and comma-separated instance tags
+	 * ("" = every instance) */
+	bool gcp_priority_set;
+	int gcp_priority;
+	char gcp_tags[256];
 };
 
 struct cloud_identity {
@@ -245,6 +250,7 @@ struct cloud_provider_ops {
 };
 
 extern const struct cloud_provider_ops cloud_aws_ops;
+extern const struct cloud_provider_ops cloud_gcp_ops;
 
 enum cloud_hint { CLOUD_HINT_NONE, CLOUD_HINT_AWS, CLOUD_HINT_AZURE, CLOUD_HINT_GCP,
 		  CLOUD_HINT_OCI };
