@@ -3,6 +3,8 @@
 #ifndef MG_GCP_H
 #define MG_GCP_H
 
+#include <cjson/cJSON.h>
+
 #include "cidr.h"
 #include "cloud.h"
 #include "gcp_json.h"

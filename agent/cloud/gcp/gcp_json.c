@@ -75,7 +75,7 @@ static bool is_name(const char *s)
 
 int gcp_parse_md_instance(const char *buf, size_t len, struct gcp_md_instance *out, mg_err *e)
 {
-	const cJSON *nics, *nic, *sas, *sa, *scopes, *id;
+	const cJSON *nics = NULL, *nic, *sas = NULL, *sa, *scopes = NULL, *id;
 	const char *zone = NULL, *net = NULL;
 	cJSON *j;
 	int rc = -1;
@@ -170,11 +170,11 @@ void gcp_route_list_free(struct gcp_route_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static int parse_route(const cJSON *it, struct gcp_route *g, mg_err *e)
+static int parse_route_in(const cJSON *it, struct gcp_route *g, mg_err *e)
 {
 	struct cloud_route *r = &g->r;
 	const char *dst = NULL, *net = NULL, *hop = NULL, *type = NULL;
-	const cJSON *warn;
+	const cJSON *warn = NULL;
 	int64_t prio = 1000;
 
 	if (!cJSON_IsObject(it))
@@ -247,6 +247,16 @@ static int parse_route(const cJSON *it, struct gcp_route *g, mg_err *e)
 			break;
 		}
 	}
+	return 0;
+}
+
+/* The cloud's own routes say so in origin ("system"): classify reads only the route. */
+static int parse_route(const cJSON *it, struct gcp_route *g, mg_err *e)
+{
+	if (parse_route_in(it, g, e))
+		return -1;
+	if (g->system)
+		snprintf(g->r.origin, sizeof(g->r.origin), "system");
 	return 0;
 }
 
