@@ -17,10 +17,10 @@
 
 #define DATA MG_TESTDATA_DIR "/gcp/"
 
-#define assert_contains(hay, needle)                                                      \
-	do {                                                                              \
-		if (!strstr((hay), (needle)))                                             \
-			fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));      \
+#define assert_contains(hay, needle)                                                               \
+	do {                                                                                       \
+		if (!strstr((hay), (needle)))                                                      \
+			fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));               \
 	} while (0)
 
 static char *slurp(const char *name, size_t *len)
@@ -60,9 +60,10 @@ static void test_token(void **state)
 	assert_string_equal(tok, "ya29.c.c0AY_VpZg-EXAMPLE-not-a-real-token_2Qx7kT9mNw");
 	assert_int_equal(exp, 3599);
 	free(b);
-	static const char *const bad[] = {"hostile_token_escapes.json", "wrong_token_no_expiry.json",
-					  "wrong_token_type.json", "malformed_truncated.json",
-					  "html_error_502.html", "hostile_deep_nesting.json"};
+	static const char *const bad[] = {
+	    "hostile_token_escapes.json", "wrong_token_no_expiry.json",
+	    "wrong_token_type.json",      "malformed_truncated.json",
+	    "html_error_502.html",        "hostile_deep_nesting.json"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		b = slurp(bad[i], &n);
 		e.msg[0] = '\0';
@@ -173,8 +174,8 @@ static void test_routes(void **state)
 	assert_int_equal(l.n, 0);
 	free(b);
 	static const char *const bad[] = {"wrong_routes_items_object.json",
-					  "malformed_truncated.json", "html_error_502.html",
-					  "hostile_deep_nesting.json", "operation_done.json"};
+	                                  "malformed_truncated.json", "html_error_502.html",
+	                                  "hostile_deep_nesting.json", "operation_done.json"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		b = slurp(bad[i], &n);
 		if (gcp_parse_routes_page(b, n, &l, next, sizeof(next), &e) != -1)
@@ -219,8 +220,8 @@ static void test_operation(void **state)
 	assert_int_equal(gcp_op_err_kind(&op), CLOUD_ERR_LIMIT);
 	free(b);
 	static const char *const bad[] = {"wrong_operation_status.json",
-					  "wrong_operation_types.json", "malformed_truncated.json",
-					  "route.json", "html_error_502.html"};
+	                                  "wrong_operation_types.json", "malformed_truncated.json",
+	                                  "route.json", "html_error_502.html"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		b = slurp(bad[i], &n);
 		if (gcp_parse_operation(b, n, &op, &e) != -1)
@@ -238,21 +239,21 @@ static void test_errors(void **state)
 		bool retryable;
 		const char *perm, *quota;
 	} cases[] = {
-		{"error_400_invalid.json", 400, CLOUD_ERR_FATAL, false, "", ""},
-		{"error_401_expired.json", 401, CLOUD_ERR_UNAUTHORIZED, false, "", ""},
-		{"error_403_forbidden.json", 403, CLOUD_ERR_UNAUTHORIZED, false,
-		 "compute.routes.create", ""},
-		{"error_403_quota.json", 403, CLOUD_ERR_LIMIT, false, "", "ROUTES"},
-		{"error_403_rate_limit.json", 403, CLOUD_ERR_THROTTLED, true, "", ""},
-		{"error_403_user_rate_limit.json", 403, CLOUD_ERR_THROTTLED, true, "", ""},
-		{"error_403_scope.json", 403, CLOUD_ERR_UNAUTHORIZED, false, "", ""},
-		{"error_404_not_found.json", 404, CLOUD_ERR_NOT_FOUND, false, "", ""},
-		{"error_409_already_exists.json", 409, CLOUD_ERR_CONFLICT, false, "", ""},
-		{"error_429_rate_limit.json", 429, CLOUD_ERR_THROTTLED, true, "", ""},
-		{"error_500_backend.json", 500, CLOUD_ERR_TRANSIENT, true, "", ""},
-		{"error_503_unavailable.json", 503, CLOUD_ERR_TRANSIENT, true, "", ""},
-		{"html_error_502.html", 502, CLOUD_ERR_TRANSIENT, true, "", ""},
-		{"hostile_deep_nesting.json", 400, CLOUD_ERR_FATAL, false, "", ""},
+	    {"error_400_invalid.json", 400, CLOUD_ERR_FATAL, false, "", ""},
+	    {"error_401_expired.json", 401, CLOUD_ERR_UNAUTHORIZED, false, "", ""},
+	    {"error_403_forbidden.json", 403, CLOUD_ERR_UNAUTHORIZED, false,
+	     "compute.routes.create", ""},
+	    {"error_403_quota.json", 403, CLOUD_ERR_LIMIT, false, "", "ROUTES"},
+	    {"error_403_rate_limit.json", 403, CLOUD_ERR_THROTTLED, true, "", ""},
+	    {"error_403_user_rate_limit.json", 403, CLOUD_ERR_THROTTLED, true, "", ""},
+	    {"error_403_scope.json", 403, CLOUD_ERR_UNAUTHORIZED, false, "", ""},
+	    {"error_404_not_found.json", 404, CLOUD_ERR_NOT_FOUND, false, "", ""},
+	    {"error_409_already_exists.json", 409, CLOUD_ERR_CONFLICT, false, "", ""},
+	    {"error_429_rate_limit.json", 429, CLOUD_ERR_THROTTLED, true, "", ""},
+	    {"error_500_backend.json", 500, CLOUD_ERR_TRANSIENT, true, "", ""},
+	    {"error_503_unavailable.json", 503, CLOUD_ERR_TRANSIENT, true, "", ""},
+	    {"html_error_502.html", 502, CLOUD_ERR_TRANSIENT, true, "", ""},
+	    {"hostile_deep_nesting.json", 400, CLOUD_ERR_FATAL, false, "", ""},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -263,7 +264,7 @@ static void test_errors(void **state)
 		free(b);
 		if (gcp_err_kind(&err) != cases[i].kind || err.retryable != cases[i].retryable)
 			fail_msg("%s: kind %d retryable %d", cases[i].file, gcp_err_kind(&err),
-				 err.retryable);
+			         err.retryable);
 		assert_string_equal(err.permission, cases[i].perm);
 		assert_string_equal(err.quota, cases[i].quota);
 		assert_int_equal(err.auth, cases[i].status == 401);
@@ -301,14 +302,14 @@ static void test_names(void **state)
 	assert_int_equal(gcp_marker_parse(a, "meshgate:net-1", &m), -1);
 	assert_int_equal(gcp_marker_parse(a, "meshgate::x", &m), -1);
 
-	char *body = gcp_route_body(a, "proj", "mg-vpc", &d, 900, "projects/proj/zones/z/instances/a",
-				    &me, "meshgate,gw", &e);
+	char *body = gcp_route_body(a, "proj", "mg-vpc", &d, 900,
+	                            "projects/proj/zones/z/instances/a", &me, "meshgate,gw", &e);
 	assert_non_null(body);
 	assert_contains(body, "\"destRange\":\"192.0.2.0/24\"");
 	assert_contains(body, "\"priority\":900");
 	assert_contains(body, "\"description\":\"meshgate:net-1:conn-1\"");
 	assert_contains(body, "\"nextHopInstance\":\"https://www.googleapis.com/compute/v1/"
-			      "projects/proj/zones/z/instances/a\"");
+	                      "projects/proj/zones/z/instances/a\"");
 	assert_contains(body, "networks/mg-vpc\"");
 	assert_contains(body, "\"tags\":[\"meshgate\",\"gw\"]");
 	cJSON_free(body);
@@ -317,10 +318,10 @@ static void test_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_token),     cmocka_unit_test(test_md_instance),
-		cmocka_unit_test(test_instance),  cmocka_unit_test(test_routes),
-		cmocka_unit_test(test_operation), cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_token),     cmocka_unit_test(test_md_instance),
+	    cmocka_unit_test(test_instance),  cmocka_unit_test(test_routes),
+	    cmocka_unit_test(test_operation), cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,10 +40,14 @@ int gcp_http_do(void *ud, const struct gcp_http_req *r, struct gcp_http_resp *ou
 	char errbuf[CURL_ERROR_SIZE] = "", authh[2100];
 	struct curl_slist *hl = NULL, *t;
 	struct httpc_opts ho = {
-		.url = r->url, .protocols = r->metadata ? "http,https" : "https",
-		.connect_timeout_ms = r->metadata ? r->timeout_ms : 5000,
-		.timeout_ms = r->timeout_ms, .body = &b,
-		.ca_file = r->metadata ? NULL : r->ca_file, .abort = r->abort, .errbuf = errbuf,
+	    .url = r->url,
+	    .protocols = r->metadata ? "http,https" : "https",
+	    .connect_timeout_ms = r->metadata ? r->timeout_ms : 5000,
+	    .timeout_ms = r->timeout_ms,
+	    .body = &b,
+	    .ca_file = r->metadata ? NULL : r->ca_file,
+	    .abort = r->abort,
+	    .errbuf = errbuf,
 	};
 	CURLcode rc = CURLE_OK;
 	CURL *h;
@@ -102,7 +106,7 @@ int gcp_http_do(void *ud, const struct gcp_http_req *r, struct gcp_http_resp *ou
 	}
 	if (rc != CURLE_OK) {
 		mg_err_set(e, "cannot reach %s: %s", r->url,
-			   errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		           errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);

@@ -8,8 +8,7 @@
 #include "buf.h"
 #include "jsonu.h"
 
-#define TOKEN_CHARS                                                                        \
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/="
+#define TOKEN_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/="
 
 void gcp_url_tail(const char *url, bool last, char *out, size_t outlen)
 {
@@ -29,7 +28,7 @@ void gcp_url_tail(const char *url, bool last, char *out, size_t outlen)
 }
 
 int gcp_parse_token(const char *buf, size_t len, char *token, size_t toklen, long *expires_in,
-		    mg_err *e)
+                    mg_err *e)
 {
 	const char *t = NULL, *type = NULL;
 	int64_t exp = 0;
@@ -87,7 +86,8 @@ int gcp_parse_md_instance(const char *buf, size_t len, struct gcp_md_instance *o
 	id = cJSON_GetObjectItemCaseSensitive(j, "id");
 	/* a uint64 as a JSON number: doubles above 2^53 are not exact, so the exact id
 	 * comes from the instance/id leaf; here only its range is checked */
-	if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble >= 18446744073709551616.0) {
+	if (!cJSON_IsNumber(id) || id->valuedouble < 0 ||
+	    id->valuedouble >= 18446744073709551616.0) {
 		mg_err_set(e, "metadata instance document: id is not a uint64");
 		goto out;
 	}
@@ -234,8 +234,8 @@ static int parse_route_in(const cJSON *it, struct gcp_route *g, mg_err *e)
 			g->system = true;
 		return 0;
 	}
-	static const char *const others[] = {"nextHopNetwork", "nextHopPeering", "nextHopIlb",
-					     "nextHopVpnTunnel", "nextHopHub", NULL};
+	static const char *const others[] = {"nextHopNetwork",   "nextHopPeering", "nextHopIlb",
+	                                     "nextHopVpnTunnel", "nextHopHub",     NULL};
 	r->target_kind = CLOUD_TARGET_OTHER;
 	for (size_t i = 0; others[i]; i++) {
 		if (jsonu_get_str(it, others[i], false, 512, &hop, e))
@@ -260,8 +260,8 @@ static int parse_route(const cJSON *it, struct gcp_route *g, mg_err *e)
 	return 0;
 }
 
-int gcp_parse_routes_page(const char *buf, size_t len, struct gcp_route_list *out,
-			  char *next, size_t nextlen, mg_err *e)
+int gcp_parse_routes_page(const char *buf, size_t len, struct gcp_route_list *out, char *next,
+                          size_t nextlen, mg_err *e)
 {
 	const cJSON *items = NULL;
 	const char *kind = NULL;
@@ -285,7 +285,7 @@ int gcp_parse_routes_page(const char *buf, size_t len, struct gcp_route_list *ou
 	}
 	for (const cJSON *it = items ? items->child : NULL; it; it = it->next, k++) {
 		if (mg_grow((void **)&out->v, &out->cap, out->n + 1, sizeof(*out->v),
-			    CLOUD_MAX_ROUTES, e))
+		            CLOUD_MAX_ROUTES, e))
 			goto pre;
 		memset(&out->v[out->n], 0, sizeof(out->v[0]));
 		if (parse_route(it, &out->v[out->n], e))
@@ -326,8 +326,8 @@ int gcp_parse_operation(const char *buf, size_t len, struct gcp_op *op, mg_err *
 		mg_err_set(e, "Operation: kind \"%.64s\"", kind);
 		goto out;
 	}
-	if (!op->name[0] || strspn(op->name, "abcdefghijklmnopqrstuvwxyz0123456789-") !=
-				    strlen(op->name)) {
+	if (!op->name[0] ||
+	    strspn(op->name, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(op->name)) {
 		mg_err_set(e, "Operation: bad name");
 		goto out;
 	}
@@ -398,13 +398,17 @@ void gcp_parse_error(const char *buf, size_t len, long http_status, struct gcp_e
 			snprintf(err->status, sizeof(err->status), "%s", s->valuestring);
 		if (jsonu_get_array(o, "errors", false, 64, &errs, &e) == 0 && errs) {
 			const cJSON *x = cJSON_GetArrayItem(errs, 0);
-			const cJSON *r = cJSON_IsObject(x) ? cJSON_GetObjectItemCaseSensitive(x, "reason") : NULL;
+			const cJSON *r = cJSON_IsObject(x)
+			                     ? cJSON_GetObjectItemCaseSensitive(x, "reason")
+			                     : NULL;
 			if (cJSON_IsString(r))
 				snprintf(err->reason, sizeof(err->reason), "%s", r->valuestring);
 		}
 		if (jsonu_get_array(o, "details", false, 64, &det, &e) == 0 && det)
 			for (const cJSON *d = det->child; d; d = d->next) {
-				const cJSON *r = cJSON_IsObject(d) ? cJSON_GetObjectItemCaseSensitive(d, "reason") : NULL;
+				const cJSON *r = cJSON_IsObject(d)
+				                     ? cJSON_GetObjectItemCaseSensitive(d, "reason")
+				                     : NULL;
 				if (cJSON_IsString(r) &&
 				    !strcmp(r->valuestring, "ACCESS_TOKEN_SCOPE_INSUFFICIENT"))
 					err->scope = true;
@@ -424,8 +428,8 @@ void gcp_parse_error(const char *buf, size_t len, long http_status, struct gcp_e
 		err->scope = true;
 	err->auth = http_status == 401;
 	err->retryable = http_status == 0 || http_status == 429 || http_status >= 500 ||
-			 (http_status == 403 && (!strcmp(err->reason, "rateLimitExceeded") ||
-						 !strcmp(err->reason, "userRateLimitExceeded")));
+	                 (http_status == 403 && (!strcmp(err->reason, "rateLimitExceeded") ||
+	                                         !strcmp(err->reason, "userRateLimitExceeded")));
 }
 
 enum cloud_err_kind gcp_err_kind(const struct gcp_error *err)

@@ -14,20 +14,20 @@
 #include "cloud.h"
 #include "err.h"
 
-#define GCP_JSON_MAX (8u << 20)
+#define GCP_JSON_MAX  (8u << 20)
 #define GCP_TOKEN_LEN 2048
-#define GCP_NAME_LEN 64 /* RFC 1035 names: at most 63 characters */
+#define GCP_NAME_LEN  64 /* RFC 1035 names: at most 63 characters */
 
 /* metadata .../service-accounts/default/token */
 int gcp_parse_token(const char *buf, size_t len, char *token, size_t toklen, long *expires_in,
-		    mg_err *e);
+                    mg_err *e);
 
 /* metadata instance/?recursive=true */
 struct gcp_md_instance {
-	char id[24];               /* uint64 in decimal */
+	char id[24]; /* uint64 in decimal */
 	char name[GCP_NAME_LEN];
-	char zone[GCP_NAME_LEN];   /* last part of projects/N/zones/Z */
-	char ip[64];               /* nic0 */
+	char zone[GCP_NAME_LEN]; /* last part of projects/N/zones/Z */
+	char ip[64];             /* nic0 */
 	char mac[32];
 	char network[GCP_NAME_LEN]; /* last part of projects/N/networks/NAME */
 	char netmask[64];           /* nic0 subnetmask, "" when absent */
@@ -52,26 +52,26 @@ struct gcp_route_list {
 };
 void gcp_route_list_free(struct gcp_route_list *l);
 /* Append one routes.list page's items; copy nextPageToken ("" on the last page). */
-int gcp_parse_routes_page(const char *buf, size_t len, struct gcp_route_list *out,
-			  char *next, size_t nextlen, mg_err *e);
+int gcp_parse_routes_page(const char *buf, size_t len, struct gcp_route_list *out, char *next,
+                          size_t nextlen, mg_err *e);
 
 enum gcp_op_status { GCP_OP_PENDING, GCP_OP_RUNNING, GCP_OP_DONE };
 struct gcp_op {
 	char name[128];
 	enum gcp_op_status status;
-	bool failed;            /* DONE with error.errors[] */
-	char err_code[64];      /* the first error's code, e.g. QUOTA_EXCEEDED */
+	bool failed;       /* DONE with error.errors[] */
+	char err_code[64]; /* the first error's code, e.g. QUOTA_EXCEEDED */
 	char err_message[256];
-	long http_status;       /* httpErrorStatusCode, 0 when absent */
+	long http_status; /* httpErrorStatusCode, 0 when absent */
 };
 int gcp_parse_operation(const char *buf, size_t len, struct gcp_op *op, mg_err *e);
 
 /* What the API said when it said no. */
 struct gcp_error {
-	long http_status;   /* 0 = no HTTP answer */
-	long code;          /* error.code */
-	char status[48];    /* error.status, e.g. PERMISSION_DENIED */
-	char reason[64];    /* errors[0].reason, e.g. rateLimitExceeded */
+	long http_status; /* 0 = no HTTP answer */
+	long code;        /* error.code */
+	char status[48];  /* error.status, e.g. PERMISSION_DENIED */
+	char reason[64];  /* errors[0].reason, e.g. rateLimitExceeded */
 	char message[256];
 	char permission[96]; /* from "Required 'compute.routes.create' permission ..." */
 	char quota[64];      /* from "Quota 'ROUTES' exceeded" */
