@@ -34,6 +34,8 @@ enum {
 	OPT_CLOUD_TAKEOVER,
 	OPT_CLOUD_SYSFS,
 	OPT_CLOUD_INTERVAL,
+	OPT_CLOUD_GCP_PRIO,
+	OPT_CLOUD_GCP_TAGS,
 };
 
 static const char dp_help[] =
@@ -52,13 +54,16 @@ static const char dp_help[] =
 	"                             DOCKER-USER chain (docker's FORWARD policy drop)\n"
 	"      --open-ufw             the same in ufw-user-forward (ufw's policy drop)\n"
 	"                             (both marked \"meshgate\" and removed by `down`)\n"
-	"      --cloud PROVIDER       auto (DMI hints, then a short metadata probe), aws, oci\n"
-	"                             or none (default auto)\n"
+	"      --cloud PROVIDER       auto (DMI hints, then a short metadata probe), a\n"
+	"                             provider (aws, gcp, oci) or none (default auto)\n"
 	"      --cloud-route-tables IDS  comma-separated route tables to manage (default:\n"
 	"                             every table of the VPC)\n"
 	"      --cloud-takeover       replace other targets' routes for our destinations\n"
 	"                             (blackhole routes are always replaced)\n"
 	"      --cloud-interval S     how often VPC routes are re-checked (default 60)\n"
+	"      --cloud-gcp-priority N GCP route priority 0..65535 (default 1000)\n"
+	"      --cloud-gcp-tags LIST  GCP routes only for instances with these network\n"
+	"                             tags (comma-separated; default: every instance)\n"
 	"      --cloud-metadata URL, --cloud-api URL, --cloud-ca-file FILE, --cloud-sysfs DIR\n"
 	"                             endpoints and trust for partitions, regions and tests\n"
 	"      --log-level LEVEL      error, warn, info (default) or debug\n"
@@ -86,6 +91,8 @@ static const struct option dp_opts_long[] = {
 	{"cloud-takeover", no_argument, NULL, OPT_CLOUD_TAKEOVER},
 	{"cloud-sysfs", required_argument, NULL, OPT_CLOUD_SYSFS},
 	{"cloud-interval", required_argument, NULL, OPT_CLOUD_INTERVAL},
+	{"cloud-gcp-priority", required_argument, NULL, OPT_CLOUD_GCP_PRIO},
+	{"cloud-gcp-tags", required_argument, NULL, OPT_CLOUD_GCP_TAGS},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -184,10 +191,10 @@ static int parse_dp_opts(int argc, char **argv, const char *cmd, struct daemon_o
 			*forget = true;
 			break;
 		case OPT_CLOUD:
-			if (strcmp(optarg, "auto") && strcmp(optarg, "aws") && strcmp(optarg, "oci") &&
-			    strcmp(optarg, "none")) {
-				fprintf(stderr, "meshgate %s: --cloud is auto, aws, oci or none (azure "
-						"and gcp are not built yet)\n", cmd);
+			if (strcmp(optarg, "auto") && strcmp(optarg, "none") &&
+			    !cloud_provider_by_name(optarg)) {
+				fprintf(stderr, "meshgate %s: --cloud is auto, none or a provider: %s\n",
+					cmd, cloud_provider_names());
 				return -1;
 			}
 			snprintf(o->cloud.provider, sizeof(o->cloud.provider), "%s", optarg);
@@ -206,6 +213,25 @@ static int parse_dp_opts(int argc, char **argv, const char *cmd, struct daemon_o
 			break;
 		case OPT_CLOUD_TAKEOVER:
 			o->cloud.takeover = true;
+			break;
+		case OPT_CLOUD_GCP_PRIO: {
+			int v;
+			if (cli_parse_int(optarg, 0, 65535, &v) < 0) {
+				fprintf(stderr, "meshgate %s: --cloud-gcp-priority is 0..65535\n", cmd);
+				return -1;
+			}
+			o->cloud.gcp_priority = v;
+			o->cloud.gcp_priority_set = true;
+			break;
+		}
+		case OPT_CLOUD_GCP_TAGS:
+			if (strlen(optarg) >= sizeof(o->cloud.gcp_tags) ||
+			    strspn(optarg, "abcdefghijklmnopqrstuvwxyz0123456789-,") != strlen(optarg)) {
+				fprintf(stderr, "meshgate %s: --cloud-gcp-tags is a comma-separated "
+						"list of network tags (a-z, 0-9, -)\n", cmd);
+				return -1;
+			}
+			snprintf(o->cloud.gcp_tags, sizeof(o->cloud.gcp_tags), "%s", optarg);
 			break;
 		case OPT_CLOUD_INTERVAL:
 			if (cli_parse_int(optarg, 5, 86400, &o->cloud_interval_s) < 0) {

@@ -185,6 +185,8 @@ cloud_detect(const char *sysfs_root, const struct cloud_endpoints *ep, long prob
 	if (h == CLOUD_HINT_AWS || h == CLOUD_HINT_NONE) {
 		if (cloud_aws_ops.detect(ep, probe_ms) == 1)
 			return &cloud_aws_ops;
+		if (h == CLOUD_HINT_NONE && cloud_gcp_ops.detect(ep, probe_ms) == 1)
+			return &cloud_gcp_ops;
 		mg_err_set(why, "%s: the instance metadata service did not answer within %ld ms",
 		           h == CLOUD_HINT_AWS ? "DMI says AWS" : "configured metadata endpoint",
 		           probe_ms);
@@ -199,16 +201,41 @@ cloud_detect(const char *sysfs_root, const struct cloud_endpoints *ep, long prob
 		           probe_ms);
 		return NULL;
 	}
+	if (h == CLOUD_HINT_GCP) {
+		if (cloud_gcp_ops.detect(ep, probe_ms) == 1)
+			return &cloud_gcp_ops;
+		mg_err_set(why, "DMI says GCP: the metadata server did not answer within %ld ms",
+			   probe_ms);
+		return NULL;
+	}
 	mg_err_set(why, "DMI says %s, for which meshgate has no provider yet", cloud_hint_name(h));
 	return NULL;
 }
 
+/* Every provider meshgate has: the one list to add a driver to. */
+static const struct cloud_provider_ops *const all_providers[] = {
+	&cloud_aws_ops,
+	&cloud_gcp_ops,
+	&cloud_oci_ops,
+};
+
 const struct cloud_provider_ops *cloud_provider_by_name(const char *name)
 {
-	static const struct cloud_provider_ops *const all[] = {&cloud_aws_ops, &cloud_oci_ops};
-
-	for (size_t i = 0; i < MG_ARRAY_SIZE(all); i++)
-		if (!strcmp(all[i]->name, name))
-			return all[i];
+	for (size_t i = 0; i < MG_ARRAY_SIZE(all_providers); i++)
+		if (!strcmp(all_providers[i]->name, name))
+			return all_providers[i];
 	return NULL;
+}
+
+const char *cloud_provider_names(void)
+{
+	static char names[128];
+
+	if (!names[0]) {
+		size_t off = 0;
+		for (size_t i = 0; i < MG_ARRAY_SIZE(all_providers) && off < sizeof(names); i++)
+			off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s",
+						i ? ", " : "", all_providers[i]->name);
+	}
+	return names;
 }

@@ -81,6 +81,11 @@ struct cloud_open_opts {
 	struct cloud_endpoints ep;
 	struct cloud_mesh_id mesh;
 	struct cloud_hooks hooks;
+	/* GCP: route priority (when set; else 1000) and comma-separated instance tags
+	 * ("" = every instance) */
+	bool gcp_priority_set;
+	int gcp_priority;
+	char gcp_tags[256];
 };
 
 struct cloud_identity {
@@ -245,6 +250,7 @@ struct cloud_provider_ops {
 };
 
 extern const struct cloud_provider_ops cloud_aws_ops;
+extern const struct cloud_provider_ops cloud_gcp_ops;
 extern const struct cloud_provider_ops cloud_oci_ops;
 
 enum cloud_hint { CLOUD_HINT_NONE, CLOUD_HINT_AWS, CLOUD_HINT_AZURE, CLOUD_HINT_GCP,
@@ -265,5 +271,7 @@ const struct cloud_provider_ops *cloud_detect(const char *sysfs_root,
 					      mg_err *why);
 /* The provider called `name` ("aws"), or NULL. */
 const struct cloud_provider_ops *cloud_provider_by_name(const char *name);
+/* "aws, gcp, oci": the providers this build has, for messages and --help. */
+const char *cloud_provider_names(void);
 
 #endif

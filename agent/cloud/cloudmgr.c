@@ -150,7 +150,10 @@ static int ready(struct cloudmgr *cm, mg_err *e)
 		return 0;
 	if (!cm->p) {
 		struct cloud_open_opts oo = {.ep = cm->o.ep, .mesh = cm->o.mesh,
-					     .hooks = cm->o.hooks};
+					     .hooks = cm->o.hooks,
+					     .gcp_priority_set = cm->o.gcp_priority_set,
+					     .gcp_priority = cm->o.gcp_priority};
+		snprintf(oo.gcp_tags, sizeof(oo.gcp_tags), "%s", cm->o.gcp_tags);
 		cm->p = cm->ops->open(&oo, e);
 		if (!cm->p)
 			return mg_err_prefix(e, "cloud %s", cm->ops->name);

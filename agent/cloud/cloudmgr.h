@@ -29,6 +29,9 @@ struct cloud_opts {
 	bool takeover;        /* replace other targets' routes for our destinations */
 	struct cloud_mesh_id mesh; /* this connector, for providers' ownership markers */
 	struct cloud_hooks hooks;  /* abort / may_write (the worker sets them); none = always */
+	bool gcp_priority_set;     /* GCP: --cloud-gcp-priority, --cloud-gcp-tags */
+	int gcp_priority;
+	char gcp_tags[256];
 };
 
 struct cloudmgr;
