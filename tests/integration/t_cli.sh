@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Command lines a user gets wrong: every one ends with the documented exit code (agent/cli.h:
+# Command lines a user gets wrong: every one ends with the documented exit code (agent/cli/cli.h:
 # 2 bad usage, 4 not enrolled), an error on the first line of stderr that names the problem,
 # and nothing else happening (no crash, no sanitizer report, no state created). Run on both
 # builds by ctest, so the ASan+UBSan build sees every parser's error path.

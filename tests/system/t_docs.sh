@@ -2,7 +2,7 @@
 # The man pages and the bash completion against the programs' own --help texts:
 #  (a) man/meshgate.8 and man/meshgate-controller-mock.8 render without a single groff
 #      warning, `man -l` makes text of them, nothing overflows 78 columns, the required
-#      sections are there, EXIT STATUS lists every code of agent/cli.h;
+#      sections are there, EXIT STATUS lists every code of agent/cli/cli.h;
 #  (b) every command that `meshgate --help` lists has a subsection of COMMANDS and a
 #      SYNOPSIS line, and every long option that `meshgate <command> --help` prints has
 #      an entry of its own in that subsection ("-x, --long" where --help pairs them);
@@ -125,15 +125,15 @@ for f in /var/lib/meshgate /etc/sysctl.d/90-meshgate.conf /etc/default/meshgate 
 done
 grep -q MESHGATE_RUN_OPTS "$TMP/agent.txt" || fail "meshgate.8 does not name MESHGATE_RUN_OPTS"
 
-# the exit codes of agent/cli.h, each a tag of EXIT STATUS
+# the exit codes of agent/cli/cli.h, each a tag of EXIT STATUS
 mapfile -t codes < <(sed -nE 's/^[[:space:]]*EXIT_[A-Z_]+[[:space:]]*=[[:space:]]*([0-9]+).*/\1/p' \
-	"$MG_SRC/agent/cli.h")
-[ "${#codes[@]}" -ge 5 ] || sanity "found ${#codes[@]} exit codes in agent/cli.h"
+	"$MG_SRC/agent/cli/cli.h")
+[ "${#codes[@]}" -ge 5 ] || sanity "found ${#codes[@]} exit codes in agent/cli/cli.h"
 section "$TMP/agent.txt" "EXIT STATUS" >"$TMP/exit"
 for c in "${codes[@]}"; do
-	grep -qE "^       $c( |$)" "$TMP/exit" || fail "meshgate.8: EXIT STATUS lacks $c (agent/cli.h)"
+	grep -qE "^       $c( |$)" "$TMP/exit" || fail "meshgate.8: EXIT STATUS lacks $c (agent/cli/cli.h)"
 done
-log "  sections, SEE ALSO, FILES and the ${#codes[@]} exit codes of agent/cli.h are there"
+log "  sections, SEE ALSO, FILES and the ${#codes[@]} exit codes of agent/cli/cli.h are there"
 
 # ---------------------------------------------------------------------------------------
 log "(b) commands and options of --help against the man pages"

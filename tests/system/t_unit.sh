@@ -4,7 +4,7 @@
 # its exposure (printed; must stay at or under MG_UNIT_MAX_EXPOSURE, default 3.0), and
 # the directives the daemon's behaviour depends on are there: Type=notify with a
 # watchdog, ExecStopPost cleanup, no restart after revocation or when not enrolled (the
-# exit codes are read from agent/cli.h), the capability and address-family limits.
+# exit codes are read from agent/cli/cli.h), the capability and address-family limits.
 set -euo pipefail
 MG_SRC=${MG_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 MG_BUILD=${MG_BUILD:-$MG_SRC/build}
@@ -40,10 +40,10 @@ $(grep '✗' <<<"$sec")"
 
 log "directives the daemon relies on"
 val() { sed -n "s/^$1=//p" "$UNIT" | tail -1; }
-revoked=$(sed -n 's/^[[:space:]]*EXIT_REVOKED = \([0-9]*\),.*/\1/p' "$MG_SRC/agent/cli.h")
-notenrolled=$(sed -n 's/^[[:space:]]*EXIT_NOTENROLLED = \([0-9]*\),.*/\1/p' "$MG_SRC/agent/cli.h")
-usage=$(sed -n 's/^[[:space:]]*EXIT_USAGE = \([0-9]*\),.*/\1/p' "$MG_SRC/agent/cli.h")
-[ -n "$revoked" ] && [ -n "$notenrolled" ] && [ -n "$usage" ] || fail "exit codes not found in agent/cli.h"
+revoked=$(sed -n 's/^[[:space:]]*EXIT_REVOKED = \([0-9]*\),.*/\1/p' "$MG_SRC/agent/cli/cli.h")
+notenrolled=$(sed -n 's/^[[:space:]]*EXIT_NOTENROLLED = \([0-9]*\),.*/\1/p' "$MG_SRC/agent/cli/cli.h")
+usage=$(sed -n 's/^[[:space:]]*EXIT_USAGE = \([0-9]*\),.*/\1/p' "$MG_SRC/agent/cli/cli.h")
+[ -n "$revoked" ] && [ -n "$notenrolled" ] && [ -n "$usage" ] || fail "exit codes not found in agent/cli/cli.h"
 [ "$(val Type)" = notify ] || fail "Type is $(val Type)"
 [ "$(val NotifyAccess)" = main ] || fail "NotifyAccess is $(val NotifyAccess)"
 [ -n "$(val WatchdogSec)" ] || fail "no WatchdogSec"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Test driver for agent/nft.c:
+ * Test driver for agent/dataplane/nft.c:
  *   mg_nfttool apply TUN CONFIG.json [--reject] [--no-mss] [--open-docker-user] [--open-ufw]
  *   mg_nfttool remove
  *   mg_nfttool scan TUN

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to agent/nft*.c (nft.h is the one public interface): the context, the batch
+ * Private to agent/dataplane/nft*.c (nft.h is the one public interface): the context, the batch
  * under construction, the chain list of a dump, and what each file gives the others.
  *   nft.c        open, close, remove
  *   nft_ranges.c address and port ranges (merge, longest-prefix split), interval sets
