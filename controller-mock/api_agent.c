@@ -209,7 +209,8 @@ enum MHD_Result api_device_config(struct req *r)
 	w->if_none_match = parse_inm(req_header(r, "If-None-Match"));
 	if (wait == 0 || c->version != w->if_none_match)
 		return send_config(r, c);
-	longpoll_suspend(r, c, now_mono_ms() + wait * 1000);
+	/* +1: now_mono_ms() truncates, and a waiter is never answered before its full wait */
+	longpoll_suspend(r, c, now_mono_ms() + wait * 1000 + 1);
 	return MHD_YES;
 }
 
