@@ -34,6 +34,7 @@ enum {
 	OPT_CLOUD_TAKEOVER,
 	OPT_CLOUD_SYSFS,
 	OPT_CLOUD_INTERVAL,
+	OPT_CLOUD_AZURE_CLIENT,
 };
 
 static const char dp_help[] =
@@ -52,10 +53,12 @@ static const char dp_help[] =
 	"                             DOCKER-USER chain (docker's FORWARD policy drop)\n"
 	"      --open-ufw             the same in ufw-user-forward (ufw's policy drop)\n"
 	"                             (both marked \"meshgate\" and removed by `down`)\n"
-	"      --cloud PROVIDER       auto (DMI hints, then a short metadata probe), aws\n"
-	"                             or none (default auto)\n"
+	"      --cloud PROVIDER       auto (DMI hints, then a short metadata probe), aws,\n"
+	"                             azure or none (default auto)\n"
 	"      --cloud-route-tables IDS  comma-separated route tables to manage (default:\n"
-	"                             every table of the VPC)\n"
+	"                             every table of the VPC/VNet; Azure: names or ids)\n"
+	"      --cloud-azure-client-id ID  Azure: the user-assigned managed identity to use\n"
+	"                             (default: the VM's system-assigned identity)\n"
 	"      --cloud-takeover       replace other targets' routes for our destinations\n"
 	"                             (blackhole routes are always replaced)\n"
 	"      --cloud-interval S     how often VPC routes are re-checked (default 60)\n"
@@ -86,6 +89,7 @@ static const struct option dp_opts_long[] = {
 	{"cloud-takeover", no_argument, NULL, OPT_CLOUD_TAKEOVER},
 	{"cloud-sysfs", required_argument, NULL, OPT_CLOUD_SYSFS},
 	{"cloud-interval", required_argument, NULL, OPT_CLOUD_INTERVAL},
+	{"cloud-azure-client-id", required_argument, NULL, OPT_CLOUD_AZURE_CLIENT},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -184,8 +188,9 @@ static int parse_dp_opts(int argc, char **argv, const char *cmd, struct daemon_o
 			*forget = true;
 			break;
 		case OPT_CLOUD:
-			if (strcmp(optarg, "auto") && strcmp(optarg, "aws") && strcmp(optarg, "none")) {
-				fprintf(stderr, "meshgate %s: --cloud is auto, aws or none (azure, gcp "
+			if (strcmp(optarg, "auto") && strcmp(optarg, "aws") && strcmp(optarg, "azure") &&
+			    strcmp(optarg, "none")) {
+				fprintf(stderr, "meshgate %s: --cloud is auto, aws, azure or none (gcp "
 						"and oci are not built yet)\n", cmd);
 				return -1;
 			}
@@ -199,6 +204,15 @@ static int parse_dp_opts(int argc, char **argv, const char *cmd, struct daemon_o
 			break;
 		case OPT_CLOUD_CA:
 			snprintf(o->cloud.ep.ca_file, sizeof(o->cloud.ep.ca_file), "%s", optarg);
+			break;
+		case OPT_CLOUD_AZURE_CLIENT:
+			if (!optarg[0] || strlen(optarg) >= sizeof(o->cloud.ep.identity) ||
+			    strspn(optarg, "0123456789abcdefABCDEF-") != strlen(optarg)) {
+				fprintf(stderr, "meshgate %s: --cloud-azure-client-id is a client id "
+						"(GUID)\n", cmd);
+				return -1;
+			}
+			snprintf(o->cloud.ep.identity, sizeof(o->cloud.ep.identity), "%s", optarg);
 			break;
 		case OPT_CLOUD_SYSFS:
 			snprintf(o->cloud.sysfs_root, sizeof(o->cloud.sysfs_root), "%s", optarg);

@@ -191,13 +191,20 @@ const struct cloud_provider_ops *cloud_detect(const char *sysfs_root,
 			   probe_ms);
 		return NULL;
 	}
+	if (h == CLOUD_HINT_AZURE) {
+		if (cloud_azure_ops.detect(ep, probe_ms) == 1)
+			return &cloud_azure_ops;
+		mg_err_set(why, "DMI says Azure: the instance metadata service did not answer "
+				"within %ld ms", probe_ms);
+		return NULL;
+	}
 	mg_err_set(why, "DMI says %s, for which meshgate has no provider yet", cloud_hint_name(h));
 	return NULL;
 }
 
 const struct cloud_provider_ops *cloud_provider_by_name(const char *name)
 {
-	static const struct cloud_provider_ops *const all[] = {&cloud_aws_ops};
+	static const struct cloud_provider_ops *const all[] = {&cloud_aws_ops, &cloud_azure_ops};
 
 	for (size_t i = 0; i < MG_ARRAY_SIZE(all); i++)
 		if (!strcmp(all[i]->name, name))
