@@ -138,6 +138,7 @@ static int call(struct az_arm *c, const char *method, const char *path, const ch
 		                   .url = url,
 		                   .headers = hdrs,
 		                   .body = body,
+		                   .protocols = c->protocols,
 		                   .ca_file = c->ca_file,
 		                   .timeout_ms = c->timeout_ms,
 		                   .max_body = ARM_MAX_BODY,

@@ -43,6 +43,7 @@ struct az_arm {
 	const struct cloud_hooks *hooks;
 	struct httpc_abort abort;
 	uint32_t (*rand32)(void); /* tests; NULL = OpenSSL */
+	const char *protocols;    /* tests (a plain-HTTP server); NULL = https only */
 };
 
 int az_arm_init(struct az_arm *c, const char *base, const char *ca_file, az_token_fn token,
