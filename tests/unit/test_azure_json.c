@@ -325,6 +325,10 @@ static void test_route_table(void **state)
 		assert_contains(e.msg, bad[i][1]);
 		free(s.routes);
 	}
+	/* a table without routes */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(az_parse_route_table("{\"properties\":{}}", 17, &s, &e), 0);
+	assert_int_equal(s.n_routes, 0);
 	/* a service tag has no destination; a Failed route is not active */
 	static const char tag[] =
 	    "{\"properties\":{\"routes\":[{\"name\":\"t\",\"properties\":{\"addressPrefix\":"

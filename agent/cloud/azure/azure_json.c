@@ -473,7 +473,7 @@ static int parse_route(const cJSON *it, struct cloud_route *r, mg_err *e)
 
 int az_parse_route_table(const char *buf, size_t len, struct cloud_scope *s, mg_err *e)
 {
-	const cJSON *props, *routes, *it;
+	const cJSON *props, *routes = NULL, *it;
 	cJSON *j;
 	int rc = -1;
 
