@@ -98,6 +98,12 @@ wait_until 10 _conflict || mg_fail "conflict not reported: $(jq -c .daemon.cloud
 mg_log "status: $(jq -c '.daemon.cloud|{provider,instance,nic,network}' "$STATE_v/status.json")"
 assert_eq "$(jq -r '.daemon.cloud|[.provider,.instance,.nic,.network]|join(" ")' "$STATE_v/status.json")" \
 	"azure vm-gw-1 vm-gw-1-nic vnet-mesh" "status identity"
+st=$(nsx "$CV" "$MESHGATE" status --state-dir "$STATE_v" 2>&1) || mg_fail "meshgate status: $st"
+mg_log "meshgate status, cloud part:"$'\n'"$(sed -n '/^Cloud:/,/^NAT:/p' <<<"$st")"
+[[ $st == *"vm-gw-1, NIC vm-gw-1-nic, network vnet-mesh, westeurope, forwarding on"* ]] ||
+	mg_fail "meshgate status does not show the Azure identity: $st"
+[[ $st == *"rt-spare: 0 ours, 1 conflict - 198.51.100.0/24 already routes to 198.18.3.50"* ]] ||
+	mg_fail "meshgate status does not show the conflict: $st"
 
 mg_log "the app host, with no route of its own, reaches site B through the VNet route"
 ping_ok "$AP" 198.51.100.10 15 || mg_fail "app host cannot reach site B: $(tail -5 "$MG_TMP/vnetr.log")"
@@ -163,7 +169,9 @@ api "$INET" PATCH "/api/v1/networks/$nc_" '{"subnets":["192.0.2.0/24"]}' >/dev/n
 _denied() { grep -q "Microsoft.Network/routeTables/routes/write" "$STATE_v/status.json" && grep -q "Network Contributor" "$STATE_v/status.json"; }
 wait_until 15 _denied || mg_fail "missing permission not named: $(jq -c .daemon.cloud "$STATE_v/status.json")"
 ctl /allow POST '{"action":"Microsoft.Network/routeTables/routes/write"}' >/dev/null
+t0=$(now_ms)
 wait_until 90 _c_in || mg_fail "no convergence after the permission came back"
+mg_log "converged $(($(now_ms) - t0)) ms after the permission came back (the next periodic pass)"
 
 mg_log "a full route table is a limit, not a loop"
 ctl /config POST '{"route_limit":3}' >/dev/null

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "azure_arm.h"
 #include "azure_imds.h"
@@ -410,13 +412,71 @@ static void test_imds(void **state)
 	free(t);
 }
 
+static void write_dmi(const char *dir, const char *name, const char *val)
+{
+	char p[512];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/class/dmi/id/%s", dir, name);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fprintf(f, "%s\n", val);
+	fclose(f);
+}
+
+/* DMI says Azure: the IMDS instance document is probed (with Metadata: true). */
+static void test_detect(void **state)
+{
+	static const struct answer ok[] = {{200, "{\"compute\":{}}"}};
+	static const struct answer no[] = {{400, "{\"error\":\"Bad request\"}"}};
+	static const struct answer notaws_ok[] = {{405, ""}, {200, "{}"}};
+	char root[] = "/tmp/mg-azdmi-XXXXXX", p[512];
+	struct cloud_endpoints ep = {0};
+	mg_err why = {""};
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	snprintf(p, sizeof(p), "%s/class", root);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/class/dmi", root);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/class/dmi/id", root);
+	assert_int_equal(mkdir(p, 0700), 0);
+	write_dmi(root, "sys_vendor", "Microsoft Corporation");
+	write_dmi(root, "product_name", "Virtual Machine");
+	snprintf(ep.metadata, sizeof(ep.metadata), "http://127.0.0.1:%d", S.port);
+	script(ok, 1);
+	assert_ptr_equal(cloud_detect(root, &ep, 1000, &why), &cloud_azure_ops);
+	assert_string_equal(S.metadata[0], "true");
+	assert_string_equal(S.log[0], "GET /metadata/instance");
+	script(no, 1);
+	assert_null(cloud_detect(root, &ep, 1000, &why));
+	assert_contains(why.msg, "DMI says Azure");
+	/* no hint, a configured endpoint: AWS's probe first, then Azure's */
+	write_dmi(root, "sys_vendor", "LENOVO");
+	write_dmi(root, "product_name", "ThinkPad");
+	script(notaws_ok, 2);
+	assert_ptr_equal(cloud_detect(root, &ep, 1000, &why), &cloud_azure_ops);
+	assert_string_equal(S.log[0], "PUT /latest/api/token");
+	for (const char *f = "sys_vendor"; f; f = strcmp(f, "sys_vendor") ? NULL : "product_name") {
+		snprintf(p, sizeof(p), "%s/class/dmi/id/%s", root, f);
+		unlink(p);
+	}
+	snprintf(p, sizeof(p), "%s/class/dmi/id", root);
+	rmdir(p);
+	snprintf(p, sizeof(p), "%s/class/dmi", root);
+	rmdir(p);
+	snprintf(p, sizeof(p), "%s/class", root);
+	rmdir(p);
+	rmdir(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_get_retries),
-	    cmocka_unit_test(test_token_refresh),
-	    cmocka_unit_test(test_lro),
-	    cmocka_unit_test(test_imds),
+	    cmocka_unit_test(test_get_retries), cmocka_unit_test(test_token_refresh),
+	    cmocka_unit_test(test_lro),         cmocka_unit_test(test_imds),
+	    cmocka_unit_test(test_detect),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
