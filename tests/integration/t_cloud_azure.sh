@@ -65,7 +65,7 @@ IP=198.18.1.10
 ctl /associate POST '{"subnet":"snet-db","route_table":"rt-spare"}' >/dev/null
 TABLES="rt-gw rt-app rt-spare"
 CLOUD_ARGS=(--cloud azure --cloud-metadata http://169.254.169.254 --cloud-api https://198.18.1.1
-	--cloud-ca-file "$MG_TMP/fake/ca.pem")
+	--cloud-ca-file "$MG_TMP/fake/ca.pem" --cloud-interval 5)
 
 nb=$(topo_network site-b '"subnets":["198.51.100.0/24"],"access":[{"cidr":"198.51.100.0/24","mode":"full"}]')
 # someone else's route for the site's CIDR in the spare table
@@ -109,9 +109,10 @@ mg_log "the app host, with no route of its own, reaches site B through the VNet 
 ping_ok "$AP" 198.51.100.10 15 || mg_fail "app host cannot reach site B: $(tail -5 "$MG_TMP/vnetr.log")"
 if nsx "$AP" ip route | grep -q 198.51.100; then mg_fail "the app host has a route of its own"; fi
 
-mg_log "steady state: zero writes"
+mg_log "steady state: zero writes (periodic passes read only)"
 ctl /counters/reset POST '{}' >/dev/null
-sleep 3
+_two_passes() { [ "$(ctl /counters | jq '.calls["GET routeTables"] // 0')" -ge 6 ]; }
+wait_until 30 _two_passes || mg_fail "no periodic cloud pass: $(ctl /counters | jq -c .calls)"
 assert_eq "$(mutating)" 0 "mutating calls in a steady state"
 
 mg_log "a new site appears within 2 s, a removed one disappears"
