@@ -130,11 +130,18 @@ api "$INET" PATCH "/api/v1/networks/$nc_" '{"subnets":[]}' >/dev/null
 _c_out() { for t in $TABLES; do routes_of $t | jq -e 'any(.dst=="192.0.2.0/24")|not' >/dev/null || return 1; done; }
 wait_until 10 _c_out || mg_fail "site C's route was not removed"
 
-mg_log "restart: zero mutating calls"
+mg_log "a user-assigned identity that is not the VM's is refused with a hint"
+kill -TERM "$PID_v"
+wait_until 5 sh -c "! kill -0 $PID_v 2>/dev/null"
+topo_run v "${CLOUD_ARGS[@]}" --cloud-azure-client-id 4d6c8b02-3e5f-4071-9b2c-0d1e2f3a4b5c
+_hint() { grep -q "Identity not found.*--cloud-azure-client-id\|--cloud-azure-client-id.*Identity not found" "$MG_TMP/run-v.log" "$STATE_v/status.json" 2>/dev/null; }
+wait_until 20 _hint || mg_fail "no hint for a wrong client id: $(tail -5 "$MG_TMP/run-v.log")"
+
+mg_log "restart with the VM's user-assigned identity: zero mutating calls"
 kill -TERM "$PID_v"
 wait_until 5 sh -c "! kill -0 $PID_v 2>/dev/null"
 ctl /counters/reset POST '{}' >/dev/null
-topo_run v "${CLOUD_ARGS[@]}"
+topo_run v "${CLOUD_ARGS[@]}" --cloud-azure-client-id 3c5b7a91-2d4e-4f60-8a1b-9c0d1e2f3a4b
 _synced() { [ "$(ctl /counters | jq '.calls["GET routeTables"] // 0')" -ge 3 ] && grep -q "config version" "$MG_TMP/run-v.log"; }
 wait_until 15 _synced || mg_fail "no cloud sync after restart: $(ctl /counters | jq -c .calls)"
 sleep 1
