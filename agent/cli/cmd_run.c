@@ -36,6 +36,7 @@ enum {
 	OPT_CLOUD_INTERVAL,
 	OPT_CLOUD_GCP_PRIO,
 	OPT_CLOUD_GCP_TAGS,
+	OPT_CLOUD_AZURE_CLIENT,
 };
 
 static const char dp_help[] =
@@ -55,9 +56,11 @@ static const char dp_help[] =
 	"      --open-ufw             the same in ufw-user-forward (ufw's policy drop)\n"
 	"                             (both marked \"meshgate\" and removed by `down`)\n"
 	"      --cloud PROVIDER       auto (DMI hints, then a short metadata probe), a\n"
-	"                             provider (aws, gcp, oci) or none (default auto)\n"
+	"                             provider (aws, azure, gcp, oci) or none (default auto)\n"
 	"      --cloud-route-tables IDS  comma-separated route tables to manage (default:\n"
-	"                             every table of the VPC)\n"
+	"                             every table of the VPC/VNet; Azure: names or ids)\n"
+	"      --cloud-azure-client-id ID  Azure: the user-assigned managed identity to use\n"
+	"                             (default: the VM's system-assigned identity)\n"
 	"      --cloud-takeover       replace other targets' routes for our destinations\n"
 	"                             (blackhole routes are always replaced)\n"
 	"      --cloud-interval S     how often VPC routes are re-checked (default 60)\n"
@@ -93,6 +96,7 @@ static const struct option dp_opts_long[] = {
 	{"cloud-interval", required_argument, NULL, OPT_CLOUD_INTERVAL},
 	{"cloud-gcp-priority", required_argument, NULL, OPT_CLOUD_GCP_PRIO},
 	{"cloud-gcp-tags", required_argument, NULL, OPT_CLOUD_GCP_TAGS},
+	{"cloud-azure-client-id", required_argument, NULL, OPT_CLOUD_AZURE_CLIENT},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -207,6 +211,15 @@ static int parse_dp_opts(int argc, char **argv, const char *cmd, struct daemon_o
 			break;
 		case OPT_CLOUD_CA:
 			snprintf(o->cloud.ep.ca_file, sizeof(o->cloud.ep.ca_file), "%s", optarg);
+			break;
+		case OPT_CLOUD_AZURE_CLIENT:
+			if (!optarg[0] || strlen(optarg) >= sizeof(o->cloud.ep.identity) ||
+			    strspn(optarg, "0123456789abcdefABCDEF-") != strlen(optarg)) {
+				fprintf(stderr, "meshgate %s: --cloud-azure-client-id is a client id "
+						"(GUID)\n", cmd);
+				return -1;
+			}
+			snprintf(o->cloud.ep.identity, sizeof(o->cloud.ep.identity), "%s", optarg);
 			break;
 		case OPT_CLOUD_SYSFS:
 			snprintf(o->cloud.sysfs_root, sizeof(o->cloud.sysfs_root), "%s", optarg);

@@ -187,6 +187,8 @@ cloud_detect(const char *sysfs_root, const struct cloud_endpoints *ep, long prob
 			return &cloud_aws_ops;
 		if (h == CLOUD_HINT_NONE && cloud_gcp_ops.detect(ep, probe_ms) == 1)
 			return &cloud_gcp_ops;
+		if (h == CLOUD_HINT_NONE && cloud_azure_ops.detect(ep, probe_ms) == 1)
+			return &cloud_azure_ops;
 		mg_err_set(why, "%s: the instance metadata service did not answer within %ld ms",
 		           h == CLOUD_HINT_AWS ? "DMI says AWS" : "configured metadata endpoint",
 		           probe_ms);
@@ -208,6 +210,13 @@ cloud_detect(const char *sysfs_root, const struct cloud_endpoints *ep, long prob
 			   probe_ms);
 		return NULL;
 	}
+	if (h == CLOUD_HINT_AZURE) {
+		if (cloud_azure_ops.detect(ep, probe_ms) == 1)
+			return &cloud_azure_ops;
+		mg_err_set(why, "DMI says Azure: the instance metadata service did not answer "
+				"within %ld ms", probe_ms);
+		return NULL;
+	}
 	mg_err_set(why, "DMI says %s, for which meshgate has no provider yet", cloud_hint_name(h));
 	return NULL;
 }
@@ -215,6 +224,7 @@ cloud_detect(const char *sysfs_root, const struct cloud_endpoints *ep, long prob
 /* Every provider meshgate has: the one list to add a driver to. */
 static const struct cloud_provider_ops *const all_providers[] = {
 	&cloud_aws_ops,
+	&cloud_azure_ops,
 	&cloud_gcp_ops,
 	&cloud_oci_ops,
 };

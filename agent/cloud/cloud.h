@@ -51,6 +51,7 @@ struct cloud_endpoints {
 	char metadata[CLOUD_URL_LEN]; /* AWS: http://169.254.169.254 */
 	char api[CLOUD_URL_LEN];      /* AWS: https://ec2.<region>.amazonaws.com */
 	char ca_file[CLOUD_PATH_LEN]; /* trust anchor for the API (tests); "" = system store */
+	char identity[64]; /* Azure: a user-assigned identity's client id; "" = system-assigned */
 };
 
 /* Who this connector is in the mesh: what a driver writes into its ownership marker. */
@@ -250,6 +251,7 @@ struct cloud_provider_ops {
 };
 
 extern const struct cloud_provider_ops cloud_aws_ops;
+extern const struct cloud_provider_ops cloud_azure_ops;
 extern const struct cloud_provider_ops cloud_gcp_ops;
 extern const struct cloud_provider_ops cloud_oci_ops;
 
