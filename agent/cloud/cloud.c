@@ -185,10 +185,10 @@ cloud_detect(const char *sysfs_root, const struct cloud_endpoints *ep, long prob
 	if (h == CLOUD_HINT_AWS || h == CLOUD_HINT_NONE) {
 		if (cloud_aws_ops.detect(ep, probe_ms) == 1)
 			return &cloud_aws_ops;
-		if (h == CLOUD_HINT_NONE && cloud_gcp_ops.detect(ep, probe_ms) == 1)
-			return &cloud_gcp_ops;
 		if (h == CLOUD_HINT_NONE && cloud_azure_ops.detect(ep, probe_ms) == 1)
 			return &cloud_azure_ops;
+		if (h == CLOUD_HINT_NONE && cloud_gcp_ops.detect(ep, probe_ms) == 1)
+			return &cloud_gcp_ops;
 		mg_err_set(why, "%s: the instance metadata service did not answer within %ld ms",
 		           h == CLOUD_HINT_AWS ? "DMI says AWS" : "configured metadata endpoint",
 		           probe_ms);
