@@ -219,7 +219,7 @@ int cm_sync(struct cloudmgr *cm, bool manage_routes, const struct cidr *dests, s
 			return -1;
 		}
 		cm->forwarding_ok = true;
-		log_info("cloud: %s forwards traffic (source/destination check off)", cm->id.nic_id);
+		log_info("cloud: %s forwards traffic for others (%s)", cm->id.nic_id, cm->ops->name);
 	}
 	in = crec_in_of(cm, ids);
 	in.desired = dests;
