@@ -80,7 +80,7 @@ static int write_batch(const char *path, const char *verb, size_t n)
 		char c[CIDR_STRLEN];
 		route_at(i, &rt, 1);
 		fprintf(f, "route %s %s dev lo proto %d\n", verb, cidr_format(&rt.dst, c),
-		        RTPROT_MESHGATE);
+			RTPROT_MESHGATE);
 	}
 	if (fclose(f) != 0) {
 		perror(path);
@@ -94,7 +94,7 @@ int main(void)
 	mg_err e = {{0}};
 	if (unshare(CLONE_NEWNET) < 0) {
 		fprintf(stderr, "bench_routes: unshare(CLONE_NEWNET): %s (needs root)\n",
-		        strerror(errno));
+			strerror(errno));
 		return 77;
 	}
 	struct rtnl r;

@@ -335,8 +335,7 @@ static enum MHD_Result set_disabled(struct req *r, bool disabled)
 		c->wake = true;
 		if (ctl_commit(r->ctx, &e) < 0)
 			return reply_commit_failed(r, &e);
-		log_info("connector %s (%s) %s", c->id, c->name,
-			 disabled ? "disabled" : "enabled");
+		log_info("connector %s (%s) %s", c->id, c->name, disabled ? "disabled" : "enabled");
 	}
 	return reply_json(r, 200, conn_to_api_json(r->ctx, c));
 }

@@ -27,8 +27,8 @@ static struct ctl_connector *device_auth(struct req *r, enum MHD_Result *res)
 				found = s->conns[i];
 	}
 	if (!found) {
-		*res = reply_error(r, 401, "invalid_credentials",
-				   "missing or unknown device secret");
+		*res =
+		    reply_error(r, 401, "invalid_credentials", "missing or unknown device secret");
 		return NULL;
 	}
 	if (found->revoked) {
@@ -38,8 +38,8 @@ static struct ctl_connector *device_auth(struct req *r, enum MHD_Result *res)
 		return NULL;
 	}
 	if (found->disabled) {
-		*res = reply_error(r, 403, "device_disabled", "connector %s is disabled",
-				   found->id);
+		*res =
+		    reply_error(r, 403, "device_disabled", "connector %s is disabled", found->id);
 		return NULL;
 	}
 	return found;
@@ -184,8 +184,8 @@ enum MHD_Result api_device_config(struct req *r)
 			return reply_error(r, 503, "shutting_down",
 					   "the controller is stopping; retry");
 		if (c->revoked)
-			return reply_error(r, 401, "device_revoked",
-					   "connector %s was revoked", c->id);
+			return reply_error(r, 401, "device_revoked", "connector %s was revoked",
+					   c->id);
 		if (c->disabled)
 			return reply_error(r, 403, "device_disabled", "connector %s is disabled",
 					   c->id);

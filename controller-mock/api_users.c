@@ -138,8 +138,7 @@ enum MHD_Result api_user_create(struct req *r)
 		goto out;
 	}
 	out = cJSON_CreateObject();
-	if (!out || !user_base_json(ctx, u, out) ||
-	    !cJSON_AddStringToObject(out, "config", conf)) {
+	if (!out || !user_base_json(ctx, u, out) || !cJSON_AddStringToObject(out, "config", conf)) {
 		if (out)
 			json_wipe_strings(out);
 		cJSON_Delete(out);

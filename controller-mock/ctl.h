@@ -17,20 +17,20 @@
 #include "err.h"
 #include "wgkey.h"
 
-#define CTL_BODY_MAX      (64u * 1024)
-#define CTL_NAME_MAX      128
-#define CTL_ID_LEN        10 /* "n-" / "c-" / "u-" + 8 hex digits */
-#define CTL_SECRET_LEN    43 /* base64url of 32 random bytes */
-#define CTL_MAX_SUBNETS   256
-#define CTL_MAX_EXCLUDE   4096
-#define CTL_MAX_NETWORKS  1024
+#define CTL_BODY_MAX       (64u * 1024)
+#define CTL_NAME_MAX       128
+#define CTL_ID_LEN         10 /* "n-" / "c-" / "u-" + 8 hex digits */
+#define CTL_SECRET_LEN     43 /* base64url of 32 random bytes */
+#define CTL_MAX_SUBNETS    256
+#define CTL_MAX_EXCLUDE    4096
+#define CTL_MAX_NETWORKS   1024
 #define CTL_MAX_CONNECTORS 4096
-#define CTL_MAX_USERS     4096
-#define CTL_WAIT_MAX      60
-#define CTL_MTU           1420
-#define CTL_KEEPALIVE     25
-#define CTL_STORE_FILE    "store.json"
-#define CTL_STORE_MAX     (64u << 20)
+#define CTL_MAX_USERS      4096
+#define CTL_WAIT_MAX       60
+#define CTL_MTU            1420
+#define CTL_KEEPALIVE      25
+#define CTL_STORE_FILE     "store.json"
+#define CTL_STORE_MAX      (64u << 20)
 
 struct ctl_access {
 	struct cidr cidr;
@@ -67,19 +67,19 @@ struct ctl_connector {
 	bool token_used;
 	bool disabled;
 	bool revoked;
-	bool enrolled;             /* has a secret, a key and an address */
+	bool enrolled; /* has a secret, a key and an address */
 	uint8_t secret_hash[32];
 	uint8_t public_key[WG_KEY_LEN];
-	uint64_t addr_index;       /* offset of the tunnel address in the mesh range */
+	uint64_t addr_index; /* offset of the tunnel address in the mesh range */
 	char hostname[256];
 	char agent_version[64];
 	int64_t enrolled_at;
 	int64_t last_seen;
-	cJSON *status;             /* last reported status object, or NULL */
-	int64_t version;           /* config version; 0 until enrolled */
-	uint8_t config_hash[32];   /* SHA-256 of the rendered document minus "version" */
+	cJSON *status;              /* last reported status object, or NULL */
+	int64_t version;            /* config version; 0 until enrolled */
+	uint8_t config_hash[32];    /* SHA-256 of the rendered document minus "version" */
 	struct ctl_waiter *waiters; /* suspended long-poll requests (not persisted) */
-	bool wake;                 /* waiters must be woken after the next commit */
+	bool wake;                  /* waiters must be woken after the next commit */
 };
 
 /* A remote user (a laptop running wg-quick). Only the public key is ever kept. */
@@ -88,15 +88,15 @@ struct ctl_user {
 	char name[CTL_NAME_MAX];
 	int64_t created_at;
 	uint8_t public_key[WG_KEY_LEN];
-	uint64_t addr_index;       /* from store_alloc_addr: never reused */
-	bool revoked;              /* deleted; kept as a tombstone */
+	uint64_t addr_index; /* from store_alloc_addr: never reused */
+	bool revoked;        /* deleted; kept as a tombstone */
 };
 
 enum ctl_conn_state { CONN_PENDING, CONN_ENROLLED, CONN_DISABLED, CONN_REVOKED };
 
 struct ctl_store {
-	struct cidr mesh;          /* mesh range; the hub holds index 1 */
-	uint64_t next_addr;        /* high-water mark: never handed out twice */
+	struct cidr mesh;   /* mesh range; the hub holds index 1 */
+	uint64_t next_addr; /* high-water mark: never handed out twice */
 	struct ctl_network **nets;
 	size_t n_nets;
 	struct ctl_connector **conns;

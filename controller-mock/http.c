@@ -33,23 +33,23 @@ struct route {
 };
 
 static const struct route routes[] = {
-	{{"networks"}, "GET", api_networks_list, AUTH_ADMIN},
-	{{"networks"}, "POST", api_networks_create, AUTH_ADMIN},
-	{{"networks", "*"}, "GET", api_network_get, AUTH_ADMIN},
-	{{"networks", "*"}, "PATCH", api_network_patch, AUTH_ADMIN},
-	{{"networks", "*", "connectors"}, "POST", api_connector_create, AUTH_ADMIN},
-	{{"connectors"}, "GET", api_connectors_list, AUTH_ADMIN},
-	{{"connectors", "*"}, "GET", api_connector_get, AUTH_ADMIN},
-	{{"connectors", "*"}, "DELETE", api_connector_delete, AUTH_ADMIN},
-	{{"connectors", "*", "disable"}, "POST", api_connector_disable, AUTH_ADMIN},
-	{{"connectors", "*", "enable"}, "POST", api_connector_enable, AUTH_ADMIN},
-	{{"users"}, "GET", api_users_list, AUTH_ADMIN},
-	{{"users"}, "POST", api_user_create, AUTH_ADMIN},
-	{{"users", "*"}, "DELETE", api_user_delete, AUTH_ADMIN},
-	{{"hub"}, "GET", api_hub, AUTH_ADMIN},
-	{{"enroll"}, "POST", api_enroll, AUTH_NONE},
-	{{"device", "config"}, "GET", api_device_config, AUTH_NONE},
-	{{"device", "status"}, "POST", api_device_status, AUTH_NONE},
+    {{"networks"}, "GET", api_networks_list, AUTH_ADMIN},
+    {{"networks"}, "POST", api_networks_create, AUTH_ADMIN},
+    {{"networks", "*"}, "GET", api_network_get, AUTH_ADMIN},
+    {{"networks", "*"}, "PATCH", api_network_patch, AUTH_ADMIN},
+    {{"networks", "*", "connectors"}, "POST", api_connector_create, AUTH_ADMIN},
+    {{"connectors"}, "GET", api_connectors_list, AUTH_ADMIN},
+    {{"connectors", "*"}, "GET", api_connector_get, AUTH_ADMIN},
+    {{"connectors", "*"}, "DELETE", api_connector_delete, AUTH_ADMIN},
+    {{"connectors", "*", "disable"}, "POST", api_connector_disable, AUTH_ADMIN},
+    {{"connectors", "*", "enable"}, "POST", api_connector_enable, AUTH_ADMIN},
+    {{"users"}, "GET", api_users_list, AUTH_ADMIN},
+    {{"users"}, "POST", api_user_create, AUTH_ADMIN},
+    {{"users", "*"}, "DELETE", api_user_delete, AUTH_ADMIN},
+    {{"hub"}, "GET", api_hub, AUTH_ADMIN},
+    {{"enroll"}, "POST", api_enroll, AUTH_NONE},
+    {{"device", "config"}, "GET", api_device_config, AUTH_NONE},
+    {{"device", "status"}, "POST", api_device_status, AUTH_NONE},
 };
 
 #define API_PREFIX "/api/v1/"
@@ -102,8 +102,8 @@ static enum MHD_Result queue_resp(struct req *r, unsigned status, struct MHD_Res
 	res = MHD_queue_response(r->mc, status, resp);
 	MHD_destroy_response(resp);
 	r->answered = true;
-	log_debug("%s %s -> %u", r->method,
-		  r->route >= 0 ? routes[r->route].seg[0] : "(unrouted)", status);
+	log_debug("%s %s -> %u", r->method, r->route >= 0 ? routes[r->route].seg[0] : "(unrouted)",
+		  status);
 	return res;
 }
 
@@ -111,8 +111,7 @@ static enum MHD_Result queue(struct req *r, unsigned status, const char *body, s
 			     const char *ctype, const char *etag)
 {
 	return queue_resp(r, status,
-			  MHD_create_response_from_buffer(len, (void *)body,
-							  MHD_RESPMEM_MUST_COPY),
+			  MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY),
 			  ctype, etag);
 }
 
@@ -137,7 +136,7 @@ void json_wipe_strings(cJSON *j)
 enum MHD_Result reply_oom(struct req *r)
 {
 	static const char body[] =
-		"{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+	    "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
 	return queue(r, 500, body, sizeof(body) - 1, "application/json", NULL);
 }
 
@@ -207,8 +206,7 @@ enum MHD_Result reply_json_secret(struct req *r, unsigned status, cJSON *j)
 	return queue_json(r, status, txt, true, NULL);
 }
 
-enum MHD_Result reply_error(struct req *r, unsigned status, const char *code, const char *fmt,
-			    ...)
+enum MHD_Result reply_error(struct req *r, unsigned status, const char *code, const char *fmt, ...)
 {
 	char msg[600];
 	cJSON *j = cJSON_CreateObject(), *err;
@@ -321,7 +319,7 @@ const char *req_bearer(struct req *r, size_t *len)
 	end = a.value + a.len;
 	if (a.want_next) {
 		const union MHD_ConnectionInfo *ci =
-			MHD_get_connection_info(r->mc, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+		    MHD_get_connection_info(r->mc, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
 		if (!ci || ci->header_size < 4)
 			return NULL;
 		a.next = r->method + ci->header_size - 2;
@@ -445,8 +443,8 @@ static enum MHD_Result first_call(struct req *r, const char *url)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_size, void **con_cls)
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_size, void **con_cls)
 {
 	struct req *r = *con_cls;
 
@@ -532,8 +530,7 @@ int http_start(struct ctl_ctx *ctx, const char *listen, mg_err *e)
 	struct sockaddr_in6 sa6 = {0};
 	struct sockaddr_in sa4 = {0};
 	const struct sockaddr *sa;
-	unsigned flags = MHD_USE_TLS | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-			 MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_TLS | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 
 	if (config_split_endpoint(listen, host, sizeof(host), &port) < 0 ||
 	    addr_parse(host, &fam, addr) < 0)
@@ -550,20 +547,17 @@ int http_start(struct ctl_ctx *ctx, const char *listen, mg_err *e)
 		memcpy(&sa4.sin_addr, addr, 4);
 		sa = (const struct sockaddr *)&sa4;
 	}
-	ctx->mhd = MHD_start_daemon(flags, port, NULL, NULL, on_request, ctx,
-				    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-				    MHD_OPTION_SOCK_ADDR, sa,
-				    MHD_OPTION_HTTPS_MEM_KEY, ctx->tls_key_pem,
-				    MHD_OPTION_HTTPS_MEM_CERT, ctx->tls_cert_pem,
-				    MHD_OPTION_NOTIFY_COMPLETED, on_completed, ctx,
-				    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-				    MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
-				    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)200,
-				    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-				    MHD_OPTION_END);
+	ctx->mhd = MHD_start_daemon(
+	    flags, port, NULL, NULL, on_request, ctx, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_HTTPS_MEM_KEY, ctx->tls_key_pem,
+	    MHD_OPTION_HTTPS_MEM_CERT, ctx->tls_cert_pem, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+	    ctx, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)1000, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)200,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
 	if (!ctx->mhd)
-		return mg_err_set(e, "cannot serve HTTPS on %s (address in use or not on this "
-				     "host? run with --log-level debug for details)",
+		return mg_err_set(e,
+				  "cannot serve HTTPS on %s (address in use or not on this "
+				  "host? run with --log-level debug for details)",
 				  listen);
 	return 0;
 }

@@ -15,9 +15,9 @@ struct ctl_waiter {
 	struct MHD_Connection *mc;
 	int64_t deadline_ms; /* CLOCK_MONOTONIC */
 	int64_t if_none_match;
-	bool linked;    /* on conn->waiters, connection suspended */
-	bool started;   /* this request has waited at least once */
-	bool shutdown;  /* woken because the controller is stopping */
+	bool linked;   /* on conn->waiters, connection suspended */
+	bool started;  /* this request has waited at least once */
+	bool shutdown; /* woken because the controller is stopping */
 };
 
 struct req {
@@ -35,8 +35,8 @@ struct req {
 };
 
 enum MHD_Result reply_json(struct req *r, unsigned status, cJSON *j);
-enum MHD_Result reply_error(struct req *r, unsigned status, const char *code, const char *fmt,
-			    ...) __attribute__((format(printf, 4, 5)));
+enum MHD_Result reply_error(struct req *r, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 enum MHD_Result reply_empty(struct req *r, unsigned status, const char *etag);
 /* Takes `txt` (freed with cJSON_free). */
 enum MHD_Result reply_text(struct req *r, unsigned status, char *txt, const char *etag);

@@ -84,10 +84,10 @@ static void hub_forwarding(const char *ifname)
 	const struct {
 		const char *path, *value;
 	} keys[] = {
-		{"/proc/sys/net/ipv4/ip_forward", "1\n"},
-		{"/proc/sys/net/ipv6/conf/all/forwarding", "1\n"},
-		{"/proc/sys/net/ipv4/conf/all/send_redirects", "0\n"},
-		{ifkey, "0\n"},
+	    {"/proc/sys/net/ipv4/ip_forward", "1\n"},
+	    {"/proc/sys/net/ipv6/conf/all/forwarding", "1\n"},
+	    {"/proc/sys/net/ipv4/conf/all/send_redirects", "0\n"},
+	    {ifkey, "0\n"},
 	};
 	snprintf(ifkey, sizeof(ifkey), "/proc/sys/net/ipv4/conf/%s/send_redirects", ifname);
 	for (size_t i = 0; i < MG_ARRAY_SIZE(keys); i++) {
@@ -140,7 +140,7 @@ static int hub_start(struct ctl_ctx *ctx, mg_err *e)
 	hub_forwarding(ctx->hub_ifname);
 	ctx->hub = h;
 	log_info("hub %s up (%s WireGuard, port %u)", ctx->hub_ifname, wg_backend_name(h->wg),
-	         ctx->hub_port);
+		 ctx->hub_port);
 	return 0;
 fail:
 	mg_err_prefix(e, "hub %s", ctx->hub_ifname);
@@ -261,7 +261,8 @@ void hub_stop(struct ctl_ctx *ctx, bool remove)
 		return;
 	if (!remove) {
 		log_info("hub %s left forwarding; the next start adopts it (--hub-down-on-exit "
-			 "removes it instead)", ctx->hub_ifname);
+			 "removes it instead)",
+			 ctx->hub_ifname);
 		rtnl_close(&h->rt);
 		wg_ctx_free(h->wg);
 		free(h);

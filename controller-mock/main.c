@@ -22,37 +22,37 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: meshgate-controller-mock [options]\n"
-		"\n"
-		"A small controller and WireGuard hub for meshgate connectors (HTTPS + JSON).\n"
-		"\n"
-		"  --state-dir DIR         where the store, TLS key/cert, pin, admin token and hub\n"
-		"                          key live (created 0700; default " DEFAULT_STATE_DIR ")\n"
-		"  --listen ADDR:PORT      address to serve HTTPS on; IPv6 as [ADDR]:PORT\n"
-		"                          (default " DEFAULT_LISTEN ")\n"
-		"  --public-url URL        https://host:port as connectors reach it; goes into\n"
-		"                          connection strings and the certificate's name. Default:\n"
-		"                          https://<listen address>; required when listening on a\n"
-		"                          wildcard address (0.0.0.0 or ::)\n"
-		"  --mesh-range CIDR       tunnel address range; the hub takes its first address\n"
-		"                          (default " DEFAULT_MESH ")\n"
-		"  --token-ttl SECONDS     lifetime of enrolment tokens (default 86400)\n"
-		"  --hub-endpoint H:PORT   WireGuard endpoint connectors dial (default: the public\n"
-		"                          URL's host and --hub-port)\n"
-		"  --hub-port N            WireGuard port of the hub (default 51820)\n"
-		"  --hub-ifname NAME       WireGuard interface of the hub (default mg-hub)\n"
-		"  --no-hub                do not manage a hub interface (API only)\n"
-		"  --hub-down-on-exit      remove the hub interface when stopping; by default it\n"
-		"                          keeps forwarding (the data plane outlives a controller\n"
-		"                          restart, which adopts it again)\n"
-		"  --log-level L           error, warn, info or debug (default info)\n"
-		"  --help                  this text\n"
-		"  --version               print the version\n"
-		"\n"
-		"At first start it makes key.pem/cert.pem (EC P-256, self-signed), pin (for\n"
-		"libcurl's pinned public key), admin.token (0600) and hub.key (0600) in the state\n"
-		"directory; later starts reuse them. Stops cleanly on SIGTERM or SIGINT.\n");
+	fprintf(
+	    f, "usage: meshgate-controller-mock [options]\n"
+	       "\n"
+	       "A small controller and WireGuard hub for meshgate connectors (HTTPS + JSON).\n"
+	       "\n"
+	       "  --state-dir DIR         where the store, TLS key/cert, pin, admin token and hub\n"
+	       "                          key live (created 0700; default " DEFAULT_STATE_DIR ")\n"
+	       "  --listen ADDR:PORT      address to serve HTTPS on; IPv6 as [ADDR]:PORT\n"
+	       "                          (default " DEFAULT_LISTEN ")\n"
+	       "  --public-url URL        https://host:port as connectors reach it; goes into\n"
+	       "                          connection strings and the certificate's name. Default:\n"
+	       "                          https://<listen address>; required when listening on a\n"
+	       "                          wildcard address (0.0.0.0 or ::)\n"
+	       "  --mesh-range CIDR       tunnel address range; the hub takes its first address\n"
+	       "                          (default " DEFAULT_MESH ")\n"
+	       "  --token-ttl SECONDS     lifetime of enrolment tokens (default 86400)\n"
+	       "  --hub-endpoint H:PORT   WireGuard endpoint connectors dial (default: the public\n"
+	       "                          URL's host and --hub-port)\n"
+	       "  --hub-port N            WireGuard port of the hub (default 51820)\n"
+	       "  --hub-ifname NAME       WireGuard interface of the hub (default mg-hub)\n"
+	       "  --no-hub                do not manage a hub interface (API only)\n"
+	       "  --hub-down-on-exit      remove the hub interface when stopping; by default it\n"
+	       "                          keeps forwarding (the data plane outlives a controller\n"
+	       "                          restart, which adopts it again)\n"
+	       "  --log-level L           error, warn, info or debug (default info)\n"
+	       "  --help                  this text\n"
+	       "  --version               print the version\n"
+	       "\n"
+	       "At first start it makes key.pem/cert.pem (EC P-256, self-signed), pin (for\n"
+	       "libcurl's pinned public key), admin.token (0600) and hub.key (0600) in the state\n"
+	       "directory; later starts reuse them. Stops cleanly on SIGTERM or SIGINT.\n");
 }
 
 /* "https://host[:port]" -> host (brackets removed). */
@@ -121,23 +121,36 @@ static void clean_stale_temps(const struct ctl_ctx *ctx)
 
 int main(int argc, char **argv)
 {
-	enum { O_STATE = 256, O_LISTEN, O_URL, O_MESH, O_TTL, O_HUBEP, O_HUBPORT, O_HUBIF,
-	       O_NOHUB, O_HUBDOWN, O_LOG, O_HELP, O_VERSION };
+	enum {
+		O_STATE = 256,
+		O_LISTEN,
+		O_URL,
+		O_MESH,
+		O_TTL,
+		O_HUBEP,
+		O_HUBPORT,
+		O_HUBIF,
+		O_NOHUB,
+		O_HUBDOWN,
+		O_LOG,
+		O_HELP,
+		O_VERSION
+	};
 	static const struct option opts[] = {
-		{"state-dir", required_argument, NULL, O_STATE},
-		{"listen", required_argument, NULL, O_LISTEN},
-		{"public-url", required_argument, NULL, O_URL},
-		{"mesh-range", required_argument, NULL, O_MESH},
-		{"token-ttl", required_argument, NULL, O_TTL},
-		{"hub-endpoint", required_argument, NULL, O_HUBEP},
-		{"hub-port", required_argument, NULL, O_HUBPORT},
-		{"hub-ifname", required_argument, NULL, O_HUBIF},
-		{"no-hub", no_argument, NULL, O_NOHUB},
-		{"hub-down-on-exit", no_argument, NULL, O_HUBDOWN},
-		{"log-level", required_argument, NULL, O_LOG},
-		{"help", no_argument, NULL, O_HELP},
-		{"version", no_argument, NULL, O_VERSION},
-		{NULL, 0, NULL, 0},
+	    {"state-dir", required_argument, NULL, O_STATE},
+	    {"listen", required_argument, NULL, O_LISTEN},
+	    {"public-url", required_argument, NULL, O_URL},
+	    {"mesh-range", required_argument, NULL, O_MESH},
+	    {"token-ttl", required_argument, NULL, O_TTL},
+	    {"hub-endpoint", required_argument, NULL, O_HUBEP},
+	    {"hub-port", required_argument, NULL, O_HUBPORT},
+	    {"hub-ifname", required_argument, NULL, O_HUBIF},
+	    {"no-hub", no_argument, NULL, O_NOHUB},
+	    {"hub-down-on-exit", no_argument, NULL, O_HUBDOWN},
+	    {"log-level", required_argument, NULL, O_LOG},
+	    {"help", no_argument, NULL, O_HELP},
+	    {"version", no_argument, NULL, O_VERSION},
+	    {NULL, 0, NULL, 0},
 	};
 	static struct ctl_ctx ctx;
 	const char *state_dir = DEFAULT_STATE_DIR, *listen = DEFAULT_LISTEN, *url = NULL;
@@ -251,7 +264,7 @@ int main(int argc, char **argv)
 	}
 	snprintf(ctx.hub_ifname, sizeof(ctx.hub_ifname), "%s", hub_if);
 	if ((size_t)snprintf(ctx.state_dir, sizeof(ctx.state_dir), "%s", state_dir) >=
-		    sizeof(ctx.state_dir) ||
+		sizeof(ctx.state_dir) ||
 	    (size_t)snprintf(ctx.store_path, sizeof(ctx.store_path), "%s/" CTL_STORE_FILE,
 			     state_dir) >= sizeof(ctx.store_path)) {
 		log_err("--state-dir is too long");
@@ -278,8 +291,7 @@ int main(int argc, char **argv)
 	printf("listening:   https://%s (public URL %s)\n", listen, ctx.public_url);
 	printf("admin token: %s/admin.token\n", ctx.state_dir);
 	printf("pin:         %s\n", ctx.pin);
-	printf("mesh range:  %s, hub endpoint %s\n", cidr_format(&mesh, mesh_b),
-	       ctx.hub_endpoint);
+	printf("mesh range:  %s, hub endpoint %s\n", cidr_format(&mesh, mesh_b), ctx.hub_endpoint);
 	fflush(stdout);
 	log_info("%zu network(s), %zu connector(s) loaded", ctx.store.n_nets, ctx.store.n_conns);
 	if (http_serve(&ctx, &e) < 0) {

@@ -73,8 +73,8 @@ static void access_free(struct ctl_access *v, size_t n)
 	free(v);
 }
 
-static int parse_access(const cJSON *arr, struct ctl_access **out, size_t *n_out,
-			const char **code, mg_err *e)
+static int parse_access(const cJSON *arr, struct ctl_access **out, size_t *n_out, const char **code,
+			mg_err *e)
 {
 	static const char *const keys[] = {"cidr", "mode", "ports", NULL};
 	size_t n = (size_t)cJSON_GetArraySize(arr), i = 0;
@@ -129,7 +129,8 @@ static int parse_access(const cJSON *arr, struct ctl_access **out, size_t *n_out
 			goto fail;
 		}
 		if (r->mode != ACCESS_PORTS && ports && cJSON_GetArraySize(ports) > 0) {
-			mg_err_set(e, "\"access\"[%zu]: \"ports\" only goes with mode \"ports\"", i);
+			mg_err_set(e, "\"access\"[%zu]: \"ports\" only goes with mode \"ports\"",
+				   i);
 			goto fail;
 		}
 		if (r->mode == ACCESS_PORTS) {
@@ -141,11 +142,12 @@ static int parse_access(const cJSON *arr, struct ctl_access **out, size_t *n_out
 			cJSON_ArrayForEach(p, ports)
 			{
 				if (!cJSON_IsString(p)) {
-					mg_err_set(e, "\"access\"[%zu].ports: entries must be strings",
-						   i);
+					mg_err_set(
+					    e, "\"access\"[%zu].ports: entries must be strings", i);
 					goto fail;
 				}
-				if (config_parse_port(p->valuestring, &r->ports[r->n_ports], e) < 0) {
+				if (config_parse_port(p->valuestring, &r->ports[r->n_ports], e) <
+				    0) {
 					mg_err_prefix(e, "\"access\"[%zu]", i);
 					goto fail;
 				}
@@ -170,10 +172,11 @@ fail:
 int net_from_json(struct ctl_network *n, const cJSON *j, enum net_parse_mode mode,
 		  const char **code, mg_err *e)
 {
-	static const char *const api_keys[] = {"name", "subnets", "nat", "access", "egress",
-					       "manage_cloud_routes", NULL};
-	static const char *const store_keys[] = {"id", "created_at", "name", "subnets", "nat",
-						 "access", "egress", "manage_cloud_routes", NULL};
+	static const char *const api_keys[] = {
+	    "name", "subnets", "nat", "access", "egress", "manage_cloud_routes", NULL};
+	static const char *const store_keys[] = {
+	    "id",     "created_at",          "name", "subnets", "nat", "access",
+	    "egress", "manage_cloud_routes", NULL};
 	static const char *const nat_keys[] = {"enabled", "exclude", NULL};
 	const cJSON *subnets = NULL, *nat = NULL, *access = NULL, *exclude = NULL;
 	struct cidr *sv = NULL, *xv = NULL;
@@ -207,8 +210,7 @@ int net_from_json(struct ctl_network *n, const cJSON *j, enum net_parse_mode mod
 		return mg_err_prefix(e, "\"nat\"");
 	if (subnets && parse_cidrs(subnets, "subnets", CTL_MAX_SUBNETS, &sv, &ns, code, e) < 0)
 		return -1;
-	if (exclude &&
-	    parse_cidrs(exclude, "nat.exclude", CTL_MAX_EXCLUDE, &xv, &nx, code, e) < 0)
+	if (exclude && parse_cidrs(exclude, "nat.exclude", CTL_MAX_EXCLUDE, &xv, &nx, code, e) < 0)
 		goto fail;
 	if (access && parse_access(access, &av, &na, code, e) < 0)
 		goto fail;
@@ -355,8 +357,9 @@ int net_check_conflicts(const struct ctl_store *s, const struct ctl_network *n, 
 				continue;
 			for (size_t k = 0; k < o->n_subnets; k++)
 				if (cidr_overlaps(c, &o->subnets[k]))
-					return mg_err_set(e, "subnet %s overlaps %s of network %s "
-							     "(%s)",
+					return mg_err_set(e,
+							  "subnet %s overlaps %s of network %s "
+							  "(%s)",
 							  cidr_format(c, a),
 							  cidr_format(&o->subnets[k], b), o->id,
 							  o->name);

@@ -113,8 +113,8 @@ char *render_text(const struct ctl_ctx *ctx, const struct ctl_connector *c, mg_e
 }
 
 /* SHA-256 of the document with version 0: what the version stands for. */
-static int content_hash(const struct ctl_ctx *ctx, const struct ctl_connector *c,
-			uint8_t h[32], mg_err *e)
+static int content_hash(const struct ctl_ctx *ctx, const struct ctl_connector *c, uint8_t h[32],
+			mg_err *e)
 {
 	struct ctl_connector tmp = *c;
 	char *txt;

@@ -196,8 +196,7 @@ int store_new_id(const struct ctl_store *s, char prefix, char out[CTL_ID_LEN + 1
 			return mg_err_set(e, "no random bytes from OpenSSL");
 		hex_encode(r, sizeof(r), hex);
 		snprintf(out, CTL_ID_LEN + 1, "%c-%s", prefix, hex);
-		if (!store_find_net(s, out) && !store_find_conn(s, out) &&
-		    !store_find_user(s, out))
+		if (!store_find_net(s, out) && !store_find_conn(s, out) && !store_find_user(s, out))
 			return 0;
 	}
 	return mg_err_set(e, "could not find a free id");
@@ -365,11 +364,27 @@ static int check_addr_index(const struct ctl_store *s, uint64_t idx, mg_err *e)
 
 static int conn_from_store_json(struct ctl_store *s, const cJSON *o, mg_err *e)
 {
-	static const char *const keys[] = {
-		"id", "name", "network_id", "created_at", "token_sha256", "token_expires_at",
-		"token_used", "disabled", "revoked", "enrolled", "secret_sha256", "public_key",
-		"address_index", "hostname", "agent_version", "enrolled_at", "last_seen",
-		"version", "config_sha256", "status", NULL};
+	static const char *const keys[] = {"id",
+					   "name",
+					   "network_id",
+					   "created_at",
+					   "token_sha256",
+					   "token_expires_at",
+					   "token_used",
+					   "disabled",
+					   "revoked",
+					   "enrolled",
+					   "secret_sha256",
+					   "public_key",
+					   "address_index",
+					   "hostname",
+					   "agent_version",
+					   "enrolled_at",
+					   "last_seen",
+					   "version",
+					   "config_sha256",
+					   "status",
+					   NULL};
 	struct ctl_connector *c = calloc(1, sizeof(*c));
 	const cJSON *st = NULL;
 	const char *key = NULL;
@@ -387,8 +402,8 @@ static int conn_from_store_json(struct ctl_store *s, const cJSON *o, mg_err *e)
 	    jsonu_copy_str(o, "network_id", true, c->network_id, sizeof(c->network_id), e) < 0 ||
 	    jsonu_get_int(o, "created_at", true, 0, INT64_MAX / 2, &c->created_at, e) < 0 ||
 	    get_hex(o, "token_sha256", c->token_hash, 32, e) < 0 ||
-	    jsonu_get_int(o, "token_expires_at", true, 0, INT64_MAX / 2, &c->token_expires_at,
-			  e) < 0 ||
+	    jsonu_get_int(o, "token_expires_at", true, 0, INT64_MAX / 2, &c->token_expires_at, e) <
+		0 ||
 	    jsonu_get_bool(o, "token_used", true, &c->token_used, e) < 0 ||
 	    jsonu_get_bool(o, "disabled", true, &c->disabled, e) < 0 ||
 	    jsonu_get_bool(o, "revoked", true, &c->revoked, e) < 0 ||
@@ -418,7 +433,7 @@ static int conn_from_store_json(struct ctl_store *s, const cJSON *o, mg_err *e)
 		    jsonu_copy_str(o, "agent_version", true, c->agent_version,
 				   sizeof(c->agent_version), e) < 0 ||
 		    jsonu_get_int(o, "enrolled_at", true, 0, INT64_MAX / 2, &c->enrolled_at, e) <
-			    0 ||
+			0 ||
 		    jsonu_get_int(o, "last_seen", true, 0, INT64_MAX / 2, &c->last_seen, e) < 0 ||
 		    jsonu_get_int(o, "version", true, 1, INT64_MAX / 2, &c->version, e) < 0 ||
 		    get_hex(o, "config_sha256", c->config_hash, 32, e) < 0 ||
@@ -448,8 +463,8 @@ fail:
 
 static int user_from_store_json(struct ctl_store *s, const cJSON *o, mg_err *e)
 {
-	static const char *const keys[] = {"id", "name", "created_at", "public_key",
-					   "address_index", "revoked", NULL};
+	static const char *const keys[] = {
+	    "id", "name", "created_at", "public_key", "address_index", "revoked", NULL};
 	struct ctl_user *u = calloc(1, sizeof(*u));
 	const char *key = NULL, *owner;
 	int64_t idx = 0;
@@ -498,8 +513,8 @@ fail:
 
 int store_load_json(struct ctl_store *s, const char *buf, size_t len, mg_err *e)
 {
-	static const char *const keys[] = {"format", "mesh_range", "next_address_index",
-					   "networks", "connectors", "users", NULL};
+	static const char *const keys[] = {
+	    "format", "mesh_range", "next_address_index", "networks", "connectors", "users", NULL};
 	const cJSON *nets = NULL, *conns = NULL, *users = NULL, *it;
 	const char *mesh = NULL, *code;
 	struct cidr m;
@@ -523,8 +538,9 @@ int store_load_json(struct ctl_store *s, const char *buf, size_t len, mg_err *e)
 		goto fail;
 	}
 	if (!cidr_equal(&m, &s->mesh)) {
-		mg_err_set(e, "the store was made with mesh range %s but this run uses %s; start "
-			      "with --mesh-range %s or move the state directory away",
+		mg_err_set(e,
+			   "the store was made with mesh range %s but this run uses %s; start "
+			   "with --mesh-range %s or move the state directory away",
 			   cidr_format(&m, a), cidr_format(&s->mesh, b), cidr_format(&m, a));
 		goto fail;
 	}
@@ -581,8 +597,9 @@ int store_load(struct ctl_store *s, const char *path, mg_err *e)
 	rc = store_load_json(s, buf, len, e);
 	free(buf);
 	if (rc < 0)
-		return mg_err_prefix(e, "%s is corrupt or inconsistent (refusing to start; fix or "
-					"move it away)",
+		return mg_err_prefix(e,
+				     "%s is corrupt or inconsistent (refusing to start; fix or "
+				     "move it away)",
 				     path);
 	return 0;
 }

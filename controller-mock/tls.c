@@ -123,7 +123,8 @@ static int make_cert(EVP_PKEY *key, const char *host, X509 **out, mg_err *e)
 	serial[0] &= 0x7f;
 	bn = BN_bin2bn(serial, sizeof(serial), NULL);
 	if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) ||
-	    !X509_set_version(x, X509_VERSION_3) || !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
+	    !X509_set_version(x, X509_VERSION_3) ||
+	    !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
 	    !X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 24 * 3600) ||
 	    !X509_set_pubkey(x, key))
 		goto ossl;
@@ -154,8 +155,7 @@ ossl:
 	return ossl_err(e, "making the self-signed certificate");
 }
 
-static int write_pem(const char *path, mode_t mode, EVP_PKEY *key, X509 *x, char **pem,
-		     mg_err *e)
+static int write_pem(const char *path, mode_t mode, EVP_PKEY *key, X509 *x, char **pem, mg_err *e)
 {
 	BIO *b = BIO_new(BIO_s_mem());
 	int rc = -1;
@@ -192,8 +192,7 @@ static int compute_pin(X509 *x, char out[64], mg_err *e)
 	return 0;
 }
 
-static int path_in(const struct ctl_ctx *ctx, const char *name, char *out, size_t len,
-		   mg_err *e)
+static int path_in(const struct ctl_ctx *ctx, const char *name, char *out, size_t len, mg_err *e)
 {
 	if ((size_t)snprintf(out, len, "%s/%s", ctx->state_dir, name) >= len)
 		return mg_err_set(e, "state directory path is too long");
@@ -236,8 +235,8 @@ int tls_setup(struct ctl_ctx *ctx, const char *host, mg_err *e)
 		{
 			uint8_t fam, addr[16];
 			int ok = addr_parse(host, &fam, addr) == 0
-					 ? X509_check_ip_asc(x, host, 0)
-					 : X509_check_host(x, host, 0, 0, NULL);
+				     ? X509_check_ip_asc(x, host, 0)
+				     : X509_check_host(x, host, 0, 0, NULL);
 			if (ok != 1)
 				log_warn("%s was made for another host than %s; clients that "
 					 "check the name (not just the pin) will refuse it; remove "
@@ -303,7 +302,8 @@ int secrets_setup(struct ctl_ctx *ctx, mg_err *e)
 		OPENSSL_cleanse(buf, len);
 		free(buf);
 		if (bad < 0)
-			return mg_err_set(e, "%s does not hold a base64 WireGuard private key", path);
+			return mg_err_set(e, "%s does not hold a base64 WireGuard private key",
+					  path);
 	} else if (errno == ENOENT) {
 		if (wgkey_generate(ctx->hub_priv, e) < 0)
 			return -1;

@@ -63,8 +63,8 @@ char *user_config_text(const struct ctl_ctx *ctx, const struct ctl_user *u, cons
 	wgkey_to_base64(ctx->hub_pub, key);
 	sb_add(&b, "[Interface]\nPrivateKey = %s\nAddress = %s\nMTU = %d\n\n",
 	       priv_b64 ? priv_b64 : USER_KEY_PLACEHOLDER, cidr_format(&addr, a), CTL_MTU);
-	sb_add(&b, "[Peer]\nPublicKey = %s\nEndpoint = %s\nAllowedIPs = %s", key,
-	       ctx->hub_endpoint, cidr_format(&s->mesh, a));
+	sb_add(&b, "[Peer]\nPublicKey = %s\nEndpoint = %s\nAllowedIPs = %s", key, ctx->hub_endpoint,
+	       cidr_format(&s->mesh, a));
 	for (size_t i = 0; i < n; i++)
 		sb_add(&b, ", %s", cidr_format(&v[i], a));
 	sb_add(&b, "\nPersistentKeepalive = %d\n", CTL_KEEPALIVE);

@@ -25,8 +25,8 @@ static bool b64_valid(const char *in, size_t len)
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		char c = in[i];
-		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			  c == '+' || c == '/';
+		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			  (c >= '0' && c <= '9') || c == '+' || c == '/';
 		if (c == '=') {
 			/* only one or two, only at the very end */
 			if (i < len - 2 || (i == len - 2 && in[len - 1] != '='))

@@ -11,8 +11,8 @@
 #include "err.h"
 
 struct cidr {
-	uint8_t family; /* AF_INET or AF_INET6 */
-	uint8_t len;    /* prefix length: 0..32 or 0..128 */
+	uint8_t family;   /* AF_INET or AF_INET6 */
+	uint8_t len;      /* prefix length: 0..32 or 0..128 */
 	uint8_t addr[16]; /* network byte order; only the first 4 bytes for AF_INET */
 };
 

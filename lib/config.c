@@ -188,14 +188,20 @@ static int parse_access(const cJSON *arr, struct mg_config *c, mg_err *e)
 		else if (!strcmp(mode, "deny"))
 			r->mode = ACCESS_DENY;
 		else
-			return mg_err_set(e, "\"access\"[%zu]: mode \"%.16s\" is not full, ports "
-					     "or deny", i, mode);
+			return mg_err_set(e,
+					  "\"access\"[%zu]: mode \"%.16s\" is not full, ports "
+					  "or deny",
+					  i, mode);
 		if (r->mode == ACCESS_PORTS && (!ports || cJSON_GetArraySize(ports) == 0))
-			return mg_err_set(e, "\"access\"[%zu]: mode \"ports\" needs a non-empty "
-					     "\"ports\" list", i);
+			return mg_err_set(e,
+					  "\"access\"[%zu]: mode \"ports\" needs a non-empty "
+					  "\"ports\" list",
+					  i);
 		if (r->mode != ACCESS_PORTS && ports && cJSON_GetArraySize(ports) > 0)
-			return mg_err_set(e, "\"access\"[%zu]: \"ports\" only goes with mode "
-					     "\"ports\"", i);
+			return mg_err_set(e,
+					  "\"access\"[%zu]: \"ports\" only goes with mode "
+					  "\"ports\"",
+					  i);
 		if (ports && cJSON_GetArraySize(ports) > 0) {
 			r->ports = calloc((size_t)cJSON_GetArraySize(ports), sizeof(*r->ports));
 			if (!r->ports)
@@ -203,8 +209,10 @@ static int parse_access(const cJSON *arr, struct mg_config *c, mg_err *e)
 			cJSON_ArrayForEach(p, ports)
 			{
 				if (!cJSON_IsString(p))
-					return mg_err_set(e, "\"access\"[%zu].ports: entries must "
-							     "be strings", i);
+					return mg_err_set(e,
+							  "\"access\"[%zu].ports: entries must "
+							  "be strings",
+							  i);
 				if (config_parse_port(p->valuestring, &r->ports[r->n_ports], e) < 0)
 					return mg_err_prefix(e, "\"access\"[%zu]", i);
 				r->n_ports++;
@@ -235,9 +243,9 @@ int config_parse(const char *json, size_t len, struct mg_config *c, mg_err *e)
 		goto fail;
 	if (jsonu_get_object(j, "device", false, &dev, e) < 0)
 		goto fail;
-	if (dev && (jsonu_copy_str(dev, "id", false, c->device_id, sizeof(c->device_id), e) < 0 ||
-		    jsonu_copy_str(dev, "name", false, c->device_name, sizeof(c->device_name), e) <
-			    0))
+	if (dev &&
+	    (jsonu_copy_str(dev, "id", false, c->device_id, sizeof(c->device_id), e) < 0 ||
+	     jsonu_copy_str(dev, "name", false, c->device_name, sizeof(c->device_name), e) < 0))
 		goto fail;
 
 	if (jsonu_get_object(j, "tunnel", true, &tun, e) < 0 ||
@@ -269,7 +277,8 @@ int config_parse(const char *json, size_t len, struct mg_config *c, mg_err *e)
 		char host[CONFIG_ENDPOINT_MAX];
 		uint16_t port;
 		if (config_split_endpoint(c->tunnel.hub_endpoint, host, sizeof(host), &port) < 0) {
-			mg_err_set(e, "tunnel.hub.endpoint \"%.64s\" must be host:port or [v6]:port",
+			mg_err_set(e,
+				   "tunnel.hub.endpoint \"%.64s\" must be host:port or [v6]:port",
 				   c->tunnel.hub_endpoint);
 			goto fail;
 		}
@@ -333,9 +342,10 @@ int config_check_safety(const struct mg_config *c, const struct config_safety *s
 		const struct cidr *r = &c->routes[i];
 		if (cidr_is_default(r)) {
 			if (!c->egress)
-				return mg_err_set(e, "unsafe config: default route %s while egress "
-						     "is off would send all of this host's "
-						     "traffic into the tunnel",
+				return mg_err_set(e,
+						  "unsafe config: default route %s while egress "
+						  "is off would send all of this host's "
+						  "traffic into the tunnel",
 						  cidr_format(r, a));
 			continue; /* egress: kept out of the kernel table, see docs/API.md */
 		}
@@ -344,23 +354,26 @@ int config_check_safety(const struct mg_config *c, const struct config_safety *s
 				struct cidr h = {.family = s->protect[k].family};
 				memcpy(h.addr, s->protect[k].addr, 16);
 				h.len = (uint8_t)cidr_max_len(&h);
-				return mg_err_set(e, "unsafe config: route %s covers %s (%s); the "
-						     "tunnel would swallow its own transport",
+				return mg_err_set(e,
+						  "unsafe config: route %s covers %s (%s); the "
+						  "tunnel would swallow its own transport",
 						  cidr_format(r, a), s->protect[k].what,
 						  cidr_format_addr(&h, b));
 			}
 		for (size_t k = 0; s && k < s->n_lan; k++)
 			if (cidr_overlaps(r, &s->lan[k]))
-				return mg_err_set(e, "unsafe config: route %s overlaps this host's "
-						     "own LAN subnet %s",
+				return mg_err_set(e,
+						  "unsafe config: route %s overlaps this host's "
+						  "own LAN subnet %s",
 						  cidr_format(r, a), cidr_format(&s->lan[k], b));
 	}
 	for (size_t k = 0; s && k < s->n_lan; k++) {
 		struct cidr t = c->tunnel.address;
 		cidr_mask(&t);
 		if (cidr_overlaps(&t, &s->lan[k]))
-			return mg_err_set(e, "unsafe config: tunnel address range %s overlaps this "
-					     "host's LAN subnet %s",
+			return mg_err_set(e,
+					  "unsafe config: tunnel address range %s overlaps this "
+					  "host's LAN subnet %s",
 					  cidr_format(&t, a), cidr_format(&s->lan[k], b));
 	}
 	return 0;

@@ -62,7 +62,8 @@ int connstr_check_token(const char *token, mg_err *e)
 				  CONNSTR_TOKEN_MAX - 1);
 	for (size_t i = 0; i < len; i++)
 		if (!isalnum((unsigned char)token[i]) && token[i] != '-' && token[i] != '_')
-			return mg_err_set(e, "enrolment token has a character outside [A-Za-z0-9_-]");
+			return mg_err_set(e,
+					  "enrolment token has a character outside [A-Za-z0-9_-]");
 	return 0;
 }
 
@@ -100,14 +101,18 @@ int connstr_parse(const char *s, struct connstr *out, mg_err *e)
 		return mg_err_set(e, "connection string is longer than %d characters", CONNSTR_MAX);
 	if ((size_t)(end - start) < strlen(CONNSTR_PREFIX) ||
 	    strncmp(start, CONNSTR_PREFIX, strlen(CONNSTR_PREFIX)))
-		return mg_err_set(e, "connection string must start with \"%s\" (copy it whole from "
-				     "the controller)", CONNSTR_PREFIX);
+		return mg_err_set(e,
+				  "connection string must start with \"%s\" (copy it whole from "
+				  "the controller)",
+				  CONNSTR_PREFIX);
 	memcpy(buf, start + 4, (size_t)(end - start - 4));
 	buf[end - start - 4] = '\0';
 	n = b64url_decode(buf, json, sizeof(json));
 	if (n <= 0)
-		return mg_err_set(e, "connection string is damaged (not valid base64url after "
-				     "\"%s\"); copy it again", CONNSTR_PREFIX);
+		return mg_err_set(e,
+				  "connection string is damaged (not valid base64url after "
+				  "\"%s\"); copy it again",
+				  CONNSTR_PREFIX);
 	j = jsonu_parse((const char *)json, (size_t)n, sizeof(json), e);
 	if (!j)
 		return mg_err_prefix(e, "connection string is damaged");

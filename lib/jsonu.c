@@ -78,7 +78,8 @@ cJSON *jsonu_parse(const char *buf, size_t len, size_t max, mg_err *e)
 	cJSON *j;
 
 	if (len > max) {
-		mg_err_set(e, "JSON document of %zu bytes is larger than the %zu allowed", len, max);
+		mg_err_set(e, "JSON document of %zu bytes is larger than the %zu allowed", len,
+			   max);
 		return NULL;
 	}
 	if (len == 0) {
@@ -100,7 +101,8 @@ cJSON *jsonu_parse(const char *buf, size_t len, size_t max, mg_err *e)
 		mg_err_set(e, "malformed JSON near byte %zu", off);
 		return NULL;
 	}
-	while (end && end < buf + len && (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
+	while (end && end < buf + len &&
+	       (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
 		end++;
 	if (end && end < buf + len) {
 		cJSON_Delete(j);
@@ -130,8 +132,8 @@ static const cJSON *member(const cJSON *obj, const char *key)
 	return cJSON_GetObjectItemCaseSensitive(obj, key);
 }
 
-int jsonu_get_str(const cJSON *obj, const char *key, bool required, size_t maxlen,
-		  const char **out, mg_err *e)
+int jsonu_get_str(const cJSON *obj, const char *key, bool required, size_t maxlen, const char **out,
+		  mg_err *e)
 {
 	const cJSON *it = member(obj, key);
 	if (!it || cJSON_IsNull(it)) {
@@ -200,8 +202,8 @@ int jsonu_get_bool(const cJSON *obj, const char *key, bool required, bool *out, 
 	return 0;
 }
 
-int jsonu_get_array(const cJSON *obj, const char *key, bool required, size_t max,
-		    const cJSON **out, mg_err *e)
+int jsonu_get_array(const cJSON *obj, const char *key, bool required, size_t max, const cJSON **out,
+		    mg_err *e)
 {
 	const cJSON *it = member(obj, key);
 	if (!it || cJSON_IsNull(it)) {
@@ -217,8 +219,7 @@ int jsonu_get_array(const cJSON *obj, const char *key, bool required, size_t max
 	return 0;
 }
 
-int jsonu_get_object(const cJSON *obj, const char *key, bool required, const cJSON **out,
-		     mg_err *e)
+int jsonu_get_object(const cJSON *obj, const char *key, bool required, const cJSON **out, mg_err *e)
 {
 	const cJSON *it = member(obj, key);
 	if (!it || cJSON_IsNull(it)) {

@@ -22,8 +22,8 @@ cJSON *jsonu_parse(const char *buf, size_t len, size_t max, mg_err *e);
  * and returns 0. A present field of the wrong type is always an error naming the field.
  * Return 0, or -1 with `e` set.
  */
-int jsonu_get_str(const cJSON *obj, const char *key, bool required, size_t maxlen,
-		  const char **out, mg_err *e);
+int jsonu_get_str(const cJSON *obj, const char *key, bool required, size_t maxlen, const char **out,
+		  mg_err *e);
 /* Copy into a fixed buffer; values of `outlen` or more bytes are rejected. */
 int jsonu_copy_str(const cJSON *obj, const char *key, bool required, char *out, size_t outlen,
 		   mg_err *e);
@@ -31,8 +31,8 @@ int jsonu_get_int(const cJSON *obj, const char *key, bool required, int64_t min,
 		  int64_t *out, mg_err *e);
 int jsonu_get_bool(const cJSON *obj, const char *key, bool required, bool *out, mg_err *e);
 /* An array (possibly empty) of at most `max` items. */
-int jsonu_get_array(const cJSON *obj, const char *key, bool required, size_t max,
-		    const cJSON **out, mg_err *e);
+int jsonu_get_array(const cJSON *obj, const char *key, bool required, size_t max, const cJSON **out,
+		    mg_err *e);
 int jsonu_get_object(const cJSON *obj, const char *key, bool required, const cJSON **out,
 		     mg_err *e);
 

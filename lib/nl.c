@@ -94,7 +94,7 @@ int nl_ack_errno(const struct nlmsghdr *nlh, const char **text)
 			off += err->msg.nlmsg_len - sizeof(struct nlmsghdr);
 		if (off < plen)
 			(void)mnl_attr_parse_payload((const char *)err + off, plen - off,
-			                             extack_attr_cb, text);
+						     extack_attr_cb, text);
 	}
 	return err->error < 0 ? -err->error : err->error;
 }
@@ -149,7 +149,7 @@ static int talk_err_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 int nl_talk(struct nl_sock *s, const struct nlmsghdr *req, mnl_cb_t cb, void *data, char *extack,
-            size_t extack_len)
+	    size_t extack_len)
 {
 	struct talk t = {.cb = cb, .data = data};
 	/* with a control array, libmnl ignores types it has no entry for: give DONE one */
@@ -165,7 +165,7 @@ int nl_talk(struct nl_sock *s, const struct nlmsghdr *req, mnl_cb_t cb, void *da
 		if (n < 0)
 			return -1;
 		int ret = mnl_cb_run2(s->buf, (size_t)n, seq, s->portid, talk_data_cb, &t, ctl,
-		                      MNL_ARRAY_SIZE(ctl));
+				      MNL_ARRAY_SIZE(ctl));
 		if (ret < 0) {
 			int err = errno;
 			if (extack_len)
@@ -179,13 +179,13 @@ int nl_talk(struct nl_sock *s, const struct nlmsghdr *req, mnl_cb_t cb, void *da
 }
 
 int nl_batch(struct nl_sock *s, const struct iovec *iov, size_t niov, uint32_t first_seq,
-             size_t count, nl_err_fn fn, void *arg, mg_err *e)
+	     size_t count, nl_err_fn fn, void *arg, mg_err *e)
 {
 	struct sockaddr_nl snl = {.nl_family = AF_NETLINK};
 	struct msghdr msg = {.msg_name = &snl,
-	                     .msg_namelen = sizeof(snl),
-	                     .msg_iov = (struct iovec *)iov,
-	                     .msg_iovlen = niov};
+			     .msg_namelen = sizeof(snl),
+			     .msg_iov = (struct iovec *)iov,
+			     .msg_iovlen = niov};
 	int fd = mnl_socket_get_fd(s->mnl);
 	size_t answered = 0, refused = 0;
 	bool aborted = false;
@@ -203,7 +203,7 @@ int nl_batch(struct nl_sock *s, const struct iovec *iov, size_t niov, uint32_t f
 		}
 		if (n < 0)
 			return mg_err_set(e, "reading answers (%zu of %zu): %s", answered, count,
-			                  strerror(errno));
+					  strerror(errno));
 		int left = (int)n;
 		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)s->buf;
 		     mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {

@@ -50,7 +50,7 @@ int nl_ack_errno(const struct nlmsghdr *nlh, const char **text);
  * or "" (extack may be NULL when extack_len is 0).
  */
 int nl_talk(struct nl_sock *s, const struct nlmsghdr *req, mnl_cb_t cb, void *data, char *extack,
-            size_t extack_len);
+	    size_t extack_len);
 
 /* Called for every failed message of a batch: index from first_seq, errno, kernel text. */
 typedef void (*nl_err_fn)(size_t index, int err, const char *text, void *arg);
@@ -66,6 +66,6 @@ typedef void (*nl_err_fn)(size_t index, int err, const char *text, void *arg);
  * missing.
  */
 int nl_batch(struct nl_sock *s, const struct iovec *iov, size_t niov, uint32_t first_seq,
-             size_t count, nl_err_fn fn, void *arg, mg_err *e);
+	     size_t count, nl_err_fn fn, void *arg, mg_err *e);
 
 #endif

@@ -22,9 +22,9 @@ int rtnl_open(struct rtnl *r, mg_err *e)
 {
 	/* kernel-side dump filtering where supported; big buffers for 10,000 routes */
 	const struct nl_opts o = {.rcvbuf = RTNL_RCVBUF,
-	                          .sockbuf = RTNL_SOCKBUF,
-	                          .timeout_s = RTNL_TIMEOUT_S,
-	                          .strict_chk = true};
+				  .sockbuf = RTNL_SOCKBUF,
+				  .timeout_s = RTNL_TIMEOUT_S,
+				  .strict_chk = true};
 	return nl_open(&r->s, NETLINK_ROUTE, &o, "rtnetlink", e);
 }
 
@@ -34,7 +34,7 @@ void rtnl_close(struct rtnl *r)
 }
 
 static int talk(struct rtnl *r, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, char *extack,
-                size_t extack_len)
+		size_t extack_len)
 {
 	return nl_talk(&r->s, nlh, cb, data, extack, extack_len);
 }
@@ -47,7 +47,7 @@ static uint32_t norm_table(uint32_t table)
 }
 
 struct nlmsghdr *rtnl_build_route(void *buf, uint16_t type, uint16_t flags, uint32_t seq,
-                                  const struct rtnl_route *rt, uint8_t proto)
+				  const struct rtnl_route *rt, uint8_t proto)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = type;
@@ -72,7 +72,7 @@ struct nlmsghdr *rtnl_build_route(void *buf, uint16_t type, uint16_t flags, uint
 }
 
 struct nlmsghdr *rtnl_build_addr(void *buf, uint16_t type, uint16_t flags, uint32_t seq,
-                                 uint32_t ifindex, const struct cidr *addr, uint32_t ifa_flags)
+				 uint32_t ifindex, const struct cidr *addr, uint32_t ifa_flags)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = type;
@@ -108,7 +108,7 @@ struct nlmsghdr *rtnl_build_link_create(void *buf, uint32_t seq, const char *nam
 }
 
 struct nlmsghdr *rtnl_build_link_set(void *buf, uint32_t seq, uint32_t ifindex, bool up,
-                                     uint32_t mtu)
+				     uint32_t mtu)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_NEWLINK;
@@ -197,24 +197,24 @@ int rtnl_link_set(struct rtnl *r, uint32_t ifindex, bool up, uint32_t mtu, mg_er
 	struct nlmsghdr *nlh = rtnl_build_link_set(buf, nl_seq(&r->s), ifindex, up, mtu);
 	if (talk(r, nlh, NULL, NULL, xa, sizeof(xa)) < 0)
 		return mg_err_set(e, "set link #%u %s mtu %u: %s%s", ifindex, up ? "up" : "down",
-		                  mtu, strerror(errno), xa);
+				  mtu, strerror(errno), xa);
 	return 0;
 }
 
 /* ---- addresses ---- */
 
 int rtnl_addr_add(struct rtnl *r, uint32_t ifindex, const struct cidr *addr, uint32_t ifa_flags,
-                  mg_err *e)
+		  mg_err *e)
 {
 	char buf[RTNL_MSG_MAX];
 	char xa[160];
 	char s[CIDR_STRLEN];
 	struct nlmsghdr *nlh =
 	    rtnl_build_addr(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK,
-	                    nl_seq(&r->s), ifindex, addr, ifa_flags);
+			    nl_seq(&r->s), ifindex, addr, ifa_flags);
 	if (talk(r, nlh, NULL, NULL, xa, sizeof(xa)) < 0)
 		return mg_err_set(e, "add address %s to link #%u: %s%s", cidr_format(addr, s),
-		                  ifindex, strerror(errno), xa);
+				  ifindex, strerror(errno), xa);
 	return 0;
 }
 
@@ -229,7 +229,7 @@ int rtnl_addr_del(struct rtnl *r, uint32_t ifindex, const struct cidr *addr, mg_
 		if (errno == EADDRNOTAVAIL || errno == ENODEV)
 			return 0;
 		return mg_err_set(e, "delete address %s from link #%u: %s%s", cidr_format(addr, s),
-		                  ifindex, strerror(errno), xa);
+				  ifindex, strerror(errno), xa);
 	}
 	return 0;
 }
@@ -410,7 +410,7 @@ static int route_dump_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 int rtnl_route_dump(struct rtnl *r, uint8_t proto, uint32_t table, struct rtnl_route **out,
-                    size_t *n, mg_err *e)
+		    size_t *n, mg_err *e)
 {
 	static const uint8_t families[] = {AF_INET, AF_INET6};
 	char buf[RTNL_MSG_MAX];
@@ -439,8 +439,8 @@ int rtnl_route_dump(struct rtnl *r, uint8_t proto, uint32_t table, struct rtnl_r
 				continue;
 			free(d.v.v);
 			return mg_err_set(e, "dump %s routes: %s%s",
-			                  families[i] == AF_INET ? "IPv4" : "IPv6", strerror(err),
-			                  xa);
+					  families[i] == AF_INET ? "IPv4" : "IPv6", strerror(err),
+					  xa);
 		}
 	}
 	*out = d.v.v;
@@ -474,7 +474,7 @@ static void chunk_err(size_t idx, int err, const char *text, void *arg)
 }
 
 static int apply_chunk(struct rtnl *r, char *buf, size_t len, uint32_t first_seq, size_t count,
-                       struct chunk *c, mg_err *e)
+		       struct chunk *c, mg_err *e)
 {
 	struct iovec iov = {.iov_base = buf, .iov_len = len};
 	if (nl_batch(&r->s, &iov, 1, first_seq, count, chunk_err, c, e) < 0)
@@ -485,7 +485,7 @@ static int apply_chunk(struct rtnl *r, char *buf, size_t len, uint32_t first_seq
 }
 
 int rtnl_routes_apply(struct rtnl *r, struct rtnl_route *add, size_t nadd, struct rtnl_route *del,
-                      size_t ndel, uint8_t proto, size_t *nfailed, mg_err *e)
+		      size_t ndel, uint8_t proto, size_t *nfailed, mg_err *e)
 {
 	size_t total = nadd + ndel;
 	size_t failed = 0;
@@ -546,9 +546,9 @@ int rtnl_routes_apply(struct rtnl *r, struct rtnl_route *add, size_t nadd, struc
 	if (first_bad) {
 		char s[CIDR_STRLEN];
 		return mg_err_set(e, "%s route %s dev #%u table %u: %s%s (%zu of %zu failed)",
-		                  first_bad_del ? "delete" : "add", cidr_format(&first_bad->dst, s),
-		                  first_bad->oif, norm_table(first_bad->table),
-		                  strerror(first_bad->err), ck.text, failed, total);
+				  first_bad_del ? "delete" : "add", cidr_format(&first_bad->dst, s),
+				  first_bad->oif, norm_table(first_bad->table),
+				  strerror(first_bad->err), ck.text, failed, total);
 	}
 	return 0;
 }
@@ -576,8 +576,8 @@ static int route_key_cmp(const void *pa, const void *pb)
 }
 
 int rtnl_route_diff(const struct rtnl_route *desired, size_t nd, const struct rtnl_route *current,
-                    size_t nc, struct rtnl_route **add, size_t *nadd, struct rtnl_route **del,
-                    size_t *ndel, mg_err *e)
+		    size_t nc, struct rtnl_route **add, size_t *nadd, struct rtnl_route **del,
+		    size_t *ndel, mg_err *e)
 {
 	*add = *del = NULL;
 	*nadd = *ndel = 0;
@@ -638,7 +638,7 @@ int rtnl_mon_open(struct rtnl_mon *m, mg_err *e)
 	if (!m->nl)
 		return mg_err_set(e, "rtnetlink monitor socket: %s", strerror(errno));
 	unsigned groups = RTMGRP_LINK | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE | RTMGRP_IPV4_IFADDR |
-	                  RTMGRP_IPV6_IFADDR;
+			  RTMGRP_IPV6_IFADDR;
 	if (mnl_socket_bind(m->nl, groups, MNL_SOCKET_AUTOPID) < 0) {
 		int err = errno;
 		mnl_socket_close(m->nl);
@@ -688,7 +688,7 @@ int rtnl_parse_event(const struct nlmsghdr *nlh, struct rtnl_event *ev)
 		ev->up = (ifi->ifi_flags & IFF_UP) != 0;
 		if (tb[IFLA_IFNAME] && mnl_attr_validate(tb[IFLA_IFNAME], MNL_TYPE_NUL_STRING) == 0)
 			snprintf(ev->ifname, sizeof(ev->ifname), "%s",
-			         mnl_attr_get_str(tb[IFLA_IFNAME]));
+				 mnl_attr_get_str(tb[IFLA_IFNAME]));
 		return 1;
 	}
 	case RTM_NEWROUTE:
@@ -759,7 +759,7 @@ void rtnl_mon_close(struct rtnl_mon *m)
 }
 
 int rtnl_routes_sync(struct rtnl *r, uint8_t proto, uint32_t table, const struct rtnl_route *want,
-                     size_t nw, size_t *nadd_out, size_t *ndel_out, mg_err *e)
+		     size_t nw, size_t *nadd_out, size_t *ndel_out, mg_err *e)
 {
 	struct rtnl_route *cur = NULL, *add = NULL, *del = NULL;
 	size_t nc = 0, nadd = 0, ndel = 0, nfailed = 0;

@@ -70,7 +70,7 @@ int rtnl_link_set(struct rtnl *r, uint32_t ifindex, bool up, uint32_t mtu, mg_er
 
 /* Add or replace an address; ifa_flags e.g. IFA_F_NOPREFIXROUTE (sent in IFA_FLAGS). */
 int rtnl_addr_add(struct rtnl *r, uint32_t ifindex, const struct cidr *addr, uint32_t ifa_flags,
-                  mg_err *e);
+		  mg_err *e);
 /* Delete an address; an address already gone is success. */
 int rtnl_addr_del(struct rtnl *r, uint32_t ifindex, const struct cidr *addr, mg_err *e);
 /* All IPv4 and IPv6 addresses of all interfaces (family AF_UNSPEC) or one family. */
@@ -81,7 +81,7 @@ int rtnl_addr_list(struct rtnl *r, int family, struct rtnl_addr **out, size_t *n
  * *out is malloc'ed (free()).
  */
 int rtnl_route_dump(struct rtnl *r, uint8_t proto, uint32_t table, struct rtnl_route **out,
-                    size_t *n, mg_err *e);
+		    size_t *n, mg_err *e);
 
 /*
  * Add (create|replace) `add` and delete `del`, many messages per sendto(), one ACK
@@ -90,7 +90,7 @@ int rtnl_route_dump(struct rtnl *r, uint8_t proto, uint32_t table, struct rtnl_r
  * *nfailed, if given, counts them).
  */
 int rtnl_routes_apply(struct rtnl *r, struct rtnl_route *add, size_t nadd, struct rtnl_route *del,
-                      size_t ndel, uint8_t proto, size_t *nfailed, mg_err *e);
+		      size_t ndel, uint8_t proto, size_t *nfailed, mg_err *e);
 
 /*
  * Pure diff. desired: routes we want; current: routes of our protocol (from
@@ -100,26 +100,26 @@ int rtnl_routes_apply(struct rtnl *r, struct rtnl_route *add, size_t nadd, struc
  * are malloc'ed; free() them.
  */
 int rtnl_route_diff(const struct rtnl_route *desired, size_t nd, const struct rtnl_route *current,
-                    size_t nc, struct rtnl_route **add, size_t *nadd, struct rtnl_route **del,
-                    size_t *ndel, mg_err *e);
+		    size_t nc, struct rtnl_route **add, size_t *nadd, struct rtnl_route **del,
+		    size_t *ndel, mg_err *e);
 
 /*
  * Make the routes of protocol `proto` in `table` exactly `want`: dump, diff, apply only
  * the difference. *nadd / *ndel (either may be NULL) count what changed. 0 or -1.
  */
 int rtnl_routes_sync(struct rtnl *r, uint8_t proto, uint32_t table, const struct rtnl_route *want,
-                     size_t nw, size_t *nadd, size_t *ndel, mg_err *e);
+		     size_t nw, size_t *nadd, size_t *ndel, mg_err *e);
 
 /* Message builders (no socket; buf must hold RTNL_MSG_MAX bytes). */
 #define RTNL_MSG_MAX 512
 struct nlmsghdr *rtnl_build_route(void *buf, uint16_t type, uint16_t flags, uint32_t seq,
-                                  const struct rtnl_route *rt, uint8_t proto);
+				  const struct rtnl_route *rt, uint8_t proto);
 struct nlmsghdr *rtnl_build_addr(void *buf, uint16_t type, uint16_t flags, uint32_t seq,
-                                 uint32_t ifindex, const struct cidr *addr, uint32_t ifa_flags);
+				 uint32_t ifindex, const struct cidr *addr, uint32_t ifa_flags);
 struct nlmsghdr *rtnl_build_link_create(void *buf, uint32_t seq, const char *name,
-                                        const char *kind);
+					const char *kind);
 struct nlmsghdr *rtnl_build_link_set(void *buf, uint32_t seq, uint32_t ifindex, bool up,
-                                     uint32_t mtu);
+				     uint32_t mtu);
 
 /* ---- monitor ---- */
 

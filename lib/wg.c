@@ -153,7 +153,7 @@ int wg_attach(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 	char path[128];
 	if (!ifname || !*ifname || strlen(ifname) >= IF_NAMESIZE || strchr(ifname, '/'))
 		return mg_err_set(e, "invalid WireGuard interface name \"%s\"",
-		                  ifname ? ifname : "");
+				  ifname ? ifname : "");
 	if (!wg_uapi_sock_path(ctx, ifname, path, sizeof(path)))
 		return mg_err_set(e, "WireGuard socket path for %s is too long", ifname);
 	ctx->created = false;
@@ -163,9 +163,9 @@ int wg_attach(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 	if (wg_uapi_sock_exists(ctx, ifname)) {
 		if (ctx->mode == WG_MODE_KERNEL)
 			return mg_err_set(e,
-			                  "%s is served by a userspace daemon (%s) but the "
-			                  "WireGuard mode is kernel",
-			                  ifname, path);
+					  "%s is served by a userspace daemon (%s) but the "
+					  "WireGuard mode is kernel",
+					  ifname, path);
 		ctx->ops = &wg_uapi_ops;
 		log_info("wireguard: adopting userspace interface %s (%s)", ifname, path);
 		return 0;
@@ -176,14 +176,14 @@ int wg_attach(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 	if (exists) {
 		if (ctx->mode == WG_MODE_USERSPACE)
 			return mg_err_set(e,
-			                  "link %s exists but has no WireGuard socket %s; delete "
-			                  "it or choose another interface name",
-			                  ifname, path);
+					  "link %s exists but has no WireGuard socket %s; delete "
+					  "it or choose another interface name",
+					  ifname, path);
 		if (wg_kernel_ops.probe(ctx, ifname, e) < 0)
 			return mg_err_prefix(e,
-			                     "link %s exists but is not a kernel WireGuard "
-			                     "interface and has no socket %s",
-			                     ifname, path);
+					     "link %s exists but is not a kernel WireGuard "
+					     "interface and has no socket %s",
+					     ifname, path);
 		ctx->ops = &wg_kernel_ops;
 		log_info("wireguard: adopting kernel interface %s", ifname);
 		return 0;
@@ -199,7 +199,7 @@ int wg_attach(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 		if (ret != RTNL_ENOTSUPP || ctx->mode == WG_MODE_KERNEL)
 			return -1;
 		log_info("wireguard: no kernel WireGuard module; starting userspace %s for %s",
-		         ctx->userspace_bin, ifname);
+			 ctx->userspace_bin, ifname);
 	}
 	if (wg_uapi_ops.create(ctx, ifname, e) < 0)
 		return -1;

@@ -37,7 +37,7 @@ static void genl_close(struct genl *g)
 
 /* Send nlh, run cb over replies until ACK/DONE. 0, or -1 with errno (extack: kernel text). */
 static int genl_talk(struct genl *g, const struct nlmsghdr *nlh, mnl_cb_t cb, void *data,
-                     char *extack, size_t extack_len)
+		     char *extack, size_t extack_len)
 {
 	return nl_talk(&g->s, nlh, cb, data, extack, extack_len);
 }
@@ -52,8 +52,8 @@ static int family_attr_cb(const struct nlattr *a, void *data)
 static int family_cb(const struct nlmsghdr *nlh, void *data)
 {
 	return mnl_attr_parse(nlh, sizeof(struct genlmsghdr), family_attr_cb, data) < 0
-	           ? MNL_CB_ERROR
-	           : MNL_CB_OK;
+		   ? MNL_CB_ERROR
+		   : MNL_CB_OK;
 }
 
 static int resolve_family(struct genl *g, int *family, mg_err *e)
@@ -72,7 +72,7 @@ static int resolve_family(struct genl *g, int *family, mg_err *e)
 	if (genl_talk(g, nlh, family_cb, family, xa, sizeof(xa)) < 0) {
 		int err = errno;
 		mg_err_set(e, "generic netlink family \"%s\": %s%s%s", WG_GENL_NAME, strerror(err),
-		           xa, err == ENOENT ? " (no WireGuard kernel module)" : "");
+			   xa, err == ENOENT ? " (no WireGuard kernel module)" : "");
 		errno = err;
 		return -1;
 	}
@@ -115,7 +115,7 @@ static bool put_endpoint(struct nlmsghdr *nlh, size_t buflen, const struct wg_pe
 	if (!p->has_endpoint)
 		return true;
 	size_t len = p->endpoint.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-	                                               : sizeof(struct sockaddr_in);
+						       : sizeof(struct sockaddr_in);
 	return mnl_attr_put_check(nlh, buflen, WGPEER_A_ENDPOINT, len, &p->endpoint);
 }
 
@@ -126,7 +126,7 @@ static bool put_allowed_ip(struct nlmsghdr *nlh, size_t buflen, const struct cid
 		return false;
 	if (!mnl_attr_put_u16_check(nlh, buflen, WGALLOWEDIP_A_FAMILY, c->family) ||
 	    !mnl_attr_put_check(nlh, buflen, WGALLOWEDIP_A_IPADDR, (size_t)cidr_addr_len(c),
-	                        c->addr) ||
+				c->addr) ||
 	    !mnl_attr_put_u8_check(nlh, buflen, WGALLOWEDIP_A_CIDR_MASK, c->len)) {
 		mnl_attr_nest_cancel(nlh, one);
 		return false;
@@ -151,13 +151,13 @@ static int put_peer(struct nlmsghdr *nlh, size_t buflen, const struct wg_peer *p
 	if (first == 0) {
 		/* The peer's own attributes go with its first part only. */
 		uint32_t flags = (p->remove ? WGPEER_F_REMOVE_ME : 0) |
-		                 (p->replace_allowed_ips ? WGPEER_F_REPLACE_ALLOWEDIPS : 0);
+				 (p->replace_allowed_ips ? WGPEER_F_REPLACE_ALLOWEDIPS : 0);
 		if (flags && !mnl_attr_put_u32_check(nlh, buflen, WGPEER_A_FLAGS, flags))
 			goto cancel;
 		if (!p->remove &&
 		    (!put_endpoint(nlh, buflen, p) ||
 		     !mnl_attr_put_u16_check(nlh, buflen, WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL,
-		                             p->persistent_keepalive)))
+					     p->persistent_keepalive)))
 			goto cancel;
 	}
 	if (!p->remove && *aip < p->n_allowed_ips) {
@@ -187,7 +187,7 @@ cancel:
 }
 
 struct nlmsghdr *wg_nl_build_set(void *buf, size_t bufsize, uint16_t family, uint32_t seq,
-                                 const struct wg_device *dev, struct wg_nl_cursor *cur, mg_err *e)
+				 const struct wg_device *dev, struct wg_nl_cursor *cur, mg_err *e)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = family;
@@ -202,7 +202,7 @@ struct nlmsghdr *wg_nl_build_set(void *buf, size_t bufsize, uint16_t family, uin
 		/* Device attributes and REPLACE_PEERS travel in the first message only. */
 		if (dev->has_private_key &&
 		    !mnl_attr_put_check(nlh, bufsize, WGDEVICE_A_PRIVATE_KEY, WG_KEY_LEN,
-		                        dev->private_key))
+					dev->private_key))
 			goto too_small;
 		if (dev->listen_port &&
 		    !mnl_attr_put_u16_check(nlh, bufsize, WGDEVICE_A_LISTEN_PORT, dev->listen_port))
@@ -211,7 +211,7 @@ struct nlmsghdr *wg_nl_build_set(void *buf, size_t bufsize, uint16_t family, uin
 		    !mnl_attr_put_u32_check(nlh, bufsize, WGDEVICE_A_FWMARK, dev->fwmark))
 			goto too_small;
 		if (dev->replace_peers && !mnl_attr_put_u32_check(nlh, bufsize, WGDEVICE_A_FLAGS,
-		                                                  WGDEVICE_F_REPLACE_PEERS))
+								  WGDEVICE_F_REPLACE_PEERS))
 			goto too_small;
 		cur->started = true;
 	}
@@ -241,7 +241,7 @@ struct nlmsghdr *wg_nl_build_set(void *buf, size_t bufsize, uint16_t family, uin
 	return nlh;
 too_small:
 	mg_err_set(e, "WireGuard netlink message buffer (%zu bytes) too small for one peer",
-	           bufsize);
+		   bufsize);
 	return NULL;
 }
 
@@ -345,7 +345,7 @@ int wg_nl_parse_get(const struct nlmsghdr *nlh, struct wg_device *dev, mg_err *e
 	if (tb[WGDEVICE_A_IFNAME] &&
 	    mnl_attr_validate(tb[WGDEVICE_A_IFNAME], MNL_TYPE_NUL_STRING) == 0)
 		snprintf(dev->ifname, sizeof(dev->ifname), "%s",
-		         mnl_attr_get_str(tb[WGDEVICE_A_IFNAME]));
+			 mnl_attr_get_str(tb[WGDEVICE_A_IFNAME]));
 	if (tb[WGDEVICE_A_PRIVATE_KEY] &&
 	    mnl_attr_get_payload_len(tb[WGDEVICE_A_PRIVATE_KEY]) == WG_KEY_LEN) {
 		memcpy(dev->private_key, mnl_attr_get_payload(tb[WGDEVICE_A_PRIVATE_KEY]),
@@ -416,8 +416,8 @@ static int kernel_set_device(struct wg_ctx *ctx, const struct wg_device *dev, mg
 		size_t part = 0;
 		while (!cur.done) {
 			struct nlmsghdr *nlh = wg_nl_build_set(buf, MNL_SOCKET_BUFFER_SIZE,
-			                                       (uint16_t)*wg_ctx_genl_family(ctx),
-			                                       nl_seq(&g->s), dev, &cur, e);
+							       (uint16_t)*wg_ctx_genl_family(ctx),
+							       nl_seq(&g->s), dev, &cur, e);
 			if (!nlh) {
 				ret = -1;
 				break;
@@ -426,7 +426,7 @@ static int kernel_set_device(struct wg_ctx *ctx, const struct wg_device *dev, mg
 			char xa[NL_EXTACK_LEN];
 			if (genl_talk(g, nlh, NULL, NULL, xa, sizeof(xa)) < 0) {
 				ret = mg_err_set(e, "configure WireGuard %s (message %zu): %s%s",
-				                 dev->ifname, part, strerror(errno), xa);
+						 dev->ifname, part, strerror(errno), xa);
 				break;
 			}
 		}
@@ -450,7 +450,7 @@ static int get_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 static int kernel_get_device(struct wg_ctx *ctx, const char *ifname, struct wg_device *dev,
-                             mg_err *e)
+			     mg_err *e)
 {
 	memset(dev, 0, sizeof(*dev));
 	if (wg_kernel_family(ctx, e) < 0)

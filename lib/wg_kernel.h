@@ -76,7 +76,7 @@ struct wg_nl_cursor {
  * cur->done becomes true after the last message.
  */
 struct nlmsghdr *wg_nl_build_set(void *buf, size_t bufsize, uint16_t family, uint32_t seq,
-                                 const struct wg_device *dev, struct wg_nl_cursor *cur, mg_err *e);
+				 const struct wg_device *dev, struct wg_nl_cursor *cur, mg_err *e);
 /* Merge one WG_CMD_GET_DEVICE reply message into dev (peers continue across messages). */
 int wg_nl_parse_get(const struct nlmsghdr *nlh, struct wg_device *dev, mg_err *e);
 

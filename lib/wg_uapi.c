@@ -157,7 +157,7 @@ int wg_uapi_set_text(const struct wg_device *dev, char **out, size_t *len, mg_er
 			if (p->endpoint.ss_family != AF_INET && p->endpoint.ss_family != AF_INET6) {
 				sb_free(&b);
 				return mg_err_set(e, "peer %s: endpoint is neither IPv4 nor IPv6",
-				                  hex);
+						  hex);
 			}
 			format_endpoint(&p->endpoint, ep, sizeof(ep));
 			sb_add(&b, "endpoint=%s\n", ep);
@@ -233,7 +233,7 @@ static int parse_endpoint(const char *s, struct sockaddr_storage *ss)
 }
 
 static int parse_line(const char *key, const char *val, struct wg_device *dev,
-                      struct wg_peer **peer, bool *have_errno, long *errnum)
+		      struct wg_peer **peer, bool *have_errno, long *errnum)
 {
 	uint64_t v;
 	if (!strcmp(key, "errno")) {
@@ -265,9 +265,9 @@ static int parse_line(const char *key, const char *val, struct wg_device *dev,
 			dev->fwmark = (uint32_t)v;
 			dev->has_fwmark = true;
 		} else if (!strcmp(key, "endpoint") || !strcmp(key, "allowed_ip") ||
-		           !strcmp(key, "rx_bytes") || !strcmp(key, "tx_bytes") ||
-		           !strncmp(key, "last_handshake_time", 19) ||
-		           !strcmp(key, "persistent_keepalive_interval")) {
+			   !strcmp(key, "rx_bytes") || !strcmp(key, "tx_bytes") ||
+			   !strncmp(key, "last_handshake_time", 19) ||
+			   !strcmp(key, "persistent_keepalive_interval")) {
 			return -1; /* a peer key before any public_key */
 		}
 		return 0; /* unknown device key: ignore (e.g. own_public_key) */
@@ -322,7 +322,7 @@ int wg_uapi_parse_get(const char *text, size_t len, struct wg_device *dev, mg_er
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		if (!nl) {
 			ret = mg_err_set(e, "WireGuard UAPI reply: line %zu not terminated",
-			                 lineno + 1);
+					 lineno + 1);
 			break;
 		}
 		size_t l = (size_t)(nl - (text + pos));
@@ -341,7 +341,7 @@ int wg_uapi_parse_get(const char *text, size_t len, struct wg_device *dev, mg_er
 		char *eq = strchr(line, '=');
 		if (!eq || eq == line) {
 			ret = mg_err_set(e, "WireGuard UAPI reply: line %zu has no key=value",
-			                 lineno);
+					 lineno);
 			break;
 		}
 		*eq = 0;
@@ -353,7 +353,7 @@ int wg_uapi_parse_get(const char *text, size_t len, struct wg_device *dev, mg_er
 		if (r < 0) {
 			/* the value may be a key: name only the key */
 			ret = mg_err_set(e, "WireGuard UAPI reply: line %zu: bad value for %s",
-			                 lineno, line);
+					 lineno, line);
 			break;
 		}
 	}
@@ -372,7 +372,7 @@ int wg_uapi_parse_get(const char *text, size_t len, struct wg_device *dev, mg_er
 /* ---- socket I/O ---- */
 
 static int uapi_call(struct wg_ctx *ctx, const char *ifname, const char *req, size_t reqlen,
-                     char **reply, size_t *replylen, mg_err *e)
+		     char **reply, size_t *replylen, mg_err *e)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	*reply = NULL;
@@ -418,7 +418,7 @@ static int uapi_call(struct wg_ctx *ctx, const char *ifname, const char *req, si
 			continue;
 		if (n < 0) {
 			ret = mg_err_set(e, "read %s: %s", sun.sun_path,
-			                 errno == EAGAIN ? "timed out" : strerror(errno));
+					 errno == EAGAIN ? "timed out" : strerror(errno));
 			break;
 		}
 		b.len += (size_t)n;
@@ -432,7 +432,7 @@ static int uapi_call(struct wg_ctx *ctx, const char *ifname, const char *req, si
 		}
 		if (b.len > UAPI_MAX_REPLY) {
 			ret = mg_err_set(e, "read %s: reply over %u bytes", sun.sun_path,
-			                 UAPI_MAX_REPLY);
+					 UAPI_MAX_REPLY);
 			break;
 		}
 	}
@@ -574,7 +574,7 @@ static void describe_status(int status, char *out, size_t outlen)
 static char **build_env(void)
 {
 	static const char *const ours[] = {"WG_PROCESS_FOREGROUND=1",
-	                                   "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1"};
+					   "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1"};
 	size_t n = 0;
 	while (environ && environ[n])
 		n++;
@@ -642,13 +642,13 @@ static int uapi_create(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 	free(env);
 	if (err)
 		return mg_err_set(e, "start %s for %s: %s", wg_ctx_userspace_bin(ctx), ifname,
-		                  strerror(err));
+				  strerror(err));
 	/* Bounded wait for the UAPI socket; a daemon that dies early is reported. */
 	for (long waited = 0; waited <= UAPI_TIMEOUT_MS; waited += 10) {
 		if (uapi_sock_answers(ctx, ifname)) {
 			*wg_ctx_child_pid(ctx) = pid;
 			log_info("wireguard: %s serving %s (pid %d)", wg_ctx_userspace_bin(ctx),
-			         ifname, (int)pid);
+				 ifname, (int)pid);
 			return 0;
 		}
 		int status;
@@ -657,7 +657,7 @@ static int uapi_create(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 			char how[64];
 			describe_status(status, how, sizeof(how));
 			return mg_err_set(e, "%s for %s %s before creating %s",
-			                  wg_ctx_userspace_bin(ctx), ifname, how, path);
+					  wg_ctx_userspace_bin(ctx), ifname, how, path);
 		}
 		sleep_ms(10);
 	}
@@ -665,7 +665,7 @@ static int uapi_create(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 	kill(pid, SIGKILL);
 	(void)wait_bounded(pid, 1000, &status);
 	return mg_err_set(e, "%s for %s did not create %s within %d ms", wg_ctx_userspace_bin(ctx),
-	                  ifname, path, UAPI_TIMEOUT_MS);
+			  ifname, path, UAPI_TIMEOUT_MS);
 }
 
 static int uapi_destroy(struct wg_ctx *ctx, const char *ifname, mg_err *e)
@@ -676,7 +676,7 @@ static int uapi_destroy(struct wg_ctx *ctx, const char *ifname, mg_err *e)
 		*wg_ctx_child_pid(ctx) = 0;
 		if (kill(pid, SIGTERM) < 0 && errno != ESRCH)
 			return mg_err_set(e, "stop %s (pid %d): %s", wg_ctx_userspace_bin(ctx),
-			                  (int)pid, strerror(errno));
+					  (int)pid, strerror(errno));
 		int r = wait_bounded(pid, UAPI_TIMEOUT_MS, &status);
 		if (r == 0) {
 			log_warn("wireguard: pid %d ignored SIGTERM; killing it", (int)pid);

@@ -11,9 +11,9 @@
 /* Exit codes (documented in `meshgate --help`). */
 enum {
 	EXIT_OK = 0,
-	EXIT_FAIL = 1,     /* the operation failed; the message says why */
-	EXIT_USAGE = 2,    /* bad command line */
-	EXIT_REVOKED = 3,  /* the controller revoked this connector; everything was removed */
+	EXIT_FAIL = 1,    /* the operation failed; the message says why */
+	EXIT_USAGE = 2,   /* bad command line */
+	EXIT_REVOKED = 3, /* the controller revoked this connector; everything was removed */
 	EXIT_NOTENROLLED = 4,
 };
 

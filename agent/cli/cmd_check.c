@@ -34,7 +34,7 @@ struct check {
 };
 
 static void set(struct check *c, const char *name, enum verdict v, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static void set(struct check *c, const char *name, enum verdict v, const char *fmt, ...)
 {
@@ -70,8 +70,9 @@ static void check_privileges(struct check *c)
 	else if (eff & (1ULL << CAP_NET_ADMIN_BIT))
 		set(c, "privileges", V_OK, "CAP_NET_ADMIN held (uid %u)", (unsigned)geteuid());
 	else
-		set(c, "privileges", V_FAIL, "CAP_NET_ADMIN missing: run as root (sudo meshgate "
-					     "check)");
+		set(c, "privileges", V_FAIL,
+		    "CAP_NET_ADMIN missing: run as root (sudo meshgate "
+		    "check)");
 }
 
 static void check_nftables(struct check *c)
@@ -149,10 +150,12 @@ static void check_wireguard(struct check *c, enum wg_mode mode, const char *bin)
 			 module_listed(u.release, "modules.dep");
 	if (mode == WG_MODE_KERNEL || (mode == WG_MODE_AUTO && kernel)) {
 		if (kernel)
-			set(c, "wireguard", V_OK, "kernel module %s", loaded ? "loaded" : "available");
+			set(c, "wireguard", V_OK, "kernel module %s",
+			    loaded ? "loaded" : "available");
 		else
-			set(c, "wireguard", V_FAIL, "no kernel WireGuard module (--wg-mode auto "
-						    "would use the userspace program)");
+			set(c, "wireguard", V_FAIL,
+			    "no kernel WireGuard module (--wg-mode auto "
+			    "would use the userspace program)");
 		return;
 	}
 	if (have_prog && tun)
@@ -182,14 +185,18 @@ static void check_controller(struct check *c, const struct ctlc_target *t, const
 
 	free(json);
 	if (res == CTLC_OK && secret)
-		set(c, "controller", V_OK, "%s reachable, pin verified, this connector's "
-					   "credentials accepted", t->url);
+		set(c, "controller", V_OK,
+		    "%s reachable, pin verified, this connector's "
+		    "credentials accepted",
+		    t->url);
 	else if (res == CTLC_ERR_CREDENTIALS && !secret)
 		set(c, "controller", V_OK, "%s reachable, pin verified", t->url);
 	else if (res == CTLC_ERR_REVOKED)
-		set(c, "controller", V_FAIL, "%s revoked this connector: run `meshgate "
-					     "down --forget`, then enrol with a new "
-					     "connection string", t->url);
+		set(c, "controller", V_FAIL,
+		    "%s revoked this connector: run `meshgate "
+		    "down --forget`, then enrol with a new "
+		    "connection string",
+		    t->url);
 	else if (res == CTLC_ERR_REFUSED || res == CTLC_ERR_PROTOCOL || res == CTLC_OK ||
 		 res == CTLC_ERR_CREDENTIALS)
 		set(c, "controller", V_FAIL, "%s answered %s (is this a meshgate controller?)",
@@ -200,26 +207,27 @@ static void check_controller(struct check *c, const struct ctlc_target *t, const
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: meshgate check [options]\n\n"
-		   "Preflight before enrolling or starting the service; changes nothing. Checks:\n"
-		   "  privileges  CAP_NET_ADMIN (root)\n"
-		   "  nftables    the kernel's nf_tables answers\n"
-		   "  wireguard   the kernel module, else the userspace program and /dev/net/tun\n"
-		   "  controller  HTTPS to the controller with the pin enforced; with an identity,\n"
-		   "              its credentials too (the enrolment token is not spent)\n"
-		   "The controller comes from --connect/--connect-file, else from the identity in\n"
-		   "the state directory (skipped when there is neither).\n"
-		   "Prints one line per check; exits 0 when none failed, 1 otherwise.\n\n"
-		   "Options:\n"
-		   "  -c, --connect STRING       a connection string (prefer --connect-file)\n"
-		   "  -f, --connect-file FILE    read it from FILE ('-' = stdin)\n"
-		   "  -s, --state-dir DIR        state directory (default " STATE_DIR_DEFAULT ")\n"
-		   "      --ca-file FILE         also verify the controller's certificate chain\n"
-		   "      --wg-mode MODE         auto (default), kernel or userspace\n"
-		   "      --wg-userspace-bin BIN userspace WireGuard program (default wireguard-go)\n"
-		   "      --timeout SECONDS      limit for the controller request (1..60, default 5)\n"
-		   "      --json                 one JSON object instead of lines\n"
-		   "  -h, --help                 this text\n");
+	fprintf(f,
+		"Usage: meshgate check [options]\n\n"
+		"Preflight before enrolling or starting the service; changes nothing. Checks:\n"
+		"  privileges  CAP_NET_ADMIN (root)\n"
+		"  nftables    the kernel's nf_tables answers\n"
+		"  wireguard   the kernel module, else the userspace program and /dev/net/tun\n"
+		"  controller  HTTPS to the controller with the pin enforced; with an identity,\n"
+		"              its credentials too (the enrolment token is not spent)\n"
+		"The controller comes from --connect/--connect-file, else from the identity in\n"
+		"the state directory (skipped when there is neither).\n"
+		"Prints one line per check; exits 0 when none failed, 1 otherwise.\n\n"
+		"Options:\n"
+		"  -c, --connect STRING       a connection string (prefer --connect-file)\n"
+		"  -f, --connect-file FILE    read it from FILE ('-' = stdin)\n"
+		"  -s, --state-dir DIR        state directory (default " STATE_DIR_DEFAULT ")\n"
+		"      --ca-file FILE         also verify the controller's certificate chain\n"
+		"      --wg-mode MODE         auto (default), kernel or userspace\n"
+		"      --wg-userspace-bin BIN userspace WireGuard program (default wireguard-go)\n"
+		"      --timeout SECONDS      limit for the controller request (1..60, default 5)\n"
+		"      --json                 one JSON object instead of lines\n"
+		"  -h, --help                 this text\n");
 }
 
 enum { OPT_CA = 256, OPT_WG_MODE, OPT_WG_BIN, OPT_TIMEOUT, OPT_JSON };
@@ -227,16 +235,16 @@ enum { OPT_CA = 256, OPT_WG_MODE, OPT_WG_BIN, OPT_TIMEOUT, OPT_JSON };
 int cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"connect", required_argument, NULL, 'c'},
-		{"connect-file", required_argument, NULL, 'f'},
-		{"state-dir", required_argument, NULL, 's'},
-		{"ca-file", required_argument, NULL, OPT_CA},
-		{"wg-mode", required_argument, NULL, OPT_WG_MODE},
-		{"wg-userspace-bin", required_argument, NULL, OPT_WG_BIN},
-		{"timeout", required_argument, NULL, OPT_TIMEOUT},
-		{"json", no_argument, NULL, OPT_JSON},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"connect", required_argument, NULL, 'c'},
+	    {"connect-file", required_argument, NULL, 'f'},
+	    {"state-dir", required_argument, NULL, 's'},
+	    {"ca-file", required_argument, NULL, OPT_CA},
+	    {"wg-mode", required_argument, NULL, OPT_WG_MODE},
+	    {"wg-userspace-bin", required_argument, NULL, OPT_WG_BIN},
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *dir = STATE_DIR_DEFAULT, *file = NULL, *ca = NULL, *bin = "wireguard-go";
 	char connect[CONNSTR_MAX + 64] = "";
@@ -353,9 +361,10 @@ int cmd_check(int argc, char **argv)
 			if (!it)
 				continue;
 			cJSON_AddStringToObject(it, "name", ck[i].name);
-			cJSON_AddStringToObject(it, "result", ck[i].v == V_OK     ? "ok"
-							      : ck[i].v == V_FAIL ? "fail"
-										  : "skip");
+			cJSON_AddStringToObject(it, "result",
+						ck[i].v == V_OK     ? "ok"
+						: ck[i].v == V_FAIL ? "fail"
+								    : "skip");
 			cJSON_AddStringToObject(it, "detail", ck[i].detail);
 			cJSON_AddItemToArray(a, it);
 		}
@@ -367,7 +376,9 @@ int cmd_check(int argc, char **argv)
 	} else {
 		for (size_t i = 0; i < n; i++)
 			printf("%-4s  %-10s  %s\n",
-			       ck[i].v == V_OK ? "ok" : ck[i].v == V_FAIL ? "FAIL" : "skip",
+			       ck[i].v == V_OK     ? "ok"
+			       : ck[i].v == V_FAIL ? "FAIL"
+						   : "skip",
 			       ck[i].name, ck[i].detail);
 	}
 	return failed ? EXIT_FAIL : EXIT_OK;

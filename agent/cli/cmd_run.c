@@ -40,65 +40,65 @@ enum {
 };
 
 static const char dp_help[] =
-	"  -s, --state-dir DIR        state directory (default " STATE_DIR_DEFAULT ")\n"
-	"  -i, --ifname NAME          tunnel interface (default: as given to `up`, else mg0)\n"
-	"      --wg-mode MODE         auto (kernel WireGuard, else userspace), kernel, or\n"
-	"                             userspace (default auto)\n"
-	"      --wg-userspace-bin BIN userspace WireGuard program (default wireguard-go)\n"
-	"      --lan-if NAME          a LAN interface whose rp_filter is relaxed (repeat for\n"
-	"                             several; default: interfaces of the advertised subnets\n"
-	"                             and of the default route)\n"
-	"      --sysctl-dropin PATH   where the persistent sysctl file goes (default\n"
-	"                             " SYSCTL_DROPIN_DEFAULT "; empty string: none)\n"
-	"      --no-mss-clamp         do not clamp TCP MSS on the tunnel (on by default)\n"
-	"      --open-docker-user     add an accept for tunnel traffic to iptables'\n"
-	"                             DOCKER-USER chain (docker's FORWARD policy drop)\n"
-	"      --open-ufw             the same in ufw-user-forward (ufw's policy drop)\n"
-	"                             (both marked \"meshgate\" and removed by `down`)\n"
-	"      --cloud PROVIDER       auto (DMI hints, then a short metadata probe), a\n"
-	"                             provider (aws, azure, gcp, oci) or none (default auto)\n"
-	"      --cloud-route-tables IDS  comma-separated route tables to manage (default:\n"
-	"                             every table of the VPC/VNet; Azure: names or ids)\n"
-	"      --cloud-azure-client-id ID  Azure: the user-assigned managed identity to use\n"
-	"                             (default: the VM's system-assigned identity)\n"
-	"      --cloud-takeover       replace other targets' routes for our destinations\n"
-	"                             (blackhole routes are always replaced)\n"
-	"      --cloud-interval S     how often VPC routes are re-checked (default 60)\n"
-	"      --cloud-gcp-priority N GCP route priority 0..65535 (default 1000)\n"
-	"      --cloud-gcp-tags LIST  GCP routes only for instances with these network\n"
-	"                             tags (comma-separated; default: every instance)\n"
-	"      --cloud-metadata URL, --cloud-api URL, --cloud-ca-file FILE, --cloud-sysfs DIR\n"
-	"                             endpoints and trust for partitions, regions and tests\n"
-	"      --log-level LEVEL      error, warn, info (default) or debug\n"
-	"  -h, --help                 this text\n";
+    "  -s, --state-dir DIR        state directory (default " STATE_DIR_DEFAULT ")\n"
+    "  -i, --ifname NAME          tunnel interface (default: as given to `up`, else mg0)\n"
+    "      --wg-mode MODE         auto (kernel WireGuard, else userspace), kernel, or\n"
+    "                             userspace (default auto)\n"
+    "      --wg-userspace-bin BIN userspace WireGuard program (default wireguard-go)\n"
+    "      --lan-if NAME          a LAN interface whose rp_filter is relaxed (repeat for\n"
+    "                             several; default: interfaces of the advertised subnets\n"
+    "                             and of the default route)\n"
+    "      --sysctl-dropin PATH   where the persistent sysctl file goes (default\n"
+    "                             " SYSCTL_DROPIN_DEFAULT "; empty string: none)\n"
+    "      --no-mss-clamp         do not clamp TCP MSS on the tunnel (on by default)\n"
+    "      --open-docker-user     add an accept for tunnel traffic to iptables'\n"
+    "                             DOCKER-USER chain (docker's FORWARD policy drop)\n"
+    "      --open-ufw             the same in ufw-user-forward (ufw's policy drop)\n"
+    "                             (both marked \"meshgate\" and removed by `down`)\n"
+    "      --cloud PROVIDER       auto (DMI hints, then a short metadata probe), a\n"
+    "                             provider (aws, azure, gcp, oci) or none (default auto)\n"
+    "      --cloud-route-tables IDS  comma-separated route tables to manage (default:\n"
+    "                             every table of the VPC/VNet; Azure: names or ids)\n"
+    "      --cloud-azure-client-id ID  Azure: the user-assigned managed identity to use\n"
+    "                             (default: the VM's system-assigned identity)\n"
+    "      --cloud-takeover       replace other targets' routes for our destinations\n"
+    "                             (blackhole routes are always replaced)\n"
+    "      --cloud-interval S     how often VPC routes are re-checked (default 60)\n"
+    "      --cloud-gcp-priority N GCP route priority 0..65535 (default 1000)\n"
+    "      --cloud-gcp-tags LIST  GCP routes only for instances with these network\n"
+    "                             tags (comma-separated; default: every instance)\n"
+    "      --cloud-metadata URL, --cloud-api URL, --cloud-ca-file FILE, --cloud-sysfs DIR\n"
+    "                             endpoints and trust for partitions, regions and tests\n"
+    "      --log-level LEVEL      error, warn, info (default) or debug\n"
+    "  -h, --help                 this text\n";
 
 static const struct option dp_opts_long[] = {
-	{"state-dir", required_argument, NULL, 's'},
-	{"ifname", required_argument, NULL, 'i'},
-	{"wg-mode", required_argument, NULL, OPT_WG_MODE},
-	{"wg-userspace-bin", required_argument, NULL, OPT_WG_BIN},
-	{"lan-if", required_argument, NULL, OPT_LAN_IF},
-	{"sysctl-dropin", required_argument, NULL, OPT_SYSCTL_DROPIN},
-	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-	{"poll-wait", required_argument, NULL, OPT_POLL_WAIT},
-	{"status-interval", required_argument, NULL, OPT_STATUS_INTERVAL},
-	{"forget", no_argument, NULL, OPT_FORGET},
-	{"no-mss-clamp", no_argument, NULL, OPT_NO_MSS},
-	{"open-docker-user", no_argument, NULL, OPT_OPEN_DOCKER},
-	{"open-ufw", no_argument, NULL, OPT_OPEN_UFW},
-	{"cloud", required_argument, NULL, OPT_CLOUD},
-	{"cloud-metadata", required_argument, NULL, OPT_CLOUD_META},
-	{"cloud-api", required_argument, NULL, OPT_CLOUD_API},
-	{"cloud-ca-file", required_argument, NULL, OPT_CLOUD_CA},
-	{"cloud-route-tables", required_argument, NULL, OPT_CLOUD_TABLES},
-	{"cloud-takeover", no_argument, NULL, OPT_CLOUD_TAKEOVER},
-	{"cloud-sysfs", required_argument, NULL, OPT_CLOUD_SYSFS},
-	{"cloud-interval", required_argument, NULL, OPT_CLOUD_INTERVAL},
-	{"cloud-gcp-priority", required_argument, NULL, OPT_CLOUD_GCP_PRIO},
-	{"cloud-gcp-tags", required_argument, NULL, OPT_CLOUD_GCP_TAGS},
-	{"cloud-azure-client-id", required_argument, NULL, OPT_CLOUD_AZURE_CLIENT},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"state-dir", required_argument, NULL, 's'},
+    {"ifname", required_argument, NULL, 'i'},
+    {"wg-mode", required_argument, NULL, OPT_WG_MODE},
+    {"wg-userspace-bin", required_argument, NULL, OPT_WG_BIN},
+    {"lan-if", required_argument, NULL, OPT_LAN_IF},
+    {"sysctl-dropin", required_argument, NULL, OPT_SYSCTL_DROPIN},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"poll-wait", required_argument, NULL, OPT_POLL_WAIT},
+    {"status-interval", required_argument, NULL, OPT_STATUS_INTERVAL},
+    {"forget", no_argument, NULL, OPT_FORGET},
+    {"no-mss-clamp", no_argument, NULL, OPT_NO_MSS},
+    {"open-docker-user", no_argument, NULL, OPT_OPEN_DOCKER},
+    {"open-ufw", no_argument, NULL, OPT_OPEN_UFW},
+    {"cloud", required_argument, NULL, OPT_CLOUD},
+    {"cloud-metadata", required_argument, NULL, OPT_CLOUD_META},
+    {"cloud-api", required_argument, NULL, OPT_CLOUD_API},
+    {"cloud-ca-file", required_argument, NULL, OPT_CLOUD_CA},
+    {"cloud-route-tables", required_argument, NULL, OPT_CLOUD_TABLES},
+    {"cloud-takeover", no_argument, NULL, OPT_CLOUD_TAKEOVER},
+    {"cloud-sysfs", required_argument, NULL, OPT_CLOUD_SYSFS},
+    {"cloud-interval", required_argument, NULL, OPT_CLOUD_INTERVAL},
+    {"cloud-gcp-priority", required_argument, NULL, OPT_CLOUD_GCP_PRIO},
+    {"cloud-gcp-tags", required_argument, NULL, OPT_CLOUD_GCP_TAGS},
+    {"cloud-azure-client-id", required_argument, NULL, OPT_CLOUD_AZURE_CLIENT},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 static bool valid_ifname(const char *s)
@@ -140,14 +140,16 @@ static int parse_dp_opts(int argc, char **argv, const char *cmd, struct daemon_o
 			break;
 		case 'i':
 			if (!valid_ifname(optarg)) {
-				fprintf(stderr, "meshgate %s: bad interface name \"%s\"\n", cmd, optarg);
+				fprintf(stderr, "meshgate %s: bad interface name \"%s\"\n", cmd,
+					optarg);
 				return -1;
 			}
 			snprintf(o->dp.ifname, sizeof(o->dp.ifname), "%s", optarg);
 			break;
 		case OPT_WG_MODE:
 			if (wg_mode_parse(optarg, &o->dp.wg_mode) < 0) {
-				fprintf(stderr, "meshgate %s: --wg-mode is auto, kernel or userspace\n",
+				fprintf(stderr,
+					"meshgate %s: --wg-mode is auto, kernel or userspace\n",
 					cmd);
 				return -1;
 			}
@@ -157,8 +159,8 @@ static int parse_dp_opts(int argc, char **argv, const char *cmd, struct daemon_o
 			break;
 		case OPT_LAN_IF:
 			if (!valid_ifname(optarg) || o->dp.n_lan_ifs >= DP_MAX_LAN_IFS) {
-				fprintf(stderr, "meshgate %s: bad or too many --lan-if (max %d)\n", cmd,
-					DP_MAX_LAN_IFS);
+				fprintf(stderr, "meshgate %s: bad or too many --lan-if (max %d)\n",
+					cmd, DP_MAX_LAN_IFS);
 				return -1;
 			}
 			snprintf(o->dp.lan_ifs[o->dp.n_lan_ifs++], 16, "%s", optarg);
@@ -169,8 +171,10 @@ static int parse_dp_opts(int argc, char **argv, const char *cmd, struct daemon_o
 		case OPT_LOG_LEVEL:
 			lvl = log_level_parse(optarg);
 			if (lvl < 0) {
-				fprintf(stderr, "meshgate %s: --log-level is error, warn, info or "
-						"debug\n", cmd);
+				fprintf(stderr,
+					"meshgate %s: --log-level is error, warn, info or "
+					"debug\n",
+					cmd);
 				return -1;
 			}
 			log_set_level((enum mg_log_level)lvl);
@@ -183,7 +187,8 @@ static int parse_dp_opts(int argc, char **argv, const char *cmd, struct daemon_o
 			break;
 		case OPT_STATUS_INTERVAL:
 			if (cli_parse_int(optarg, 1, 3600, &o->status_interval_s) < 0) {
-				fprintf(stderr, "meshgate %s: --status-interval is 1..3600 s\n", cmd);
+				fprintf(stderr, "meshgate %s: --status-interval is 1..3600 s\n",
+					cmd);
 				return -1;
 			}
 			break;
@@ -197,7 +202,8 @@ static int parse_dp_opts(int argc, char **argv, const char *cmd, struct daemon_o
 		case OPT_CLOUD:
 			if (strcmp(optarg, "auto") && strcmp(optarg, "none") &&
 			    !cloud_provider_by_name(optarg)) {
-				fprintf(stderr, "meshgate %s: --cloud is auto, none or a provider: %s\n",
+				fprintf(stderr,
+					"meshgate %s: --cloud is auto, none or a provider: %s\n",
 					cmd, cloud_provider_names());
 				return -1;
 			}
@@ -215,8 +221,10 @@ static int parse_dp_opts(int argc, char **argv, const char *cmd, struct daemon_o
 		case OPT_CLOUD_AZURE_CLIENT:
 			if (!optarg[0] || strlen(optarg) >= sizeof(o->cloud.ep.identity) ||
 			    strspn(optarg, "0123456789abcdefABCDEF-") != strlen(optarg)) {
-				fprintf(stderr, "meshgate %s: --cloud-azure-client-id is a client id "
-						"(GUID)\n", cmd);
+				fprintf(stderr,
+					"meshgate %s: --cloud-azure-client-id is a client id "
+					"(GUID)\n",
+					cmd);
 				return -1;
 			}
 			snprintf(o->cloud.ep.identity, sizeof(o->cloud.ep.identity), "%s", optarg);
@@ -230,7 +238,8 @@ static int parse_dp_opts(int argc, char **argv, const char *cmd, struct daemon_o
 		case OPT_CLOUD_GCP_PRIO: {
 			int v;
 			if (cli_parse_int(optarg, 0, 65535, &v) < 0) {
-				fprintf(stderr, "meshgate %s: --cloud-gcp-priority is 0..65535\n", cmd);
+				fprintf(stderr, "meshgate %s: --cloud-gcp-priority is 0..65535\n",
+					cmd);
 				return -1;
 			}
 			o->cloud.gcp_priority = v;
@@ -239,16 +248,20 @@ static int parse_dp_opts(int argc, char **argv, const char *cmd, struct daemon_o
 		}
 		case OPT_CLOUD_GCP_TAGS:
 			if (strlen(optarg) >= sizeof(o->cloud.gcp_tags) ||
-			    strspn(optarg, "abcdefghijklmnopqrstuvwxyz0123456789-,") != strlen(optarg)) {
-				fprintf(stderr, "meshgate %s: --cloud-gcp-tags is a comma-separated "
-						"list of network tags (a-z, 0-9, -)\n", cmd);
+			    strspn(optarg, "abcdefghijklmnopqrstuvwxyz0123456789-,") !=
+				strlen(optarg)) {
+				fprintf(stderr,
+					"meshgate %s: --cloud-gcp-tags is a comma-separated "
+					"list of network tags (a-z, 0-9, -)\n",
+					cmd);
 				return -1;
 			}
 			snprintf(o->cloud.gcp_tags, sizeof(o->cloud.gcp_tags), "%s", optarg);
 			break;
 		case OPT_CLOUD_INTERVAL:
 			if (cli_parse_int(optarg, 5, 86400, &o->cloud_interval_s) < 0) {
-				fprintf(stderr, "meshgate %s: --cloud-interval is 5..86400 s\n", cmd);
+				fprintf(stderr, "meshgate %s: --cloud-interval is 5..86400 s\n",
+					cmd);
 				return -1;
 			}
 			break;
@@ -256,14 +269,18 @@ static int parse_dp_opts(int argc, char **argv, const char *cmd, struct daemon_o
 			char buf[CM_MAX_TABLES * 64], *save = NULL, *tok;
 			snprintf(buf, sizeof(buf), "%s", optarg);
 			o->cloud.n_tables = 0;
-			for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			for (tok = strtok_r(buf, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save)) {
 				if (o->cloud.n_tables >= CM_MAX_TABLES || !*tok ||
 				    strlen(tok) >= CLOUD_ID_LEN) {
-					fprintf(stderr, "meshgate %s: --cloud-route-tables: at most %d "
-							"ids\n", cmd, CM_MAX_TABLES);
+					fprintf(stderr,
+						"meshgate %s: --cloud-route-tables: at most %d "
+						"ids\n",
+						cmd, CM_MAX_TABLES);
 					return -1;
 				}
-				snprintf(o->cloud.tables[o->cloud.n_tables++], CLOUD_ID_LEN, "%s", tok);
+				snprintf(o->cloud.tables[o->cloud.n_tables++], CLOUD_ID_LEN, "%s",
+					 tok);
 			}
 			break;
 		}
@@ -297,21 +314,23 @@ int cmd_run(int argc, char **argv)
 
 	if (r != 0) {
 		FILE *f = r > 0 ? stdout : stderr;
-		fprintf(f, "Usage: meshgate run [options]\n\n"
-			   "Runs the agent in the foreground (the systemd service runs this): applies\n"
-			   "the last good config at once, then follows the controller (long-poll),\n"
-			   "applying each change within a second without resetting the tunnel,\n"
-			   "repairs drift (deleted routes or tunnel, forwarding turned off) and\n"
-			   "reports status. SIGTERM removes the tunnel and its routes; sysctls stay\n"
-			   "until `meshgate down`. Exits 3 after the controller revoked this\n"
-			   "connector (everything meshgate made is removed first).\n"
-			   "Under systemd (meshgate.service, Type=notify) it sends READY=1 once the\n"
-			   "first config is fully in place (tunnel, routes, firewall), STATUS= lines\n"
-			   "for `systemctl status`, and watchdog pings when WatchdogSec= is set.\n\n"
-			   "Options:\n%s"
-			   "      --poll-wait S          long-poll wait asked of the controller (25)\n"
-			   "      --status-interval S    status report period (10)\n",
-			dp_help);
+		fprintf(
+		    f,
+		    "Usage: meshgate run [options]\n\n"
+		    "Runs the agent in the foreground (the systemd service runs this): applies\n"
+		    "the last good config at once, then follows the controller (long-poll),\n"
+		    "applying each change within a second without resetting the tunnel,\n"
+		    "repairs drift (deleted routes or tunnel, forwarding turned off) and\n"
+		    "reports status. SIGTERM removes the tunnel and its routes; sysctls stay\n"
+		    "until `meshgate down`. Exits 3 after the controller revoked this\n"
+		    "connector (everything meshgate made is removed first).\n"
+		    "Under systemd (meshgate.service, Type=notify) it sends READY=1 once the\n"
+		    "first config is fully in place (tunnel, routes, firewall), STATUS= lines\n"
+		    "for `systemctl status`, and watchdog pings when WatchdogSec= is set.\n\n"
+		    "Options:\n%s"
+		    "      --poll-wait S          long-poll wait asked of the controller (25)\n"
+		    "      --status-interval S    status report period (10)\n",
+		    dp_help);
 		return r > 0 ? EXIT_OK : EXIT_USAGE;
 	}
 	log_init("meshgate", log_get_level());
@@ -328,16 +347,17 @@ int cmd_down(int argc, char **argv)
 
 	if (r != 0) {
 		FILE *f = r > 0 ? stdout : stderr;
-		fprintf(f, "Usage: meshgate down [options]\n\n"
-			   "Removes what meshgate made on this host: the tunnel, its routes, its\n"
-			   "nftables table (and its marked accepts in DOCKER-USER/ufw), the\n"
-			   "sysctl drop-in, and puts each sysctl back to its recorded value where it\n"
-			   "still holds the value meshgate wrote. Safe to run twice. The identity\n"
-			   "stays unless --forget is given.\n\n"
-			   "Options:\n%s"
-			   "      --forget               also delete the identity (device secret,\n"
-			   "                             private key, last config): the next `up`\n"
-			   "                             enrols afresh\n",
+		fprintf(f,
+			"Usage: meshgate down [options]\n\n"
+			"Removes what meshgate made on this host: the tunnel, its routes, its\n"
+			"nftables table (and its marked accepts in DOCKER-USER/ufw), the\n"
+			"sysctl drop-in, and puts each sysctl back to its recorded value where it\n"
+			"still holds the value meshgate wrote. Safe to run twice. The identity\n"
+			"stays unless --forget is given.\n\n"
+			"Options:\n%s"
+			"      --forget               also delete the identity (device secret,\n"
+			"                             private key, last config): the next `up`\n"
+			"                             enrols afresh\n",
 			dp_help);
 		return r > 0 ? EXIT_OK : EXIT_USAGE;
 	}
@@ -425,18 +445,18 @@ static void cleanup_usage(FILE *f)
 		   "Refuses while a meshgate daemon holds the state lock.\n\n"
 		   "Options:\n"
 		   "  -s, --state-dir DIR        state directory (default " STATE_DIR_DEFAULT ")\n"
-		   "  -i, --ifname NAME          tunnel interface (default: from the state, else "
-		   DP_IFNAME_DEFAULT ")\n"
+		   "  -i, --ifname NAME          tunnel interface (default: from the state, "
+		   "else " DP_IFNAME_DEFAULT ")\n"
 		   "  -h, --help                 this text\n");
 }
 
 int cmd_cleanup(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"state-dir", required_argument, NULL, 's'},
-		{"ifname", required_argument, NULL, 'i'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"state-dir", required_argument, NULL, 's'},
+	    {"ifname", required_argument, NULL, 'i'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct dp_opts dpo = {.wg_mode = WG_MODE_AUTO};
 	const char *dir = STATE_DIR_DEFAULT;
@@ -452,7 +472,8 @@ int cmd_cleanup(int argc, char **argv)
 			break;
 		case 'i':
 			if (!valid_ifname(optarg)) {
-				fprintf(stderr, "meshgate cleanup: bad interface name \"%s\"\n", optarg);
+				fprintf(stderr, "meshgate cleanup: bad interface name \"%s\"\n",
+					optarg);
 				return EXIT_USAGE;
 			}
 			snprintf(dpo.ifname, sizeof(dpo.ifname), "%s", optarg);
@@ -488,10 +509,10 @@ int cmd_cleanup(int argc, char **argv)
 	if (!dpo.ifname[0])
 		ifname_from_state(dir, dpo.ifname);
 	log_warn("the daemon did not stop cleanly (last state \"%s\"): removing the tunnel %s, "
-		 "its routes and the firewall table it left", last, dpo.ifname);
+		 "its routes and the firewall table it left",
+		 last, dpo.ifname);
 	struct daemon_opts o = {.state_dir = dir, .dp = dpo};
-	if (dp_open(&dp, &dpo, &e) < 0 ||
-	    daemon_teardown(&o, dp, NULL, TEARDOWN_TUNNEL, &e) < 0) {
+	if (dp_open(&dp, &dpo, &e) < 0 || daemon_teardown(&o, dp, NULL, TEARDOWN_TUNNEL, &e) < 0) {
 		fprintf(stderr, "meshgate cleanup: %s\n", e.msg);
 		rc = EXIT_FAIL;
 	} else {
@@ -499,7 +520,8 @@ int cmd_cleanup(int argc, char **argv)
 		status_set_daemon(sf, "stopped", NULL);
 		status_close(sf);
 		printf("Cleaned up after an unclean stop: tunnel %s, its routes and the firewall "
-		       "table removed (sysctls and cloud routes stay).\n", dpo.ifname);
+		       "table removed (sysctls and cloud routes stay).\n",
+		       dpo.ifname);
 	}
 	if (dp)
 		dp_close(dp);

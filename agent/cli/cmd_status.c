@@ -115,12 +115,13 @@ static void print_human(const cJSON *s, bool enrolled)
 			printf("%-18s %s: %s\n", "Cloud:", str_or(cl, "provider", "?"),
 			       str_or(cl, "state", "?"));
 			if (cJSON_GetObjectItemCaseSensitive(cl, "instance"))
-				printf("%-18s %s, NIC %s, network %s, %s, forwarding %s\n", "",
-				       str_or(cl, "instance", "?"), str_or(cl, "nic", "?"),
-				       str_or(cl, "network", "?"), str_or(cl, "region", "?"),
-				       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cl, "forwarding"))
-					       ? "on"
-					       : "not verified");
+				printf(
+				    "%-18s %s, NIC %s, network %s, %s, forwarding %s\n", "",
+				    str_or(cl, "instance", "?"), str_or(cl, "nic", "?"),
+				    str_or(cl, "network", "?"), str_or(cl, "region", "?"),
+				    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cl, "forwarding"))
+					? "on"
+					: "not verified");
 			const cJSON *tb;
 			cJSON_ArrayForEach(tb, cJSON_GetObjectItemCaseSensitive(cl, "tables"))
 			{
@@ -147,8 +148,8 @@ static void print_human(const cJSON *s, bool enrolled)
 				       ex->valuedouble == 1 ? "" : "s");
 			printf("\n%-18s %s\n", "Access:",
 			       str_or(fw, "access", "")[0] ? str_or(fw, "access", "")
-							  : "none (all mesh traffic to the LAN is "
-							    "dropped)");
+							   : "none (all mesh traffic to the LAN is "
+							     "dropped)");
 			const cJSON *w;
 			cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(fw, "warnings"))
 			{
@@ -163,10 +164,10 @@ static void print_human(const cJSON *s, bool enrolled)
 int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"state-dir", required_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"json", no_argument, NULL, 'j'},
+	    {"state-dir", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *dir = STATE_DIR_DEFAULT;
 	bool json = false, enrolled = false;

@@ -39,14 +39,14 @@ static void up_usage(FILE *f)
 int cmd_up(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"connect", required_argument, NULL, 'c'},
-		{"connect-file", required_argument, NULL, 'f'},
-		{"state-dir", required_argument, NULL, 's'},
-		{"ifname", required_argument, NULL, 'i'},
-		{"ca-file", required_argument, NULL, 'C'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"connect", required_argument, NULL, 'c'},
+	    {"connect-file", required_argument, NULL, 'f'},
+	    {"state-dir", required_argument, NULL, 's'},
+	    {"ifname", required_argument, NULL, 'i'},
+	    {"ca-file", required_argument, NULL, 'C'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *state_dir = STATE_DIR_DEFAULT, *file = NULL, *ifname = NULL, *ca = NULL;
 	char connect[CONNSTR_MAX + 64] = "";
@@ -139,11 +139,11 @@ int cmd_up(int argc, char **argv)
 	char *json = NULL;
 	size_t len = 0;
 	struct status_file *sf = status_open(state_dir);
-	enum ctlc_result res =
-		ctlc_fetch_config(&st.target, st.secret, 0, 0, &json, &len, &e);
+	enum ctlc_result res = ctlc_fetch_config(&st.target, st.secret, 0, 0, &json, &len, &e);
 	if (res == CTLC_ERR_REVOKED) {
-		fprintf(stderr, "meshgate up: the controller revoked this connector; run `meshgate "
-				"down --forget`, then `meshgate up` with a new connection string\n");
+		fprintf(stderr,
+			"meshgate up: the controller revoked this connector; run `meshgate "
+			"down --forget`, then `meshgate up` with a new connection string\n");
 		status_set_error(sf, "revoked by the controller");
 		rc = EXIT_REVOKED;
 		goto out;

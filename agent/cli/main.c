@@ -13,13 +13,13 @@ static const struct {
 	int (*fn)(int, char **);
 	const char *what;
 } commands[] = {
-	{"up", cmd_up, "enrol with a controller from a connection string and fetch the config"},
-	{"run", cmd_run, "run the agent (the service): tunnel, routes, host settings, drift repair"},
-	{"status", cmd_status, "show what the agent knows (--json for machines)"},
-	{"down", cmd_down, "remove everything meshgate made on this host (--forget: and the identity)"},
-	{"check", cmd_check, "preflight: privileges, nftables, WireGuard, path to the controller"},
-	{"cleanup", cmd_cleanup, "after an unclean stop: remove the tunnel, routes and table left"},
-	{"version", cmd_version, "print the version"},
+    {"up", cmd_up, "enrol with a controller from a connection string and fetch the config"},
+    {"run", cmd_run, "run the agent (the service): tunnel, routes, host settings, drift repair"},
+    {"status", cmd_status, "show what the agent knows (--json for machines)"},
+    {"down", cmd_down, "remove everything meshgate made on this host (--forget: and the identity)"},
+    {"check", cmd_check, "preflight: privileges, nftables, WireGuard, path to the controller"},
+    {"cleanup", cmd_cleanup, "after an unclean stop: remove the tunnel, routes and table left"},
+    {"version", cmd_version, "print the version"},
 };
 
 static void usage(FILE *f)

@@ -30,7 +30,7 @@ const char *cloud_err_kind_name(enum cloud_err_kind k)
 }
 
 int cloud_err_set(struct cloud_err *ce, enum cloud_err_kind kind, const char *perm, const char *fmt,
-                  ...)
+		  ...)
 {
 	va_list ap;
 
@@ -88,7 +88,7 @@ struct cloud_scope *cloud_scopes_add(struct cloud_scopes *s, mg_err *e)
 struct cloud_route *cloud_scope_add_route(struct cloud_scope *s, mg_err *e)
 {
 	if (mg_grow((void **)&s->routes, &s->routes_cap, s->n_routes + 1, sizeof(*s->routes),
-	            CLOUD_MAX_ROUTES, e) < 0)
+		    CLOUD_MAX_ROUTES, e) < 0)
 		return mg_err_prefix(e, "routes in %s", s->id[0] ? s->id : "one table"), NULL;
 	memset(&s->routes[s->n_routes], 0, sizeof(s->routes[0]));
 	return &s->routes[s->n_routes++];
@@ -190,17 +190,17 @@ cloud_detect(const char *sysfs_root, const struct cloud_endpoints *ep, long prob
 		if (h == CLOUD_HINT_NONE && cloud_gcp_ops.detect(ep, probe_ms) == 1)
 			return &cloud_gcp_ops;
 		mg_err_set(why, "%s: the instance metadata service did not answer within %ld ms",
-		           h == CLOUD_HINT_AWS ? "DMI says AWS" : "configured metadata endpoint",
-		           probe_ms);
+			   h == CLOUD_HINT_AWS ? "DMI says AWS" : "configured metadata endpoint",
+			   probe_ms);
 		return NULL;
 	}
 	if (h == CLOUD_HINT_OCI) {
 		if (cloud_oci_ops.detect(ep, probe_ms) == 1)
 			return &cloud_oci_ops;
 		mg_err_set(why,
-		           "DMI says Oracle Cloud: the instance metadata service did not "
-		           "answer within %ld ms",
-		           probe_ms);
+			   "DMI says Oracle Cloud: the instance metadata service did not "
+			   "answer within %ld ms",
+			   probe_ms);
 		return NULL;
 	}
 	if (h == CLOUD_HINT_GCP) {
@@ -213,8 +213,10 @@ cloud_detect(const char *sysfs_root, const struct cloud_endpoints *ep, long prob
 	if (h == CLOUD_HINT_AZURE) {
 		if (cloud_azure_ops.detect(ep, probe_ms) == 1)
 			return &cloud_azure_ops;
-		mg_err_set(why, "DMI says Azure: the instance metadata service did not answer "
-				"within %ld ms", probe_ms);
+		mg_err_set(why,
+			   "DMI says Azure: the instance metadata service did not answer "
+			   "within %ld ms",
+			   probe_ms);
 		return NULL;
 	}
 	mg_err_set(why, "DMI says %s, for which meshgate has no provider yet", cloud_hint_name(h));
@@ -223,10 +225,10 @@ cloud_detect(const char *sysfs_root, const struct cloud_endpoints *ep, long prob
 
 /* Every provider meshgate has: the one list to add a driver to. */
 static const struct cloud_provider_ops *const all_providers[] = {
-	&cloud_aws_ops,
-	&cloud_azure_ops,
-	&cloud_gcp_ops,
-	&cloud_oci_ops,
+    &cloud_aws_ops,
+    &cloud_azure_ops,
+    &cloud_gcp_ops,
+    &cloud_oci_ops,
 };
 
 const struct cloud_provider_ops *cloud_provider_by_name(const char *name)

@@ -38,9 +38,9 @@
 #include "cidr.h"
 #include "err.h"
 
-#define CLOUD_ID_LEN 128
-#define CLOUD_URL_LEN 256
-#define CLOUD_PATH_LEN 256
+#define CLOUD_ID_LEN        128
+#define CLOUD_URL_LEN       256
+#define CLOUD_PATH_LEN      256
 #define CLOUD_MAX_NET_CIDRS 16
 /* Scopes and routes one listing may return before it is refused as absurd. */
 #define CLOUD_MAX_SCOPES 1000
@@ -122,8 +122,8 @@ struct cloud_err {
 	mg_err e;            /* one actionable line */
 };
 /* Set all three; returns -1. `perm` may be NULL. */
-int cloud_err_set(struct cloud_err *ce, enum cloud_err_kind kind, const char *perm,
-		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int cloud_err_set(struct cloud_err *ce, enum cloud_err_kind kind, const char *perm, const char *fmt,
+		  ...) __attribute__((format(printf, 4, 5)));
 
 /* ---- what a listing returns ---- */
 enum cloud_target_kind {
@@ -153,9 +153,9 @@ struct cloud_route {
 	char target_id[CLOUD_ID_LEN];
 	char nic_id[CLOUD_ID_LEN]; /* set whenever the API names the NIC, whatever the kind */
 	enum cloud_route_state state;
-	char name[CLOUD_ID_LEN];  /* the provider's key where (scope, dst) is not (Azure, GCP) */
-	char origin[32];          /* driver-private (AWS origin, OCI routeType) */
-	char description[128];    /* driver-private (GCP description, OCI rule description) */
+	char name[CLOUD_ID_LEN]; /* the provider's key where (scope, dst) is not (Azure, GCP) */
+	char origin[32];         /* driver-private (AWS origin, OCI routeType) */
+	char description[128];   /* driver-private (GCP description, OCI rule description) */
 	/* set by ops->classify(); the reconciler reads only these and dst/state */
 	enum cloud_owner owner;
 	bool to_us;                  /* the next hop is this very host */
@@ -163,9 +163,9 @@ struct cloud_route {
 };
 
 struct cloud_scope {
-	char id[CLOUD_ID_LEN];         /* route table id; GCP: the network */
+	char id[CLOUD_ID_LEN]; /* route table id; GCP: the network */
 	char network_id[CLOUD_ID_LEN];
-	char version[CLOUD_ID_LEN];    /* etag for a conditional write (OCI, Azure); "" */
+	char version[CLOUD_ID_LEN]; /* etag for a conditional write (OCI, Azure); "" */
 	bool main;
 	struct cloud_route *routes;
 	size_t n_routes, routes_cap;
@@ -255,8 +255,13 @@ extern const struct cloud_provider_ops cloud_azure_ops;
 extern const struct cloud_provider_ops cloud_gcp_ops;
 extern const struct cloud_provider_ops cloud_oci_ops;
 
-enum cloud_hint { CLOUD_HINT_NONE, CLOUD_HINT_AWS, CLOUD_HINT_AZURE, CLOUD_HINT_GCP,
-		  CLOUD_HINT_OCI };
+enum cloud_hint {
+	CLOUD_HINT_NONE,
+	CLOUD_HINT_AWS,
+	CLOUD_HINT_AZURE,
+	CLOUD_HINT_GCP,
+	CLOUD_HINT_OCI
+};
 
 /* What the DMI strings under <sysfs_root>/class/dmi/id/ say (sysfs_root NULL = "/sys"). */
 enum cloud_hint cloud_dmi_hint(const char *sysfs_root);
@@ -268,9 +273,8 @@ const char *cloud_hint_name(enum cloud_hint h);
  * `probe_ms`. Returns the provider, or NULL with `why` saying what was found (not an
  * error: most hosts are not cloud VMs; `why` does not repeat "not a cloud VM").
  */
-const struct cloud_provider_ops *cloud_detect(const char *sysfs_root,
-					      const struct cloud_endpoints *ep, long probe_ms,
-					      mg_err *why);
+const struct cloud_provider_ops *
+cloud_detect(const char *sysfs_root, const struct cloud_endpoints *ep, long probe_ms, mg_err *why);
 /* The provider called `name` ("aws"), or NULL. */
 const struct cloud_provider_ops *cloud_provider_by_name(const char *name);
 /* "aws, gcp, oci": the providers this build has, for messages and --help. */

@@ -21,7 +21,7 @@ struct cloudmgr {
 	struct cloud_identity id;
 	bool have_id;
 	bool forwarding_ok;
-	char state[256];     /* "not a cloud VM (...)", "ok", or the last failure */
+	char state[256]; /* "not a cloud VM (...)", "ok", or the last failure */
 	struct crec_owned_list owned;
 	struct crec_report last;
 	unsigned long passes, failures; /* counters for the status */
@@ -134,11 +134,11 @@ static int ready(struct cloudmgr *cm, mg_err *e)
 		} else if (strcmp(cm->o.provider, "auto")) {
 			cm->ops = cloud_provider_by_name(cm->o.provider);
 			if (!cm->ops)
-				snprintf(cm->state, sizeof(cm->state), "unknown cloud provider %.40s",
-					 cm->o.provider);
+				snprintf(cm->state, sizeof(cm->state),
+					 "unknown cloud provider %.40s", cm->o.provider);
 		} else {
-			cm->ops = cloud_detect(cm->o.sysfs_root[0] ? cm->o.sysfs_root : NULL, &cm->o.ep,
-					       500, &why);
+			cm->ops = cloud_detect(cm->o.sysfs_root[0] ? cm->o.sysfs_root : NULL,
+					       &cm->o.ep, 500, &why);
 			if (!cm->ops)
 				snprintf(cm->state, sizeof(cm->state), "not a cloud VM (%.200s)",
 					 why.msg[0] ? why.msg : "no provider detected");
@@ -149,7 +149,8 @@ static int ready(struct cloudmgr *cm, mg_err *e)
 	if (!cm->ops)
 		return 0;
 	if (!cm->p) {
-		struct cloud_open_opts oo = {.ep = cm->o.ep, .mesh = cm->o.mesh,
+		struct cloud_open_opts oo = {.ep = cm->o.ep,
+					     .mesh = cm->o.mesh,
 					     .hooks = cm->o.hooks,
 					     .gcp_priority_set = cm->o.gcp_priority_set,
 					     .gcp_priority = cm->o.gcp_priority};
@@ -176,9 +177,14 @@ static struct crec_in crec_in_of(const struct cloudmgr *cm, const char **ids)
 	for (size_t i = 0; i < cm->o.n_tables; i++)
 		ids[i] = cm->o.tables[i];
 	return (struct crec_in){
-		.ops = cm->ops, .p = cm->p, .id = &cm->id, .me = &cm->o.mesh,
-		.scope_ids = ids, .n_scope_ids = cm->o.n_tables, .takeover = cm->o.takeover,
-		.hooks = &cm->o.hooks,
+	    .ops = cm->ops,
+	    .p = cm->p,
+	    .id = &cm->id,
+	    .me = &cm->o.mesh,
+	    .scope_ids = ids,
+	    .n_scope_ids = cm->o.n_tables,
+	    .takeover = cm->o.takeover,
+	    .hooks = &cm->o.hooks,
 	};
 }
 
@@ -219,7 +225,8 @@ int cm_sync(struct cloudmgr *cm, bool manage_routes, const struct cidr *dests, s
 			return -1;
 		}
 		cm->forwarding_ok = true;
-		log_info("cloud: %s forwards traffic for others (%s)", cm->id.nic_id, cm->ops->name);
+		log_info("cloud: %s forwards traffic for others (%s)", cm->id.nic_id,
+			 cm->ops->name);
 	}
 	in = crec_in_of(cm, ids);
 	in.desired = dests;
@@ -266,8 +273,10 @@ int cm_teardown(struct cloudmgr *cm, mg_err *e)
 	if (r <= 0)
 		return r < 0 ? mg_err_prefix(e, "removing %zu cloud route%s", cm->owned.n,
 					     cm->owned.n == 1 ? "" : "s")
-			     : mg_err_set(e, "%zu cloud routes are recorded but no provider is "
-					     "reachable to remove them", cm->owned.n);
+			     : mg_err_set(e,
+					  "%zu cloud routes are recorded but no provider is "
+					  "reachable to remove them",
+					  cm->owned.n);
 	in = crec_in_of(cm, ids);
 	r = crec_teardown(&in, &cm->owned, &deleted, &ce);
 	if (r < 0)

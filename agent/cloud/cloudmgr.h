@@ -21,12 +21,12 @@
 #define CM_MAX_TABLES 16
 
 struct cloud_opts {
-	char provider[16];   /* "auto" (default), "aws" or "none" */
+	char provider[16]; /* "auto" (default), "aws" or "none" */
 	struct cloud_endpoints ep;
 	char sysfs_root[128]; /* DMI root, "" = /sys (tests point it elsewhere) */
 	char tables[CM_MAX_TABLES][CLOUD_ID_LEN]; /* scope; none = every table of the VPC */
 	size_t n_tables;
-	bool takeover;        /* replace other targets' routes for our destinations */
+	bool takeover;             /* replace other targets' routes for our destinations */
 	struct cloud_mesh_id mesh; /* this connector, for providers' ownership markers */
 	struct cloud_hooks hooks;  /* abort / may_write (the worker sets them); none = always */
 	bool gcp_priority_set;     /* GCP: --cloud-gcp-priority, --cloud-gcp-tags */

@@ -22,7 +22,7 @@ void crec_owned_free(struct crec_owned_list *l)
 }
 
 static ssize_t owned_find(const struct crec_owned_list *l, const char *scope,
-                          const struct cidr *dst)
+			  const struct cidr *dst)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (!strcmp(l->v[i].scope, scope) && cidr_equal(&l->v[i].dst, dst))
@@ -74,12 +74,12 @@ static bool other_connector(const struct crec_in *in, const struct cloud_route *
 }
 
 static void scope_error(struct ctx *c, struct crec_scope_report *tr, const char *what,
-                        const struct cidr *dst, const struct cloud_err *er)
+			const struct cidr *dst, const struct cloud_err *er)
 {
 	char b[CIDR_STRLEN];
 
 	snprintf(tr->last_error, sizeof(tr->last_error), "%s %s: %.200s", what,
-	         dst ? cidr_format(dst, b) : "", er->e.msg);
+		 dst ? cidr_format(dst, b) : "", er->e.msg);
 	tr->last_kind = er->kind;
 	snprintf(tr->permission, sizeof(tr->permission), "%s", er->permission);
 	log_err("cloud route table %s: %s", tr->id, tr->last_error);
@@ -89,18 +89,18 @@ static void scope_error(struct ctx *c, struct crec_scope_report *tr, const char 
 
 /* Count a conflict; the first one of the scope is kept for the status line. */
 static void conflict(struct crec_scope_report *tr, const struct cidr *dst, const char *what,
-                     const char *who, const char *after)
+		     const char *who, const char *after)
 {
 	char b[CIDR_STRLEN];
 
 	if (tr->conflicts++)
 		return;
 	snprintf(tr->conflict, sizeof(tr->conflict), "%s %s%.120s%s", cidr_format(dst, b), what,
-	         who, after);
+		 who, after);
 }
 
 static void record(struct ctx *c, struct crec_scope_report *tr, const char *scope,
-                   const struct cidr *dst)
+		   const struct cidr *dst)
 {
 	struct cloud_err ce = {0};
 
@@ -124,7 +124,7 @@ static void classify_all(struct ctx *c, struct cloud_scope *s)
 }
 
 static void add_item(struct cloud_plan *pl, enum cloud_op op, const struct cidr *dst,
-                     const struct cloud_route *cur)
+		     const struct cloud_route *cur)
 {
 	struct cloud_plan_item *it = &pl->items[pl->n++];
 
@@ -136,7 +136,7 @@ static void add_item(struct cloud_plan *pl, enum cloud_op op, const struct cidr 
 
 /* What this scope needs; tallies this round's unchanged routes and conflicts. */
 static void plan_scope(struct ctx *c, const struct cloud_scope *s, struct cloud_plan *pl,
-                       struct crec_scope_report *tr)
+		       struct crec_scope_report *tr)
 {
 	const struct crec_in *in = c->in;
 
@@ -156,7 +156,7 @@ static void plan_scope(struct ctx *c, const struct cloud_scope *s, struct cloud_
 		}
 		if (r->owner == CLOUD_OWNER_SYSTEM) {
 			conflict(tr, &c->want[i], "is the cloud's own route (",
-			         r->target_id[0] ? r->target_id : "system", "); left alone");
+				 r->target_id[0] ? r->target_id : "system", "); left alone");
 			continue;
 		}
 		if (r->state == CLOUD_ROUTE_ACTIVE && !in->takeover &&
@@ -166,11 +166,11 @@ static void plan_scope(struct ctx *c, const struct cloud_scope *s, struct cloud_
 				owned_del_at(c->owned, mine);
 			if (r->owner == CLOUD_OWNER_FOREIGN)
 				conflict(tr, &c->want[i], "already routes to ",
-				         r->target_id[0] ? r->target_id : "?",
-				         " (left alone; cloud takeover would replace it)");
+					 r->target_id[0] ? r->target_id : "?",
+					 " (left alone; cloud takeover would replace it)");
 			else
 				conflict(tr, &c->want[i], "is held by connector ",
-				         r->marker.connector, " of this network (left alone)");
+					 r->marker.connector, " of this network (left alone)");
 			continue;
 		}
 		/* ours gone stale, a blackhole, or taken over */
@@ -200,7 +200,7 @@ static void plan_scope(struct ctx *c, const struct cloud_scope *s, struct cloud_
 }
 
 static void item_done(struct ctx *c, struct crec_scope_report *tr, const char *scope,
-                      const struct cloud_plan_item *it)
+		      const struct cloud_plan_item *it)
 {
 	char b[CIDR_STRLEN];
 
@@ -215,8 +215,8 @@ static void item_done(struct ctx *c, struct crec_scope_report *tr, const char *s
 		else
 			c->rep->replaces++;
 		log_info("cloud route table %s: %s -> this host (%s)", scope,
-		         cidr_format(&it->dst, b),
-		         it->op == CLOUD_OP_CREATE ? "created" : "replaced");
+			 cidr_format(&it->dst, b),
+			 it->op == CLOUD_OP_CREATE ? "created" : "replaced");
 		record(c, tr, scope, &it->dst);
 		break;
 	case CLOUD_OP_DELETE:
@@ -260,7 +260,7 @@ static bool apply(struct ctx *c, struct cloud_plan *pl, struct crec_scope_report
 			conflict(tr, &it->dst, "", er->e.msg, "");
 		} else {
 			scope_error(c, tr, it->op == CLOUD_OP_DELETE ? "removing" : "routing",
-			            &it->dst, er);
+				    &it->dst, er);
 		}
 	}
 	return replan;
@@ -302,7 +302,7 @@ static void run_scope(struct ctx *c, struct cloud_scope *listed, struct crec_sco
 		/* the scope changed under us: look again, plan again */
 		c->rep->replans++;
 		log_info("cloud route table %s changed while being written; listing it again",
-		         tr->id);
+			 tr->id);
 		if (in->ops->list_scopes(in->p, in->id, one, 1, &nf, &le) < 0 || nf.n != 1) {
 			if (nf.n != 1 && !le.kind)
 				cloud_err_set(&le, CLOUD_ERR_NOT_FOUND, NULL, "%s is gone", tr->id);
@@ -327,7 +327,7 @@ static void run_scope(struct ctx *c, struct cloud_scope *listed, struct crec_sco
 }
 
 int crec_run(const struct crec_in *in, struct crec_owned_list *owned, struct crec_report *rep,
-             struct cloud_err *ce)
+	     struct cloud_err *ce)
 {
 	struct cloud_scopes scopes = {0};
 	struct ctx c = {.in = in, .owned = owned, .rep = rep};
@@ -380,7 +380,7 @@ int crec_run(const struct crec_in *in, struct crec_owned_list *owned, struct cre
 }
 
 int crec_teardown(const struct crec_in *in, struct crec_owned_list *owned, size_t *deleted,
-                  struct cloud_err *ce)
+		  struct cloud_err *ce)
 {
 	struct crec_in none = *in;
 	struct crec_report rep;
@@ -394,8 +394,8 @@ int crec_teardown(const struct crec_in *in, struct crec_owned_list *owned, size_
 	*deleted = rep.deletes;
 	if (r == 0 && (rep.errors || rep.aborted))
 		r = cloud_err_set(ce, rep.aborted ? CLOUD_ERR_ABORTED : CLOUD_ERR_FATAL, NULL,
-		                  "%zu cloud route%s of ours could not be removed%s", owned->n,
-		                  owned->n == 1 ? "" : "s", rep.aborted ? " (interrupted)" : "");
+				  "%zu cloud route%s of ours could not be removed%s", owned->n,
+				  owned->n == 1 ? "" : "s", rep.aborted ? " (interrupted)" : "");
 	crec_report_free(&rep);
 	return r;
 }

@@ -81,11 +81,11 @@ struct crec_in {
  * -1 only when nothing could be done (listing the scopes failed: `ce` says why).
  */
 int crec_run(const struct crec_in *in, struct crec_owned_list *owned, struct crec_report *rep,
-             struct cloud_err *ce);
+	     struct cloud_err *ce);
 
 /* Delete every route of ours (`down`, revocation; in->desired ignored). Failures keep
  * the entry. */
 int crec_teardown(const struct crec_in *in, struct crec_owned_list *owned, size_t *deleted,
-                  struct cloud_err *ce);
+		  struct cloud_err *ce);
 
 #endif

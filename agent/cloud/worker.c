@@ -231,7 +231,7 @@ int cw_read(struct cloudworker *w, struct cw_result *out)
 }
 
 uint64_t cw_submit(struct cloudworker *w, bool manage_routes, const struct cidr *dests,
-                   size_t n_dests)
+		   size_t n_dests)
 {
 	struct cidr *copy = calloc(n_dests ? n_dests : 1, sizeof(*copy));
 	uint64_t g;
@@ -289,9 +289,9 @@ int cw_teardown(struct cloudworker *w, long wait_ms, mg_err *e)
 		rc = pthread_cond_timedwait(&w->done, &w->mu, &until);
 	if (!w->teardown_done)
 		rc = mg_err_set(e,
-		                "cloud routes still being removed after %ld ms; %.0f recorded as "
-		                "ours were left (`meshgate down` removes them)",
-		                wait_ms, w->owned);
+				"cloud routes still being removed after %ld ms; %.0f recorded as "
+				"ours were left (`meshgate down` removes them)",
+				wait_ms, w->owned);
 	else if (w->teardown_rc < 0)
 		rc = mg_err_set(e, "%s", w->teardown_msg);
 	else

@@ -28,7 +28,7 @@ struct cw_result {
 
 /* Open the manager (reads cloud.json) and start the thread. */
 int cw_start(struct cloudworker **out, const char *state_dir, const struct cloud_opts *o,
-             mg_err *e);
+	     mg_err *e);
 /* Abort what runs, join the thread, close. NULL is fine. */
 void cw_stop(struct cloudworker *w);
 
@@ -41,7 +41,7 @@ int cw_read(struct cloudworker *w, struct cw_result *out);
 /* Hand over the desired state (copied); a pass runs as soon as the worker is free. Returns
  * the generation number given to it. A newer one replaces a pending one. */
 uint64_t cw_submit(struct cloudworker *w, bool manage_routes, const struct cidr *dests,
-                   size_t n_dests);
+		   size_t n_dests);
 /* Fencing: false = no mutating cloud call may start from now on (checked before each). */
 void cw_allow_writes(struct cloudworker *w, bool allowed);
 /* The status as of the last finished step: a copy for the caller to own (or NULL). */

@@ -42,18 +42,18 @@ void ctlc_global_cleanup(void)
 const char *ctlc_result_name(enum ctlc_result r)
 {
 	static const char *const names[] = {
-		[CTLC_OK] = "ok",
-		[CTLC_NOT_MODIFIED] = "not_modified",
-		[CTLC_ERR_TRANSPORT] = "transport",
-		[CTLC_ERR_PIN] = "pin_mismatch",
-		[CTLC_ERR_REVOKED] = "revoked",
-		[CTLC_ERR_DISABLED] = "disabled",
-		[CTLC_ERR_CREDENTIALS] = "credentials",
-		[CTLC_ERR_TOKEN_USED] = "token_used",
-		[CTLC_ERR_TOKEN_EXPIRED] = "token_expired",
-		[CTLC_ERR_TOKEN_INVALID] = "token_invalid",
-		[CTLC_ERR_REFUSED] = "refused",
-		[CTLC_ERR_PROTOCOL] = "protocol",
+	    [CTLC_OK] = "ok",
+	    [CTLC_NOT_MODIFIED] = "not_modified",
+	    [CTLC_ERR_TRANSPORT] = "transport",
+	    [CTLC_ERR_PIN] = "pin_mismatch",
+	    [CTLC_ERR_REVOKED] = "revoked",
+	    [CTLC_ERR_DISABLED] = "disabled",
+	    [CTLC_ERR_CREDENTIALS] = "credentials",
+	    [CTLC_ERR_TOKEN_USED] = "token_used",
+	    [CTLC_ERR_TOKEN_EXPIRED] = "token_expired",
+	    [CTLC_ERR_TOKEN_INVALID] = "token_invalid",
+	    [CTLC_ERR_REFUSED] = "refused",
+	    [CTLC_ERR_PROTOCOL] = "protocol",
 	};
 	return (unsigned)r < MG_ARRAY_SIZE(names) && names[r] ? names[r] : "?";
 }
@@ -78,17 +78,17 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
 	return len;
 }
 
-#define SETOPT(opt, val)                                                                   \
-	do {                                                                               \
-		if (curl_easy_setopt(r->h, opt, val) != CURLE_OK) {                        \
-			mg_err_set(e, "libcurl: cannot set " #opt);                        \
-			goto fail;                                                         \
-		}                                                                          \
+#define SETOPT(opt, val)                                                                           \
+	do {                                                                                       \
+		if (curl_easy_setopt(r->h, opt, val) != CURLE_OK) {                                \
+			mg_err_set(e, "libcurl: cannot set " #opt);                                \
+			goto fail;                                                                 \
+		}                                                                                  \
 	} while (0)
 
-static struct ctlc_req *req_new(const struct ctlc_target *t, const char *path,
-				const char *bearer, const char *post_json, const char *extra_header,
-				size_t max_body, long timeout_ms, mg_err *e)
+static struct ctlc_req *req_new(const struct ctlc_target *t, const char *path, const char *bearer,
+				const char *post_json, const char *extra_header, size_t max_body,
+				long timeout_ms, mg_err *e)
 {
 	struct ctlc_req *r = calloc(1, sizeof(*r));
 	char hdr[512];
@@ -116,8 +116,14 @@ static struct ctlc_req *req_new(const struct ctlc_target *t, const char *path,
 	}
 	/* a self-signed controller: without a CA file the pin is the whole trust anchor */
 	struct httpc_opts ho = {
-		.url = r->url, .timeout_ms = timeout_ms, .body = &r->resp, .ca_file = t->ca_file,
-		.pinned_key = t->pin, .pin_only = true, .use_proxy = true, .errbuf = r->errbuf,
+	    .url = r->url,
+	    .timeout_ms = timeout_ms,
+	    .body = &r->resp,
+	    .ca_file = t->ca_file,
+	    .pinned_key = t->pin,
+	    .pin_only = true,
+	    .use_proxy = true,
+	    .errbuf = r->errbuf,
 	};
 	if (httpc_setup(r->h, &ho, e) < 0)
 		goto fail;
@@ -216,11 +222,10 @@ struct ctlc_req *ctlc_config_req(const struct ctlc_target *t, const char *secret
 		       CONFIG_MAX_BYTES, (long)(wait_s + 15) * 1000, e);
 }
 
-struct ctlc_req *ctlc_status_req(const struct ctlc_target *t, const char *secret,
-				 const char *json, mg_err *e)
+struct ctlc_req *ctlc_status_req(const struct ctlc_target *t, const char *secret, const char *json,
+				 mg_err *e)
 {
-	return req_new(t, "/api/v1/device/status", secret, json, NULL, CTLC_STATUS_MAX, 10000,
-		       e);
+	return req_new(t, "/api/v1/device/status", secret, json, NULL, CTLC_STATUS_MAX, 10000, e);
 }
 
 /* Transport failures: -1 with an actionable message, the PIN case told apart. */
@@ -230,9 +235,10 @@ static enum ctlc_result transport_error(struct ctlc_req *r, CURLcode rc, mg_err 
 
 	switch (rc) {
 	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-		mg_err_set(e, "controller %s presented a TLS key that does not match the pin "
-			      "from the connection string; refusing to send anything to it (is "
-			      "the string for this controller?)",
+		mg_err_set(e,
+			   "controller %s presented a TLS key that does not match the pin "
+			   "from the connection string; refusing to send anything to it (is "
+			   "the string for this controller?)",
 			   r->url);
 		return CTLC_ERR_PIN;
 	case CURLE_COULDNT_RESOLVE_HOST:
@@ -276,20 +282,20 @@ static const struct {
 	enum ctlc_result res;
 	const char *explain; /* NULL: the controller's own message says it */
 } api_codes[] = {
-	{"device_revoked", CTLC_ERR_REVOKED, NULL},
-	{"device_disabled", CTLC_ERR_DISABLED,
-	 "this connector is disabled in the controller; the hub drops its traffic until it is "
-	 "enabled again"},
-	{"invalid_credentials", CTLC_ERR_CREDENTIALS, NULL},
-	{"token_used", CTLC_ERR_TOKEN_USED,
-	 "this connection string was already used to enrol a connector; create a new connector "
-	 "in the controller to get a fresh one"},
-	{"token_expired", CTLC_ERR_TOKEN_EXPIRED,
-	 "the enrolment token in this connection string has expired; ask the controller for a "
-	 "new connection string"},
-	{"invalid_token", CTLC_ERR_TOKEN_INVALID,
-	 "the controller does not know this enrolment token (mistyped, or the connector was "
-	 "deleted)"},
+    {"device_revoked", CTLC_ERR_REVOKED, NULL},
+    {"device_disabled", CTLC_ERR_DISABLED,
+     "this connector is disabled in the controller; the hub drops its traffic until it is "
+     "enabled again"},
+    {"invalid_credentials", CTLC_ERR_CREDENTIALS, NULL},
+    {"token_used", CTLC_ERR_TOKEN_USED,
+     "this connection string was already used to enrol a connector; create a new connector "
+     "in the controller to get a fresh one"},
+    {"token_expired", CTLC_ERR_TOKEN_EXPIRED,
+     "the enrolment token in this connection string has expired; ask the controller for a "
+     "new connection string"},
+    {"invalid_token", CTLC_ERR_TOKEN_INVALID,
+     "the controller does not know this enrolment token (mistyped, or the connector was "
+     "deleted)"},
 };
 
 /* A non-2xx answer: its API code as a result, "<status> <code>: <message>" in e. */
@@ -326,8 +332,7 @@ enum ctlc_result ctlc_req_finish(struct ctlc_req *r, CURLcode rc, mg_err *e)
 
 	if (rc != CURLE_OK)
 		return transport_error(r, rc, e);
-	if (curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK ||
-	    status < 100) {
+	if (curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status < 100) {
 		mg_err_set(e, "controller %s: no HTTP status", r->url);
 		return CTLC_ERR_PROTOCOL;
 	}
@@ -338,9 +343,8 @@ enum ctlc_result ctlc_req_finish(struct ctlc_req *r, CURLcode rc, mg_err *e)
 	return api_error(r, status, e);
 }
 
-enum ctlc_result ctlc_fetch_config(const struct ctlc_target *t, const char *secret,
-				   int wait_s, long timeout_ms, char **json, size_t *len,
-				   mg_err *e)
+enum ctlc_result ctlc_fetch_config(const struct ctlc_target *t, const char *secret, int wait_s,
+				   long timeout_ms, char **json, size_t *len, mg_err *e)
 {
 	struct ctlc_req *r = ctlc_config_req(t, secret, NULL, wait_s, e);
 	enum ctlc_result res;
@@ -421,8 +425,8 @@ enum ctlc_result ctlc_enroll(const struct ctlc_target *t, const char *token,
 	    jsonu_copy_str(ans, "device_id", true, out->device_id, sizeof(out->device_id), e) < 0 ||
 	    jsonu_copy_str(ans, "device_secret", true, out->device_secret,
 			   sizeof(out->device_secret), e) < 0 ||
-	    jsonu_copy_str(ans, "network_id", false, out->network_id, sizeof(out->network_id),
-			   e) < 0) {
+	    jsonu_copy_str(ans, "network_id", false, out->network_id, sizeof(out->network_id), e) <
+		0) {
 		cJSON_Delete(ans);
 		OPENSSL_cleanse(out, sizeof(*out));
 		mg_err_prefix(e, "enrolment answer");

@@ -48,8 +48,8 @@ struct ctlc_req;
 struct ctlc_req *ctlc_config_req(const struct ctlc_target *t, const char *secret,
 				 const char *if_none_match, int wait_s, mg_err *e);
 /* POST /api/v1/device/status with `json`. */
-struct ctlc_req *ctlc_status_req(const struct ctlc_target *t, const char *secret,
-				 const char *json, mg_err *e);
+struct ctlc_req *ctlc_status_req(const struct ctlc_target *t, const char *secret, const char *json,
+				 mg_err *e);
 /* The easy handle to add to a multi handle (its CURLINFO_PRIVATE is the request). */
 CURL *ctlc_req_handle(struct ctlc_req *r);
 /* A finished transfer (curl's result code), as a typed result with e set on errors. */
@@ -71,9 +71,8 @@ enum ctlc_result ctlc_enroll(const struct ctlc_target *t, const char *token,
 			     const char *public_key_b64, struct ctlc_enrolment *out, mg_err *e);
 /* One config fetch; with `secret` NULL an anonymous probe (check: the controller must
  * answer CTLC_ERR_CREDENTIALS). On CTLC_OK *json is the document (heap, caller frees). */
-enum ctlc_result ctlc_fetch_config(const struct ctlc_target *t, const char *secret,
-				   int wait_s, long timeout_ms, char **json, size_t *len,
-				   mg_err *e);
+enum ctlc_result ctlc_fetch_config(const struct ctlc_target *t, const char *secret, int wait_s,
+				   long timeout_ms, char **json, size_t *len, mg_err *e);
 
 /* libcurl global init/cleanup wrappers (once per process). */
 int ctlc_global_init(mg_err *e);

@@ -26,15 +26,14 @@ static void enroll_undo(const char *state_dir, bool made_dir)
 	    errno != ENOENT)
 		log_warn("removing %s after the refused enrolment: %s", p, strerror(errno));
 	if (made_dir && rmdir(state_dir) < 0 && errno != ENOENT)
-		log_warn("removing %s after the refused enrolment: %s", state_dir,
-			 strerror(errno));
+		log_warn("removing %s after the refused enrolment: %s", state_dir, strerror(errno));
 }
 
-static int enroll_exchange(const struct connstr *cs, const char *state_dir,
-			   struct agent_state *st, mg_err *e);
+static int enroll_exchange(const struct connstr *cs, const char *state_dir, struct agent_state *st,
+			   mg_err *e);
 
-int enroll(const struct connstr *cs, const char *state_dir, const char *ca_file,
-	   const char *ifname, struct agent_state *st, mg_err *e)
+int enroll(const struct connstr *cs, const char *state_dir, const char *ca_file, const char *ifname,
+	   struct agent_state *st, mg_err *e)
 {
 	bool made_dir;
 
@@ -57,8 +56,8 @@ int enroll(const struct connstr *cs, const char *state_dir, const char *ca_file,
 }
 
 /* Key pair, the token exchange, the identity saved. */
-static int enroll_exchange(const struct connstr *cs, const char *state_dir,
-			   struct agent_state *st, mg_err *e)
+static int enroll_exchange(const struct connstr *cs, const char *state_dir, struct agent_state *st,
+			   mg_err *e)
 {
 	struct ctlc_enrolment en;
 	char pub64[WG_KEY_B64_LEN];

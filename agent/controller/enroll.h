@@ -11,7 +11,7 @@
  * Make the WireGuard key pair, enrol with the controller named in `cs` (pin enforced)
  * and persist the identity in `state_dir`. On success `st` holds the new identity.
  */
-int enroll(const struct connstr *cs, const char *state_dir, const char *ca_file,
-	   const char *ifname, struct agent_state *st, mg_err *e);
+int enroll(const struct connstr *cs, const char *state_dir, const char *ca_file, const char *ifname,
+	   struct agent_state *st, mg_err *e);
 
 #endif

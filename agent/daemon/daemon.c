@@ -60,16 +60,16 @@ struct daemon {
 
 	struct mg_config applied;
 	bool have_applied;
-	char seen_etag[64];  /* last version seen, applied or refused: the next If-None-Match */
+	char seen_etag[64];   /* last version seen, applied or refused: the next If-None-Match */
 	char last_error[512]; /* what status shows: cfg_error, else conn_error */
 	char conn_error[512];
 	char cfg_error[512];
 	char apply_error[512];
 	char *pending_json; /* the config in force until it is saved as last good */
 	size_t pending_len;
-	bool applying;      /* the config in force is not fully applied yet */
+	bool applying; /* the config in force is not fully applied yet */
 
-	unsigned fails;       /* consecutive controller failures, for the backoff */
+	unsigned fails;        /* consecutive controller failures, for the backoff */
 	uint64_t at[T__COUNT]; /* the timer table: monotonic ms when each fires, 0 = off */
 	uint64_t drift_first;  /* first drift event of the pending repair */
 	uint64_t wd_every;     /* watchdog ping period (0: no watchdog) */
@@ -123,8 +123,8 @@ static void update_status(struct daemon *d)
 	if (!d->nt.enabled)
 		return;
 	if (!d->have_applied) {
-		notify_status(&d->nt, "waiting for the first config from %s%s%s",
-			      d->st.target.url, d->last_error[0] ? ": " : "", d->last_error);
+		notify_status(&d->nt, "waiting for the first config from %s%s%s", d->st.target.url,
+			      d->last_error[0] ? ": " : "", d->last_error);
 		return;
 	}
 	if (!d->dp || dp_stats(d->dp, &s) < 0)
@@ -135,13 +135,15 @@ static void update_status(struct daemon *d)
 			      d->last_error[0] ? d->last_error : "retrying");
 	else
 		notify_status(&d->nt, "config v%lld in force: %s up, %zu route%s, firewall %s",
-			      (long long)d->applied.version, d->ifname,
-			      s.routes, s.routes == 1 ? "" : "s", s.fw_present ? "on" : "off");
+			      (long long)d->applied.version, d->ifname, s.routes,
+			      s.routes == 1 ? "" : "s", s.fw_present ? "on" : "off");
 }
 
 static void set_error(struct daemon *d, enum err_src src, const char *msg)
 {
-	char *slot = src == ERR_CONN ? d->conn_error : src == ERR_CFG ? d->cfg_error : d->apply_error;
+	char *slot = src == ERR_CONN  ? d->conn_error
+		     : src == ERR_CFG ? d->cfg_error
+				      : d->apply_error;
 	const char *eff;
 
 	snprintf(slot, sizeof(d->conn_error), "%s", msg ? msg : "");
@@ -356,10 +358,9 @@ static int start_request(struct daemon *d, int kind)
 			cJSON_AddStringToObject(t, "state", s.up ? "up" : "down");
 			cJSON_AddStringToObject(t, "backend", s.backend ? s.backend : "none");
 			cJSON_AddNumberToObject(t, "last_handshake", (double)s.last_handshake);
-			cJSON_AddNumberToObject(t, "handshake_age",
-						s.last_handshake ? (double)(time(NULL) -
-									    s.last_handshake)
-								 : -1);
+			cJSON_AddNumberToObject(
+			    t, "handshake_age",
+			    s.last_handshake ? (double)(time(NULL) - s.last_handshake) : -1);
 			cJSON_AddNumberToObject(t, "rx_bytes", (double)s.rx_bytes);
 			cJSON_AddNumberToObject(t, "tx_bytes", (double)s.tx_bytes);
 		}
@@ -520,8 +521,10 @@ static void handle_signals(struct daemon *d)
 				if (pid <= 0)
 					break;
 				if (dp_reap_child(d->dp, pid)) {
-					log_warn("userspace WireGuard (pid %d) exited; recreating the "
-						 "tunnel", (int)pid);
+					log_warn(
+					    "userspace WireGuard (pid %d) exited; recreating the "
+					    "tunnel",
+					    (int)pid);
 					arm_soon(d, T_REPAIR, now_ms() + 50);
 				}
 			}
@@ -564,7 +567,8 @@ int daemon_teardown(const struct daemon_opts *o, struct dataplane *dp, struct cl
 	if (sysctl_restore(&o->dp.sysctl, &restored, &kept, r < 0 ? NULL : e) < 0)
 		r = -1;
 	log_info("host settings: %d sysctl value%s restored, %d left as changed by someone "
-		 "else", restored, restored == 1 ? "" : "s", kept);
+		 "else",
+		 restored, restored == 1 ? "" : "s", kept);
 	if (cw ? cw_teardown(cw, CLOUD_TEARDOWN_WAIT_MS, &ce) < 0
 	       : cm_open(&own, o->state_dir, &o->cloud, &ce) < 0 || cm_teardown(own, &ce) < 0) {
 		log_err("cloud routes: %s", ce.msg);
@@ -664,9 +668,8 @@ static void on_report(struct daemon *d, uint64_t now)
 }
 
 static void (*const timers[T__COUNT])(struct daemon *, uint64_t) = {
-	[T_WATCHDOG] = on_watchdog, [T_REPAIR] = on_repair, [T_SYSCTL] = on_sysctl,
-	[T_SCAN] = on_scan,         [T_CLOUD] = on_cloud,   [T_POLL] = on_poll,
-	[T_REPORT] = on_report,
+    [T_WATCHDOG] = on_watchdog, [T_REPAIR] = on_repair, [T_SYSCTL] = on_sysctl, [T_SCAN] = on_scan,
+    [T_CLOUD] = on_cloud,       [T_POLL] = on_poll,     [T_REPORT] = on_report,
 };
 
 /* Fire every timer that is due. */
@@ -689,8 +692,8 @@ static void run_timers(struct daemon *d)
 static int wait_and_dispatch(struct daemon *d)
 {
 	struct curl_waitfd extra[4] = {
-		{.fd = d->sigfd, .events = CURL_WAIT_POLLIN},
-		{.fd = cw_event_fd(d->cw), .events = CURL_WAIT_POLLIN},
+	    {.fd = d->sigfd, .events = CURL_WAIT_POLLIN},
+	    {.fd = cw_event_fd(d->cw), .events = CURL_WAIT_POLLIN},
 	};
 	unsigned n_extra = 2;
 	struct cw_result cr;
@@ -747,7 +750,8 @@ int daemon_run(const struct daemon_opts *o)
 	 * not a failure to create the lock file in it */
 	if (!state_enrolled(o->state_dir)) {
 		log_err("not enrolled: no identity in %s (run `meshgate up --connect-file FILE` "
-			"first)", o->state_dir);
+			"first)",
+			o->state_dir);
 		return EXIT_NOTENROLLED;
 	}
 	lockfd = state_lock(o->state_dir, &e);

@@ -12,10 +12,10 @@
 #include <stdint.h>
 
 struct notifier {
-	bool enabled;        /* $NOTIFY_SOCKET is set */
-	bool ready;          /* READY=1 has been sent */
-	uint64_t wd_usec;    /* WatchdogSec in microseconds, 0 = no watchdog */
-	char status[256];    /* the last STATUS= sent (not repeated) */
+	bool enabled;     /* $NOTIFY_SOCKET is set */
+	bool ready;       /* READY=1 has been sent */
+	uint64_t wd_usec; /* WatchdogSec in microseconds, 0 = no watchdog */
+	char status[256]; /* the last STATUS= sent (not repeated) */
 };
 
 /* Read the environment ($NOTIFY_SOCKET, $WATCHDOG_USEC for this pid). */

@@ -92,10 +92,10 @@ int state_load(const char *dir, struct agent_state *st, mg_err *e)
 	    jsonu_copy_str(j, "network_id", false, st->network_id, sizeof(st->network_id), e) < 0 ||
 	    jsonu_copy_str(j, "device_secret", true, st->secret, sizeof(st->secret), e) < 0 ||
 	    jsonu_copy_str(j, "controller_url", true, st->target.url, sizeof(st->target.url), e) <
-		    0 ||
+		0 ||
 	    jsonu_copy_str(j, "pin", true, st->target.pin, sizeof(st->target.pin), e) < 0 ||
-	    jsonu_copy_str(j, "ca_file", false, st->target.ca_file, sizeof(st->target.ca_file),
-			   e) < 0 ||
+	    jsonu_copy_str(j, "ca_file", false, st->target.ca_file, sizeof(st->target.ca_file), e) <
+		0 ||
 	    jsonu_copy_str(j, "ifname", false, st->ifname, sizeof(st->ifname), e) < 0 ||
 	    jsonu_get_int(j, "enrolled_at", false, 0, INT64_MAX, &t, e) < 0) {
 		cJSON_Delete(j);
@@ -126,8 +126,7 @@ int state_save(const char *dir, const struct agent_state *st, mg_err *e)
 	    !cJSON_AddStringToObject(j, "device_secret", st->secret) ||
 	    !cJSON_AddStringToObject(j, "controller_url", st->target.url) ||
 	    !cJSON_AddStringToObject(j, "pin", st->target.pin) ||
-	    (st->target.ca_file[0] &&
-	     !cJSON_AddStringToObject(j, "ca_file", st->target.ca_file)) ||
+	    (st->target.ca_file[0] && !cJSON_AddStringToObject(j, "ca_file", st->target.ca_file)) ||
 	    (st->ifname[0] && !cJSON_AddStringToObject(j, "ifname", st->ifname)) ||
 	    !cJSON_AddNumberToObject(j, "enrolled_at", (double)st->enrolled_at)) {
 		cJSON_Delete(j);
@@ -159,8 +158,10 @@ int state_lock(const char *dir, mg_err *e)
 		int err = errno;
 		close(fd);
 		if (err == EWOULDBLOCK)
-			return mg_err_set(e, "another meshgate process holds %s (is the service "
-					     "running?)", p);
+			return mg_err_set(e,
+					  "another meshgate process holds %s (is the service "
+					  "running?)",
+					  p);
 		return mg_err_set(e, "lock %s: %s", p, strerror(err));
 	}
 	return fd;

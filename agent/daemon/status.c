@@ -148,8 +148,8 @@ void status_print_config_summary(FILE *f, const struct mg_config *c)
 {
 	char b[CIDR_STRLEN];
 	fprintf(f, "Config version %lld for %s%s%s:\n", (long long)c->version,
-		c->device_id[0] ? c->device_id : "this connector",
-		c->device_name[0] ? " - " : "", c->device_name);
+		c->device_id[0] ? c->device_id : "this connector", c->device_name[0] ? " - " : "",
+		c->device_name);
 	fprintf(f, "  %-12s %s (MTU %d) to hub %s\n", "tunnel", cidr_format(&c->tunnel.address, b),
 		c->tunnel.mtu, c->tunnel.hub_endpoint);
 	print_list(f, "routes", c->routes, c->n_routes);
@@ -164,6 +164,8 @@ void status_print_config_summary(FILE *f, const struct mg_config *c)
 			access_mode_name(c->access[i].mode));
 	if (c->n_access > 8)
 		fprintf(f, " ... (%zu in all)", c->n_access);
-	fprintf(f, "\n  %-12s %s\n", "egress", c->egress ? "yes (this LAN is an internet exit)" : "no");
-	fprintf(f, "  %-12s %s\n", "cloud routes", c->cloud.manage_routes ? "managed" : "not managed");
+	fprintf(f, "\n  %-12s %s\n", "egress",
+		c->egress ? "yes (this LAN is an internet exit)" : "no");
+	fprintf(f, "  %-12s %s\n", "cloud routes",
+		c->cloud.manage_routes ? "managed" : "not managed");
 }

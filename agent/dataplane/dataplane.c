@@ -197,7 +197,7 @@ static bool same_cidr_sets(const struct cidr *a, size_t na, const struct cidr *b
 
 /* Key and hub peer; keeps the session when the hub peer stays the same. */
 static int apply_wg(struct dataplane *dp, const struct mg_config *c, const uint8_t priv[WG_KEY_LEN],
-                    int *changes, mg_err *e)
+		    int *changes, mg_err *e)
 {
 	struct wg_device cur = {0}, want = {0};
 	struct wg_peer hub = {0};
@@ -223,8 +223,8 @@ static int apply_wg(struct dataplane *dp, const struct mg_config *c, const uint8
 			continue;
 		}
 		peer_ok = p->has_endpoint && same_endpoint(&p->endpoint, &hub.endpoint) &&
-		          p->persistent_keepalive == hub.persistent_keepalive &&
-		          same_cidr_sets(c->routes, c->n_routes, p->allowed_ips, p->n_allowed_ips);
+			  p->persistent_keepalive == hub.persistent_keepalive &&
+			  same_cidr_sets(c->routes, c->n_routes, p->allowed_ips, p->n_allowed_ips);
 	}
 	if (key_ok && peer_ok && !others) {
 		wg_device_free(&cur);
@@ -387,7 +387,7 @@ static void fw_digest(const struct nft_spec *s, uint8_t out[32])
 		EVP_DigestUpdate(m, &s->access[i].cidr, sizeof(s->access[i].cidr));
 		EVP_DigestUpdate(m, &s->access[i].mode, sizeof(s->access[i].mode));
 		EVP_DigestUpdate(m, s->access[i].ports,
-		                 s->access[i].n_ports * sizeof(*s->access[i].ports));
+				 s->access[i].n_ports * sizeof(*s->access[i].ports));
 	}
 	EVP_DigestFinal_ex(m, out, &len);
 	EVP_MD_CTX_free(m);
@@ -426,8 +426,8 @@ static int apply_firewall(struct dataplane *dp, const struct mg_config *c, int *
 	for (size_t i = 0; i < c->n_access && off < sizeof(dp->fw_access) - 1; i++) {
 		char b[CIDR_STRLEN];
 		off += (size_t)snprintf(dp->fw_access + off, sizeof(dp->fw_access) - off, "%s%s=%s",
-		                        i ? " " : "", cidr_format(&c->access[i].cidr, b),
-		                        access_mode_name(c->access[i].mode));
+					i ? " " : "", cidr_format(&c->access[i].cidr, b),
+					access_mode_name(c->access[i].mode));
 	}
 	dp_firewall_scan(dp);
 	return 0;
@@ -487,7 +487,7 @@ static int drop_dead_tunnel(struct dataplane *dp, mg_err *e)
 }
 
 int dp_apply(struct dataplane *dp, const struct mg_config *c, const uint8_t priv[WG_KEY_LEN],
-             int *changes, mg_err *e)
+	     int *changes, mg_err *e)
 {
 	uint32_t idx = 0;
 	int r, sc = 0;
@@ -503,11 +503,11 @@ again:
 			return mg_err_prefix(e, "tunnel %s", dp->o.ifname);
 		if (wg_created(dp->wg)) {
 			log_info("tunnel %s created (%s WireGuard)", dp->o.ifname,
-			         wg_backend_name(dp->wg));
+				 wg_backend_name(dp->wg));
 			(*changes)++;
 		} else if (!dp->attached) {
 			log_info("tunnel %s adopted (%s WireGuard)", dp->o.ifname,
-			         wg_backend_name(dp->wg));
+				 wg_backend_name(dp->wg));
 		}
 		dp->attached = true;
 		r = rtnl_link_index(&dp->rt, dp->o.ifname, &idx, e);
@@ -522,7 +522,7 @@ again:
 			return -1;
 		/* its wireguard-go died (and was not our child to reap): start afresh */
 		log_warn("tunnel %s: its userspace WireGuard is gone (%s); rebuilding it",
-		         dp->o.ifname, e->msg);
+			 dp->o.ifname, e->msg);
 		if (drop_dead_tunnel(dp, e) < 0)
 			return -1;
 		rebuilt = true;

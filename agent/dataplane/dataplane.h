@@ -24,19 +24,19 @@
 
 struct dp_opts {
 	char ifname[16];
-	enum wg_mode wg_mode; /* --wg-mode, parsed by wg_mode_parse */
-	char wg_bin[256];                     /* userspace implementation, "wireguard-go" */
-	char lan_ifs[DP_MAX_LAN_IFS][16];     /* empty: detected from routes */
+	enum wg_mode wg_mode;             /* --wg-mode, parsed by wg_mode_parse */
+	char wg_bin[256];                 /* userspace implementation, "wireguard-go" */
+	char lan_ifs[DP_MAX_LAN_IFS][16]; /* empty: detected from routes */
 	size_t n_lan_ifs;
 	struct sysctl_ctx sysctl;
-	bool no_mss_clamp;                    /* MSS clamping is on unless this is set */
-	bool open_docker_user;                /* opt-in accepts in ip filter DOCKER-USER */
-	bool open_ufw;                        /* ... and in ip filter ufw-user-forward */
+	bool no_mss_clamp;     /* MSS clamping is on unless this is set */
+	bool open_docker_user; /* opt-in accepts in ip filter DOCKER-USER */
+	bool open_ufw;         /* ... and in ip filter ufw-user-forward */
 };
 
 struct dp_stats {
 	bool up;
-	const char *backend; /* "kernel" or "userspace" */
+	const char *backend;    /* "kernel" or "userspace" */
 	int64_t last_handshake; /* unix seconds, 0 = never */
 	uint64_t rx_bytes, tx_bytes;
 	size_t routes;
@@ -44,7 +44,7 @@ struct dp_stats {
 	bool fw_present;
 	bool nat;
 	size_t exclusions;
-	char access[512];  /* "192.0.2.0/24=full 10.0.64.0/24=ports" */
+	char access[512]; /* "192.0.2.0/24=full 10.0.64.0/24=ports" */
 	int n_warnings;
 	const char (*warnings)[NFT_WARN_LEN];
 };
@@ -60,8 +60,8 @@ void dp_close(struct dataplane *dp);
  * address/MTU/up, routes diffed (only changes touched), sysctls. Returns 0 or -1.
  * *changes counts what had to be created or corrected (0 in steady state).
  */
-int dp_apply(struct dataplane *dp, const struct mg_config *cfg,
-	     const uint8_t priv[WG_KEY_LEN], int *changes, mg_err *e);
+int dp_apply(struct dataplane *dp, const struct mg_config *cfg, const uint8_t priv[WG_KEY_LEN],
+	     int *changes, mg_err *e);
 
 /* Non-blocking netlink fds for link/route events (0) and nftables changes (1), or -1. */
 int dp_event_fd(struct dataplane *dp, int which);

@@ -26,11 +26,11 @@
 
 struct nft_spec {
 	char tun_if[16];
-	bool nat;                  /* masquerade tunnel -> non-tunnel traffic ... */
+	bool nat;                   /* masquerade tunnel -> non-tunnel traffic ... */
 	const struct cidr *exclude; /* ... except to these destinations */
 	size_t n_exclude;
-	bool egress;               /* this LAN is the mesh's internet exit: NAT on, and what
-				      the access list does not name is reachable */
+	bool egress; /* this LAN is the mesh's internet exit: NAT on, and what
+			the access list does not name is reachable */
 	const struct access_rule *access;
 	size_t n_access;
 	bool mss_clamp;

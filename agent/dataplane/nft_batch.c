@@ -40,13 +40,13 @@ static void note(struct nft_build *bd, uint32_t seq, const char *what)
 }
 
 struct nlmsghdr *nft_hdr(struct nft_build *bd, uint16_t type, uint16_t family, uint16_t flags,
-                         const char *what)
+			 const char *what)
 {
 	uint32_t seq = bd->c->s.seq++;
 	note(bd, seq, what);
 	bd->msgs++;
 	return nftnl_nlmsg_build_hdr(nftnl_batch_buffer(bd->b), type, family, flags | NLM_F_ACK,
-	                             seq);
+				     seq);
 }
 
 int nft_done(struct nft_build *bd, mg_err *e)
@@ -217,7 +217,7 @@ struct nftnl_rule *nft_rule_new(const char *table, uint16_t family, const char *
 }
 
 int nft_rule_commit(struct nft_build *bd, struct nftnl_rule *r, bool ok, uint16_t flags,
-                    const char *what, mg_err *e)
+		    const char *what, mg_err *e)
 {
 	struct nlmsghdr *nlh;
 
@@ -226,7 +226,7 @@ int nft_rule_commit(struct nft_build *bd, struct nftnl_rule *r, bool ok, uint16_
 		return mg_err_set(e, "nftables: out of memory building %s", what);
 	}
 	nlh = nft_hdr(bd, NFT_MSG_NEWRULE, (uint16_t)nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY),
-	              NLM_F_CREATE | flags, what);
+		      NLM_F_CREATE | flags, what);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nftnl_rule_free(r);
 	return nft_done(bd, e);
@@ -234,7 +234,7 @@ int nft_rule_commit(struct nft_build *bd, struct nftnl_rule *r, bool ok, uint16_
 
 /* A named interval set of `keylen`-byte keys with its elements, split over messages. */
 int nft_add_chain(struct nft_build *bd, const char *name, const char *type, uint32_t hook, int prio,
-                  mg_err *e)
+		  mg_err *e)
 {
 	struct nftnl_chain *ch = nftnl_chain_alloc();
 	struct nlmsghdr *nlh;
@@ -283,15 +283,15 @@ static void refused(size_t idx, int err, const char *text, void *arg)
 {
 	struct refusals *r = arg;
 	const char *what = idx == SIZE_MAX                   ? "the batch itself"
-	                   : idx < 64 && r->bd->what[idx][0] ? r->bd->what[idx]
-	                                                     : "a message";
+			   : idx < 64 && r->bd->what[idx][0] ? r->bd->what[idx]
+							     : "a message";
 	int n;
 
 	if (r->len >= sizeof(r->msg) - 1)
 		return;
 	n = snprintf(r->msg + r->len, sizeof(r->msg) - r->len, "%s%s (message %zu): %s%s%s%s",
-	             r->n ? "; " : "", what, idx == SIZE_MAX ? 0 : idx + 1, strerror(err),
-	             text ? " (" : "", text ? text : "", text ? ")" : "");
+		     r->n ? "; " : "", what, idx == SIZE_MAX ? 0 : idx + 1, strerror(err),
+		     text ? " (" : "", text ? text : "", text ? ")" : "");
 	if (n > 0)
 		r->len +=
 		    (size_t)n < sizeof(r->msg) - r->len ? (size_t)n : sizeof(r->msg) - r->len - 1;
@@ -315,9 +315,9 @@ static int send_batch(struct nft_build *bd, mg_err *e)
 		return mg_err_prefix(e, "nftables batch");
 	if (ret > 0)
 		return mg_err_set(e,
-		                  "nftables refused the ruleset at %s; the previous table is "
-		                  "unchanged",
-		                  r.msg);
+				  "nftables refused the ruleset at %s; the previous table is "
+				  "unchanged",
+				  r.msg);
 	return 0;
 }
 

@@ -60,12 +60,12 @@ int nft_addr_len(uint8_t family);
 size_t nft_port_ranges(const struct access_rule *a, uint8_t proto, struct nft_range *out);
 /* An interval set of ranges (keys of keylen bytes); *set_id for lookups in this batch. */
 int nft_add_set(struct nft_build *bd, const char *name, uint32_t dtype, uint32_t keylen,
-                const struct nft_range *rs, size_t n, uint32_t *set_id, mg_err *e);
+		const struct nft_range *rs, size_t n, uint32_t *set_id, mg_err *e);
 
 /* ---- nft_batch.c ---- */
 /* A message header in the batch; `what` names it in errors. */
 struct nlmsghdr *nft_hdr(struct nft_build *bd, uint16_t type, uint16_t family, uint16_t flags,
-                         const char *what);
+			 const char *what);
 /* Close the message just written (out of memory: -1). */
 int nft_done(struct nft_build *bd, mg_err *e);
 int nft_e_meta(struct nftnl_rule *r, uint32_t key);
@@ -80,9 +80,9 @@ int nft_e_mss_clamp(struct nftnl_rule *r);
 struct nftnl_rule *nft_rule_new(const char *table, uint16_t family, const char *chain);
 /* Add rule r to the batch when ok (else out of memory); r is freed either way. */
 int nft_rule_commit(struct nft_build *bd, struct nftnl_rule *r, bool ok, uint16_t flags,
-                    const char *what, mg_err *e);
+		    const char *what, mg_err *e);
 int nft_add_chain(struct nft_build *bd, const char *name, const char *type, uint32_t hook, int prio,
-                  mg_err *e);
+		  mg_err *e);
 int nft_add_table(struct nft_build *bd, uint16_t type, uint16_t flags, mg_err *e);
 /* Start a batch / end and send it (every refusal reported; nothing changes then). */
 int nft_batch_begin(struct nft_ctx *c, struct nft_build *bd, mg_err *e);
@@ -93,6 +93,6 @@ int nft_batch_end(struct nft_build *bd, mg_err *e);
 int nft_list_chains(struct nft_ctx *c, struct nft_chain_list *l, mg_err *e);
 /* Our opt-in accept in a foreign chain (ip filter `chain`): add it (want) or remove it. */
 int nft_open_foreign(struct nft_ctx *c, struct nft_build *bd, const struct nft_chain_list *cl,
-                     const char *chain, const char *tun, bool want, mg_err *e);
+		     const char *chain, const char *tun, bool want, mg_err *e);
 
 #endif

@@ -103,7 +103,7 @@ size_t nft_merge_prefixes(const struct cidr *v, size_t n, uint8_t family, struct
 }
 
 size_t nft_access_split(const struct access_rule *acc, size_t n, uint8_t family,
-                        struct nft_range *out)
+			struct nft_range *out)
 {
 	int len = nft_addr_len(family);
 	size_t nb = 0, k = 0;
@@ -207,7 +207,7 @@ size_t nft_port_ranges(const struct access_rule *a, uint8_t proto, struct nft_ra
 }
 
 int nft_add_set(struct nft_build *bd, const char *name, uint32_t dtype, uint32_t keylen,
-                const struct nft_range *rs, size_t n, uint32_t *set_id, mg_err *e)
+		const struct nft_range *rs, size_t n, uint32_t *set_id, mg_err *e)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(64);
@@ -228,7 +228,7 @@ int nft_add_set(struct nft_build *bd, const char *name, uint32_t dtype, uint32_t
 	if (!nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, BYTEORDER_BIG))
 		goto oom;
 	nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
-	                   nftnl_udata_buf_len(ud));
+			   nftnl_udata_buf_len(ud));
 	nlh = nft_hdr(bd, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE, name);
 	nftnl_set_nlmsg_build_payload(nlh, s);
 	if (nft_done(bd, e) < 0)
@@ -273,7 +273,7 @@ int nft_add_set(struct nft_build *bd, const char *name, uint32_t dtype, uint32_t
 				nftnl_set_elems_iter_destroy(it);
 				if (more < 0)
 					mg_err_set(e, "nftables: cannot encode the elements of %s",
-					           name);
+						   name);
 				goto out;
 			}
 		} while (more > 0);

@@ -31,7 +31,7 @@
 /* ---- the ruleset ------------------------------------------------------------------- */
 
 static int nat_rules(struct nft_build *bd, const struct nft_spec *s, uint32_t id4, uint32_t id6,
-                     mg_err *e)
+		     mg_err *e)
 {
 	for (int v6 = 0; v6 < 2; v6++) {
 		struct nftnl_rule *r = nft_rule_new(NFT_TABLE_NAME, NFPROTO_INET, "postrouting");
@@ -56,7 +56,7 @@ struct ports_sets {
 
 /* The access rules of one filter chain (forward or input). */
 static int access_rules(struct nft_build *bd, const struct nft_spec *s, const char *chain,
-                        uint32_t full4, uint32_t full6, const struct ports_sets *ps, mg_err *e)
+			uint32_t full4, uint32_t full6, const struct ports_sets *ps, mg_err *e)
 {
 	struct nftnl_rule *r = nft_rule_new(NFT_TABLE_NAME, NFPROTO_INET, chain);
 	bool ok = r && !nft_e_ct_established(r) && !nft_e_verdict(r, NF_ACCEPT);
@@ -87,16 +87,16 @@ static int access_rules(struct nft_build *bd, const struct nft_spec *s, const ch
 				ok = r &&
 				     !nft_e_ifname(r, NFT_META_IIFNAME, NFT_CMP_EQ, s->tun_if) &&
 				     !nft_e_u8(r, NFT_META_NFPROTO,
-				               v6 ? NFPROTO_IPV6 : NFPROTO_IPV4) &&
+					       v6 ? NFPROTO_IPV6 : NFPROTO_IPV4) &&
 				     !nft_e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, v6 ? 24 : 16,
-				                    v6 ? 16 : 4) &&
+						    v6 ? 16 : 4) &&
 				     !nft_e_lookup(r, v6 ? p->n_a6 : p->n_a4, v6 ? p->a6 : p->a4,
-				                   false) &&
+						   false) &&
 				     !nft_e_u8(r, NFT_META_L4PROTO,
-				               udp ? IPPROTO_UDP : IPPROTO_TCP) &&
+					       udp ? IPPROTO_UDP : IPPROTO_TCP) &&
 				     !nft_e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2) &&
 				     !nft_e_lookup(r, udp ? p->n_udp : p->n_tcp,
-				                   udp ? p->udp : p->tcp, false) &&
+						   udp ? p->udp : p->tcp, false) &&
 				     !nft_e_verdict(r, NF_ACCEPT);
 				if (nft_rule_commit(bd, r, ok, NLM_F_APPEND, "ports rule", e) < 0)
 					return -1;
@@ -110,7 +110,7 @@ static int access_rules(struct nft_build *bd, const struct nft_spec *s, const ch
 }
 
 static int build_ruleset(struct nft_ctx *c, struct nft_build *bd, const struct nft_spec *s,
-                         const struct nft_chain_list *cl, unsigned flags, mg_err *e)
+			 const struct nft_chain_list *cl, unsigned flags, mg_err *e)
 {
 	size_t nmax = s->n_exclude + 2 * s->n_access + 2;
 	struct nft_range *rs = calloc(nmax, sizeof(*rs)), *split = NULL;
@@ -147,7 +147,7 @@ static int build_ruleset(struct nft_ctx *c, struct nft_build *bd, const struct n
 			if (s->access[split[i].tag].mode == ACCESS_FULL)
 				rs[k++] = split[i];
 		if (nft_add_set(bd, v6 ? "full6" : "full4", v6 ? DT_IPV6_ADDR : DT_IPV4_ADDR,
-		                (uint32_t)nft_addr_len(fam), rs, k, v6 ? &full6 : &full4, e) < 0)
+				(uint32_t)nft_addr_len(fam), rs, k, v6 ? &full6 : &full4, e) < 0)
 			goto out;
 		/* ports: one address set per entry, holding what that entry decides */
 		for (size_t a = 0; a < s->n_access; a++) {
@@ -162,8 +162,8 @@ static int build_ruleset(struct nft_ctx *c, struct nft_build *bd, const struct n
 				continue;
 			snprintf(v6 ? p->n_a6 : p->n_a4, 24, "p%u_a%d", (unsigned)a, v6 ? 6 : 4);
 			if (nft_add_set(
-			        bd, v6 ? p->n_a6 : p->n_a4, v6 ? DT_IPV6_ADDR : DT_IPV4_ADDR,
-			        (uint32_t)nft_addr_len(fam), rs, k, v6 ? &p->a6 : &p->a4, e) < 0)
+				bd, v6 ? p->n_a6 : p->n_a4, v6 ? DT_IPV6_ADDR : DT_IPV4_ADDR,
+				(uint32_t)nft_addr_len(fam), rs, k, v6 ? &p->a6 : &p->a4, e) < 0)
 				goto out;
 			*(v6 ? &p->has6 : &p->has4) = true;
 		}
@@ -179,16 +179,16 @@ static int build_ruleset(struct nft_ctx *c, struct nft_build *bd, const struct n
 			if (k == 0)
 				continue;
 			snprintf(udp ? p->n_udp : p->n_tcp, 24, "p%u_%s", (unsigned)a,
-			         udp ? "udp" : "tcp");
+				 udp ? "udp" : "tcp");
 			if (nft_add_set(bd, udp ? p->n_udp : p->n_tcp, DT_INET_SERVICE, 2, pr, k,
-			                udp ? &p->udp : &p->tcp, e) < 0)
+					udp ? &p->udp : &p->tcp, e) < 0)
 				goto out;
 			*(udp ? &p->has_udp : &p->has_tcp) = true;
 		}
 	}
 
 	if (nat && (nft_add_chain(bd, "postrouting", "nat", NF_INET_POST_ROUTING, 100, e) < 0 ||
-	            nat_rules(bd, s, ex4, ex6, e) < 0))
+		    nat_rules(bd, s, ex4, ex6, e) < 0))
 		goto out;
 	if (nft_add_chain(bd, "forward", "filter", NF_INET_FORWARD, 0, e) < 0 ||
 	    access_rules(bd, s, "forward", full4, full6, ps, e) < 0 ||
@@ -202,9 +202,9 @@ static int build_ruleset(struct nft_ctx *c, struct nft_build *bd, const struct n
 			struct nftnl_rule *r =
 			    nft_rule_new(NFT_TABLE_NAME, NFPROTO_INET, "mssclamp");
 			bool ok = r &&
-			          !nft_e_ifname(r, dir ? NFT_META_OIFNAME : NFT_META_IIFNAME,
-			                        NFT_CMP_EQ, s->tun_if) &&
-			          !nft_e_mss_clamp(r);
+				  !nft_e_ifname(r, dir ? NFT_META_OIFNAME : NFT_META_IIFNAME,
+						NFT_CMP_EQ, s->tun_if) &&
+				  !nft_e_mss_clamp(r);
 			if (nft_rule_commit(bd, r, ok, NLM_F_APPEND, "MSS clamp rule", e) < 0)
 				goto out;
 		}
@@ -215,7 +215,7 @@ static int build_ruleset(struct nft_ctx *c, struct nft_build *bd, const struct n
 	if (flags & NFT_APPLY_TEST_REJECT) {
 		struct nftnl_rule *r = nft_rule_new(NFT_TABLE_NAME, NFPROTO_INET, "forward");
 		bool ok = r && !nft_e_meta(r, NFT_META_L4PROTO) &&
-		          !nft_e_lookup(r, "no_such_set", 0xdead, false);
+			  !nft_e_lookup(r, "no_such_set", 0xdead, false);
 		if (nft_rule_commit(bd, r, ok, NLM_F_APPEND, "test rule (no_such_set)", e) < 0)
 			goto out;
 	}
@@ -235,7 +235,7 @@ out:
  * not name is reachable (a /0 full entry under the list: any entry is more specific).
  */
 static int egress_access(const struct nft_spec *s, struct nft_spec *out, struct access_rule **owned,
-                         mg_err *e)
+			 mg_err *e)
 {
 	bool has4 = false, has6 = false;
 	size_t n = s->n_access;

@@ -61,8 +61,8 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 		ci->base = true;
 		ci->hook = nftnl_chain_get_u32(ch, NFTNL_CHAIN_HOOKNUM);
 		ci->policy = nftnl_chain_is_set(ch, NFTNL_CHAIN_POLICY)
-		                 ? nftnl_chain_get_u32(ch, NFTNL_CHAIN_POLICY)
-		                 : NF_ACCEPT;
+				 ? nftnl_chain_get_u32(ch, NFTNL_CHAIN_POLICY)
+				 : NF_ACCEPT;
 	}
 	nftnl_chain_free(ch);
 	return MNL_CB_OK;
@@ -70,7 +70,7 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 
 /* A dump request; cb for each answer. */
 static int dump(struct nft_ctx *c, uint16_t type, uint16_t family, void *payload_obj,
-                void (*build)(struct nlmsghdr *, void *), mnl_cb_t cb, void *data, mg_err *e)
+		void (*build)(struct nlmsghdr *, void *), mnl_cb_t cb, void *data, mg_err *e)
 {
 	char req[8192], xa[NL_EXTACK_LEN];
 	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(req, type, family, NLM_F_DUMP, c->s.seq++);
@@ -97,7 +97,7 @@ int nft_list_chains(struct nft_ctx *c, struct nft_chain_list *l, mg_err *e)
 }
 
 static const struct nft_chain_info *find_chain(const struct nft_chain_list *l, uint32_t family,
-                                               const char *table, const char *name)
+					       const char *table, const char *name)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i].family == family && !strcmp(l->v[i].table, table) &&
@@ -176,7 +176,7 @@ static int set_comment(struct nftnl_rule *r)
 		return -1;
 	}
 	nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud),
-	                    nftnl_udata_buf_len(ud));
+			    nftnl_udata_buf_len(ud));
 	nftnl_udata_buf_free(ud);
 	return 0;
 }
@@ -186,7 +186,7 @@ static int set_comment(struct nftnl_rule *r)
  * marked accepts: `iifname tun accept`, `oifname tun ct state established,related accept`.
  */
 int nft_open_foreign(struct nft_ctx *c, struct nft_build *bd, const struct nft_chain_list *cl,
-                     const char *chain, const char *tun, bool want, mg_err *e)
+		     const char *chain, const char *tun, bool want, mg_err *e)
 {
 	struct rule_handles rh;
 
@@ -236,9 +236,9 @@ int nft_coexist_scan(struct nft_ctx *c, const char *tun, char w[][NFT_WARN_LEN],
 	for (size_t i = 0; i < cl.n && n < max; i++) {
 		const struct nft_chain_info *ci = &cl.v[i];
 		const char *fam = ci->family == NFPROTO_IPV4   ? "ip"
-		                  : ci->family == NFPROTO_IPV6 ? "ip6"
-		                  : ci->family == NFPROTO_INET ? "inet"
-		                                               : "other";
+				  : ci->family == NFPROTO_IPV6 ? "ip6"
+				  : ci->family == NFPROTO_INET ? "inet"
+							       : "other";
 		if (!ci->base || ci->hook != NF_INET_FORWARD || ci->policy != NF_DROP ||
 		    !strcmp(ci->table, NFT_TABLE_NAME))
 			continue;
@@ -251,10 +251,10 @@ int nft_coexist_scan(struct nft_ctx *c, const char *tun, char w[][NFT_WARN_LEN],
 			    fam, ci->table, ci->name, tun);
 		else if (find_chain(&cl, ci->family, ci->table, "ufw-user-forward"))
 			snprintf(w[n++], NFT_WARN_LEN,
-			         "%s %.32s %.32s drops forwarded traffic by policy (ufw): allow "
-			         "the mesh "
-			         "with `ufw route allow in on %s` or run meshgate with --open-ufw",
-			         fam, ci->table, ci->name, tun);
+				 "%s %.32s %.32s drops forwarded traffic by policy (ufw): allow "
+				 "the mesh "
+				 "with `ufw route allow in on %s` or run meshgate with --open-ufw",
+				 fam, ci->table, ci->name, tun);
 		else
 			snprintf(
 			    w[n++], NFT_WARN_LEN,

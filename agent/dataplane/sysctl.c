@@ -174,8 +174,8 @@ static int write_dropin(const struct sysctl_ctx *c, const struct sysctl_key *k, 
 	return fs_write_atomic(c->dropin, buf, off, 0644, e);
 }
 
-int sysctl_apply(const struct sysctl_ctx *c, const char *tun, const char *const *lan,
-		 size_t n_lan, int *changed, mg_err *e)
+int sysctl_apply(const struct sysctl_ctx *c, const char *tun, const char *const *lan, size_t n_lan,
+		 int *changed, mg_err *e)
 {
 	struct sysctl_key keys[SYSCTL_MAX_KEYS];
 	char spath[PATH_MAX], cur[32];

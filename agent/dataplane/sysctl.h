@@ -26,9 +26,9 @@ struct sysctl_ctx {
 };
 
 struct sysctl_key {
-	char name[128];  /* dotted form, "net.ipv4.conf.eth0/100.rp_filter" */
-	char path[512];  /* file under procroot */
-	char want[8];    /* value to write when `relax_from` matches (or always if empty) */
+	char name[128]; /* dotted form, "net.ipv4.conf.eth0/100.rp_filter" */
+	char path[512]; /* file under procroot */
+	char want[8];   /* value to write when `relax_from` matches (or always if empty) */
 	char relax_from[8];
 };
 
@@ -44,8 +44,8 @@ size_t sysctl_keys(const struct sysctl_ctx *c, const char *tun, const char *cons
  * drop-in. Idempotent: also the periodic drift check. *changed counts values written.
  * A key whose file does not exist (no IPv6, interface not there yet) is skipped.
  */
-int sysctl_apply(const struct sysctl_ctx *c, const char *tun, const char *const *lan,
-		 size_t n_lan, int *changed, mg_err *e);
+int sysctl_apply(const struct sysctl_ctx *c, const char *tun, const char *const *lan, size_t n_lan,
+		 int *changed, mg_err *e);
 
 /*
  * Remove the drop-in and restore each recorded prior value where the current value is

@@ -4,7 +4,7 @@
 #include "version.h"
 
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                       curl_off_t ulnow)
+		       curl_off_t ulnow)
 {
 	const struct httpc_abort *a = ud;
 

@@ -31,7 +31,7 @@ struct httpc_opts {
 	const char *ca_file;             /* NULL or "" = the system store */
 	const char *pinned_key;          /* "sha256//..." or NULL */
 	bool pin_only;                   /* with pinned_key: the pin is the whole trust anchor (no
-	                                  * chain or host name check: a self-signed controller) */
+					  * chain or host name check: a self-signed controller) */
 	bool use_proxy;                  /* false: never a proxy (metadata, cloud APIs) */
 	const struct httpc_abort *abort; /* NULL = none */
 	char *errbuf;                    /* CURL_ERROR_SIZE bytes, or NULL */

@@ -42,7 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		jsonu_get_str(j, key, true, 16, &s, &e);
 		jsonu_copy_str(j, key, false, small, sizeof(small), &e);
 		if (jsonu_get_int(j, key, true, INT64_MIN, INT64_MAX, &v, &e) == 0 &&
-		    jsonu_get_int(j, key, true, -1000, 1000, &v, &e) == 0 && (v < -1000 || v > 1000))
+		    jsonu_get_int(j, key, true, -1000, 1000, &v, &e) == 0 &&
+		    (v < -1000 || v > 1000))
 			abort();
 		jsonu_get_bool(j, key, false, &b, &e);
 		jsonu_get_array(j, key, false, 4, &o, &e);

@@ -19,14 +19,14 @@
 static int usage(void)
 {
 	fprintf(stderr,
-	        "usage: mg_dptool wg-up IFNAME PRIVKEY_FILE PORT ADDR/LEN [auto|kernel|userspace]\n"
-	        "       mg_dptool peer IFNAME PUBKEY_B64 ENDPOINT|- KEEPALIVE CIDR...\n"
-	        "       mg_dptool wg-show IFNAME\n"
-	        "       mg_dptool wg-down IFNAME\n"
-	        "       mg_dptool routes-apply IFNAME PROTO [CIDR...]\n"
-	        "       mg_dptool routes-show PROTO\n"
-	        "       mg_dptool addrs\n"
-	        "       mg_dptool monitor MILLISECONDS\n");
+		"usage: mg_dptool wg-up IFNAME PRIVKEY_FILE PORT ADDR/LEN [auto|kernel|userspace]\n"
+		"       mg_dptool peer IFNAME PUBKEY_B64 ENDPOINT|- KEEPALIVE CIDR...\n"
+		"       mg_dptool wg-show IFNAME\n"
+		"       mg_dptool wg-down IFNAME\n"
+		"       mg_dptool routes-apply IFNAME PROTO [CIDR...]\n"
+		"       mg_dptool routes-show PROTO\n"
+		"       mg_dptool addrs\n"
+		"       mg_dptool monitor MILLISECONDS\n");
 	return 2;
 }
 
@@ -204,13 +204,13 @@ static int cmd_wg_show(int argc, char **argv)
 		if (p->has_endpoint && p->endpoint.ss_family == AF_INET) {
 			const struct sockaddr_in *s4 = (const struct sockaddr_in *)&p->endpoint;
 			snprintf(ep, sizeof(ep), "%s:%u",
-			         inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a)),
-			         ntohs(s4->sin_port));
+				 inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a)),
+				 ntohs(s4->sin_port));
 		} else if (p->has_endpoint) {
 			const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&p->endpoint;
 			snprintf(ep, sizeof(ep), "[%s]:%u",
-			         inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a)),
-			         ntohs(s6->sin6_port));
+				 inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a)),
+				 ntohs(s6->sin6_port));
 		}
 		wgkey_to_base64(p->public_key, b64);
 		printf("peer %s endpoint %s keepalive %u handshake %" PRId64 " rx %" PRIu64
@@ -370,7 +370,7 @@ static int cmd_routes_errors(int argc, char **argv)
 }
 
 static const char *const ev_names[] = {"link-new", "link-del", "route-new", "route-del",
-                                       "addr-new", "addr-del", "overflow"};
+				       "addr-new", "addr-del", "overflow"};
 
 static void print_event(const struct rtnl_event *ev, void *arg)
 {

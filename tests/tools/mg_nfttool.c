@@ -104,10 +104,12 @@ int main(int argc, char **argv)
 			struct pollfd p = {.fd = nft_mon_fd(c), .events = POLLIN};
 			bool touched = false;
 			clock_gettime(CLOCK_MONOTONIC, &t);
-			long left = ms - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+			long left = ms - ((t.tv_sec - t0.tv_sec) * 1000 +
+					  (t.tv_nsec - t0.tv_nsec) / 1000000);
 			if (left <= 0)
 				break;
-			if (poll(&p, 1, (int)left) > 0 && nft_mon_read(c, &touched, &e) == 0 && touched) {
+			if (poll(&p, 1, (int)left) > 0 && nft_mon_read(c, &touched, &e) == 0 &&
+			    touched) {
 				printf("touched\n");
 				fflush(stdout);
 			}

@@ -16,10 +16,10 @@
 
 #define DATA MG_TESTDATA_DIR "/aws/"
 
-#define assert_contains(hay, needle)                                                      \
-	do {                                                                              \
-		if (!strstr((hay), (needle)))                                             \
-			fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));      \
+#define assert_contains(hay, needle)                                                               \
+	do {                                                                                       \
+		if (!strstr((hay), (needle)))                                                      \
+			fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));               \
 	} while (0)
 
 static char *slurp(const char *name, size_t *len)
@@ -45,8 +45,7 @@ static char *slurp(const char *name, size_t *len)
 	return buf;
 }
 
-static struct cidr C(const char *s)
-{
+static struct cidr C(const char *s) {
 	struct cidr c;
 	mg_err e = {{0}};
 	if (cidr_parse(s, &c, 0, &e))
@@ -56,7 +55,8 @@ static struct cidr C(const char *s)
 
 /* ---------------------------------------------------------------- parsers */
 
-static void test_route_tables_parse(void **state)
+static void
+test_route_tables_parse(void **state)
 {
 	struct cloud_scopes t = {0};
 	char next[256];
@@ -248,8 +248,8 @@ struct script {
 	int abort_after; /* > 0: the abort hook says "stop" from this call on */
 };
 
-static int scripted(void *ud, const char *url, const char *const *h, size_t nh,
-		    const char *body, long *status, char **resp, size_t *resp_len, mg_err *e)
+static int scripted(void *ud, const char *url, const char *const *h, size_t nh, const char *body,
+		    long *status, char **resp, size_t *resp_len, mg_err *e)
 {
 	struct script *s = ud;
 	int i = s->next++;
@@ -349,17 +349,18 @@ static void test_init_bad(void **state)
 	assert_int_equal(aws_ec2_init(&c, "eu west", NULL, NULL, NULL, NULL, &e), -1);
 	assert_int_equal(aws_ec2_init(&c, "eu-west-1", "http://x", NULL, NULL, NULL, &e), -1);
 	assert_contains(e.msg, "https://");
-	assert_int_equal(aws_ec2_init(&c, "eu-west-1", "https://h:8443/", "/ca.pem", NULL, NULL,
-				      &e), 0);
+	assert_int_equal(
+	    aws_ec2_init(&c, "eu-west-1", "https://h:8443/", "/ca.pem", NULL, NULL, &e), 0);
 	assert_string_equal(c.host, "h:8443");
 	assert_int_equal(aws_ec2_init(&c, "eu-west-1", "https://h/p", NULL, NULL, NULL, &e), -1);
 }
 
 static void test_describe_paginated(void **state)
 {
-	struct script s = {.files = {"describe_route_tables_page1.xml",
-				     "describe_route_tables_page2.xml"},
-			   .status = {200, 200}, .n = 2};
+	struct script s = {
+	    .files = {"describe_route_tables_page1.xml", "describe_route_tables_page2.xml"},
+	    .status = {200, 200},
+	    .n = 2};
 	struct cloud_scopes t = {0};
 	struct aws_ec2_error err;
 	struct aws_ec2 c;
@@ -395,7 +396,8 @@ static void test_retry_throttle(void **state)
 {
 	struct script s = {.files = {"error_RequestLimitExceeded.xml", "error_InternalError.xml",
 				     NULL, "create_route.xml"},
-			   .status = {503, 500, 0, 200}, .n = 4};
+			   .status = {503, 500, 0, 200},
+			   .n = 4};
 	struct aws_ec2_error err;
 	struct aws_ec2 c;
 	struct cidr d = C("10.8.0.0/24");
@@ -434,7 +436,9 @@ static void test_retry_throttle(void **state)
 static void test_retry_abort(void **state)
 {
 	struct script s = {.files = {"error_RequestLimitExceeded.xml", "create_route.xml"},
-			   .status = {503, 200}, .n = 2, .abort_after = 2};
+			   .status = {503, 200},
+			   .n = 2,
+			   .abort_after = 2};
 	struct aws_ec2_error err;
 	struct aws_ec2 c;
 	struct cidr d = C("10.8.0.0/24");
@@ -482,8 +486,8 @@ static void test_errors(void **state)
 	assert_int_equal(s2.next, 1);
 
 	/* auth failure: credentials forced once, then success */
-	struct script s3 = {.files = {"error_AuthFailure.xml", "delete_route.xml"},
-			    .status = {401, 200}, .n = 2};
+	struct script s3 = {
+	    .files = {"error_AuthFailure.xml", "delete_route.xml"}, .status = {401, 200}, .n = 2};
 	client(&c, &s3);
 	assert_int_equal(aws_ec2_delete_route(&c, "rtb-1", &d, &err, &e), 0);
 	assert_int_equal(s3.forced, 1);
@@ -491,7 +495,8 @@ static void test_errors(void **state)
 
 	/* source/dest check off and read back */
 	struct script s4 = {.files = {"modify_nic_attr.xml", "describe_nic_attr_sdc.xml"},
-			    .status = {200, 200}, .n = 2};
+			    .status = {200, 200},
+			    .n = 2};
 	bool on = true;
 	client(&c, &s4);
 	assert_int_equal(aws_ec2_set_source_dest_check(&c, "eni-1", false, &err, &e), 0);
@@ -513,18 +518,18 @@ static void test_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_route_tables_parse),
-		cmocka_unit_test(test_route_tables_bad),
-		cmocka_unit_test(test_oversized),
-		cmocka_unit_test(test_return_and_sdc),
-		cmocka_unit_test(test_error_parse),
-		cmocka_unit_test(test_form),
-		cmocka_unit_test(test_init_bad),
-		cmocka_unit_test(test_describe_paginated),
-		cmocka_unit_test(test_retry_throttle),
-		cmocka_unit_test(test_retry_abort),
-		cmocka_unit_test(test_backoff),
-		cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_route_tables_parse),
+	    cmocka_unit_test(test_route_tables_bad),
+	    cmocka_unit_test(test_oversized),
+	    cmocka_unit_test(test_return_and_sdc),
+	    cmocka_unit_test(test_error_parse),
+	    cmocka_unit_test(test_form),
+	    cmocka_unit_test(test_init_bad),
+	    cmocka_unit_test(test_describe_paginated),
+	    cmocka_unit_test(test_retry_throttle),
+	    cmocka_unit_test(test_retry_abort),
+	    cmocka_unit_test(test_backoff),
+	    cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,16 +17,16 @@
 #include "aws_imds.h"
 #include "cloud.h"
 
-#define assert_contains(hay, needle)                                                      \
-	do {                                                                              \
-		if (!strstr((hay), (needle)))                                             \
-			fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));      \
+#define assert_contains(hay, needle)                                                               \
+	do {                                                                                       \
+		if (!strstr((hay), (needle)))                                                      \
+			fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));               \
 	} while (0)
 
 static const char creds_json[] =
-	"{\"Code\":\"Success\",\"LastUpdated\":\"2012-04-26T16:39:16Z\",\"Type\":\"AWS-HMAC\","
-	"\"AccessKeyId\":\"ASIAIOSFODNN7EXAMPLE\",\"SecretAccessKey\":\"wJalrXUtnFEMI/K7MDENG/"
-	"bPxRfiCYEXAMPLEKEY\",\"Token\":\"token\",\"Expiration\":\"2017-05-17T15:09:54Z\"}";
+    "{\"Code\":\"Success\",\"LastUpdated\":\"2012-04-26T16:39:16Z\",\"Type\":\"AWS-HMAC\","
+    "\"AccessKeyId\":\"ASIAIOSFODNN7EXAMPLE\",\"SecretAccessKey\":\"wJalrXUtnFEMI/K7MDENG/"
+    "bPxRfiCYEXAMPLEKEY\",\"Token\":\"token\",\"Expiration\":\"2017-05-17T15:09:54Z\"}";
 
 struct srv {
 	struct MHD_Daemon *d;
@@ -39,8 +39,8 @@ struct srv {
 
 static enum MHD_Result answer(struct MHD_Connection *c, unsigned code, const char *body)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body,
-								 MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result ret = MHD_queue_response(c, code, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -55,18 +55,18 @@ static enum MHD_Result on_req(void *cls, struct MHD_Connection *c, const char *u
 	static const struct {
 		const char *path, *body;
 	} meta[] = {
-		{"/latest/meta-data/instance-id", "i-0123456789abcdef0"},
-		{"/latest/meta-data/placement/region", "eu-west-1"},
-		{"/latest/meta-data/mac", "0a:1b:2c:3d:4e:5f"},
-		{"/latest/meta-data/local-ipv4", "172.31.5.6"},
-		{"/latest/meta-data/network/interfaces/macs/0a:1b:2c:3d:4e:5f/interface-id",
-		 "eni-0abc"},
-		{"/latest/meta-data/network/interfaces/macs/0a:1b:2c:3d:4e:5f/vpc-id",
-		 "vpc-0123"},
-		{"/latest/meta-data/network/interfaces/macs/0a:1b:2c:3d:4e:5f/"
-		 "vpc-ipv4-cidr-blocks", "172.31.0.0/16\n10.50.0.0/16"},
-		{"/latest/meta-data/iam/security-credentials/", "meshgate-role"},
-		{"/latest/meta-data/iam/security-credentials/meshgate-role", creds_json},
+	    {"/latest/meta-data/instance-id", "i-0123456789abcdef0"},
+	    {"/latest/meta-data/placement/region", "eu-west-1"},
+	    {"/latest/meta-data/mac", "0a:1b:2c:3d:4e:5f"},
+	    {"/latest/meta-data/local-ipv4", "172.31.5.6"},
+	    {"/latest/meta-data/network/interfaces/macs/0a:1b:2c:3d:4e:5f/interface-id",
+	     "eni-0abc"},
+	    {"/latest/meta-data/network/interfaces/macs/0a:1b:2c:3d:4e:5f/vpc-id", "vpc-0123"},
+	    {"/latest/meta-data/network/interfaces/macs/0a:1b:2c:3d:4e:5f/"
+	     "vpc-ipv4-cidr-blocks",
+	     "172.31.0.0/16\n10.50.0.0/16"},
+	    {"/latest/meta-data/iam/security-credentials/", "meshgate-role"},
+	    {"/latest/meta-data/iam/security-credentials/meshgate-role", creds_json},
 	};
 
 	(void)version;
@@ -78,7 +78,7 @@ static enum MHD_Result on_req(void *cls, struct MHD_Connection *c, const char *u
 	*upload_size = 0;
 	if (!strcmp(method, "PUT") && !strcmp(url, "/latest/api/token")) {
 		const char *ttl = MHD_lookup_connection_value(
-			c, MHD_HEADER_KIND, "X-aws-ec2-metadata-token-ttl-seconds");
+		    c, MHD_HEADER_KIND, "X-aws-ec2-metadata-token-ttl-seconds");
 		s->puts++;
 		if (!ttl)
 			return answer(c, 400, "");
@@ -165,15 +165,13 @@ static void test_identity_and_token(void **state)
 	/* server forgets the token: 401, a new token, the GET again */
 	S.token[0] = '\0';
 	S.unauthorized = 0;
-	assert_int_equal(aws_imds_get(&m, "meta-data/instance-id", buf, sizeof(buf), NULL, &e),
-			 0);
+	assert_int_equal(aws_imds_get(&m, "meta-data/instance-id", buf, sizeof(buf), NULL, &e), 0);
 	assert_int_equal(S.unauthorized, 1);
 	assert_int_equal(S.puts, 2);
 
 	/* token near its end of life: renewed before use */
 	fake_now += 21600;
-	assert_int_equal(aws_imds_get(&m, "meta-data/instance-id", buf, sizeof(buf), NULL, &e),
-			 0);
+	assert_int_equal(aws_imds_get(&m, "meta-data/instance-id", buf, sizeof(buf), NULL, &e), 0);
 	assert_int_equal(S.puts, 3);
 
 	/* 404, bounded bodies */
@@ -211,15 +209,15 @@ static void test_credentials(void **state)
 static void test_creds_parse_bad(void **state)
 {
 	static const char *const bad[] = {
-		"{\"Code\":\"Failure\",\"AccessKeyId\":\"a\",\"SecretAccessKey\":\"b\","
-		"\"Token\":\"t\",\"Expiration\":\"2017-05-17T15:09:54Z\"}",
-		"{\"AccessKeyId\":\"a\",\"SecretAccessKey\":\"b\",\"Token\":\"t\"}",
-		"{\"AccessKeyId\":1,\"SecretAccessKey\":\"b\",\"Token\":\"t\","
-		"\"Expiration\":\"2017-05-17T15:09:54Z\"}",
-		"{\"AccessKeyId\":\"a\",\"SecretAccessKey\":\"b\",\"Token\":\"t\","
-		"\"Expiration\":\"tomorrow\"}",
-		"{\"AccessKeyId\":\"a\",\"SecretAccessKey\":\"b\",\"Token\":\"t\",",
-		"[]",
+	    "{\"Code\":\"Failure\",\"AccessKeyId\":\"a\",\"SecretAccessKey\":\"b\","
+	    "\"Token\":\"t\",\"Expiration\":\"2017-05-17T15:09:54Z\"}",
+	    "{\"AccessKeyId\":\"a\",\"SecretAccessKey\":\"b\",\"Token\":\"t\"}",
+	    "{\"AccessKeyId\":1,\"SecretAccessKey\":\"b\",\"Token\":\"t\","
+	    "\"Expiration\":\"2017-05-17T15:09:54Z\"}",
+	    "{\"AccessKeyId\":\"a\",\"SecretAccessKey\":\"b\",\"Token\":\"t\","
+	    "\"Expiration\":\"tomorrow\"}",
+	    "{\"AccessKeyId\":\"a\",\"SecretAccessKey\":\"b\",\"Token\":\"t\",",
+	    "[]",
 	};
 	struct aws_creds c;
 	mg_err e = {{0}};
@@ -329,11 +327,9 @@ static void test_dmi_detect(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_identity_and_token),
-		cmocka_unit_test(test_credentials),
-		cmocka_unit_test(test_creds_parse_bad),
-		cmocka_unit_test(test_probe),
-		cmocka_unit_test(test_dmi_detect),
+	    cmocka_unit_test(test_identity_and_token), cmocka_unit_test(test_credentials),
+	    cmocka_unit_test(test_creds_parse_bad),    cmocka_unit_test(test_probe),
+	    cmocka_unit_test(test_dmi_detect),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

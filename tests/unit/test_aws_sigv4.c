@@ -169,7 +169,8 @@ static int run_case(const char *dir, const char *name)
 	{
 		char *qc = slurp(dir, "query-canonical-request.txt", NULL);
 		if (!qc)
-			fail_msg("%s: no query-canonical-request.txt (suite layout changed?)", name);
+			fail_msg("%s: no query-canonical-request.txt (suite layout changed?)",
+				 name);
 		free(qc);
 	}
 
@@ -179,9 +180,11 @@ static int run_case(const char *dir, const char *name)
 	memset(&c, 0, sizeof(c));
 	assert_int_equal(jsonu_get_object(ctx, "credentials", true, &cred, &e), 0);
 	assert_int_equal(jsonu_copy_str(cred, "access_key_id", true, c.access_key_id,
-					sizeof(c.access_key_id), &e), 0);
+					sizeof(c.access_key_id), &e),
+			 0);
 	assert_int_equal(jsonu_copy_str(cred, "secret_access_key", true, c.secret_access_key,
-					sizeof(c.secret_access_key), &e), 0);
+					sizeof(c.secret_access_key), &e),
+			 0);
 	assert_int_equal(jsonu_copy_str(cred, "token", false, c.token, sizeof(c.token), &e), 0);
 	assert_int_equal(jsonu_copy_str(ctx, "region", true, region, sizeof(region), &e), 0);
 	assert_int_equal(jsonu_copy_str(ctx, "service", true, service, sizeof(service), &e), 0);
@@ -261,7 +264,8 @@ static void test_suite_every_case(void **state)
 	}
 	free(ents);
 	print_message("aws-sigv4: %d of %d cases pass (header signing; query-* presigning "
-		      "is not used by the agent)\n", cases, cases);
+		      "is not used by the agent)\n",
+		      cases, cases);
 	/* the README's copy has 38 cases; fewer means files went missing */
 	assert_true(cases >= 38);
 }
@@ -272,16 +276,22 @@ static void test_ec2_shape(void **state)
 	 * content-type;host;x-amz-date;x-amz-security-token. */
 	static const char body[] = "Action=DescribeRouteTables&Version=2016-11-15";
 	struct sigv4_header h[] = {
-		{"Host", "ec2.eu-west-1.amazonaws.com"},
-		{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"},
+	    {"Host", "ec2.eu-west-1.amazonaws.com"},
+	    {"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"},
 	};
 	struct sigv4_req r = {
-		.method = "POST", .target = "/", .headers = h, .n_headers = 2, .body = body,
-		.body_len = strlen(body), .region = "eu-west-1", .service = "ec2",
-		.when = 1735689600, /* 2025-01-01T00:00:00Z */
+	    .method = "POST",
+	    .target = "/",
+	    .headers = h,
+	    .n_headers = 2,
+	    .body = body,
+	    .body_len = strlen(body),
+	    .region = "eu-west-1",
+	    .service = "ec2",
+	    .when = 1735689600, /* 2025-01-01T00:00:00Z */
 	};
-	struct aws_creds c = {.access_key_id = "ASIAEXAMPLE", .secret_access_key = "s3cr3t",
-			      .token = "tok"};
+	struct aws_creds c = {
+	    .access_key_id = "ASIAEXAMPLE", .secret_access_key = "s3cr3t", .token = "tok"};
 	struct sigv4_out o;
 	mg_err e = {{0}};
 
@@ -317,8 +327,13 @@ static void test_encode(void **state)
 static void test_bad_input(void **state)
 {
 	struct sigv4_header bad[] = {{"Bad Name", "x"}};
-	struct sigv4_req r = {.method = "GET", .target = "/", .headers = bad, .n_headers = 1,
-			      .region = "us-east-1", .service = "ec2", .when = 0};
+	struct sigv4_req r = {.method = "GET",
+			      .target = "/",
+			      .headers = bad,
+			      .n_headers = 1,
+			      .region = "us-east-1",
+			      .service = "ec2",
+			      .when = 0};
 	struct aws_creds c = {.access_key_id = "A", .secret_access_key = "B"};
 	struct sigv4_out o;
 	mg_err e = {{0}};
@@ -334,10 +349,10 @@ static void test_bad_input(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_suite_every_case),
-		cmocka_unit_test(test_ec2_shape),
-		cmocka_unit_test(test_encode),
-		cmocka_unit_test(test_bad_input),
+	    cmocka_unit_test(test_suite_every_case),
+	    cmocka_unit_test(test_ec2_shape),
+	    cmocka_unit_test(test_encode),
+	    cmocka_unit_test(test_bad_input),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,11 +71,11 @@ static void expand(char *out, size_t len, const char *tmpl)
 }
 
 static enum MHD_Result on_req(void *cls, struct MHD_Connection *c, const char *url,
-                              const char *method, const char *version, const char *upload,
-                              size_t *upload_size, void **ptr)
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_size, void **ptr)
 {
 	static const struct answer none = {500, "{\"error\":{\"code\":\"Script\",\"message\":"
-	                                        "\"no more answers\"}}"};
+						"\"no more answers\"}}"};
 	const struct answer *a;
 	const char *v;
 	char hv[256];
@@ -106,11 +106,11 @@ static enum MHD_Result on_req(void *cls, struct MHD_Connection *c, const char *u
 		v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "client_id");
 		if (v)
 			snprintf(S.log[i] + strlen(S.log[i]), sizeof(S.log[i]) - strlen(S.log[i]),
-			         " client_id=%s", v);
+				 " client_id=%s", v);
 	}
 	pthread_mutex_unlock(&S.mu);
 	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(a->body), (void *)a->body,
-	                                                         MHD_RESPMEM_MUST_COPY);
+								 MHD_RESPMEM_MUST_COPY);
 	if (a->hname) {
 		expand(hv, sizeof(hv), a->hval);
 		MHD_add_response_header(r, a->hname, hv);
@@ -129,7 +129,7 @@ static int setup(void **state)
 	(void)state;
 	pthread_mutex_init(&S.mu, NULL);
 	S.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_req, NULL,
-	                       MHD_OPTION_END);
+			       MHD_OPTION_END);
 	if (!S.d)
 		return -1;
 	S.port = MHD_get_daemon_info(S.d, MHD_DAEMON_INFO_BIND_PORT)->port;
@@ -200,7 +200,7 @@ static void test_get_retries(void **state)
 	arm(&c);
 	script(a, 4);
 	assert_int_equal(az_arm_get(&c, "/subscriptions/s/x?api-version=1", &out, &len, &err, &e),
-	                 0);
+			 0);
 	assert_string_equal(out, "{\"ok\":true}");
 	free(out);
 	assert_int_equal(S.requests, 4);
@@ -274,7 +274,7 @@ static void test_lro(void **state)
 	    {200, "{}", "Azure-AsyncOperation", "http://127.0.0.1:%d/subscriptions/s/op/2",
 	     "Retry-After", "0"},
 	    {200, "{\"status\":\"Failed\",\"error\":{\"code\":\"InternalServerError\","
-	          "\"message\":\"boom\"}}"},
+		  "\"message\":\"boom\"}}"},
 	};
 	static const struct answer location[] = {
 	    {202, "", "Location", "http://127.0.0.1:%d/subscriptions/s/res/3", "Retry-After", "0"},
@@ -291,8 +291,8 @@ static void test_lro(void **state)
 	};
 	static const struct answer denied[] = {
 	    {403, "{\"error\":{\"code\":\"AuthorizationFailed\",\"message\":\"The client 'x' "
-	          "does not have authorization to perform action 'Microsoft.Network/"
-	          "routeTables/routes/write' over scope '/s'.\"}}"},
+		  "does not have authorization to perform action 'Microsoft.Network/"
+		  "routeTables/routes/write' over scope '/s'.\"}}"},
 	};
 	static const struct answer pre[] = {{412, ERRB("PreconditionFailed")}};
 	struct az_arm c;
@@ -304,8 +304,8 @@ static void test_lro(void **state)
 	arm(&c);
 	script(async_ok, 3);
 	assert_int_equal(az_arm_write(&c, "PUT", "/subscriptions/s/r?api-version=1", "{}",
-	                              "If-None-Match: *", &err, &e),
-	                 0);
+				      "If-None-Match: *", &err, &e),
+			 0);
 	assert_int_equal(S.requests, 3);
 	assert_string_equal(S.log[0], "PUT /subscriptions/s/r");
 	assert_string_equal(S.cond[0], "*");
@@ -360,7 +360,7 @@ static void test_lro(void **state)
 	writes_allowed = false;
 	script(nocontent, 1);
 	assert_int_equal(az_arm_write(&c, "DELETE", "/subscriptions/s/r", NULL, NULL, &err, &e),
-	                 -1);
+			 -1);
 	assert_true(err.aborted);
 	assert_int_equal(S.requests, 0);
 	assert_int_equal(az_err_kind(&err, perm, sizeof(perm)), CLOUD_ERR_ABORTED);
@@ -370,7 +370,7 @@ static void test_lro(void **state)
 static void test_imds(void **state)
 {
 	static const char tok[] = "{\"access_token\":\"abc.def\",\"expires_on\":\"1796264615\","
-	                          "\"expires_in\":\"3599\",\"token_type\":\"Bearer\"}";
+				  "\"expires_in\":\"3599\",\"token_type\":\"Bearer\"}";
 	static const struct answer a[] = {
 	    {410, "{}"},
 	    {429, "{}"},
@@ -396,7 +396,7 @@ static void test_imds(void **state)
 	assert_int_equal(S.requests, 3);
 	assert_string_equal(S.metadata[2], "true");
 	assert_string_equal(S.log[2], "GET /metadata/identity/oauth2/token "
-	                              "client_id=3c5b7a91-2d4e-4f60-8a1b-9c0d1e2f3a4b");
+				      "client_id=3c5b7a91-2d4e-4f60-8a1b-9c0d1e2f3a4b");
 	/* a 400 is not retried and says what to do */
 	script(nf, 1);
 	assert_int_equal(az_imds_token(&m, t, &e), -1);

@@ -346,8 +346,8 @@ static void test_lro_and_errors(void **state)
 		const char *file;
 		enum az_lro st;
 	} lro[] = {{"lro_inprogress.json", AZ_LRO_RUNNING},
-	           {"lro_succeeded.json", AZ_LRO_SUCCEEDED},
-	           {"lro_failed.json", AZ_LRO_FAILED}};
+		   {"lro_succeeded.json", AZ_LRO_SUCCEEDED},
+		   {"lro_failed.json", AZ_LRO_FAILED}};
 	char code[96], msg[400], perm[96];
 	enum az_lro st;
 	mg_err e = {""};
@@ -386,20 +386,20 @@ static void test_lro_and_errors(void **state)
 		struct az_err err = {.status = errs[i].status};
 		char *x = slurp(errs[i].file, &len);
 		assert_int_equal(az_parse_error(x, len, err.code, sizeof(err.code), err.message,
-		                                sizeof(err.message)),
-		                 0);
+						sizeof(err.message)),
+				 0);
 		if (errs[i].code)
 			assert_string_equal(err.code, errs[i].code);
 		if (az_err_kind(&err, perm, sizeof(perm)) != errs[i].kind)
 			fail_msg("%s: kind %s", errs[i].file,
-			         cloud_err_kind_name(az_err_kind(&err, perm, sizeof(perm))));
+				 cloud_err_kind_name(az_err_kind(&err, perm, sizeof(perm))));
 		if (errs[i].kind == CLOUD_ERR_UNAUTHORIZED && errs[i].status == 403)
 			assert_string_equal(perm, "Microsoft.Network/routeTables/routes/write");
 		free(x);
 	}
 	assert_int_equal(az_parse_error("<html>", 6, code, sizeof(code), msg, sizeof(msg)), -1);
 	assert_int_equal(az_parse_error("{\"error\":{}}", 12, code, sizeof(code), msg, sizeof(msg)),
-	                 -1);
+			 -1);
 	/* an injected action name is not taken as a permission */
 	assert_false(az_denied_action("perform action 'a b; rm' over", perm, sizeof(perm)));
 	assert_false(az_denied_action("perform action '", perm, sizeof(perm)));
@@ -443,8 +443,8 @@ static void test_names(void **state)
 	assert_false(az_valid_name(longname));
 	char part[64];
 	assert_int_equal(az_rid_part("/subscriptions/S/resourceGroups/rg/providers/x",
-	                             "resourcegroups", part, sizeof(part)),
-	                 0);
+				     "resourcegroups", part, sizeof(part)),
+			 0);
 	assert_string_equal(part, "rg");
 	assert_int_equal(az_rid_part("/subscriptions/S", "resourceGroups", part, sizeof(part)), -1);
 	/* backoff: within [base/2, cap] */
@@ -468,8 +468,8 @@ static void test_classify(void **state)
 	p = cloud_azure_ops.open(&oo, &e);
 	assert_non_null(p);
 	struct cloud_route r = {.target_kind = CLOUD_TARGET_IP,
-	                        .target_id = "198.18.1.10",
-	                        .name = "meshgate-n-1d9d6672-198.51.100.0_24"};
+				.target_id = "198.18.1.10",
+				.name = "meshgate-n-1d9d6672-198.51.100.0_24"};
 	cloud_azure_ops.classify(p, &id, &s, &r, false);
 	assert_int_equal(r.owner, CLOUD_OWNER_OURS);
 	assert_true(r.to_us);

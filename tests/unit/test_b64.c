@@ -17,13 +17,13 @@
 static const struct {
 	const char *plain, *b64, *url;
 } vec[] = {
-	{"", "", ""},
-	{"f", "Zg==", "Zg"},
-	{"fo", "Zm8=", "Zm8"},
-	{"foo", "Zm9v", "Zm9v"},
-	{"foob", "Zm9vYg==", "Zm9vYg"},
-	{"fooba", "Zm9vYmE=", "Zm9vYmE"},
-	{"foobar", "Zm9vYmFy", "Zm9vYmFy"},
+    {"", "", ""},
+    {"f", "Zg==", "Zg"},
+    {"fo", "Zm8=", "Zm8"},
+    {"foo", "Zm9v", "Zm9v"},
+    {"foob", "Zm9vYg==", "Zm9vYg"},
+    {"fooba", "Zm9vYmE=", "Zm9vYmE"},
+    {"foobar", "Zm9vYmFy", "Zm9vYmFy"},
 };
 
 static void test_enc_len(void **state)
@@ -113,20 +113,20 @@ static void test_padding_rules(void **state)
 	(void)state;
 	uint8_t d[16];
 	static const char *const bad_std[] = {
-		"Zg",	    /* padding required */
-		"Zg=",	    /* short padding */
-		"Zm8",	    "Z",     "Zg===",	"====",	  "=Zg=",     "Z=g=", "Zm=v",
-		"Zg==Zg==", /* padding in the middle */
-		"Zm9v=",    "Zm9vY", "Zm9vYg=", "Zg== ",  " Zg==",    "Zm9v\n", "Zm 9v",
-		"Zm9vYmFy\r\n",
+	    "Zg",  /* padding required */
+	    "Zg=", /* short padding */
+	    "Zm8",   "Z",      "Zg===",   "====",
+	    "=Zg=",  "Z=g=",   "Zm=v",    "Zg==Zg==", /* padding in the middle */
+	    "Zm9v=", "Zm9vY",  "Zm9vYg=", "Zg== ",
+	    " Zg==", "Zm9v\n", "Zm 9v",   "Zm9vYmFy\r\n",
 	};
 	for (size_t i = 0; i < sizeof(bad_std) / sizeof(bad_std[0]); i++)
 		if (b64_decode(bad_std[i], d, sizeof(d)) != -1)
 			fail_msg("b64_decode accepted \"%s\"", bad_std[i]);
 	static const char *const bad_url[] = {
-		"Zg==",	 /* padding is not allowed in the url form */
-		"Zg=",	 "Zm8=", "Z",	 "Zm9vY", /* length 1 mod 4 */
-		"Zg ",	 " Zg",	 "Zm\n", "Zm9v!", "Zm9v.", "Zm9v*", "Zm:v",
+	    "Zg==",                          /* padding is not allowed in the url form */
+	    "Zg=",  "Zm8=", "Z",    "Zm9vY", /* length 1 mod 4 */
+	    "Zg ",  " Zg",  "Zm\n", "Zm9v!", "Zm9v.", "Zm9v*", "Zm:v",
 	};
 	for (size_t i = 0; i < sizeof(bad_url) / sizeof(bad_url[0]); i++)
 		if (b64url_decode(bad_url[i], d, sizeof(d)) != -1)
@@ -206,11 +206,15 @@ static void test_large(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_enc_len),	     cmocka_unit_test(test_rfc4648_std),
-		cmocka_unit_test(test_rfc4648_url),   cmocka_unit_test(test_alphabets),
-		cmocka_unit_test(test_all_bytes_roundtrip), cmocka_unit_test(test_padding_rules),
-		cmocka_unit_test(test_bad_alphabet), cmocka_unit_test(test_buffer_limits),
-		cmocka_unit_test(test_large),
+	    cmocka_unit_test(test_enc_len),
+	    cmocka_unit_test(test_rfc4648_std),
+	    cmocka_unit_test(test_rfc4648_url),
+	    cmocka_unit_test(test_alphabets),
+	    cmocka_unit_test(test_all_bytes_roundtrip),
+	    cmocka_unit_test(test_padding_rules),
+	    cmocka_unit_test(test_bad_alphabet),
+	    cmocka_unit_test(test_buffer_limits),
+	    cmocka_unit_test(test_large),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,14 +12,13 @@
 
 #include "cidr.h"
 
-#define assert_contains(hay, needle)                                                      \
-	do {                                                                              \
-		if (!strstr((hay), (needle)))                                             \
-			fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));      \
+#define assert_contains(hay, needle)                                                               \
+	do {                                                                                       \
+		if (!strstr((hay), (needle)))                                                      \
+			fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));               \
 	} while (0)
 
-static struct cidr P(const char *s)
-{
+static struct cidr P(const char *s) {
 	struct cidr c;
 	mg_err e = {{0}};
 	if (cidr_parse(s, &c, 0, &e) < 0)
@@ -27,8 +26,8 @@ static struct cidr P(const char *s)
 	return c;
 }
 
-static struct cidr PF(const char *s, unsigned flags)
-{
+static struct cidr
+PF(const char *s, unsigned flags) {
 	struct cidr c;
 	mg_err e = {{0}};
 	if (cidr_parse(s, &c, flags, &e) < 0)
@@ -37,7 +36,8 @@ static struct cidr PF(const char *s, unsigned flags)
 }
 
 /* Expect rejection with `flags`; the message must contain `needle`. */
-static void reject(const char *s, unsigned flags, const char *needle)
+static void
+reject(const char *s, unsigned flags, const char *needle)
 {
 	struct cidr c;
 	mg_err e = {{0}};
@@ -193,16 +193,46 @@ static void test_reject_malformed(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {
-		"010.0.0.0/8",	 "10.0.0.01/32",  "1.2.3/24",	    "1.2.3.4.5/32",
-		"1.2.3.4/33",	 "::/129",	  "/24",	    "10.0.0.0/",
-		"10.0.0.0/08",	 "10.0.0.0/008",  "10.0.0.0/0008",  "10.0.0.0/-1",
-		"10.0.0.0/+8",	 "10.0.0.0/8 ",	  " 10.0.0.0/8",    "10.0.0.0 /8",
-		"10.0.0.0/ 8",	 "10.0.0.0/8/8",  "10.0.0.0//8",    "256.0.0.0/8",
-		"1.2.3.-4/32",	 "0x0a.0.0.0/8",  "10.0.0.0/999",   "10.0.0.0/1e1",
-		"10.0.0.0\t/8",	 "10.0.0.0/8\n",  "2001:db8:::/48", "2001:db8::g/128",
-		"fe80::1%eth0/64", "1::2::3/128", "::ffff:010.0.0.1/128", "[::1]/128",
-		"10.0.0.0/8,",	 "a.b.c.d/8",	  "10.0.0.0/0x8",   ".10.0.0.0/8",
-		"10.0.0.0./8",	 "/",		  "//",		    "::/",
+	    "010.0.0.0/8",
+	    "10.0.0.01/32",
+	    "1.2.3/24",
+	    "1.2.3.4.5/32",
+	    "1.2.3.4/33",
+	    "::/129",
+	    "/24",
+	    "10.0.0.0/",
+	    "10.0.0.0/08",
+	    "10.0.0.0/008",
+	    "10.0.0.0/0008",
+	    "10.0.0.0/-1",
+	    "10.0.0.0/+8",
+	    "10.0.0.0/8 ",
+	    " 10.0.0.0/8",
+	    "10.0.0.0 /8",
+	    "10.0.0.0/ 8",
+	    "10.0.0.0/8/8",
+	    "10.0.0.0//8",
+	    "256.0.0.0/8",
+	    "1.2.3.-4/32",
+	    "0x0a.0.0.0/8",
+	    "10.0.0.0/999",
+	    "10.0.0.0/1e1",
+	    "10.0.0.0\t/8",
+	    "10.0.0.0/8\n",
+	    "2001:db8:::/48",
+	    "2001:db8::g/128",
+	    "fe80::1%eth0/64",
+	    "1::2::3/128",
+	    "::ffff:010.0.0.1/128",
+	    "[::1]/128",
+	    "10.0.0.0/8,",
+	    "a.b.c.d/8",
+	    "10.0.0.0/0x8",
+	    ".10.0.0.0/8",
+	    "10.0.0.0./8",
+	    "/",
+	    "//",
+	    "::/",
 	};
 	for (size_t i = 0; i < MG_ARRAY_SIZE(bad); i++) {
 		for (unsigned flags = 0; flags < 4; flags++)
@@ -369,11 +399,11 @@ static void test_overlaps(void **state)
 static void test_cmp_and_sort_unique(void **state)
 {
 	(void)state;
-	const char *in[] = {"10.0.0.0/16", "::/0",	   "10.0.0.0/8",  "192.168.0.0/16",
-			    "10.0.0.0/8",  "2001:db8::/32", "0.0.0.0/0",   "10.0.0.0/16",
-			    "::/0",	   "9.0.0.0/8",	    "2001:db8::/32"};
-	const char *want[] = {"0.0.0.0/0",	"9.0.0.0/8", "10.0.0.0/8", "10.0.0.0/16",
-			      "192.168.0.0/16", "::/0",	     "2001:db8::/32"};
+	const char *in[] = {"10.0.0.0/16", "::/0",          "10.0.0.0/8",   "192.168.0.0/16",
+			    "10.0.0.0/8",  "2001:db8::/32", "0.0.0.0/0",    "10.0.0.0/16",
+			    "::/0",        "9.0.0.0/8",     "2001:db8::/32"};
+	const char *want[] = {"0.0.0.0/0",      "9.0.0.0/8", "10.0.0.0/8",   "10.0.0.0/16",
+			      "192.168.0.0/16", "::/0",      "2001:db8::/32"};
 	struct cidr v[MG_ARRAY_SIZE(in)];
 	char buf[CIDR_STRLEN];
 
@@ -424,22 +454,22 @@ static void test_roundtrip_many(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_v4_basic),
-		cmocka_unit_test(test_v4_edges),
-		cmocka_unit_test(test_v6_edges),
-		cmocka_unit_test(test_host_bits),
-		cmocka_unit_test(test_mask),
-		cmocka_unit_test(test_bare),
-		cmocka_unit_test(test_reject_malformed),
-		cmocka_unit_test(test_long_input),
-		cmocka_unit_test(test_v4_mapped),
-		cmocka_unit_test(test_addr_parse),
-		cmocka_unit_test(test_format_addr),
-		cmocka_unit_test(test_contains),
-		cmocka_unit_test(test_contains_addr),
-		cmocka_unit_test(test_overlaps),
-		cmocka_unit_test(test_cmp_and_sort_unique),
-		cmocka_unit_test(test_roundtrip_many),
+	    cmocka_unit_test(test_v4_basic),
+	    cmocka_unit_test(test_v4_edges),
+	    cmocka_unit_test(test_v6_edges),
+	    cmocka_unit_test(test_host_bits),
+	    cmocka_unit_test(test_mask),
+	    cmocka_unit_test(test_bare),
+	    cmocka_unit_test(test_reject_malformed),
+	    cmocka_unit_test(test_long_input),
+	    cmocka_unit_test(test_v4_mapped),
+	    cmocka_unit_test(test_addr_parse),
+	    cmocka_unit_test(test_format_addr),
+	    cmocka_unit_test(test_contains),
+	    cmocka_unit_test(test_contains_addr),
+	    cmocka_unit_test(test_overlaps),
+	    cmocka_unit_test(test_cmp_and_sort_unique),
+	    cmocka_unit_test(test_roundtrip_many),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,14 +40,14 @@ struct cloud_provider {
 	bool may_write;
 };
 
-static struct cidr P(const char *s)
-{
+static struct cidr P(const char *s) {
 	struct cidr c;
 	assert_int_equal(cidr_parse(s, &c, 0, NULL), 0);
 	return c;
 }
 
-static struct froute *ffind(struct ftable *t, const struct cidr *d)
+static struct froute *
+ffind(struct ftable *t, const struct cidr *d)
 {
 	for (size_t i = 0; i < t->n; i++)
 		if (cidr_equal(&t->r[i].dst, d))
@@ -63,9 +63,8 @@ static struct ftable *ftab(struct cloud_provider *p, const char *id)
 	return NULL;
 }
 
-static int f_list(struct cloud_provider *p, const struct cloud_identity *id,
-		  const char *const *ids, size_t n_ids, struct cloud_scopes *out,
-		  struct cloud_err *ce)
+static int f_list(struct cloud_provider *p, const struct cloud_identity *id, const char *const *ids,
+		  size_t n_ids, struct cloud_scopes *out, struct cloud_err *ce)
 {
 	(void)id;
 	p->lists++;
@@ -98,8 +97,9 @@ static int f_list(struct cloud_provider *p, const struct cloud_identity *id,
 				snprintf(r->target_id, sizeof(r->target_id), "eni-deleted");
 			} else {
 				r->state = CLOUD_ROUTE_ACTIVE;
-				r->target_kind = !strncmp(f->target, "eni-", 4) ? CLOUD_TARGET_NIC
-										 : CLOUD_TARGET_GATEWAY;
+				r->target_kind = !strncmp(f->target, "eni-", 4)
+						     ? CLOUD_TARGET_NIC
+						     : CLOUD_TARGET_GATEWAY;
 				snprintf(r->target_id, sizeof(r->target_id), "%s", f->target);
 				if (r->target_kind == CLOUD_TARGET_NIC)
 					snprintf(r->nic_id, sizeof(r->nic_id), "%s", f->target);
@@ -142,7 +142,8 @@ static void f_item(struct cloud_provider *p, const struct cloud_identity *id, st
 	}
 	if (p->fail_next) {
 		p->fail_next--;
-		cloud_err_set(&it->res, CLOUD_ERR_THROTTLED, NULL, "RequestLimitExceeded (injected)");
+		cloud_err_set(&it->res, CLOUD_ERR_THROTTLED, NULL,
+			      "RequestLimitExceeded (injected)");
 		return;
 	}
 	if (p->always_precondition) {
@@ -203,10 +204,10 @@ static int f_apply(struct cloud_provider *p, const struct cloud_identity *id,
 }
 
 static const struct cloud_provider_ops fake = {
-	.name = "fake",
-	.list_scopes = f_list,
-	.classify = f_classify,
-	.apply_plan = f_apply,
+    .name = "fake",
+    .list_scopes = f_list,
+    .classify = f_classify,
+    .apply_plan = f_apply,
 };
 
 static struct froute *add_route(struct cloud_provider *p, int t, const char *dst,
@@ -242,8 +243,15 @@ static int run(struct cloud_provider *p, const struct cloud_identity *id, const 
 	       struct crec_owned_list *own, struct crec_report *rep)
 {
 	struct crec_in in = {
-		.ops = &fake, .p = p, .id = id, .me = &me, .scope_ids = scope,
-		.n_scope_ids = n_scope, .desired = want, .n_desired = nw, .takeover = takeover,
+	    .ops = &fake,
+	    .p = p,
+	    .id = id,
+	    .me = &me,
+	    .scope_ids = scope,
+	    .n_scope_ids = n_scope,
+	    .desired = want,
+	    .n_desired = nw,
+	    .takeover = takeover,
 	};
 	return crec_run(&in, own, rep, NULL);
 }
@@ -264,7 +272,7 @@ static void test_create_then_steady(void **state)
 
 	setup_vpc(&p, &id);
 	assert_int_equal(run(&p, &id, NULL, 0, want, 3, false, &own, &rep), 0);
-	assert_int_equal(rep.creates, 4); /* 2 destinations x 2 tables */
+	assert_int_equal(rep.creates, 4);       /* 2 destinations x 2 tables */
 	assert_int_equal(rep.skipped_local, 1); /* 10.0.5.0/24 is inside the VPC */
 	assert_int_equal(own.n, 4);
 	assert_int_equal(rep.scopes[0].owned, 2);
@@ -339,7 +347,7 @@ static void test_conflict_and_blackhole(void **state)
 	assert_non_null(strstr(rep.scopes[0].conflict, "192.0.2.0/24"));
 	assert_non_null(strstr(rep.scopes[0].conflict, "eni-other"));
 	assert_string_equal(ffind(&p.t[0], &want[1])->target, "eni-other"); /* untouched */
-	assert_int_equal(rep.replaces, 1); /* the blackhole */
+	assert_int_equal(rep.replaces, 1);                                  /* the blackhole */
 	assert_string_equal(ffind(&p.t[1], &want[0])->target, "eni-us");
 	crec_report_free(&rep);
 
@@ -451,8 +459,13 @@ static void test_fenced(void **state)
 	(void)state;
 
 	setup_vpc(&p, &id);
-	struct crec_in in = {.ops = &fake, .p = &p, .id = &id, .me = &me, .desired = want,
-			     .n_desired = 1, .hooks = &h};
+	struct crec_in in = {.ops = &fake,
+			     .p = &p,
+			     .id = &id,
+			     .me = &me,
+			     .desired = want,
+			     .n_desired = 1,
+			     .hooks = &h};
 	assert_int_equal(crec_run(&in, &own, &rep, NULL), 0);
 	assert_true(rep.aborted);
 	assert_int_equal(mutations(&p), 0);
@@ -533,14 +546,14 @@ static void test_list_error(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_create_then_steady),
-		cmocka_unit_test(test_remove_unwanted_only_ours),
-		cmocka_unit_test(test_conflict_and_blackhole),
-		cmocka_unit_test(test_scope_and_errors),
-		cmocka_unit_test(test_replan_on_precondition),
-		cmocka_unit_test(test_fenced),
-		cmocka_unit_test(test_markers),
-		cmocka_unit_test(test_list_error),
+	    cmocka_unit_test(test_create_then_steady),
+	    cmocka_unit_test(test_remove_unwanted_only_ours),
+	    cmocka_unit_test(test_conflict_and_blackhole),
+	    cmocka_unit_test(test_scope_and_errors),
+	    cmocka_unit_test(test_replan_on_precondition),
+	    cmocka_unit_test(test_fenced),
+	    cmocka_unit_test(test_markers),
+	    cmocka_unit_test(test_list_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,38 +13,38 @@
 
 #include "config.h"
 
-#define assert_contains(hay, needle)                                                      \
-	do {                                                                              \
-		if (!strstr((hay), (needle)))                                             \
-			fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));      \
+#define assert_contains(hay, needle)                                                               \
+	do {                                                                                       \
+		if (!strstr((hay), (needle)))                                                      \
+			fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));               \
 	} while (0)
 
 #define HUB_KEY "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo="
 
 /* The example document of CONTROLLER-API.md, with a real key. */
 static const char full_doc[] =
-	"{\n"
-	"  \"version\": 7,\n"
-	"  \"device\": {\"id\": \"c-3f2a\", \"name\": \"HQ Network connector\"},\n"
-	"  \"tunnel\": {\n"
-	"    \"address\": \"100.96.0.100/11\", \"mtu\": 1420, \"keepalive\": 25,\n"
-	"    \"hub\": {\"public_key\": \"" HUB_KEY "\", \"endpoint\": \"hub.example.net:51820\"}\n"
-	"  },\n"
-	"  \"routes\": [\"100.96.0.0/11\", \"192.168.0.0/22\"],\n"
-	"  \"advertised\": [\"10.0.0.0/18\"],\n"
-	"  \"nat\": {\"enabled\": true, \"exclude\": [\"10.10.0.0/16\"]},\n"
-	"  \"access\": [\n"
-	"    {\"cidr\": \"10.0.0.0/18\", \"mode\": \"full\"},\n"
-	"    {\"cidr\": \"10.0.64.0/24\", \"mode\": \"ports\", \"ports\": [\"tcp/443\", \"tcp/22\"]}\n"
-	"  ],\n"
-	"  \"egress\": false,\n"
-	"  \"cloud\": {\"manage_routes\": true, \"destinations\": [\"100.96.0.0/11\", "
-	"\"192.168.0.0/22\"]}\n"
-	"}\n";
+    "{\n"
+    "  \"version\": 7,\n"
+    "  \"device\": {\"id\": \"c-3f2a\", \"name\": \"HQ Network connector\"},\n"
+    "  \"tunnel\": {\n"
+    "    \"address\": \"100.96.0.100/11\", \"mtu\": 1420, \"keepalive\": 25,\n"
+    "    \"hub\": {\"public_key\": \"" HUB_KEY "\", \"endpoint\": \"hub.example.net:51820\"}\n"
+    "  },\n"
+    "  \"routes\": [\"100.96.0.0/11\", \"192.168.0.0/22\"],\n"
+    "  \"advertised\": [\"10.0.0.0/18\"],\n"
+    "  \"nat\": {\"enabled\": true, \"exclude\": [\"10.10.0.0/16\"]},\n"
+    "  \"access\": [\n"
+    "    {\"cidr\": \"10.0.0.0/18\", \"mode\": \"full\"},\n"
+    "    {\"cidr\": \"10.0.64.0/24\", \"mode\": \"ports\", \"ports\": [\"tcp/443\", \"tcp/22\"]}\n"
+    "  ],\n"
+    "  \"egress\": false,\n"
+    "  \"cloud\": {\"manage_routes\": true, \"destinations\": [\"100.96.0.0/11\", "
+    "\"192.168.0.0/22\"]}\n"
+    "}\n";
 
 static const char min_doc[] =
-	"{\"version\":1,\"tunnel\":{\"address\":\"100.96.0.2/11\",\"hub\":{\"public_key\":\"" HUB_KEY
-	"\",\"endpoint\":\"192.0.2.1:51820\"}}}";
+    "{\"version\":1,\"tunnel\":{\"address\":\"100.96.0.2/11\",\"hub\":{\"public_key\":\"" HUB_KEY
+    "\",\"endpoint\":\"192.0.2.1:51820\"}}}";
 
 static void parse_ok(const char *doc, struct mg_config *c)
 {
@@ -166,14 +166,14 @@ static void test_ipv6_and_extras(void **state)
 	(void)state;
 	struct mg_config c;
 	const char *doc =
-		"{\"version\":9007199254740991,\"tunnel\":{\"address\":\"fd00:6d67::5/64\","
-		"\"mtu\":1280,\"keepalive\":0,\"hub\":{\"public_key\":\"" HUB_KEY
-		"\",\"endpoint\":\"[2001:db8::1]:51820\"}},"
-		"\"routes\":[\"fd00:6d67::/64\",\"2001:db8:1::/48\",\"10.0.0.0/8\",\"10.0.0.0/8\"],"
-		"\"access\":[{\"cidr\":\"2001:db8:2::/48\",\"mode\":\"deny\"},"
-		"{\"cidr\":\"192.0.2.0/24\",\"mode\":\"ports\",\"ports\":[\"udp/5000-5100\","
-		"\"tcp/1-65535\"]},{\"cidr\":\"198.51.100.0/24\",\"mode\":\"full\",\"ports\":[]}],"
-		"\"egress\":true,\"nat\":{\"enabled\":false,\"exclude\":[]},\"cloud\":{}}";
+	    "{\"version\":9007199254740991,\"tunnel\":{\"address\":\"fd00:6d67::5/64\","
+	    "\"mtu\":1280,\"keepalive\":0,\"hub\":{\"public_key\":\"" HUB_KEY
+	    "\",\"endpoint\":\"[2001:db8::1]:51820\"}},"
+	    "\"routes\":[\"fd00:6d67::/64\",\"2001:db8:1::/48\",\"10.0.0.0/8\",\"10.0.0.0/8\"],"
+	    "\"access\":[{\"cidr\":\"2001:db8:2::/48\",\"mode\":\"deny\"},"
+	    "{\"cidr\":\"192.0.2.0/24\",\"mode\":\"ports\",\"ports\":[\"udp/5000-5100\","
+	    "\"tcp/1-65535\"]},{\"cidr\":\"198.51.100.0/24\",\"mode\":\"full\",\"ports\":[]}],"
+	    "\"egress\":true,\"nat\":{\"enabled\":false,\"exclude\":[]},\"cloud\":{}}";
 	parse_ok(doc, &c);
 	assert_int_equal(c.version, 9007199254740991LL);
 	fmt(&c.tunnel.address, "fd00:6d67::5/64");
@@ -226,11 +226,13 @@ static void test_version_and_types(void **state)
 	variant_bad("\"id\": \"c-3f2a\"", "\"id\": 3", "\"id\" must be a string");
 	variant_bad("\"routes\": [\"100.96.0.0/11\", \"192.168.0.0/22\"]",
 		    "\"routes\": \"100.96.0.0/11\"", "\"routes\" must be an array");
-	variant_bad("\"routes\": [\"100.96.0.0/11\"", "\"routes\": [1006", "\"routes\"[0] must be a string");
+	variant_bad("\"routes\": [\"100.96.0.0/11\"", "\"routes\": [1006",
+		    "\"routes\"[0] must be a string");
 	variant_bad("[\"10.0.0.0/18\"],", "{},", "\"advertised\" must be an array");
 	variant_bad("{\"enabled\": true, \"exclude\": [\"10.10.0.0/16\"]}", "true",
 		    "\"nat\" must be an object");
-	variant_bad("\"enabled\": true", "\"enabled\": \"yes\"", "\"enabled\" must be true or false");
+	variant_bad("\"enabled\": true", "\"enabled\": \"yes\"",
+		    "\"enabled\" must be true or false");
 	variant_bad("\"egress\": false", "\"egress\": 0", "\"egress\" must be true or false");
 	min_bad("\"access\": {}", "\"access\" must be an array");
 	variant_bad("{\"cidr\": \"10.0.0.0/18\", \"mode\": \"full\"}", "\"10.0.0.0/18\"",
@@ -257,7 +259,8 @@ static void test_tunnel(void **state)
 	variant_bad("\"mtu\": 1420", "\"mtu\": 1279", "\"mtu\" must be between 1280 and 9000");
 	variant_bad("\"mtu\": 1420", "\"mtu\": 9001", "\"mtu\" must be between 1280 and 9000");
 	variant_bad("\"mtu\": 1420", "\"mtu\": 0", "\"mtu\" must be between 1280 and 9000");
-	variant_bad("\"keepalive\": 25", "\"keepalive\": -1", "\"keepalive\" must be between 0 and 3600");
+	variant_bad("\"keepalive\": 25", "\"keepalive\": -1",
+		    "\"keepalive\" must be between 0 and 3600");
 	variant_bad("\"keepalive\": 25", "\"keepalive\": 3601", "\"keepalive\" must be between");
 	variant_bad("\"hub\": {", "\"hib\": {", "\"hub\" is required");
 	/* hub key */
@@ -267,28 +270,37 @@ static void test_tunnel(void **state)
 	variant_bad(HUB_KEY, "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo=",
 		    "tunnel.hub.public_key is not a base64 WireGuard key");
 	variant_bad(HUB_KEY, "AAAA", "tunnel.hub.public_key is not a base64 WireGuard key");
-	variant_bad(HUB_KEY,
-		    "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a",
+	variant_bad(HUB_KEY, "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a",
 		    "tunnel.hub.public_key is not a base64 WireGuard key");
-	variant_bad(HUB_KEY,
-		    "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a00",
+	variant_bad(HUB_KEY, "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a00",
 		    "\"public_key\" is longer than");
 	/* hub endpoint */
 	variant_bad(", \"endpoint\": \"hub.example.net:51820\"", "", "\"endpoint\" is required");
 	static const char *const bad_ep[] = {
-		"hub.example.net",	 "hub.example.net:",	  "hub.example.net:0",
-		"hub.example.net:65536", "hub.example.net:51820x", ":51820",
-		"hub.example.net: 51820", "hub.example.net:-1",	   "2001:db8::1:51820",
-		"[2001:db8::1]",	 "[2001:db8::1]51820",	  "[]:51820",
-		"hub_example.net:51820", "hub example.net:51820", "hub.example.net:+51820",
-		"[not-an-address]:51820", "[192.0.2.1]:51820",	  "[2001:db8::1:51820",
-		"hub.example.net:99999999999999999999",
+	    "hub.example.net",
+	    "hub.example.net:",
+	    "hub.example.net:0",
+	    "hub.example.net:65536",
+	    "hub.example.net:51820x",
+	    ":51820",
+	    "hub.example.net: 51820",
+	    "hub.example.net:-1",
+	    "2001:db8::1:51820",
+	    "[2001:db8::1]",
+	    "[2001:db8::1]51820",
+	    "[]:51820",
+	    "hub_example.net:51820",
+	    "hub example.net:51820",
+	    "hub.example.net:+51820",
+	    "[not-an-address]:51820",
+	    "[192.0.2.1]:51820",
+	    "[2001:db8::1:51820",
+	    "hub.example.net:99999999999999999999",
 	};
 	char to[128];
 	for (size_t i = 0; i < MG_ARRAY_SIZE(bad_ep); i++) {
 		snprintf(to, sizeof(to), "\"endpoint\": \"%s\"", bad_ep[i]);
-		variant_bad("\"endpoint\": \"hub.example.net:51820\"", to,
-			    "tunnel.hub.endpoint");
+		variant_bad("\"endpoint\": \"hub.example.net:51820\"", to, "tunnel.hub.endpoint");
 	}
 	variant_bad("\"endpoint\": \"hub.example.net:51820\"", "\"endpoint\": 51820",
 		    "\"endpoint\" must be a string");
@@ -306,8 +318,10 @@ static void test_bad_cidrs(void **state)
 	variant_bad("\"10.0.0.0/18\"]", "\"10.0.0.0/18\", \"bogus\"]", "\"advertised\"[1]");
 	variant_bad("\"10.10.0.0/16\"", "\"10.10.0.0/16/\"", "\"nat.exclude\"[0]");
 	variant_bad("\"10.10.0.0/16\"", "\"10.10.0.1/16\"", "\"nat.exclude\"[0]");
-	variant_bad("\"10.10.0.0/16\"", "\"10.10.0.0/16\", 7", "\"nat.exclude\"[1] must be a string");
-	variant_bad("{\"cidr\": \"10.0.0.0/18\"", "{\"cidr\": \"10.0.0.0/\"", "\"access\"[0]: \"10.0.0.0/\": bad prefix length");
+	variant_bad("\"10.10.0.0/16\"", "\"10.10.0.0/16\", 7",
+		    "\"nat.exclude\"[1] must be a string");
+	variant_bad("{\"cidr\": \"10.0.0.0/18\"", "{\"cidr\": \"10.0.0.0/\"",
+		    "\"access\"[0]: \"10.0.0.0/\": bad prefix length");
 	variant_bad("{\"cidr\": \"10.0.0.0/18\"", "{\"cidr\": \"10.0.0.1/18\"", "host bits");
 	variant_bad("{\"cidr\": \"10.0.0.0/18\", ", "{", "\"access\"[0]: \"cidr\" is required");
 	variant_bad("\"destinations\": [\"100.96.0.0/11\"", "\"destinations\": [\"100.96.0.0/10\"",
@@ -322,7 +336,8 @@ static void test_access(void **state)
 	variant_bad("\"mode\": \"full\"", "\"mode\": \"allow\"",
 		    "\"access\"[0]: mode \"allow\" is not full, ports or deny");
 	variant_bad("\"mode\": \"full\"", "\"mode\": \"FULL\"", "is not full, ports or deny");
-	variant_bad("\"mode\": \"full\"", "\"mode\": 1", "\"access\"[0]: \"mode\" must be a string");
+	variant_bad("\"mode\": \"full\"", "\"mode\": 1",
+		    "\"access\"[0]: \"mode\" must be a string");
 	variant_bad(", \"mode\": \"full\"", "", "\"access\"[0]: \"mode\" is required");
 	variant_bad("\"mode\": \"full\"", "\"mode\": \"full\", \"ports\": [\"tcp/22\"]",
 		    "\"access\"[0]: \"ports\" only goes with mode \"ports\"");
@@ -332,32 +347,33 @@ static void test_access(void **state)
 		    "\"access\"[1]: mode \"ports\" needs a non-empty \"ports\" list");
 	variant_bad("[\"tcp/443\", \"tcp/22\"]", "[]", "needs a non-empty \"ports\" list");
 	variant_bad("[\"tcp/443\", \"tcp/22\"]", "\"tcp/443\"", "\"ports\" must be an array");
-	variant_bad("[\"tcp/443\", \"tcp/22\"]", "[443]", "\"access\"[1].ports: entries must be strings");
+	variant_bad("[\"tcp/443\", \"tcp/22\"]", "[443]",
+		    "\"access\"[1].ports: entries must be strings");
 	static const struct {
 		const char *port, *needle;
 	} bad_ports[] = {
-		{"tcp443", "must look like tcp/443"},
-		{"icmp/1", "protocol must be tcp or udp"},
-		{"TCP/443", "protocol must be tcp or udp"},
-		{"/443", "protocol must be tcp or udp"},
-		{"toolongproto/1", "must look like"},
-		{"tcp/", "bad port number"},
-		{"tcp/x", "bad port number"},
-		{"tcp/ 443", "bad port number"},
-		{"tcp/-1", "bad port number"},
-		{"tcp/0", "ports are 1-65535"},
-		{"tcp/65536", "ports are 1-65535"},
-		{"tcp/99999999999999999999", "ports are 1-65535"},
-		{"tcp/443 ", "ports are 1-65535"},
-		{"tcp/443x", "ports are 1-65535"},
-		{"udp/5000-", "bad port range"},
-		{"udp/5000-x", "bad port range"},
-		{"udp/5000-+5100", "bad port range"},
-		{"udp/5100-5000", "ranges low-high"},
-		{"udp/5000-65536", "ports are 1-65535"},
-		{"udp/0-5", "ports are 1-65535"},
-		{"udp/1-2-3", "ports are 1-65535"},
-		{"", "must look like"},
+	    {"tcp443", "must look like tcp/443"},
+	    {"icmp/1", "protocol must be tcp or udp"},
+	    {"TCP/443", "protocol must be tcp or udp"},
+	    {"/443", "protocol must be tcp or udp"},
+	    {"toolongproto/1", "must look like"},
+	    {"tcp/", "bad port number"},
+	    {"tcp/x", "bad port number"},
+	    {"tcp/ 443", "bad port number"},
+	    {"tcp/-1", "bad port number"},
+	    {"tcp/0", "ports are 1-65535"},
+	    {"tcp/65536", "ports are 1-65535"},
+	    {"tcp/99999999999999999999", "ports are 1-65535"},
+	    {"tcp/443 ", "ports are 1-65535"},
+	    {"tcp/443x", "ports are 1-65535"},
+	    {"udp/5000-", "bad port range"},
+	    {"udp/5000-x", "bad port range"},
+	    {"udp/5000-+5100", "bad port range"},
+	    {"udp/5100-5000", "ranges low-high"},
+	    {"udp/5000-65536", "ports are 1-65535"},
+	    {"udp/0-5", "ports are 1-65535"},
+	    {"udp/1-2-3", "ports are 1-65535"},
+	    {"", "must look like"},
 	};
 	char to[128];
 	for (size_t i = 0; i < MG_ARRAY_SIZE(bad_ports); i++) {
@@ -366,7 +382,8 @@ static void test_access(void **state)
 		variant_bad("[\"tcp/443\", \"tcp/22\"]", to, "\"access\"[1]");
 	}
 	/* the same network twice, even spelled differently */
-	variant_bad("\"10.0.64.0/24\"", "\"10.0.0.0/18\"", "\"access\": 10.0.0.0/18 is listed twice");
+	variant_bad("\"10.0.64.0/24\"", "\"10.0.0.0/18\"",
+		    "\"access\": 10.0.0.0/18 is listed twice");
 	variant_bad("{\"cidr\": \"10.0.0.0/18\", \"mode\": \"full\"}",
 		    "{\"cidr\": \"2001:db8::/32\", \"mode\": \"full\"}, "
 		    "{\"cidr\": \"2001:0db8::/32\", \"mode\": \"deny\"}",
@@ -425,7 +442,8 @@ static void test_split_endpoint(void **state)
 	(void)state;
 	char host[CONFIG_ENDPOINT_MAX];
 	uint16_t port = 0;
-	assert_int_equal(config_split_endpoint("hub.example.net:51820", host, sizeof(host), &port), 0);
+	assert_int_equal(config_split_endpoint("hub.example.net:51820", host, sizeof(host), &port),
+			 0);
 	assert_string_equal(host, "hub.example.net");
 	assert_int_equal(port, 51820);
 	assert_int_equal(config_split_endpoint("[2001:db8::1]:1", host, sizeof(host), &port), 0);
@@ -555,8 +573,9 @@ static void test_safety(void **state)
 
 	/* tunnel range overlapping the LAN */
 	safety_doc("\"100.96.0.0/11\"", false, "192.0.2.77/24", &c);
-	unsafe(&c, &s, "tunnel address range 192.0.2.0/24 overlaps this host's LAN subnet "
-		       "192.0.2.0/24");
+	unsafe(&c, &s,
+	       "tunnel address range 192.0.2.0/24 overlaps this host's LAN subnet "
+	       "192.0.2.0/24");
 	config_free(&c);
 	safety_doc("", false, "192.0.0.5/8", &c);
 	unsafe(&c, &s, "tunnel address range 192.0.0.0/8 overlaps");
@@ -598,12 +617,18 @@ static void test_safety_route_cap(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_document),	 cmocka_unit_test(test_minimal_defaults),
-		cmocka_unit_test(test_ipv6_and_extras),	 cmocka_unit_test(test_not_a_document),
-		cmocka_unit_test(test_version_and_types), cmocka_unit_test(test_tunnel),
-		cmocka_unit_test(test_bad_cidrs),	 cmocka_unit_test(test_access),
-		cmocka_unit_test(test_limits),		 cmocka_unit_test(test_split_endpoint),
-		cmocka_unit_test(test_safety),		 cmocka_unit_test(test_safety_route_cap),
+	    cmocka_unit_test(test_full_document),
+	    cmocka_unit_test(test_minimal_defaults),
+	    cmocka_unit_test(test_ipv6_and_extras),
+	    cmocka_unit_test(test_not_a_document),
+	    cmocka_unit_test(test_version_and_types),
+	    cmocka_unit_test(test_tunnel),
+	    cmocka_unit_test(test_bad_cidrs),
+	    cmocka_unit_test(test_access),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_split_endpoint),
+	    cmocka_unit_test(test_safety),
+	    cmocka_unit_test(test_safety_route_cap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,10 +13,10 @@
 #include "b64.h"
 #include "connstr.h"
 
-#define assert_contains(hay, needle)                                                      \
-	do {                                                                              \
-		if (!strstr((hay), (needle)))                                             \
-			fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));      \
+#define assert_contains(hay, needle)                                                               \
+	do {                                                                                       \
+		if (!strstr((hay), (needle)))                                                      \
+			fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));               \
 	} while (0)
 
 #define PIN   "sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
@@ -37,7 +37,8 @@ static struct connstr good(void)
 static void wrap(const char *json, char *out, size_t outlen)
 {
 	memcpy(out, CONNSTR_PREFIX, 4);
-	assert_int_equal(b64url_encode((const uint8_t *)json, strlen(json), out + 4, outlen - 4), 0);
+	assert_int_equal(b64url_encode((const uint8_t *)json, strlen(json), out + 4, outlen - 4),
+			 0);
 }
 
 static void parse_ok(const char *s, struct connstr *c)
@@ -81,7 +82,7 @@ static void test_roundtrip(void **state)
 	assert_string_equal(d.pin, PIN);
 
 	/* IPv6 literal, no port, trailing slash, and the smallest/largest tokens */
-	const char *urls[] = {"https://[2001:db8::1]:443", "https://ctl", "https://10.0.0.1/",
+	const char *urls[] = {"https://[2001:db8::1]:443", "https://ctl",     "https://10.0.0.1/",
 			      "https://a-b.c-d.example:1", "https://h:65535", "https://[::1]"};
 	for (size_t i = 0; i < MG_ARRAY_SIZE(urls); i++) {
 		c = good();
@@ -186,9 +187,11 @@ static void test_fields(void **state)
 	json_bad("{\"url\":\"" URL "\",\"tokn\":\"" TOKEN "\",\"pin\":\"" PIN "\"}",
 		 "unknown field \"tokn\"");
 	/* wrong types */
-	json_bad("{\"url\":1,\"token\":\"" TOKEN "\",\"pin\":\"" PIN "\"}", "\"url\" must be a string");
+	json_bad("{\"url\":1,\"token\":\"" TOKEN "\",\"pin\":\"" PIN "\"}",
+		 "\"url\" must be a string");
 	json_bad("{\"url\":\"" URL "\",\"token\":[],\"pin\":\"" PIN "\"}", "must be a string");
-	json_bad("{\"url\":\"" URL "\",\"token\":\"" TOKEN "\",\"pin\":null}", "\"pin\" is required");
+	json_bad("{\"url\":\"" URL "\",\"token\":\"" TOKEN "\",\"pin\":null}",
+		 "\"pin\" is required");
 }
 
 static void url_bad(const char *url, const char *needle)
@@ -332,10 +335,10 @@ static void test_format_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_whitespace),
-		cmocka_unit_test(test_garbage),	  cmocka_unit_test(test_fields),
-		cmocka_unit_test(test_url),	  cmocka_unit_test(test_token),
-		cmocka_unit_test(test_pin),	  cmocka_unit_test(test_format_errors),
+	    cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_whitespace),
+	    cmocka_unit_test(test_garbage),   cmocka_unit_test(test_fields),
+	    cmocka_unit_test(test_url),       cmocka_unit_test(test_token),
+	    cmocka_unit_test(test_pin),       cmocka_unit_test(test_format_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,19 +64,21 @@ static void test_render(void **st)
 
 	(void)st;
 	setup_ctx(&ctx);
-	assert_int_equal(store_add_net(&ctx.store,
-				       net("n-0000000a",
-					   "{\"name\":\"A\",\"subnets\":[\"192.0.2.0/24\"],"
-					   "\"nat\":{\"enabled\":true,\"exclude\":[\"192.0.2.128/25\"]},"
-					   "\"access\":[{\"cidr\":\"192.0.2.0/24\",\"mode\":\"ports\","
-					   "\"ports\":[\"tcp/443\"]}],\"manage_cloud_routes\":true}"),
-				       &e),
-			 0);
-	assert_int_equal(store_add_net(&ctx.store,
-				       net("n-0000000b", "{\"name\":\"B\",\"subnets\":"
-							 "[\"203.0.113.0/24\",\"198.51.100.0/24\"]}"),
-				       &e),
-			 0);
+	assert_int_equal(
+	    store_add_net(&ctx.store,
+			  net("n-0000000a",
+			      "{\"name\":\"A\",\"subnets\":[\"192.0.2.0/24\"],"
+			      "\"nat\":{\"enabled\":true,\"exclude\":[\"192.0.2.128/25\"]},"
+			      "\"access\":[{\"cidr\":\"192.0.2.0/24\",\"mode\":\"ports\","
+			      "\"ports\":[\"tcp/443\"]}],\"manage_cloud_routes\":true}"),
+			  &e),
+	    0);
+	assert_int_equal(
+	    store_add_net(&ctx.store,
+			  net("n-0000000b", "{\"name\":\"B\",\"subnets\":"
+					    "[\"203.0.113.0/24\",\"198.51.100.0/24\"]}"),
+			  &e),
+	    0);
 	a = conn(&ctx.store, "c-0000000a", "n-0000000a");
 	b = conn(&ctx.store, "c-0000000b", "n-0000000b");
 	assert_int_equal(render_refresh(&ctx, &e), 2);
@@ -128,7 +130,7 @@ static void test_render(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_render),
+	    cmocka_unit_test(test_render),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,10 +38,11 @@ static void fill(struct ctl_store *s)
 	struct ctl_connector *c = calloc(1, sizeof(*c));
 	mg_err e = {0};
 
-	assert_int_equal(store_add_net(s, net("n-00000001", "{\"name\":\"A\",\"subnets\":"
-							    "[\"192.0.2.0/24\"],\"access\":[{\"cidr\":"
-							    "\"192.0.2.0/24\",\"mode\":\"ports\","
-							    "\"ports\":[\"tcp/22\",\"udp/1-9\"]}]}"),
+	assert_int_equal(store_add_net(s,
+				       net("n-00000001", "{\"name\":\"A\",\"subnets\":"
+							 "[\"192.0.2.0/24\"],\"access\":[{\"cidr\":"
+							 "\"192.0.2.0/24\",\"mode\":\"ports\","
+							 "\"ports\":[\"tcp/22\",\"udp/1-9\"]}]}"),
 				       &e),
 			 0);
 	strcpy(c->id, "c-00000001");
@@ -84,20 +85,23 @@ static void test_round_trip(void **st)
 static void test_rejects_corrupt(void **st)
 {
 	static const char *bad[] = {
-		"", "{", "[]", "{\"format\":1}",
-		"{\"format\":2,\"mesh_range\":\"100.96.0.0/11\",\"next_address_index\":2,"
-		"\"networks\":[],\"connectors\":[]}",
-		"{\"format\":1,\"mesh_range\":\"10.0.0.0/8\",\"next_address_index\":2,"
-		"\"networks\":[],\"connectors\":[]}",
-		"{\"format\":1,\"mesh_range\":\"100.96.0.0/11\",\"next_address_index\":2,"
-		"\"networks\":[],\"connectors\":[],\"extra\":1}",
-		"{\"format\":1,\"mesh_range\":\"100.96.0.0/11\",\"next_address_index\":2,"
-		"\"networks\":[{\"id\":\"n-00000001\",\"created_at\":1,\"name\":\"a\","
-		"\"subnets\":[\"10.0.0.1/8\"]}],\"connectors\":[]}",
-		"{\"format\":1,\"mesh_range\":\"100.96.0.0/11\",\"next_address_index\":2,"
-		"\"networks\":[{\"id\":\"n-00000001\",\"created_at\":1,\"name\":\"a\","
-		"\"subnets\":[\"10.0.0.0/8\"]},{\"id\":\"n-00000002\",\"created_at\":1,"
-		"\"name\":\"b\",\"subnets\":[\"10.1.0.0/16\"]}],\"connectors\":[]}",
+	    "",
+	    "{",
+	    "[]",
+	    "{\"format\":1}",
+	    "{\"format\":2,\"mesh_range\":\"100.96.0.0/11\",\"next_address_index\":2,"
+	    "\"networks\":[],\"connectors\":[]}",
+	    "{\"format\":1,\"mesh_range\":\"10.0.0.0/8\",\"next_address_index\":2,"
+	    "\"networks\":[],\"connectors\":[]}",
+	    "{\"format\":1,\"mesh_range\":\"100.96.0.0/11\",\"next_address_index\":2,"
+	    "\"networks\":[],\"connectors\":[],\"extra\":1}",
+	    "{\"format\":1,\"mesh_range\":\"100.96.0.0/11\",\"next_address_index\":2,"
+	    "\"networks\":[{\"id\":\"n-00000001\",\"created_at\":1,\"name\":\"a\","
+	    "\"subnets\":[\"10.0.0.1/8\"]}],\"connectors\":[]}",
+	    "{\"format\":1,\"mesh_range\":\"100.96.0.0/11\",\"next_address_index\":2,"
+	    "\"networks\":[{\"id\":\"n-00000001\",\"created_at\":1,\"name\":\"a\","
+	    "\"subnets\":[\"10.0.0.0/8\"]},{\"id\":\"n-00000002\",\"created_at\":1,"
+	    "\"name\":\"b\",\"subnets\":[\"10.1.0.0/16\"]}],\"connectors\":[]}",
 	};
 	struct ctl_store s;
 	struct cidr m;
@@ -157,9 +161,9 @@ static void test_addresses_never_reused(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_rejects_corrupt),
-		cmocka_unit_test(test_addresses_never_reused),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_rejects_corrupt),
+	    cmocka_unit_test(test_addresses_never_reused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -142,23 +142,24 @@ static void test_old_store_loads(void **st)
 static void test_rejects_bad_users(void **st)
 {
 	static const char *bad[] = {
-		/* not an array, not objects, unknown member, malformed id */
-		"\"users\":{}", "\"users\":[1]",
-		"\"users\":[{\"id\":\"u-00000001\",\"name\":\"a\",\"created_at\":1,"
-		"\"public_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\","
-		"\"address_index\":2,\"revoked\":false,\"private_key\":\"x\"}]",
-		"\"users\":[{\"id\":\"c-00000001\",\"name\":\"a\",\"created_at\":1,"
-		"\"public_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\","
-		"\"address_index\":2,\"revoked\":false}]",
-		/* bad key, address above the high-water mark, empty name */
-		"\"users\":[{\"id\":\"u-00000001\",\"name\":\"a\",\"created_at\":1,"
-		"\"public_key\":\"AAAA\",\"address_index\":2,\"revoked\":false}]",
-		"\"users\":[{\"id\":\"u-00000001\",\"name\":\"a\",\"created_at\":1,"
-		"\"public_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\","
-		"\"address_index\":3,\"revoked\":false}]",
-		"\"users\":[{\"id\":\"u-00000001\",\"name\":\"\",\"created_at\":1,"
-		"\"public_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\","
-		"\"address_index\":2,\"revoked\":false}]",
+	    /* not an array, not objects, unknown member, malformed id */
+	    "\"users\":{}",
+	    "\"users\":[1]",
+	    "\"users\":[{\"id\":\"u-00000001\",\"name\":\"a\",\"created_at\":1,"
+	    "\"public_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\","
+	    "\"address_index\":2,\"revoked\":false,\"private_key\":\"x\"}]",
+	    "\"users\":[{\"id\":\"c-00000001\",\"name\":\"a\",\"created_at\":1,"
+	    "\"public_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\","
+	    "\"address_index\":2,\"revoked\":false}]",
+	    /* bad key, address above the high-water mark, empty name */
+	    "\"users\":[{\"id\":\"u-00000001\",\"name\":\"a\",\"created_at\":1,"
+	    "\"public_key\":\"AAAA\",\"address_index\":2,\"revoked\":false}]",
+	    "\"users\":[{\"id\":\"u-00000001\",\"name\":\"a\",\"created_at\":1,"
+	    "\"public_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\","
+	    "\"address_index\":3,\"revoked\":false}]",
+	    "\"users\":[{\"id\":\"u-00000001\",\"name\":\"\",\"created_at\":1,"
+	    "\"public_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\","
+	    "\"address_index\":2,\"revoked\":false}]",
 	};
 	struct ctl_store s;
 	struct cidr m;
@@ -268,11 +269,11 @@ static void test_hub_peers(void **st)
 
 	(void)st;
 	setup_ctx(&ctx);
-	assert_int_equal(store_add_net(&ctx.store,
-				       net("n-00000001",
-					   "{\"name\":\"A\",\"subnets\":[\"198.51.100.0/24\"]}"),
-				       &e),
-			 0);
+	assert_int_equal(
+	    store_add_net(&ctx.store,
+			  net("n-00000001", "{\"name\":\"A\",\"subnets\":[\"198.51.100.0/24\"]}"),
+			  &e),
+	    0);
 	conn(&ctx.store, "c-00000001", "n-00000001", 1);
 	user(&ctx.store, "u-00000001", 2);
 	user(&ctx.store, "u-00000002", 3)->revoked = true;
@@ -321,16 +322,18 @@ static void test_config_text(void **st)
 	free(txt);
 
 	/* every network's subnets, sorted across networks, after the mesh range */
-	assert_int_equal(store_add_net(&ctx.store,
-				       net("n-00000001", "{\"name\":\"A\",\"subnets\":"
-							 "[\"203.0.113.0/24\",\"198.51.100.0/25\"]}"),
-				       &e),
-			 0);
-	assert_int_equal(store_add_net(&ctx.store,
-				       net("n-00000002", "{\"name\":\"B\",\"subnets\":"
-							 "[\"198.51.100.128/25\",\"192.0.2.0/24\"]}"),
-				       &e),
-			 0);
+	assert_int_equal(
+	    store_add_net(&ctx.store,
+			  net("n-00000001", "{\"name\":\"A\",\"subnets\":"
+					    "[\"203.0.113.0/24\",\"198.51.100.0/25\"]}"),
+			  &e),
+	    0);
+	assert_int_equal(
+	    store_add_net(&ctx.store,
+			  net("n-00000002", "{\"name\":\"B\",\"subnets\":"
+					    "[\"198.51.100.128/25\",\"192.0.2.0/24\"]}"),
+			  &e),
+	    0);
 	assert_int_equal(store_add_net(&ctx.store, net("n-00000003", "{\"name\":\"C\"}"), &e), 0);
 	ctx.store.next_addr = 300;
 	u = user(&ctx.store, "u-00000002", 2);
@@ -357,13 +360,10 @@ static void test_config_text(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_old_store_loads),
-		cmocka_unit_test(test_rejects_bad_users),
-		cmocka_unit_test(test_addresses_never_reused),
-		cmocka_unit_test(test_key_owner_and_ids),
-		cmocka_unit_test(test_hub_peers),
-		cmocka_unit_test(test_config_text),
+	    cmocka_unit_test(test_round_trip),        cmocka_unit_test(test_old_store_loads),
+	    cmocka_unit_test(test_rejects_bad_users), cmocka_unit_test(test_addresses_never_reused),
+	    cmocka_unit_test(test_key_owner_and_ids), cmocka_unit_test(test_hub_peers),
+	    cmocka_unit_test(test_config_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,10 +17,10 @@
 
 #include "fsutil.h"
 
-#define assert_contains(hay, needle)                                                      \
-	do {                                                                              \
-		if (!strstr((hay), (needle)))                                             \
-			fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));      \
+#define assert_contains(hay, needle)                                                               \
+	do {                                                                                       \
+		if (!strstr((hay), (needle)))                                                      \
+			fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));               \
 	} while (0)
 
 static char dir[256];
@@ -288,8 +288,8 @@ static bool present(const char *name)
 
 static void test_clean_stale_temps(void **state)
 {
-	char target[400], n_dead[64], n_dead2[64], n_mine[64], n_other[64], n_dir[64],
-		n_link[64], p[400];
+	char target[400], n_dead[64], n_dead2[64], n_mine[64], n_other[64], n_dir[64], n_link[64],
+	    p[400];
 	pid_t dead = dead_pid(), dead2 = dead_pid();
 	unsigned removed = 99;
 	mg_err e = {{0}};
@@ -301,10 +301,10 @@ static void test_clean_stale_temps(void **state)
 	snprintf(n_dead2, sizeof(n_dead2), "store.json.tmp.%d", (int)dead2);
 	snprintf(n_mine, sizeof(n_mine), "store.json.tmp.%d", (int)getpid());
 	snprintf(n_other, sizeof(n_other), "other.json.tmp.%d", (int)dead);
-	touch(n_dead);   /* a killed writer's: removed */
-	touch(n_dead2);  /* another one: removed */
-	touch(n_mine);   /* a live writer's (this process): kept */
-	touch(n_other);  /* another target's: kept */
+	touch(n_dead);                /* a killed writer's: removed */
+	touch(n_dead2);               /* another one: removed */
+	touch(n_mine);                /* a live writer's (this process): kept */
+	touch(n_other);               /* another target's: kept */
 	touch("store.json.tmp.12ab"); /* not the pattern: kept */
 	touch("store.json.tmp.");
 	touch("store.json.tmp.0123");
@@ -342,9 +342,15 @@ static void test_clean_stale_temps(void **state)
 	/* clean up for the other tests */
 	path(p, sizeof(p), n_dir);
 	rmdir(p);
-	const char *rest[] = {n_mine, n_other, n_link, "store.json.tmp.12ab", "store.json.tmp.",
-			      "store.json.tmp.0123", "store.json.tmp.99999999999",
-			      "xstore.json.tmp.1", "store.json"};
+	const char *rest[] = {n_mine,
+			      n_other,
+			      n_link,
+			      "store.json.tmp.12ab",
+			      "store.json.tmp.",
+			      "store.json.tmp.0123",
+			      "store.json.tmp.99999999999",
+			      "xstore.json.tmp.1",
+			      "store.json"};
 	for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++) {
 		path(p, sizeof(p), rest[i]);
 		assert_int_equal(unlink(p), 0);
@@ -354,10 +360,14 @@ static void test_clean_stale_temps(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_atomic_mode_and_umask), cmocka_unit_test(test_atomic_replace),
-		cmocka_unit_test(test_atomic_failures),	      cmocka_unit_test(test_read_bounded),
-		cmocka_unit_test(test_mkdir_p),		      cmocka_unit_test(test_writable_dir),
-		cmocka_unit_test(test_unlink_if_exists), cmocka_unit_test(test_clean_stale_temps),
+	    cmocka_unit_test(test_atomic_mode_and_umask),
+	    cmocka_unit_test(test_atomic_replace),
+	    cmocka_unit_test(test_atomic_failures),
+	    cmocka_unit_test(test_read_bounded),
+	    cmocka_unit_test(test_mkdir_p),
+	    cmocka_unit_test(test_writable_dir),
+	    cmocka_unit_test(test_unlink_if_exists),
+	    cmocka_unit_test(test_clean_stale_temps),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

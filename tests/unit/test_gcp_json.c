@@ -174,8 +174,8 @@ static void test_routes(void **state)
 	assert_int_equal(l.n, 0);
 	free(b);
 	static const char *const bad[] = {"wrong_routes_items_object.json",
-	                                  "malformed_truncated.json", "html_error_502.html",
-	                                  "hostile_deep_nesting.json", "operation_done.json"};
+					  "malformed_truncated.json", "html_error_502.html",
+					  "hostile_deep_nesting.json", "operation_done.json"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		b = slurp(bad[i], &n);
 		if (gcp_parse_routes_page(b, n, &l, next, sizeof(next), &e) != -1)
@@ -220,8 +220,8 @@ static void test_operation(void **state)
 	assert_int_equal(gcp_op_err_kind(&op), CLOUD_ERR_LIMIT);
 	free(b);
 	static const char *const bad[] = {"wrong_operation_status.json",
-	                                  "wrong_operation_types.json", "malformed_truncated.json",
-	                                  "route.json", "html_error_502.html"};
+					  "wrong_operation_types.json", "malformed_truncated.json",
+					  "route.json", "html_error_502.html"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		b = slurp(bad[i], &n);
 		if (gcp_parse_operation(b, n, &op, &e) != -1)
@@ -264,7 +264,7 @@ static void test_errors(void **state)
 		free(b);
 		if (gcp_err_kind(&err) != cases[i].kind || err.retryable != cases[i].retryable)
 			fail_msg("%s: kind %d retryable %d", cases[i].file, gcp_err_kind(&err),
-			         err.retryable);
+				 err.retryable);
 		assert_string_equal(err.permission, cases[i].perm);
 		assert_string_equal(err.quota, cases[i].quota);
 		assert_int_equal(err.auth, cases[i].status == 401);
@@ -303,13 +303,13 @@ static void test_names(void **state)
 	assert_int_equal(gcp_marker_parse(a, "meshgate::x", &m), -1);
 
 	char *body = gcp_route_body(a, "proj", "mg-vpc", &d, 900,
-	                            "projects/proj/zones/z/instances/a", &me, "meshgate,gw", &e);
+				    "projects/proj/zones/z/instances/a", &me, "meshgate,gw", &e);
 	assert_non_null(body);
 	assert_contains(body, "\"destRange\":\"192.0.2.0/24\"");
 	assert_contains(body, "\"priority\":900");
 	assert_contains(body, "\"description\":\"meshgate:net-1:conn-1\"");
 	assert_contains(body, "\"nextHopInstance\":\"https://www.googleapis.com/compute/v1/"
-	                      "projects/proj/zones/z/instances/a\"");
+			      "projects/proj/zones/z/instances/a\"");
 	assert_contains(body, "networks/mg-vpc\"");
 	assert_contains(body, "\"tags\":[\"meshgate\",\"gw\"]");
 	cJSON_free(body);

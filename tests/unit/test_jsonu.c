@@ -12,10 +12,10 @@
 
 #include "jsonu.h"
 
-#define assert_contains(hay, needle)                                                      \
-	do {                                                                              \
-		if (!strstr((hay), (needle)))                                             \
-			fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));      \
+#define assert_contains(hay, needle)                                                               \
+	do {                                                                                       \
+		if (!strstr((hay), (needle)))                                                      \
+			fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));               \
 	} while (0)
 
 static cJSON *parse_ok(const char *s)
@@ -129,9 +129,9 @@ static void test_duplicate_keys(void **state)
 {
 	mg_err e = {""};
 	static const char *bad[] = {
-		"{\"a\":1,\"a\":2}",
-		"{\"a\":1,\"b\":{\"c\":1,\"d\":2,\"c\":3}}",
-		"{\"a\":[{\"x\":1},{\"y\":1,\"y\":2}]}",
+	    "{\"a\":1,\"a\":2}",
+	    "{\"a\":1,\"b\":{\"c\":1,\"d\":2,\"c\":3}}",
+	    "{\"a\":[{\"x\":1},{\"y\":1,\"y\":2}]}",
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -348,12 +348,19 @@ static void test_print(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_ok),	 cmocka_unit_test(test_size_cap),
-		cmocka_unit_test(test_depth_cap),	 cmocka_unit_test(test_trailing_and_nul), cmocka_unit_test(test_duplicate_keys),
-		cmocka_unit_test(test_root_object),	 cmocka_unit_test(test_get_str),
-		cmocka_unit_test(test_copy_str),	 cmocka_unit_test(test_get_int),
-		cmocka_unit_test(test_get_bool),	 cmocka_unit_test(test_get_array_object),
-		cmocka_unit_test(test_only_keys),	 cmocka_unit_test(test_print),
+	    cmocka_unit_test(test_parse_ok),
+	    cmocka_unit_test(test_size_cap),
+	    cmocka_unit_test(test_depth_cap),
+	    cmocka_unit_test(test_trailing_and_nul),
+	    cmocka_unit_test(test_duplicate_keys),
+	    cmocka_unit_test(test_root_object),
+	    cmocka_unit_test(test_get_str),
+	    cmocka_unit_test(test_copy_str),
+	    cmocka_unit_test(test_get_int),
+	    cmocka_unit_test(test_get_bool),
+	    cmocka_unit_test(test_get_array_object),
+	    cmocka_unit_test(test_only_keys),
+	    cmocka_unit_test(test_print),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,14 +12,14 @@
 
 #include "nft.h"
 
-static struct cidr P(const char *s)
-{
+static struct cidr P(const char *s) {
 	struct cidr c;
 	assert_int_equal(cidr_parse(s, &c, 0, NULL), 0);
 	return c;
 }
 
-static void range_str(const struct nft_range *r, char *out, size_t len)
+static void
+range_str(const struct nft_range *r, char *out, size_t len)
 {
 	char a[64], b[64];
 	inet_ntop(r->family, r->lo, a, sizeof(a));
@@ -39,12 +39,12 @@ static void expect_ranges(const struct nft_range *r, size_t n, const char *const
 
 static void test_merge(void **state)
 {
-	struct cidr v[] = {P("10.10.4.0/24"), P("10.10.0.0/16"), P("10.11.0.0/16"),
-			   P("192.0.2.0/25"), P("192.0.2.128/25"), P("198.51.100.7/32"),
+	struct cidr v[] = {P("10.10.4.0/24"),  P("10.10.0.0/16"),       P("10.11.0.0/16"),
+			   P("192.0.2.0/25"),  P("192.0.2.128/25"),     P("198.51.100.7/32"),
 			   P("2001:db8::/33"), P("2001:db8:8000::/33"), P("2001:db9::/32")};
 	struct nft_range r[16];
 	static const char *const w4[] = {"10.10.0.0-10.11.255.255", "192.0.2.0-192.0.2.255",
-					  "198.51.100.7-198.51.100.7"};
+					 "198.51.100.7-198.51.100.7"};
 	static const char *const w6[] = {"2001:db8::-2001:db9:ffff:ffff:ffff:ffff:ffff:ffff"};
 	(void)state;
 
@@ -65,10 +65,10 @@ static void test_merge_top_of_space(void **state)
 static void test_split_longest_prefix(void **state)
 {
 	struct access_rule a[] = {
-		{.cidr = P("192.0.2.0/24"), .mode = ACCESS_FULL},
-		{.cidr = P("192.0.2.64/26"), .mode = ACCESS_PORTS},
-		{.cidr = P("192.0.2.80/28"), .mode = ACCESS_DENY},
-		{.cidr = P("10.0.0.0/8"), .mode = ACCESS_PORTS},
+	    {.cidr = P("192.0.2.0/24"), .mode = ACCESS_FULL},
+	    {.cidr = P("192.0.2.64/26"), .mode = ACCESS_PORTS},
+	    {.cidr = P("192.0.2.80/28"), .mode = ACCESS_DENY},
+	    {.cidr = P("10.0.0.0/8"), .mode = ACCESS_PORTS},
 	};
 	struct nft_range r[9];
 	static const char *const w[] = {"10.0.0.0-10.255.255.255", "192.0.2.0-192.0.2.63",
@@ -88,8 +88,8 @@ static void test_split_same_tag_merges(void **state)
 {
 	/* a deny in the middle of nothing else: one range; a full /0 around it: three */
 	struct access_rule a[] = {
-		{.cidr = P("::/0"), .mode = ACCESS_FULL},
-		{.cidr = P("2001:db8::/32"), .mode = ACCESS_DENY},
+	    {.cidr = P("::/0"), .mode = ACCESS_FULL},
+	    {.cidr = P("2001:db8::/32"), .mode = ACCESS_DENY},
 	};
 	struct nft_range r[5];
 	static const char *const w[] = {"::-2001:db7:ffff:ffff:ffff:ffff:ffff:ffff",
@@ -105,10 +105,10 @@ static void test_split_same_tag_merges(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_merge),
-		cmocka_unit_test(test_merge_top_of_space),
-		cmocka_unit_test(test_split_longest_prefix),
-		cmocka_unit_test(test_split_same_tag_merges),
+	    cmocka_unit_test(test_merge),
+	    cmocka_unit_test(test_merge_top_of_space),
+	    cmocka_unit_test(test_split_longest_prefix),
+	    cmocka_unit_test(test_split_same_tag_merges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

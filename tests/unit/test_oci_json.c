@@ -71,12 +71,12 @@ static void test_imds(void **state)
 	free(b);
 	/* a region that could not be a host name, an empty list */
 	assert_int_equal(oci_parse_instance("{\"id\":\"i\",\"compartmentId\":\"c\","
-	                                    "\"canonicalRegionName\":\"us/../x\"}",
-	                                    63, &in, &e),
-	                 -1);
+					    "\"canonicalRegionName\":\"us/../x\"}",
+					    63, &in, &e),
+			 -1);
 	assert_int_equal(oci_parse_vnics("[]", 2, &v, &e), -1);
 	assert_int_equal(oci_parse_vnics("[{\"vnicId\":\"v\",\"privateIp\":\"nope\"}]", 36, &v, &e),
-	                 -1);
+			 -1);
 }
 
 static void test_federation(void **state)
@@ -190,9 +190,9 @@ static void test_route_table(void **state)
 	char *txt = cJSON_PrintUnformatted(rules);
 	assert_non_null(txt);
 	assert_non_null(strstr(txt, "{\"destination\":\"203.0.113.0/24\",\"destinationType\":"
-	                            "\"CIDR_BLOCK\",\"networkEntityId\":\"ocid1.drg."));
+				    "\"CIDR_BLOCK\",\"networkEntityId\":\"ocid1.drg."));
 	assert_non_null(strstr(txt, "\"description\":\"on-prem via DRG \xe2\x80\x94 owned by "
-	                            "\\\"netops\\\"; do not touch\",\"routeType\":\"STATIC\"}"));
+				    "\\\"netops\\\"; do not touch\",\"routeType\":\"STATIC\"}"));
 	cJSON_free(txt);
 	cJSON_Delete(rules);
 	free(b);
@@ -269,7 +269,7 @@ static void test_errors(void **state)
 	char pol[320];
 	oci_policy_for("UpdateRouteTable", "ocid1.compartment.oc1..x", pol, sizeof(pol));
 	assert_string_equal(pol, "Allow dynamic-group meshgate to manage route-tables in "
-	                         "compartment id ocid1.compartment.oc1..x");
+				 "compartment id ocid1.compartment.oc1..x");
 	oci_policy_for("UpdateVnic", "c", pol, sizeof(pol));
 	assert_non_null(strstr(pol, "use vnics"));
 }

@@ -52,7 +52,7 @@ test_build_route_v4(void **state)
 	    buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK, 42, &rt, RTPROT_MESHGATE);
 	assert_int_equal(nlh->nlmsg_type, RTM_NEWROUTE);
 	assert_int_equal(nlh->nlmsg_flags,
-	                 NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK);
+			 NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK);
 	assert_int_equal(nlh->nlmsg_seq, 42);
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
 	assert_int_equal(rtm->rtm_family, AF_INET);
@@ -105,10 +105,10 @@ static void test_build_addr_noprefixroute(void **state)
 	struct cidr a = C("100.96.0.5/11");
 	struct nlmsghdr *nlh =
 	    rtnl_build_addr(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK, 9, 4, &a,
-	                    IFA_F_NOPREFIXROUTE);
+			    IFA_F_NOPREFIXROUTE);
 	assert_int_equal(nlh->nlmsg_type, RTM_NEWADDR);
 	assert_int_equal(nlh->nlmsg_flags,
-	                 NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK);
+			 NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK);
 	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
 	assert_int_equal(ifa->ifa_family, AF_INET);
 	assert_int_equal(ifa->ifa_prefixlen, 11);
@@ -196,8 +196,8 @@ static void test_diff(void **state)
 	size_t na, nd;
 	mg_err e;
 	assert_int_equal(rtnl_route_diff(want, MG_ARRAY_SIZE(want), cur, MG_ARRAY_SIZE(cur), &add,
-	                                 &na, &del, &nd, &e),
-	                 0);
+					 &na, &del, &nd, &e),
+			 0);
 	assert_int_equal(na, 4);
 	assert_true(has_route(add, na, "192.0.2.0/24", 5));
 	assert_true(has_route(add, na, "203.0.113.0/24", 5));
@@ -216,7 +216,7 @@ static void test_diff(void **state)
 	/* identical sets: nothing to do */
 	struct rtnl_route same[] = {R("100.96.0.0/11", 5, 0, 0), R("fd00:1::/64", 5, 0, 0)};
 	struct rtnl_route same_cur[] = {R("fd00:1::/64", 5, 254, 1024),
-	                                R("100.96.0.0/11", 5, 254, 0)};
+					R("100.96.0.0/11", 5, 254, 0)};
 	assert_int_equal(rtnl_route_diff(same, 2, same_cur, 2, &add, &na, &del, &nd, &e), 0);
 	assert_int_equal(na, 0);
 	assert_int_equal(nd, 0);
@@ -304,12 +304,12 @@ static void test_nl_ack_errno(void **state)
 	assert_int_equal(nl_ack_errno(put_ack(buf, 0, true, 0, NULL), &text), 0);
 	assert_null(text);
 	assert_int_equal(nl_ack_errno(put_ack(buf, -EEXIST, true, 0, "Route exists"), &text),
-	                 EEXIST);
+			 EEXIST);
 	assert_non_null(text);
 	assert_string_equal(text, "Route exists");
 	/* uncapped: the whole request is echoed before the TLVs */
 	assert_int_equal(nl_ack_errno(put_ack(buf, -EINVAL, false, 12, "Invalid prefix"), &text),
-	                 EINVAL);
+			 EINVAL);
 	assert_non_null(text);
 	assert_string_equal(text, "Invalid prefix");
 	assert_int_equal(nl_ack_errno(put_ack(buf, -ENODEV, true, 0, NULL), &text), ENODEV);

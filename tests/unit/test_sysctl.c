@@ -167,11 +167,11 @@ static void test_no_dropin(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_apply_relaxes_and_records, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_drift_repaired_prior_kept, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_restore_respects_others, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_missing_interface_skipped, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_dropin, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_apply_relaxes_and_records, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_drift_repaired_prior_kept, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_restore_respects_others, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_missing_interface_skipped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_dropin, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

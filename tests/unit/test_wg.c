@@ -48,7 +48,7 @@ fill_key(uint8_t k[WG_KEY_LEN], uint8_t v)
 
 /* A device with two peers: IPv4 and IPv6 endpoints, three and one allowed IPs. */
 static void two_peer_device(struct wg_device *dev, struct wg_peer peers[2], struct cidr ips0[3],
-                            struct cidr ips1[1])
+			    struct cidr ips1[1])
 {
 	memset(dev, 0, sizeof(*dev));
 	memset(peers, 0, 2 * sizeof(*peers));
@@ -106,7 +106,7 @@ static void test_nl_set_two_peers(void **state)
 	assert_int_equal(mnl_attr_parse(nlh, sizeof(*gh), tb_cb, tb), MNL_CB_OK);
 	assert_string_equal(mnl_attr_get_str(tb[WGDEVICE_A_IFNAME]), "mg0");
 	assert_memory_equal(mnl_attr_get_payload(tb[WGDEVICE_A_PRIVATE_KEY]), dev.private_key,
-	                    WG_KEY_LEN);
+			    WG_KEY_LEN);
 	assert_int_equal(mnl_attr_get_u16(tb[WGDEVICE_A_LISTEN_PORT]), 51820);
 	assert_int_equal(mnl_attr_get_u32(tb[WGDEVICE_A_FLAGS]), WGDEVICE_F_REPLACE_PEERS);
 	assert_null(tb[WGDEVICE_A_FWMARK]);
@@ -119,12 +119,12 @@ static void test_nl_set_two_peers(void **state)
 		const struct nlattr *pt[MAXATTR] = {0};
 		assert_int_equal(mnl_attr_parse_nested(p, tb_cb, pt), MNL_CB_OK);
 		assert_memory_equal(mnl_attr_get_payload(pt[WGPEER_A_PUBLIC_KEY]),
-		                    peers[idx].public_key, WG_KEY_LEN);
+				    peers[idx].public_key, WG_KEY_LEN);
 		if (idx == 0) {
 			assert_int_equal(mnl_attr_get_u32(pt[WGPEER_A_FLAGS]),
-			                 WGPEER_F_REPLACE_ALLOWEDIPS);
+					 WGPEER_F_REPLACE_ALLOWEDIPS);
 			assert_int_equal(mnl_attr_get_payload_len(pt[WGPEER_A_ENDPOINT]),
-			                 sizeof(struct sockaddr_in));
+					 sizeof(struct sockaddr_in));
 			const struct sockaddr_in *s4 = mnl_attr_get_payload(pt[WGPEER_A_ENDPOINT]);
 			assert_int_equal(s4->sin_family, AF_INET);
 			assert_int_equal(ntohs(s4->sin_port), 51820);
@@ -137,20 +137,20 @@ static void test_nl_set_two_peers(void **state)
 				const struct nlattr *at[MAXATTR] = {0};
 				assert_int_equal(mnl_attr_parse_nested(ip, tb_cb, at), MNL_CB_OK);
 				assert_int_equal(mnl_attr_get_u16(at[WGALLOWEDIP_A_FAMILY]),
-				                 ips0[n].family);
+						 ips0[n].family);
 				assert_int_equal(mnl_attr_get_u8(at[WGALLOWEDIP_A_CIDR_MASK]),
-				                 ips0[n].len);
+						 ips0[n].len);
 				assert_int_equal(mnl_attr_get_payload_len(at[WGALLOWEDIP_A_IPADDR]),
-				                 cidr_addr_len(&ips0[n]));
+						 cidr_addr_len(&ips0[n]));
 				assert_memory_equal(mnl_attr_get_payload(at[WGALLOWEDIP_A_IPADDR]),
-				                    ips0[n].addr, cidr_addr_len(&ips0[n]));
+						    ips0[n].addr, cidr_addr_len(&ips0[n]));
 				n++;
 			}
 			assert_int_equal(n, 3);
 		} else {
 			assert_null(pt[WGPEER_A_FLAGS]); /* no flags wanted: none sent */
 			assert_int_equal(mnl_attr_get_payload_len(pt[WGPEER_A_ENDPOINT]),
-			                 sizeof(struct sockaddr_in6));
+					 sizeof(struct sockaddr_in6));
 			const struct sockaddr_in6 *s6 = mnl_attr_get_payload(pt[WGPEER_A_ENDPOINT]);
 			assert_int_equal(s6->sin6_family, AF_INET6);
 			assert_int_equal(ntohs(s6->sin6_port), 4500);
@@ -186,7 +186,7 @@ static size_t build_all(const struct wg_device *dev, size_t bufsize, struct wg_d
 		assert_true(nlh->nlmsg_len <= bufsize);
 		const struct nlattr *tb[MAXATTR] = {0};
 		assert_int_equal(mnl_attr_parse(nlh, sizeof(struct genlmsghdr), tb_cb, tb),
-		                 MNL_CB_OK);
+				 MNL_CB_OK);
 		assert_non_null(tb[WGDEVICE_A_IFNAME]);
 		if (msgs == 0) {
 			assert_non_null(tb[WGDEVICE_A_PRIVATE_KEY]);
@@ -204,7 +204,7 @@ static size_t build_all(const struct wg_device *dev, size_t bufsize, struct wg_d
 			bool continued =
 			    merged->n_peers &&
 			    !memcmp(mnl_attr_get_payload(pt[WGPEER_A_PUBLIC_KEY]),
-			            merged->peers[merged->n_peers - 1].public_key, WG_KEY_LEN);
+				    merged->peers[merged->n_peers - 1].public_key, WG_KEY_LEN);
 			if (continued) {
 				assert_null(pt[WGPEER_A_FLAGS]);
 				assert_null(pt[WGPEER_A_ENDPOINT]);
@@ -412,11 +412,11 @@ static void test_uapi_parse_errors(void **state)
 	expect_fail("private_key=zz\nerrno=0\n\n", "bad value for private_key");
 	expect_fail("allowed_ip=10.0.0.0/8\nerrno=0\n\n", "bad value for allowed_ip");
 	expect_fail("public_key=404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f\n"
-	            "endpoint=nohost\nerrno=0\n\n",
-	            "bad value for endpoint");
+		    "endpoint=nohost\nerrno=0\n\n",
+		    "bad value for endpoint");
 	expect_fail("public_key=404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f\n"
-	            "allowed_ip=10.0.0.0/33\nerrno=0\n\n",
-	            "bad value for allowed_ip");
+		    "allowed_ip=10.0.0.0/33\nerrno=0\n\n",
+		    "bad value for allowed_ip");
 	expect_fail("errno=abc\n\n", "bad value for errno");
 }
 

@@ -11,8 +11,7 @@
 #include "wgkey.h"
 
 /* RFC 7748 §6.1 */
-static const char alice_priv[] =
-	"77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a";
+static const char alice_priv[] = "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a";
 static const char alice_pub[] = "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a";
 static const char bob_priv[] = "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb";
 static const char bob_pub[] = "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f";
@@ -77,17 +76,17 @@ static void test_base64_reject(void **state)
 	(void)state;
 	uint8_t k[WG_KEY_LEN];
 	static const char *const bad[] = {
-		"",
-		"hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo",	  /* 43: padding dropped */
-		"hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo==",  /* 45 */
-		"hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmoA",	  /* 44 chars, 33 bytes */
-		"hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTm==",	  /* 44 chars, 31 bytes */
-		"hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo=",	  /* url alphabet */
-		"hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066Spjqqb mo=",	  /* space */
-		" hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=",  /* leading space */
-		"hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=\n", /* newline */
-		"hSDwCYkwp1R0i33ctD73Wg2/Og0m=Br066SpjqqbTmo=",	  /* padding inside */
-		"8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a", /* hex */
+	    "",
+	    "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo",    /* 43: padding dropped */
+	    "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo==",  /* 45 */
+	    "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmoA",   /* 44 chars, 33 bytes */
+	    "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTm==",   /* 44 chars, 31 bytes */
+	    "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo=",   /* url alphabet */
+	    "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066Spjqqb mo=",   /* space */
+	    " hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=",  /* leading space */
+	    "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=\n", /* newline */
+	    "hSDwCYkwp1R0i33ctD73Wg2/Og0m=Br066SpjqqbTmo=",   /* padding inside */
+	    "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a", /* hex */
 	};
 	for (size_t i = 0; i < MG_ARRAY_SIZE(bad); i++)
 		if (wgkey_from_base64(bad[i], k) != -1)
@@ -107,29 +106,28 @@ static void test_hex(void **state)
 	assert_int_equal(wgkey_from_hex(h, k2), 0);
 	assert_memory_equal(k, k2, WG_KEY_LEN);
 	/* uppercase is accepted, output is lowercase */
-	assert_int_equal(wgkey_from_hex("77076D0A7318A57D3C16C17251B26645DF4C2F87EBC0992AB177FBA51DB92C2A",
-					k2),
-			 0);
+	assert_int_equal(
+	    wgkey_from_hex("77076D0A7318A57D3C16C17251B26645DF4C2F87EBC0992AB177FBA51DB92C2A", k2),
+	    0);
 	wgkey_to_hex(k2, h);
 	assert_string_equal(h, alice_priv);
 	assert_int_equal(wgkey_from_hex(NULL, k), -1);
 	assert_int_equal(wgkey_from_hex("", k), -1);
 	assert_int_equal(
-		wgkey_from_hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2", k),
-		-1);
+	    wgkey_from_hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2", k),
+	    -1);
 	assert_int_equal(
-		wgkey_from_hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a0",
-			       k),
-		-1);
+	    wgkey_from_hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a0", k),
+	    -1);
 	assert_int_equal(
-		wgkey_from_hex("g7076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a", k),
-		-1);
+	    wgkey_from_hex("g7076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a", k),
+	    -1);
 	assert_int_equal(
-		wgkey_from_hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2 ", k),
-		-1);
+	    wgkey_from_hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2 ", k),
+	    -1);
 	assert_int_equal(
-		wgkey_from_hex("0x076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a", k),
-		-1);
+	    wgkey_from_hex("0x076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a", k),
+	    -1);
 }
 
 static void test_wipe(void **state)
@@ -144,9 +142,9 @@ static void test_wipe(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rfc7748),	      cmocka_unit_test(test_generate),
-		cmocka_unit_test(test_base64),	      cmocka_unit_test(test_base64_reject),
-		cmocka_unit_test(test_hex),	      cmocka_unit_test(test_wipe),
+	    cmocka_unit_test(test_rfc7748), cmocka_unit_test(test_generate),
+	    cmocka_unit_test(test_base64),  cmocka_unit_test(test_base64_reject),
+	    cmocka_unit_test(test_hex),     cmocka_unit_test(test_wipe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -130,8 +130,10 @@ static int aws_ensure_forwarding(struct cloud_provider *p, const struct cloud_id
 	if (aws_ec2_get_source_dest_check(&p->ec2, id->nic_id, &on, &err, e) == 0 && !on)
 		return 0;
 	if (!cloud_may_write(&p->hooks))
-		return mg_err_set(e, "the source/destination check of %s is on; not turning it "
-				     "off while writes are not allowed", id->nic_id);
+		return mg_err_set(e,
+				  "the source/destination check of %s is on; not turning it "
+				  "off while writes are not allowed",
+				  id->nic_id);
 	if (aws_ec2_set_source_dest_check(&p->ec2, id->nic_id, false, &err, e))
 		return mg_err_prefix(e, "turning off the source/destination check of %s",
 				     id->nic_id);
@@ -139,8 +141,10 @@ static int aws_ensure_forwarding(struct cloud_provider *p, const struct cloud_id
 		return mg_err_prefix(e, "reading back the source/destination check of %s",
 				     id->nic_id);
 	if (on)
-		return mg_err_set(e, "the source/destination check of %s is still on after "
-				     "ModifyNetworkInterfaceAttribute", id->nic_id);
+		return mg_err_set(e,
+				  "the source/destination check of %s is still on after "
+				  "ModifyNetworkInterfaceAttribute",
+				  id->nic_id);
 	return 0;
 }
 
@@ -188,8 +192,7 @@ static int aws_list(struct cloud_provider *p, const struct cloud_identity *id,
 	memset(&err, 0, sizeof(err));
 	if (need_ec2(p, &ce->e))
 		return cloud_err_set(ce, CLOUD_ERR_FATAL, NULL, "%s", ce->e.msg);
-	if (aws_ec2_describe_route_tables(&p->ec2, id->network_id, ids, n_ids, out, &err,
-					  &ce->e)) {
+	if (aws_ec2_describe_route_tables(&p->ec2, id->network_id, ids, n_ids, out, &err, &ce->e)) {
 		to_cloud_err(&err, &ce->e, ce);
 		if (!err.code[0] && !err.aborted && !err.retryable && err.http_status == 0)
 			ce->kind = CLOUD_ERR_FATAL; /* a malformed answer */
@@ -276,14 +279,14 @@ static int aws_apply(struct cloud_provider *p, const struct cloud_identity *id,
 }
 
 const struct cloud_provider_ops cloud_aws_ops = {
-	.name = "aws",
-	.detect = aws_detect,
-	.open = aws_open,
-	.close = aws_close,
-	.identity = aws_identity,
-	.refresh_credentials = aws_refresh,
-	.ensure_forwarding = aws_ensure_forwarding,
-	.list_scopes = aws_list,
-	.classify = aws_classify,
-	.apply_plan = aws_apply,
+    .name = "aws",
+    .detect = aws_detect,
+    .open = aws_open,
+    .close = aws_close,
+    .identity = aws_identity,
+    .refresh_credentials = aws_refresh,
+    .ensure_forwarding = aws_ensure_forwarding,
+    .list_scopes = aws_list,
+    .classify = aws_classify,
+    .apply_plan = aws_apply,
 };

@@ -27,7 +27,8 @@ static xmlDocPtr xml_read(const char *buf, size_t len, mg_err *e)
 		return mg_err_set(e, "empty XML answer"), NULL;
 	if (len > AWS_XML_MAX || len > (size_t)INT32_MAX)
 		return mg_err_set(e, "XML answer of %zu bytes is over the %u-byte cap", len,
-				  AWS_XML_MAX), NULL;
+				  AWS_XML_MAX),
+		       NULL;
 	/* no network, no DTD loading, no entity substitution, quiet */
 	d = xmlReadMemory(buf, (int)len, NULL, NULL,
 			  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
@@ -61,8 +62,8 @@ static const xmlNode *child(const xmlNode *n, const char *name)
  * Text of element `name` under n (namespace ignored). Absent: "" and 0 unless required.
  * An element with element children (wrong type) or text that does not fit is an error.
  */
-static int text_of(const xmlNode *n, const char *name, bool required, char *out,
-		   size_t outlen, mg_err *e)
+static int text_of(const xmlNode *n, const char *name, bool required, char *out, size_t outlen,
+		   mg_err *e)
 {
 	const xmlNode *c = child(n, name);
 	size_t len = 0;
@@ -182,9 +183,10 @@ static int parse_route(const xmlNode *it, struct cloud_route *r, mg_err *e)
 		return 0;
 	}
 	static const char *const others[] = {
-		"natGatewayId", "transitGatewayId", "vpcPeeringConnectionId",
-		"egressOnlyInternetGatewayId", "localGatewayId", "carrierGatewayId",
-		"coreNetworkArn",
+	    "natGatewayId",           "transitGatewayId",
+	    "vpcPeeringConnectionId", "egressOnlyInternetGatewayId",
+	    "localGatewayId",         "carrierGatewayId",
+	    "coreNetworkArn",
 	};
 	r->target_kind = CLOUD_TARGET_OTHER;
 	for (size_t i = 0; i < MG_ARRAY_SIZE(others); i++) {
@@ -225,8 +227,8 @@ static int parse_table(const xmlNode *it, struct cloud_scope *t, mg_err *e)
 	return 0;
 }
 
-int aws_xml_route_tables(const char *buf, size_t len, struct cloud_scopes *out,
-			 char *next_token, size_t next_len, mg_err *e)
+int aws_xml_route_tables(const char *buf, size_t len, struct cloud_scopes *out, char *next_token,
+			 size_t next_len, mg_err *e)
 {
 	xmlDocPtr d = xml_read(buf, len, e);
 	const xmlNode *root, *set;
@@ -270,8 +272,8 @@ int aws_xml_return_true(const char *buf, size_t len, const char *root_name, mg_e
 		return -1;
 	root = xmlDocGetRootElement(d);
 	if (!is(root, root_name)) {
-		mg_err_set(e, "XML answer: <%s> where <%s> was expected",
-			   (const char *)root->name, root_name);
+		mg_err_set(e, "XML answer: <%s> where <%s> was expected", (const char *)root->name,
+			   root_name);
 		goto out;
 	}
 	if (bool_of(root, "return", true, &ok, e))
@@ -296,8 +298,10 @@ int aws_xml_source_dest_check(const char *buf, size_t len, bool *on, mg_err *e)
 		return -1;
 	root = xmlDocGetRootElement(d);
 	if (!is(root, "DescribeNetworkInterfaceAttributeResponse")) {
-		mg_err_set(e, "XML answer: <%s> where <DescribeNetworkInterfaceAttributeResponse> "
-			      "was expected", (const char *)root->name);
+		mg_err_set(e,
+			   "XML answer: <%s> where <DescribeNetworkInterfaceAttributeResponse> "
+			   "was expected",
+			   (const char *)root->name);
 		goto out;
 	}
 	sdc = child(root, "sourceDestCheck");
@@ -324,12 +328,12 @@ static bool code_in(const char *code, const char *const *list, size_t n)
 void aws_xml_error(const char *buf, size_t len, long http_status, struct aws_ec2_error *err)
 {
 	static const char *const retry[] = {
-		"RequestLimitExceeded", "Throttling", "ThrottlingException", "InternalError",
-		"InternalFailure", "ServiceUnavailable", "Unavailable", "RequestTimeout",
+	    "RequestLimitExceeded", "Throttling",         "ThrottlingException", "InternalError",
+	    "InternalFailure",      "ServiceUnavailable", "Unavailable",         "RequestTimeout",
 	};
 	static const char *const auth[] = {
-		"AuthFailure", "SignatureDoesNotMatch", "IncompleteSignature", "RequestExpired",
-		"ExpiredToken", "InvalidClientTokenId",
+	    "AuthFailure",    "SignatureDoesNotMatch", "IncompleteSignature",
+	    "RequestExpired", "ExpiredToken",          "InvalidClientTokenId",
 	};
 	mg_err e = {{0}};
 	xmlDocPtr d;
@@ -349,8 +353,7 @@ void aws_xml_error(const char *buf, size_t len, long http_status, struct aws_ec2
 				err->message[0] = '\0';
 		}
 		if (is(root, "Response") &&
-		    text_of(root, "RequestID", false, err->request_id, sizeof(err->request_id),
-			    &e))
+		    text_of(root, "RequestID", false, err->request_id, sizeof(err->request_id), &e))
 			err->request_id[0] = '\0';
 		xmlFreeDoc(d);
 	}
@@ -371,17 +374,23 @@ void aws_ec2_error_msg(const struct aws_ec2_error *err, const char *action, mg_e
 	const char *c = err->code;
 
 	if (!strcmp(c, "UnauthorizedOperation"))
-		mg_err_set(e, "EC2 %s refused: the instance role lacks ec2:%s (add it to the "
-			      "role's policy)", action, action);
+		mg_err_set(e,
+			   "EC2 %s refused: the instance role lacks ec2:%s (add it to the "
+			   "role's policy)",
+			   action, action);
 	else if (!strcmp(c, "RequestLimitExceeded") || !strcmp(c, "Throttling"))
-		mg_err_set(e, "EC2 %s throttled (%s) after retries; will try again later",
-			   action, c);
+		mg_err_set(e, "EC2 %s throttled (%s) after retries; will try again later", action,
+			   c);
 	else if (err->auth)
-		mg_err_set(e, "EC2 %s: credentials rejected (%s: %s); check the instance profile "
-			      "and that the clock is synced", action, c, err->message);
+		mg_err_set(e,
+			   "EC2 %s: credentials rejected (%s: %s); check the instance profile "
+			   "and that the clock is synced",
+			   action, c, err->message);
 	else if (!strcmp(c, "RouteLimitExceeded"))
-		mg_err_set(e, "EC2 %s: the route table is full (RouteLimitExceeded); raise the "
-			      "routes-per-table quota or remove routes", action);
+		mg_err_set(e,
+			   "EC2 %s: the route table is full (RouteLimitExceeded); raise the "
+			   "routes-per-table quota or remove routes",
+			   action);
 	else if (c[0])
 		mg_err_set(e, "EC2 %s failed: %s: %s (HTTP %ld, request %s)", action, c,
 			   err->message[0] ? err->message : "no message", err->http_status,
@@ -394,16 +403,19 @@ void aws_ec2_error_msg(const struct aws_ec2_error *err, const char *action, mg_e
 /* ---------------------------------------------------------------- transport */
 
 static int curl_transport(void *ud, const char *url, const char *const *headers, size_t nh,
-			  const char *body, long *status, char **resp, size_t *resp_len,
-			  mg_err *e)
+			  const char *body, long *status, char **resp, size_t *resp_len, mg_err *e)
 {
 	struct aws_ec2 *c = ud;
 	struct curl_slist *hl = NULL, *t;
 	struct mg_buf b = {.max = AWS_EC2_MAX_BODY};
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct httpc_opts ho = {
-		.url = url, .timeout_ms = c->timeout_ms, .body = &b, .ca_file = c->ca_file,
-		.abort = &c->abort, .errbuf = errbuf,
+	    .url = url,
+	    .timeout_ms = c->timeout_ms,
+	    .body = &b,
+	    .ca_file = c->ca_file,
+	    .abort = &c->abort,
+	    .errbuf = errbuf,
 	};
 	CURL *h = c->curl;
 	CURLcode rc = CURLE_OK;
@@ -436,7 +448,7 @@ static int curl_transport(void *ud, const char *url, const char *const *headers,
 	if (curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body)) !=
-		    CURLE_OK) {
+		CURLE_OK) {
 		mg_err_set(e, "libcurl: cannot set the request");
 		goto out;
 	}
@@ -510,8 +522,8 @@ static uint32_t real_rand32(void)
 	return r;
 }
 
-int aws_ec2_init(struct aws_ec2 *c, const char *region, const char *endpoint,
-		 const char *ca_file, aws_ec2_creds_fn creds, void *creds_ud, mg_err *e)
+int aws_ec2_init(struct aws_ec2 *c, const char *region, const char *endpoint, const char *ca_file,
+		 aws_ec2_creds_fn creds, void *creds_ud, mg_err *e)
 {
 	const char *hs, *he;
 	int n;
@@ -538,8 +550,8 @@ int aws_ec2_init(struct aws_ec2 *c, const char *region, const char *endpoint,
 		return mg_err_set(e, "EC2 endpoint %s: want https://host[:port] without a path",
 				  c->endpoint);
 	snprintf(c->host, sizeof(c->host), "%.*s", (int)(he - hs), hs);
-	if (ca_file && snprintf(c->ca_file, sizeof(c->ca_file), "%s", ca_file) >=
-			       (int)sizeof(c->ca_file))
+	if (ca_file &&
+	    snprintf(c->ca_file, sizeof(c->ca_file), "%s", ca_file) >= (int)sizeof(c->ca_file))
 		return mg_err_set(e, "CA file path too long");
 	c->timeout_ms = 20000;
 	c->max_attempts = 6;
@@ -602,11 +614,21 @@ static int send_once(struct aws_ec2 *c, const char *form, bool force_creds, long
 	struct aws_creds cr;
 	struct sigv4_header sh[] = {{"Host", c->host}, {"Content-Type", ctype}};
 	struct sigv4_req r = {
-		.method = "POST", .target = "/", .headers = sh, .n_headers = 2, .body = form,
-		.body_len = strlen(form), .region = c->region, .service = "ec2",
+	    .method = "POST",
+	    .target = "/",
+	    .headers = sh,
+	    .n_headers = 2,
+	    .body = form,
+	    .body_len = strlen(form),
+	    .region = c->region,
+	    .service = "ec2",
 	};
 	struct sigv4_out o;
-	struct mg_buf h[5] = {{.secret = true}, {.secret = true}, {.secret = true}, {.secret = true}, {.secret = true}};
+	struct mg_buf h[5] = {{.secret = true},
+			      {.secret = true},
+			      {.secret = true},
+			      {.secret = true},
+			      {.secret = true}};
 	const char *hp[5];
 	size_t nh = 0;
 	int rc = -1;
@@ -633,9 +655,9 @@ static int send_once(struct aws_ec2 *c, const char *form, bool force_creds, long
 		}
 		hp[i] = h[i].p;
 	}
-	rc = (c->transport ? c->transport : curl_transport)(
-		c->transport ? c->transport_ud : c, c->endpoint, hp, nh, form, status,
-		resp, resp_len, e);
+	rc = (c->transport ? c->transport : curl_transport)(c->transport ? c->transport_ud : c,
+							    c->endpoint, hp, nh, form, status, resp,
+							    resp_len, e);
 out:
 	for (size_t i = 0; i < MG_ARRAY_SIZE(h); i++)
 		mg_buf_free(&h[i]); /* wipes */
@@ -681,8 +703,7 @@ int aws_ec2_call(struct aws_ec2 *c, const char *action, const struct aws_param *
 			*e = te;
 			if (!err->retryable)
 				break;
-			log_debug("EC2 %s: %s (attempt %d of %d)", action, te.msg, i + 1,
-				  attempts);
+			log_debug("EC2 %s: %s (attempt %d of %d)", action, te.msg, i + 1, attempts);
 			continue;
 		}
 		if (status >= 200 && status < 300) {
@@ -718,14 +739,13 @@ int aws_ec2_call(struct aws_ec2 *c, const char *action, const struct aws_param *
 
 /* ---------------------------------------------------------------- actions */
 
-int aws_ec2_describe_route_tables(struct aws_ec2 *c, const char *vpc_id,
-				  const char *const *ids, size_t n_ids,
-				  struct cloud_scopes *out, struct aws_ec2_error *err,
+int aws_ec2_describe_route_tables(struct aws_ec2 *c, const char *vpc_id, const char *const *ids,
+				  size_t n_ids, struct cloud_scopes *out, struct aws_ec2_error *err,
 				  mg_err *e)
 {
 	enum { MAX_IDS = 100, MAX_PAGES = 200 };
 	struct aws_param *p;
-	char (*names)[32];
+	char(*names)[32];
 	char token[2048] = "";
 	size_t np;
 	int rc = -1;
@@ -781,8 +801,7 @@ out:
 }
 
 static int route_call(struct aws_ec2 *c, const char *action, const char *table,
-		      const struct cidr *dst, const char *eni, struct aws_ec2_error *err,
-		      mg_err *e)
+		      const struct cidr *dst, const char *eni, struct aws_ec2_error *err, mg_err *e)
 {
 	char cs[CIDR_STRLEN], root[64];
 	struct aws_param p[3];
@@ -792,8 +811,8 @@ static int route_call(struct aws_ec2 *c, const char *action, const char *table,
 
 	cidr_format(dst, cs);
 	p[0] = (struct aws_param){"RouteTableId", table};
-	p[1] = (struct aws_param){dst->family == AF_INET6 ? "DestinationIpv6CidrBlock"
-							  : "DestinationCidrBlock", cs};
+	p[1] = (struct aws_param){
+	    dst->family == AF_INET6 ? "DestinationIpv6CidrBlock" : "DestinationCidrBlock", cs};
 	if (eni)
 		p[2] = (struct aws_param){"NetworkInterfaceId", eni};
 	if (aws_ec2_call(c, action, p, eni ? 3 : 2, &resp, &len, err, e))
@@ -835,8 +854,8 @@ int aws_ec2_set_source_dest_check(struct aws_ec2 *c, const char *eni, bool on,
 				  struct aws_ec2_error *err, mg_err *e)
 {
 	struct aws_param p[] = {
-		{"NetworkInterfaceId", eni},
-		{"SourceDestCheck.Value", on ? "true" : "false"},
+	    {"NetworkInterfaceId", eni},
+	    {"SourceDestCheck.Value", on ? "true" : "false"},
 	};
 	char *resp;
 	size_t len;
@@ -853,8 +872,8 @@ int aws_ec2_get_source_dest_check(struct aws_ec2 *c, const char *eni, bool *on,
 				  struct aws_ec2_error *err, mg_err *e)
 {
 	struct aws_param p[] = {
-		{"NetworkInterfaceId", eni},
-		{"Attribute", "sourceDestCheck"},
+	    {"NetworkInterfaceId", eni},
+	    {"Attribute", "sourceDestCheck"},
 	};
 	char *resp;
 	size_t len;

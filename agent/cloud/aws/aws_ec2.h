@@ -13,7 +13,7 @@
 #include "err.h"
 #include "httpc.h"
 
-#define AWS_EC2_VERSION "2016-11-15"
+#define AWS_EC2_VERSION  "2016-11-15"
 #define AWS_EC2_MAX_BODY (4u << 20) /* response bytes; a page of 100 tables fits easily */
 
 struct aws_param {
@@ -27,16 +27,16 @@ struct aws_ec2_error {
 	char code[64];    /* e.g. "RouteAlreadyExists"; "" when the body had none */
 	char message[256];
 	char request_id[80];
-	bool retryable;   /* throttling, 5xx, InternalError, Unavailable, transport */
-	bool auth;        /* credentials rejected or expired: refresh and retry once */
-	bool aborted;     /* given up because the abort hook said so */
-	char action[64];  /* the action that failed */
+	bool retryable;  /* throttling, 5xx, InternalError, Unavailable, transport */
+	bool auth;       /* credentials rejected or expired: refresh and retry once */
+	bool aborted;    /* given up because the abort hook said so */
+	char action[64]; /* the action that failed */
 };
 
 /* Answer of one HTTP exchange; the default sends it with libcurl. */
 typedef int (*aws_ec2_transport_fn)(void *ud, const char *url, const char *const *headers,
-				    size_t n_headers, const char *body, long *status,
-				    char **resp, size_t *resp_len, mg_err *e);
+				    size_t n_headers, const char *body, long *status, char **resp,
+				    size_t *resp_len, mg_err *e);
 /* Current credentials; `force` after the API rejected the previous ones. */
 typedef int (*aws_ec2_creds_fn)(void *ud, bool force, struct aws_creds *out, mg_err *e);
 
@@ -67,8 +67,8 @@ struct aws_ec2 {
 };
 
 /* endpoint NULL or "" = https://ec2.<region>.amazonaws.com. Returns 0 or -1. */
-int aws_ec2_init(struct aws_ec2 *c, const char *region, const char *endpoint,
-		 const char *ca_file, aws_ec2_creds_fn creds, void *creds_ud, mg_err *e);
+int aws_ec2_init(struct aws_ec2 *c, const char *region, const char *endpoint, const char *ca_file,
+		 aws_ec2_creds_fn creds, void *creds_ud, mg_err *e);
 
 /* Free what the client holds (its HTTP handle and connection). */
 void aws_ec2_close(struct aws_ec2 *c);
@@ -88,9 +88,8 @@ int aws_ec2_call(struct aws_ec2 *c, const char *action, const struct aws_param *
 		 char **resp, size_t *resp_len, struct aws_ec2_error *err, mg_err *e);
 
 /* The route tables of VPC `vpc_id` (n_ids == 0) or the listed ones, all pages. */
-int aws_ec2_describe_route_tables(struct aws_ec2 *c, const char *vpc_id,
-				  const char *const *ids, size_t n_ids,
-				  struct cloud_scopes *out, struct aws_ec2_error *err,
+int aws_ec2_describe_route_tables(struct aws_ec2 *c, const char *vpc_id, const char *const *ids,
+				  size_t n_ids, struct cloud_scopes *out, struct aws_ec2_error *err,
 				  mg_err *e);
 int aws_ec2_create_route(struct aws_ec2 *c, const char *table, const struct cidr *dst,
 			 const char *eni, struct aws_ec2_error *err, mg_err *e);
@@ -109,8 +108,8 @@ int aws_ec2_get_source_dest_check(struct aws_ec2 *c, const char *eni, bool *on,
 
 /* Append the tables of one DescribeRouteTablesResponse page to `out`; copy its nextToken
  * ("" when it is the last page). 0 or -1 with `e` set (out keeps what was appended). */
-int aws_xml_route_tables(const char *buf, size_t len, struct cloud_scopes *out,
-			 char *next_token, size_t next_len, mg_err *e);
+int aws_xml_route_tables(const char *buf, size_t len, struct cloud_scopes *out, char *next_token,
+			 size_t next_len, mg_err *e);
 /* <return>true</return> of <root> (CreateRoute, ReplaceRoute, DeleteRoute, Modify...). */
 int aws_xml_return_true(const char *buf, size_t len, const char *root, mg_err *e);
 /* DescribeNetworkInterfaceAttribute: <sourceDestCheck><value>true|false</value>. */

@@ -44,17 +44,21 @@ static time_t now_of(const struct aws_imds *m)
 }
 
 /* One request; 0 with *status set when there was an HTTP answer. */
-static int request(const struct aws_imds *m, const char *url, const char *method,
-		   const char *hdr, char *out, size_t outlen, long *status, mg_err *e)
+static int request(const struct aws_imds *m, const char *url, const char *method, const char *hdr,
+		   char *out, size_t outlen, long *status, mg_err *e)
 {
 	struct curl_slist *hl = NULL;
 	struct mg_buf b = {.max = outlen - 1, .secret = true};
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct httpc_opts ho = {
-		.url = url, .protocols = "http,https", .connect_timeout_ms = m->timeout_ms,
-		.timeout_ms = m->timeout_ms, .body = &b,
-		.abort = m->abort.aborted ? &m->abort : NULL, .errbuf = errbuf,
-		/* metadata never goes through a proxy (use_proxy false) */
+	    .url = url,
+	    .protocols = "http,https",
+	    .connect_timeout_ms = m->timeout_ms,
+	    .timeout_ms = m->timeout_ms,
+	    .body = &b,
+	    .abort = m->abort.aborted ? &m->abort : NULL,
+	    .errbuf = errbuf,
+	    /* metadata never goes through a proxy (use_proxy false) */
 	};
 	CURLcode rc = CURLE_OK;
 	CURL *h;
@@ -124,9 +128,10 @@ static int fetch_token(struct aws_imds *m, mg_err *e)
 	if (status != 200) {
 		aws_imds_cleanup(m);
 		if (status == 403)
-			return mg_err_set(e, "instance metadata service refused a token (HTTP 403): "
-					     "is IMDS disabled, or the PUT hop limit too low for "
-					     "a container?");
+			return mg_err_set(e,
+					  "instance metadata service refused a token (HTTP 403): "
+					  "is IMDS disabled, or the PUT hop limit too low for "
+					  "a container?");
 		return mg_err_set(e, "instance metadata token: HTTP %ld from %s", status, url);
 	}
 	if (!m->token[0] || strspn(m->token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
@@ -154,8 +159,8 @@ int aws_imds_probe(const char *base, long timeout_ms)
 	return ok;
 }
 
-int aws_imds_get(struct aws_imds *m, const char *path, char *out, size_t outlen,
-		 long *status_out, mg_err *e)
+int aws_imds_get(struct aws_imds *m, const char *path, char *out, size_t outlen, long *status_out,
+		 mg_err *e)
 {
 	char url[CLOUD_URL_LEN + 256], hdr[sizeof(m->token) + 40];
 	long status = 0;
@@ -238,7 +243,8 @@ int aws_imds_identity(struct aws_imds *m, struct cloud_identity *id, mg_err *e)
 		if (!line[0])
 			continue;
 		if (id->n_net_cidrs == CLOUD_MAX_NET_CIDRS)
-			return mg_err_set(e, "VPC has more than %d IPv4 blocks", CLOUD_MAX_NET_CIDRS);
+			return mg_err_set(e, "VPC has more than %d IPv4 blocks",
+					  CLOUD_MAX_NET_CIDRS);
 		if (cidr_parse(line, &id->net_cidrs[id->n_net_cidrs], 0, e))
 			return mg_err_prefix(e, "instance metadata vpc-ipv4-cidr-blocks");
 		id->n_net_cidrs++;
@@ -280,8 +286,7 @@ int aws_creds_parse(const char *json, size_t len, struct aws_creds *c, mg_err *e
 		mg_err_set(e, "role credentials: IMDS says Code=%s", code);
 		goto out;
 	}
-	if (jsonu_copy_str(j, "AccessKeyId", true, c->access_key_id, sizeof(c->access_key_id),
-			   e) ||
+	if (jsonu_copy_str(j, "AccessKeyId", true, c->access_key_id, sizeof(c->access_key_id), e) ||
 	    jsonu_copy_str(j, "SecretAccessKey", true, c->secret_access_key,
 			   sizeof(c->secret_access_key), e) ||
 	    jsonu_copy_str(j, "Token", true, c->token, sizeof(c->token), e) ||

@@ -12,7 +12,7 @@
 #include "err.h"
 #include "httpc.h"
 
-#define AWS_IMDS_DEFAULT "http://169.254.169.254"
+#define AWS_IMDS_DEFAULT  "http://169.254.169.254"
 #define AWS_IMDS_MAX_BODY 65536
 /* Re-read role credentials this long before they expire (AWS rotates 5 min ahead). */
 #define AWS_CREDS_REFRESH_MARGIN (5 * 60)
@@ -21,9 +21,9 @@ struct aws_imds {
 	char base[CLOUD_URL_LEN]; /* no trailing '/' */
 	char token[512];
 	time_t token_expiry;
-	int token_ttl;   /* seconds asked for; at most 21600 */
-	long timeout_ms; /* per request */
-	time_t (*now)(void); /* tests; NULL = time() */
+	int token_ttl;            /* seconds asked for; at most 21600 */
+	long timeout_ms;          /* per request */
+	time_t (*now)(void);      /* tests; NULL = time() */
 	struct httpc_abort abort; /* polled during requests; aborted may be NULL */
 };
 
@@ -38,8 +38,8 @@ int aws_imds_probe(const char *base, long timeout_ms);
 /* GET /latest/<path> with a token (fetched or refreshed as needed, and once more after a
  * 401) into out (NUL-terminated; longer answers are an error). Returns 0, or -1;
  * *status (optional) is the HTTP status, 0 without an answer. */
-int aws_imds_get(struct aws_imds *m, const char *path, char *out, size_t outlen,
-		 long *status, mg_err *e);
+int aws_imds_get(struct aws_imds *m, const char *path, char *out, size_t outlen, long *status,
+		 mg_err *e);
 
 /* instance-id, placement/region, mac -> interface-id, vpc-id, vpc-ipv4-cidr-blocks,
  * local-ipv4. */

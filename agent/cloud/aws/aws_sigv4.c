@@ -14,8 +14,8 @@
 
 #include "buf.h"
 
-#define SIGV4_MAX_HEADERS 64
-#define SIGV4_MAX_PARAMS 256
+#define SIGV4_MAX_HEADERS  64
+#define SIGV4_MAX_PARAMS   256
 #define SIGV4_MAX_SEGMENTS 256
 
 void aws_creds_clear(struct aws_creds *c)
@@ -42,8 +42,7 @@ void aws_sha256_hex(const void *buf, size_t len, char out[65])
 	hex(md, sizeof(md), out);
 }
 
-static int hmac(const void *key, size_t klen, const void *msg, size_t mlen,
-		unsigned char out[32])
+static int hmac(const void *key, size_t klen, const void *msg, size_t mlen, unsigned char out[32])
 {
 	unsigned int olen = 32;
 
@@ -184,8 +183,7 @@ out:
 }
 
 /* RFC 3986 dot-segment removal plus collapsing of empty segments, then encoding. */
-static int canonical_path(struct mg_buf *b, const char *path, size_t len, bool normalize,
-			  mg_err *e)
+static int canonical_path(struct mg_buf *b, const char *path, size_t len, bool normalize, mg_err *e)
 {
 	const char *seg[SIGV4_MAX_SEGMENTS];
 	size_t seglen[SIGV4_MAX_SEGMENTS];
@@ -237,7 +235,7 @@ static int canonical_path(struct mg_buf *b, const char *path, size_t len, bool n
 }
 
 struct chdr {
-	char *name;  /* lower case */
+	char *name; /* lower case */
 	struct mg_buf value;
 	size_t order;
 };
@@ -413,7 +411,7 @@ int sigv4_sign(const struct sigv4_req *r, const struct aws_creds *c, struct sigv
 	/* string to sign */
 	aws_sha256_hex(cr.p, cr.len, scope_hash);
 	mg_buf_addf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", out->amz_date, date,
-		  r->region, r->service, scope_hash);
+		    r->region, r->service, scope_hash);
 	if (sts.failed) {
 		mg_err_set(e, "out of memory");
 		goto out;
@@ -430,9 +428,10 @@ int sigv4_sign(const struct sigv4_req *r, const struct aws_creds *c, struct sigv
 		goto out;
 	}
 	hex(sig, 32, out->signature);
-	mg_buf_addf(&auth, "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, "
-			 "SignedHeaders=%s, Signature=%s",
-		  c->access_key_id, date, r->region, r->service, sh.p, out->signature);
+	mg_buf_addf(&auth,
+		    "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, "
+		    "SignedHeaders=%s, Signature=%s",
+		    c->access_key_id, date, r->region, r->service, sh.p, out->signature);
 	out->canonical_request = mg_buf_take(&cr);
 	out->string_to_sign = mg_buf_take(&sts);
 	out->authorization = mg_buf_take(&auth);

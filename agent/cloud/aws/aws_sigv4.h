@@ -12,7 +12,7 @@
 struct aws_creds {
 	char access_key_id[128];
 	char secret_access_key[128];
-	char token[4096]; /* session token; "" for long-term keys */
+	char token[4096];  /* session token; "" for long-term keys */
 	time_t expiration; /* 0 = does not expire */
 };
 
@@ -40,12 +40,12 @@ struct sigv4_req {
 };
 
 struct sigv4_out {
-	char amz_date[17];        /* YYYYMMDDTHHMMSSZ */
-	char content_sha256[65];  /* hex SHA-256 of the body */
+	char amz_date[17];       /* YYYYMMDDTHHMMSSZ */
+	char content_sha256[65]; /* hex SHA-256 of the body */
 	char signature[65];
-	char *canonical_request;  /* heap */
-	char *string_to_sign;     /* heap */
-	char *authorization;      /* heap: the value of the Authorization header */
+	char *canonical_request; /* heap */
+	char *string_to_sign;    /* heap */
+	char *authorization;     /* heap: the value of the Authorization header */
 };
 
 /* Sign a request with `c`. Returns 0 or -1 with `e` set; free `out` with sigv4_out_free(). */

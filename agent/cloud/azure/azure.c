@@ -116,7 +116,7 @@ static void az_close(struct cloud_provider *p)
 
 /* GET a resource by id (or path) with the api-version of its provider. */
 static int get_rid(struct cloud_provider *p, const char *rid, const char *what, char **out,
-                   size_t *len, struct az_err *err, mg_err *e)
+		   size_t *len, struct az_err *err, mg_err *e)
 {
 	char path[AZ_RID_LEN + 64];
 	const char *ver =
@@ -131,7 +131,7 @@ static int get_rid(struct cloud_provider *p, const char *rid, const char *what, 
 /* ---- scope ids: short forms of route table resource ids ---- */
 
 static int scope_id_of(const struct cloud_provider *p, const char *rid, char *out, size_t len,
-                       mg_err *e)
+		       mg_err *e)
 {
 	char sub[64], rg[96];
 	int n;
@@ -159,19 +159,19 @@ static int rid_of(const struct cloud_provider *p, const char *id, char *out, siz
 		n = snprintf(out, len, "%s", id);
 	else if (slash)
 		n = snprintf(out, len,
-		             "/subscriptions/%s/resourceGroups/%.*s/providers/"
-		             "Microsoft.Network/routeTables/%s",
-		             p->doc.subscription, (int)(slash - id), id, slash + 1);
+			     "/subscriptions/%s/resourceGroups/%.*s/providers/"
+			     "Microsoft.Network/routeTables/%s",
+			     p->doc.subscription, (int)(slash - id), id, slash + 1);
 	else
 		n = snprintf(out, len,
-		             "/subscriptions/%s/resourceGroups/%s/providers/"
-		             "Microsoft.Network/routeTables/%s",
-		             p->doc.subscription, p->doc.resource_group, id);
+			     "/subscriptions/%s/resourceGroups/%s/providers/"
+			     "Microsoft.Network/routeTables/%s",
+			     p->doc.subscription, p->doc.resource_group, id);
 	if (n < 0 || (size_t)n >= len)
 		return mg_err_set(e, "route table %.100s: id too long", id);
 	for (const char *c = out; *c; c++)
 		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/-_.()",
-		            *c) ||
+			    *c) ||
 		    strstr(out, ".."))
 			return mg_err_set(e, "route table %.100s: not a name or resource id", id);
 	if (!strcasestr(out, "/providers/Microsoft.Network/routeTables/"))
@@ -207,7 +207,7 @@ static int az_identity(struct cloud_provider *p, struct cloud_identity *id, mg_e
 	}
 	if (!nic.matched) {
 		mg_err_set(e, "no network interface of VM %s has MAC %s or address %s",
-		           p->doc.vm_name, p->doc.mac, p->doc.private_ip);
+			   p->doc.vm_name, p->doc.mac, p->doc.private_ip);
 		goto out;
 	}
 	/* the subnet, and the VNet it belongs to */
@@ -243,10 +243,10 @@ static int az_identity(struct cloud_provider *p, struct cloud_identity *id, mg_e
 	memcpy(id->net_cidrs, vnet->prefixes, vnet->n_prefixes * sizeof(vnet->prefixes[0]));
 	id->n_net_cidrs = vnet->n_prefixes;
 	log_info("azure: VM %s in %s/%s, NIC %s, subnet %s (route table %s), VNet %s with %zu "
-	         "route table%s",
-	         p->doc.vm_name, p->doc.subscription, p->doc.resource_group, id->nic_id,
-	         az_rid_name(nic.subnet_id), table[0] ? az_rid_name(table) : "none", id->network_id,
-	         vnet->n_tables, vnet->n_tables == 1 ? "" : "s");
+		 "route table%s",
+		 p->doc.vm_name, p->doc.subscription, p->doc.resource_group, id->nic_id,
+		 az_rid_name(nic.subnet_id), table[0] ? az_rid_name(table) : "none", id->network_id,
+		 vnet->n_tables, vnet->n_tables == 1 ? "" : "s");
 	p->ready = true;
 	rc = 0;
 out:
@@ -287,7 +287,7 @@ out:
 }
 
 static int az_ensure_forwarding(struct cloud_provider *p, const struct cloud_identity *id,
-                                mg_err *e)
+				mg_err *e)
 {
 	bool wrote = false;
 
@@ -312,14 +312,14 @@ static int az_ensure_forwarding(struct cloud_provider *p, const struct cloud_ide
 		if (wrote) {
 			free(buf);
 			return mg_err_set(e, "IP forwarding of %s is still off after the update",
-			                  id->nic_id);
+					  id->nic_id);
 		}
 		if (!cloud_may_write(&p->hooks)) {
 			free(buf);
 			return mg_err_set(e,
-			                  "IP forwarding of %s is off; not turning it on while "
-			                  "writes are not allowed",
-			                  id->nic_id);
+					  "IP forwarding of %s is off; not turning it on while "
+					  "writes are not allowed",
+					  id->nic_id);
 		}
 		body = with_forwarding(buf, len, e);
 		free(buf);
@@ -339,9 +339,9 @@ static int az_ensure_forwarding(struct cloud_provider *p, const struct cloud_ide
 			if (az_err_kind(&err, perm, sizeof(perm)) == CLOUD_ERR_UNAUTHORIZED &&
 			    perm[0])
 				return mg_err_set(e,
-				                  "turning on IP forwarding of %s: the identity "
-				                  "may not %s; grant it the %s role on the NIC",
-				                  id->nic_id, perm, az_role_for(perm));
+						  "turning on IP forwarding of %s: the identity "
+						  "may not %s; grant it the %s role on the NIC",
+						  id->nic_id, perm, az_role_for(perm));
 			return mg_err_prefix(e, "turning on IP forwarding of %s", id->nic_id);
 		}
 		wrote = true;
@@ -352,7 +352,7 @@ static int az_ensure_forwarding(struct cloud_provider *p, const struct cloud_ide
 /* ---- scopes ---- */
 
 static int list_one(struct cloud_provider *p, const char *rid, struct cloud_scopes *out,
-                    struct cloud_err *ce)
+		    struct cloud_err *ce)
 {
 	struct cloud_scope *s;
 	struct az_err err;
@@ -370,9 +370,9 @@ static int list_one(struct cloud_provider *p, const char *rid, struct cloud_scop
 		enum cloud_err_kind k = az_err_kind(&err, perm, sizeof(perm));
 		if (k == CLOUD_ERR_UNAUTHORIZED && perm[0])
 			return cloud_err_set(ce, k, perm,
-			                     "reading route table %s: the identity may not %s; "
-			                     "grant it the %s role on the table",
-			                     s->id, perm, az_role_for(perm));
+					     "reading route table %s: the identity may not %s; "
+					     "grant it the %s role on the table",
+					     s->id, perm, az_role_for(perm));
 		return cloud_err_set(ce, k, perm, "%s", e.msg);
 	}
 	int r = az_parse_route_table(buf, len, s, &e);
@@ -383,8 +383,8 @@ static int list_one(struct cloud_provider *p, const char *rid, struct cloud_scop
 }
 
 static int az_list(struct cloud_provider *p, const struct cloud_identity *id,
-                   const char *const *ids, size_t n_ids, struct cloud_scopes *out,
-                   struct cloud_err *ce)
+		   const char *const *ids, size_t n_ids, struct cloud_scopes *out,
+		   struct cloud_err *ce)
 {
 	struct az_vnet *v = NULL;
 	char rid[AZ_RID_LEN], perm[96];
@@ -437,13 +437,13 @@ out:
  * us count as ours. Nothing in a user route table is the system's.
  */
 static void az_classify(struct cloud_provider *p, const struct cloud_identity *id,
-                        const struct cloud_scope *s, struct cloud_route *r, bool recorded)
+			const struct cloud_scope *s, struct cloud_route *r, bool recorded)
 {
 	char net[AZ_NET_IN_NAME + 8];
 
 	(void)s, (void)recorded;
 	r->to_us = r->target_kind == CLOUD_TARGET_IP && id->private_ip[0] &&
-	           !strcmp(r->target_id, id->private_ip);
+		   !strcmp(r->target_id, id->private_ip);
 	if (!az_route_name_marker(r->name, net, sizeof(net))) {
 		r->owner = CLOUD_OWNER_FOREIGN;
 		return;
@@ -463,27 +463,27 @@ static void az_classify(struct cloud_provider *p, const struct cloud_identity *i
 		snprintf(r->marker.connector, sizeof(r->marker.connector), "%s", p->mesh.connector);
 	else
 		snprintf(r->marker.connector, sizeof(r->marker.connector), "%.63s",
-		         r->target_id[0] ? r->target_id : r->origin);
+			 r->target_id[0] ? r->target_id : r->origin);
 }
 
 /* ---- plans ---- */
 
 static void item_err(const struct az_err *err, const mg_err *e, const char *table,
-                     struct cloud_err *res)
+		     struct cloud_err *res)
 {
 	char perm[96];
 	enum cloud_err_kind k = az_err_kind(err, perm, sizeof(perm));
 
 	if (k == CLOUD_ERR_UNAUTHORIZED && perm[0])
 		cloud_err_set(res, k, perm,
-		              "the identity may not %s on route table %s; grant it the %s role "
-		              "on the table (or a custom role with %s)",
-		              perm, table, az_role_for(perm), perm);
+			      "the identity may not %s on route table %s; grant it the %s role "
+			      "on the table (or a custom role with %s)",
+			      perm, table, az_role_for(perm), perm);
 	else if (k == CLOUD_ERR_LIMIT)
 		cloud_err_set(res, k, NULL,
-		              "route table %s is full (%s); remove unused routes or use "
-		              "another table",
-		              table, err->code);
+			      "route table %s is full (%s); remove unused routes or use "
+			      "another table",
+			      table, err->code);
 	else
 		cloud_err_set(res, k, NULL, "%s", e->msg);
 }
@@ -495,7 +495,7 @@ static int route_path(const char *table_rid, const char *name, char *out, size_t
 }
 
 static int az_apply(struct cloud_provider *p, const struct cloud_identity *id,
-                    struct cloud_plan *plan, struct cloud_err *ce)
+		    struct cloud_plan *plan, struct cloud_err *ce)
 {
 	char table[AZ_RID_LEN], body[512], path[AZ_RID_LEN + 200], name[AZ_ROUTE_NAME_MAX + 1];
 	char cond[200], d[CIDR_STRLEN];
@@ -521,13 +521,13 @@ static int az_apply(struct cloud_provider *p, const struct cloud_identity *id,
 		if (az_route_name(p->mesh.network, &it->dst, name, sizeof(name)) ||
 		    route_path(table, name, path, sizeof(path))) {
 			cloud_err_set(&it->res, CLOUD_ERR_FATAL, NULL, "no valid route name for %s",
-			              cidr_format(&it->dst, d));
+				      cidr_format(&it->dst, d));
 			continue;
 		}
 		snprintf(body, sizeof(body),
-		         "{\"properties\":{\"addressPrefix\":\"%s\",\"nextHopType\":"
-		         "\"VirtualAppliance\",\"nextHopIpAddress\":\"%s\"}}",
-		         cidr_format(&it->dst, d), id->private_ip);
+			 "{\"properties\":{\"addressPrefix\":\"%s\",\"nextHopType\":"
+			 "\"VirtualAppliance\",\"nextHopIpAddress\":\"%s\"}}",
+			 cidr_format(&it->dst, d), id->private_ip);
 		switch (it->op) {
 		case CLOUD_OP_CREATE:
 			rc = az_arm_write(&p->arm, "PUT", path, body, "If-None-Match: *", &err, &e);
@@ -540,17 +540,17 @@ static int az_apply(struct cloud_provider *p, const struct cloud_identity *id,
 				snprintf(cond, sizeof(cond), "If-Match: %s", cur->description);
 				if (route_path(table, cur->name, old, sizeof(old))) {
 					rc = cloud_err_set(&it->res, CLOUD_ERR_FATAL, NULL,
-					                   "route name too long");
+							   "route name too long");
 					continue;
 				}
 				rc = az_arm_write(&p->arm, "DELETE", old, NULL,
-				                  cur->description[0] ? cond : NULL, &err, &e);
+						  cur->description[0] ? cond : NULL, &err, &e);
 				if (rc == 0)
 					rc = az_arm_write(&p->arm, "PUT", path, body,
-					                  "If-None-Match: *", &err, &e);
+							  "If-None-Match: *", &err, &e);
 			} else {
 				snprintf(cond, sizeof(cond), "If-Match: %s",
-				         cur && cur->description[0] ? cur->description : "*");
+					 cur && cur->description[0] ? cur->description : "*");
 				rc = az_arm_write(&p->arm, "PUT", path, body, cond, &err, &e);
 			}
 			break;
@@ -558,12 +558,12 @@ static int az_apply(struct cloud_provider *p, const struct cloud_identity *id,
 			if (cur && cur->name[0] &&
 			    route_path(table, cur->name, path, sizeof(path))) {
 				rc = cloud_err_set(&it->res, CLOUD_ERR_FATAL, NULL,
-				                   "route name too long");
+						   "route name too long");
 				continue;
 			}
 			snprintf(cond, sizeof(cond), "If-Match: %s", cur ? cur->description : "");
 			rc = az_arm_write(&p->arm, "DELETE", path, NULL,
-			                  cur && cur->description[0] ? cond : NULL, &err, &e);
+					  cur && cur->description[0] ? cond : NULL, &err, &e);
 			break;
 		}
 		if (rc == 0) {

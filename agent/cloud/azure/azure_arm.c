@@ -19,7 +19,7 @@ static bool hooks_aborted(void *ud)
 }
 
 int az_arm_init(struct az_arm *c, const char *base, const char *ca_file, az_token_fn token,
-                void *token_ud, const struct cloud_hooks *hooks, mg_err *e)
+		void *token_ud, const struct cloud_hooks *hooks, mg_err *e)
 {
 	int n;
 
@@ -86,7 +86,7 @@ static int url_of(const struct az_arm *c, const char *path, char *url, size_t le
 	}
 	if (strncmp(path, c->base, bl) || path[bl] != '/')
 		return mg_err_set(e, "ARM handed out a URL on another host (%.80s); not followed",
-		                  path);
+				  path);
 	if (strlen(path) >= len)
 		return mg_err_set(e, "ARM URL too long");
 	memcpy(url, path, strlen(path) + 1);
@@ -97,9 +97,9 @@ static void set_err(struct az_err *err, const struct az_resp *r)
 {
 	err->status = r->status;
 	if (az_parse_error(r->body.p, r->body.len, err->code, sizeof(err->code), err->message,
-	                   sizeof(err->message)))
+			   sizeof(err->message)))
 		snprintf(err->message, sizeof(err->message), "HTTP %ld%s", r->status,
-		         r->body.len ? " (no ARM error body)" : "");
+			 r->body.len ? " (no ARM error body)" : "");
 }
 
 /*
@@ -107,7 +107,7 @@ static void set_err(struct az_err *err, const struct az_resp *r)
  * last answer.
  */
 static int call(struct az_arm *c, const char *method, const char *path, const char *body,
-                const char *cond, struct az_resp *r, struct az_err *err, mg_err *e)
+		const char *cond, struct az_resp *r, struct az_err *err, mg_err *e)
 {
 	char url[AZ_URL_MAX + CLOUD_URL_LEN], auth[8300];
 	bool mutating = strcmp(method, "GET") != 0, refreshed = false;
@@ -124,8 +124,8 @@ static int call(struct az_arm *c, const char *method, const char *path, const ch
 		if (cloud_aborted(c->hooks) || (mutating && !cloud_may_write(c->hooks))) {
 			err->aborted = true;
 			mg_err_set(e, "%s",
-			           cloud_aborted(c->hooks) ? "aborted"
-			                                   : "writes are not allowed now");
+				   cloud_aborted(c->hooks) ? "aborted"
+							   : "writes are not allowed now");
 			goto out;
 		}
 		if (c->token(c->token_ud, false, auth, sizeof(auth), e))
@@ -135,14 +135,14 @@ static int call(struct az_arm *c, const char *method, const char *path, const ch
 		if (cond)
 			hdrs[nh++] = cond;
 		struct az_req q = {.method = method,
-		                   .url = url,
-		                   .headers = hdrs,
-		                   .body = body,
-		                   .protocols = c->protocols,
-		                   .ca_file = c->ca_file,
-		                   .timeout_ms = c->timeout_ms,
-		                   .max_body = ARM_MAX_BODY,
-		                   .abort = &c->abort};
+				   .url = url,
+				   .headers = hdrs,
+				   .body = body,
+				   .protocols = c->protocols,
+				   .ca_file = c->ca_file,
+				   .timeout_ms = c->timeout_ms,
+				   .max_body = ARM_MAX_BODY,
+				   .abort = &c->abort};
 		if (az_http(&q, r, e)) {
 			err->status = 0;
 			err->code[0] = '\0';
@@ -173,17 +173,17 @@ static int call(struct az_arm *c, const char *method, const char *path, const ch
 			if (!is_retryable(r->status, err->code))
 				break;
 			wait = r->retry_after_s >= 0
-			           ? r->retry_after_s * 1000L
-			           : az_backoff_ms(c->backoff_base_ms, c->backoff_cap_ms, attempt,
-			                           rnd(c));
+				   ? r->retry_after_s * 1000L
+				   : az_backoff_ms(c->backoff_base_ms, c->backoff_cap_ms, attempt,
+						   rnd(c));
 			if (wait > c->retry_after_cap_ms)
 				wait = c->retry_after_cap_ms;
 		}
 		if (attempt + 1 >= c->max_attempts)
 			break;
 		log_info("azure: %s %s: %s%s%s; retrying in %ld ms", method, az_rid_name(path),
-		         err->code[0] ? err->code : "", err->code[0] ? " " : "", err->message,
-		         wait);
+			 err->code[0] ? err->code : "", err->code[0] ? " " : "", err->message,
+			 wait);
 		if (!cloud_sleep_ms(c->hooks, wait)) {
 			err->aborted = true;
 			mg_err_set(e, "aborted");
@@ -191,14 +191,14 @@ static int call(struct az_arm *c, const char *method, const char *path, const ch
 		}
 	}
 	mg_err_set(e, "%s %s: %s%s%s", method, az_rid_name(path), err->code,
-	           err->code[0] ? ": " : "", err->message);
+		   err->code[0] ? ": " : "", err->message);
 out:
 	OPENSSL_cleanse(auth, sizeof(auth));
 	return rc;
 }
 
 int az_arm_get(struct az_arm *c, const char *path, char **out, size_t *out_len, struct az_err *err,
-               mg_err *e)
+	       mg_err *e)
 {
 	struct az_resp r = {0};
 
@@ -244,7 +244,7 @@ static int follow(struct az_arm *c, const struct az_resp *first, struct az_err *
 		if (async) {
 			enum az_lro st;
 			if (az_parse_lro(r.body.p, r.body.len, &st, err->code, sizeof(err->code),
-			                 err->message, sizeof(err->message), e))
+					 err->message, sizeof(err->message), e))
 				break;
 			if (st == AZ_LRO_SUCCEEDED) {
 				rc = 0;
@@ -253,7 +253,7 @@ static int follow(struct az_arm *c, const struct az_resp *first, struct az_err *
 			if (st == AZ_LRO_FAILED) {
 				err->lro = true;
 				mg_err_set(e, "the operation failed: %s: %s", err->code,
-				           err->message);
+					   err->message);
 				break;
 			}
 		} else if (r.status != 202) {
@@ -267,7 +267,7 @@ static int follow(struct az_arm *c, const struct az_resp *first, struct az_err *
 			err->status = 0;
 			snprintf(err->message, sizeof(err->message), "still running");
 			mg_err_set(e, "the operation is still running after %ld s",
-			           c->lro_max_ms / 1000);
+				   c->lro_max_ms / 1000);
 			break;
 		}
 	}
@@ -276,7 +276,7 @@ static int follow(struct az_arm *c, const struct az_resp *first, struct az_err *
 }
 
 int az_arm_write(struct az_arm *c, const char *method, const char *path, const char *body,
-                 const char *cond, struct az_err *err, mg_err *e)
+		 const char *cond, struct az_err *err, mg_err *e)
 {
 	struct az_resp r = {0};
 	bool del = !strcmp(method, "DELETE");

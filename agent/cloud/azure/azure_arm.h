@@ -47,19 +47,19 @@ struct az_arm {
 };
 
 int az_arm_init(struct az_arm *c, const char *base, const char *ca_file, az_token_fn token,
-                void *token_ud, const struct cloud_hooks *hooks, mg_err *e);
+		void *token_ud, const struct cloud_hooks *hooks, mg_err *e);
 
 /* GET `path` (starting with '/', api-version included). 0 with the 200 body in *out
  * (heap, NUL-terminated), or -1 with err and e. */
 int az_arm_get(struct az_arm *c, const char *path, char **out, size_t *out_len, struct az_err *err,
-               mg_err *e);
+	       mg_err *e);
 
 /*
  * PUT (body) or DELETE `path`, with an optional condition header ("If-Match: ..."), then
  * follow the operation to its end. DELETE: 404 and 204 count as done. 0, or -1.
  */
 int az_arm_write(struct az_arm *c, const char *method, const char *path, const char *body,
-                 const char *cond, struct az_err *err, mg_err *e);
+		 const char *cond, struct az_err *err, mg_err *e);
 
 /* The provider-neutral kind of an ARM error; fills `perm` for AuthorizationFailed. */
 enum cloud_err_kind az_err_kind(const struct az_err *err, char *perm, size_t perm_len);

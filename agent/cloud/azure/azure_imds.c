@@ -13,7 +13,7 @@
 #define IMDS_MAX_BODY (256u << 10)
 
 int az_imds_init(struct az_imds *m, const char *base, const char *client_id,
-                 const struct cloud_hooks *hooks, mg_err *e)
+		 const struct cloud_hooks *hooks, mg_err *e)
 {
 	int n;
 
@@ -45,7 +45,7 @@ static bool retryable(long status)
 
 /* GET base + path with retries; 0 and a 200 answer in r->body, or -1. */
 static int imds_get(struct az_imds *m, const char *path, const char *what, bool secret,
-                    struct az_resp *r, mg_err *e)
+		    struct az_resp *r, mg_err *e)
 {
 	static const char *const hdrs[] = {"Metadata: true", NULL};
 	char url[CLOUD_URL_LEN + 512];
@@ -55,13 +55,13 @@ static int imds_get(struct az_imds *m, const char *path, const char *what, bool 
 		return mg_err_set(e, "%s: URL too long", what);
 	for (int attempt = 1;; attempt++) {
 		struct az_req q = {.method = "GET",
-		                   .url = url,
-		                   .headers = hdrs,
-		                   .protocols = "http,https",
-		                   .timeout_ms = m->timeout_ms,
-		                   .max_body = IMDS_MAX_BODY,
-		                   .abort = &m->abort,
-		                   .secret = secret};
+				   .url = url,
+				   .headers = hdrs,
+				   .protocols = "http,https",
+				   .timeout_ms = m->timeout_ms,
+				   .max_body = IMDS_MAX_BODY,
+				   .abort = &m->abort,
+				   .secret = secret};
 		char why[200] = "";
 		int rc;
 
@@ -75,12 +75,12 @@ static int imds_get(struct az_imds *m, const char *path, const char *what, bool 
 		if (rc == 0) {
 			az_parse_imds_error(r->body.p, r->body.len, why, sizeof(why));
 			mg_err_set(e, "%s: HTTP %ld from the instance metadata service%s%s", what,
-			           r->status, why[0] ? ": " : "", why);
+				   r->status, why[0] ? ": " : "", why);
 			if (!retryable(r->status))
 				return -1;
 		} else {
 			mg_err_prefix(e, "%s: cannot reach the instance metadata service at %s",
-			              what, m->base);
+				      what, m->base);
 			if (r->too_big)
 				return -1;
 		}
@@ -121,7 +121,7 @@ int az_imds_instance(struct az_imds *m, struct az_imds_doc *d, mg_err *e)
 
 	m->abort = (struct httpc_abort){hooks_aborted, (void *)m->hooks};
 	rc = imds_get(m, "/metadata/instance?api-version=" AZ_API_IMDS, "instance metadata", false,
-	              &r, e);
+		      &r, e);
 	if (!rc)
 		rc = az_parse_imds(r.body.p, r.body.len, d, e);
 	mg_buf_free(&r.body);
@@ -136,18 +136,18 @@ int az_imds_token(struct az_imds *m, struct az_token *t, mg_err *e)
 
 	m->abort = (struct httpc_abort){hooks_aborted, (void *)m->hooks};
 	snprintf(path, sizeof(path),
-	         "/metadata/identity/oauth2/token?api-version=" AZ_API_TOKEN
-	         "&resource=https%%3A%%2F%%2Fmanagement.azure.com%%2F%s%s",
-	         m->client_id[0] ? "&client_id=" : "", m->client_id);
+		 "/metadata/identity/oauth2/token?api-version=" AZ_API_TOKEN
+		 "&resource=https%%3A%%2F%%2Fmanagement.azure.com%%2F%s%s",
+		 m->client_id[0] ? "&client_id=" : "", m->client_id);
 	rc = imds_get(m, path, "managed identity token", true, &r, e);
 	if (rc) {
 		if (strstr(e->msg, "Identity not found") || strstr(e->msg, "Multiple user"))
 			mg_err_prefix(e, "%s",
-			              m->client_id[0]
-			                  ? "is --cloud-azure-client-id the client id of a "
-			                    "user-assigned identity of this VM?"
-			                  : "give the VM a system-assigned identity, or name a "
-			                    "user-assigned one with --cloud-azure-client-id");
+				      m->client_id[0]
+					  ? "is --cloud-azure-client-id the client id of a "
+					    "user-assigned identity of this VM?"
+					  : "give the VM a system-assigned identity, or name a "
+					    "user-assigned one with --cloud-azure-client-id");
 	} else {
 		rc = az_parse_token(r.body.p, r.body.len, t, e);
 	}

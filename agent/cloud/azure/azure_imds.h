@@ -26,7 +26,7 @@ struct az_imds {
 
 /* base NULL or "" = AZ_IMDS_DEFAULT. */
 int az_imds_init(struct az_imds *m, const char *base, const char *client_id,
-                 const struct cloud_hooks *hooks, mg_err *e);
+		 const struct cloud_hooks *hooks, mg_err *e);
 /* 1 when /metadata/instance answers 200 within timeout_ms (one attempt), else 0. */
 int az_imds_probe(const char *base, long timeout_ms);
 int az_imds_instance(struct az_imds *m, struct az_imds_doc *d, mg_err *e);

@@ -54,9 +54,9 @@ int az_parse_imds(const char *buf, size_t len, struct az_imds_doc *d, mg_err *e)
 		return -1;
 	if (jsonu_get_object(j, "compute", true, &compute, e) ||
 	    jsonu_copy_str(compute, "subscriptionId", true, d->subscription,
-	                   sizeof(d->subscription), e) ||
+			   sizeof(d->subscription), e) ||
 	    jsonu_copy_str(compute, "resourceGroupName", true, d->resource_group,
-	                   sizeof(d->resource_group), e) ||
+			   sizeof(d->resource_group), e) ||
 	    jsonu_copy_str(compute, "name", true, d->vm_name, sizeof(d->vm_name), e) ||
 	    jsonu_copy_str(compute, "resourceId", true, d->vm_id, sizeof(d->vm_id), e) ||
 	    jsonu_copy_str(compute, "location", true, d->location, sizeof(d->location), e) ||
@@ -66,7 +66,7 @@ int az_parse_imds(const char *buf, size_t len, struct az_imds_doc *d, mg_err *e)
 	if (!d->subscription[0] || !d->resource_group[0] || !d->vm_name[0] ||
 	    strncasecmp(d->vm_id, "/subscriptions/", 15)) {
 		mg_err_set(e, "compute: empty subscription, resource group or name, or a "
-		              "resourceId that is not an ARM id");
+			      "resourceId that is not an ARM id");
 		goto out;
 	}
 	if (strchr(d->subscription, '/') || strchr(d->resource_group, '/') ||
@@ -130,7 +130,7 @@ int az_parse_token(const char *buf, size_t len, struct az_token *t, mg_err *e)
 	}
 	if (!t->access_token[0] ||
 	    strspn(t->access_token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	                            "0123456789-_.~+/=") != strlen(t->access_token)) {
+				    "0123456789-_.~+/=") != strlen(t->access_token)) {
 		mg_err_set(e, "managed identity token: access_token empty or not a token");
 		goto out;
 	}
@@ -146,7 +146,7 @@ int az_parse_token(const char *buf, size_t len, struct az_token *t, mg_err *e)
 	if (in[0]) {
 		if (num_str(in, 10L * 365 * 86400, &v)) {
 			mg_err_set(e, "managed identity token: expires_in \"%s\" is not seconds",
-			           in);
+				   in);
 			goto out;
 		}
 		t->expires_in = (long)v;
@@ -176,7 +176,7 @@ void az_parse_imds_error(const char *buf, size_t len, char *out, size_t outlen)
 		err = desc = NULL;
 	if (err || desc)
 		snprintf(out, outlen, "%s%s%s", err ? err : "", err && desc ? ": " : "",
-		         desc ? desc : "");
+			 desc ? desc : "");
 	for (char *p = out; *p; p++)
 		if ((unsigned char)*p < ' ' || (unsigned char)*p > '~')
 			*p = '?';
@@ -202,7 +202,7 @@ static bool rid_ok(const char *s)
 }
 
 static int copy_rid(const cJSON *obj, const char *key, bool required, char *out, size_t outlen,
-                    const char *what, mg_err *e)
+		    const char *what, mg_err *e)
 {
 	if (jsonu_copy_str(obj, key, required, out, outlen, e))
 		return mg_err_prefix(e, "%s", what);
@@ -212,7 +212,7 @@ static int copy_rid(const cJSON *obj, const char *key, bool required, char *out,
 }
 
 int az_parse_vm(const char *buf, size_t len, char nics[][AZ_RID_LEN], size_t max, size_t *n,
-                mg_err *e)
+		mg_err *e)
 {
 	const cJSON *props, *np, *arr, *it;
 	cJSON *j;
@@ -275,7 +275,7 @@ static void mac_norm(const char *in, char *out, size_t outlen)
 }
 
 int az_parse_nic(const char *buf, size_t len, const char *mac, const char *ip, struct az_nic *n,
-                 mg_err *e)
+		 mg_err *e)
 {
 	const cJSON *props, *cfgs, *it;
 	char want_mac[32] = "", have_mac[32];
@@ -376,7 +376,7 @@ int az_parse_vnet(const char *buf, size_t len, struct az_vnet *v, mg_err *e)
 		}
 		if (v->n_prefixes == CLOUD_MAX_NET_CIDRS) {
 			mg_err_set(e, "virtual network: more than %d address prefixes",
-			           CLOUD_MAX_NET_CIDRS);
+				   CLOUD_MAX_NET_CIDRS);
 			goto out;
 		}
 		if (cidr_parse(it->valuestring, &v->prefixes[v->n_prefixes], 0, e)) {
@@ -460,7 +460,7 @@ static int parse_route(const cJSON *it, struct cloud_route *r, mg_err *e)
 		snprintf(r->target_id, sizeof(r->target_id), "%s", hop);
 	} else {
 		r->target_kind = !strcmp(r->origin, "VirtualNetworkGateway") ? CLOUD_TARGET_GATEWAY
-		                                                             : CLOUD_TARGET_OTHER;
+									     : CLOUD_TARGET_OTHER;
 		snprintf(r->target_id, sizeof(r->target_id), "%s", r->origin);
 	}
 	/* "Updating" is a write being applied (Azure shows it at once): treat as there */
@@ -501,7 +501,7 @@ out:
 }
 
 int az_parse_lro(const char *buf, size_t len, enum az_lro *st, char *code, size_t code_len,
-                 char *msg, size_t msg_len, mg_err *e)
+		 char *msg, size_t msg_len, mg_err *e)
 {
 	char status[32];
 	const cJSON *err = NULL;
@@ -547,7 +547,7 @@ static void printable(char *s)
 }
 
 int az_parse_error(const char *buf, size_t len, char *code, size_t code_len, char *msg,
-                   size_t msg_len)
+		   size_t msg_len)
 {
 	const cJSON *err;
 	const char *c = NULL, *m = NULL;
@@ -615,8 +615,8 @@ void az_name_network(const char *network, char *out, size_t outlen)
 	for (; *network && o + 1 < outlen && o < AZ_NET_IN_NAME; network++) {
 		char c = *network;
 		out[o++] = isalnum((unsigned char)c) || c == '_' || c == '.' ? c
-		           : c == '-'                                        ? '-'
-		                                                             : '_';
+			   : c == '-'                                        ? '-'
+									     : '_';
 	}
 	out[o] = '\0';
 }

@@ -54,7 +54,7 @@ void az_parse_imds_error(const char *buf, size_t len, char *out, size_t outlen);
 
 /* VM: the NIC ids of networkProfile, the primary first. */
 int az_parse_vm(const char *buf, size_t len, char nics[][AZ_RID_LEN], size_t max, size_t *n,
-                mg_err *e);
+		mg_err *e);
 
 /* NIC: etag, enableIPForwarding, MAC ("00-0D-3A-..."), and the ip configuration matching
  * `mac` or `ip` (the primary one when nothing is asked): its address and subnet id. */
@@ -67,7 +67,7 @@ struct az_nic {
 	bool matched; /* the NIC's MAC or one of its addresses matched */
 };
 int az_parse_nic(const char *buf, size_t len, const char *mac, const char *ip, struct az_nic *n,
-                 mg_err *e);
+		 mg_err *e);
 
 /* VNet: its address space and every route table associated with one of its subnets. */
 struct az_vnet {
@@ -88,11 +88,11 @@ int az_parse_route_table(const char *buf, size_t len, struct cloud_scope *s, mg_
 /* LRO status: "InProgress" etc. into status; on Failed/Canceled the error code/message. */
 enum az_lro { AZ_LRO_RUNNING, AZ_LRO_SUCCEEDED, AZ_LRO_FAILED };
 int az_parse_lro(const char *buf, size_t len, enum az_lro *st, char *code, size_t code_len,
-                 char *msg, size_t msg_len, mg_err *e);
+		 char *msg, size_t msg_len, mg_err *e);
 
 /* ARM error body {"error": {"code", "message"}}; 0 when it had that shape. */
 int az_parse_error(const char *buf, size_t len, char *code, size_t code_len, char *msg,
-                   size_t msg_len);
+		   size_t msg_len);
 /* The action named in an AuthorizationFailed message ("... perform action 'X' over ..."). */
 bool az_denied_action(const char *msg, char *out, size_t outlen);
 

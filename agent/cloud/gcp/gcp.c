@@ -123,16 +123,16 @@ static int gcp_identity(struct cloud_provider *p, struct cloud_identity *id, mg_
 		return -1;
 	if (!p->md.has_sa)
 		return mg_err_set(e,
-		                  "instance %s has no service account: give it one with the "
-		                  "compute (or cloud-platform) scope",
-		                  p->md.name);
+				  "instance %s has no service account: give it one with the "
+				  "compute (or cloud-platform) scope",
+				  p->md.name);
 	if (!p->md.compute_scope)
 		return mg_err_set(e,
-		                  "the service account of instance %s lacks the compute or "
-		                  "cloud-platform access scope: stop the instance and run gcloud "
-		                  "compute instances set-service-account %s --scopes="
-		                  "cloud-platform",
-		                  p->md.name, p->md.name);
+				  "the service account of instance %s lacks the compute or "
+				  "cloud-platform access scope: stop the instance and run gcloud "
+				  "compute instances set-service-account %s --scopes="
+				  "cloud-platform",
+				  p->md.name, p->md.name);
 	snprintf(id->instance_id, sizeof(id->instance_id), "%s", p->md.name);
 	snprintf(id->nic_id, sizeof(id->nic_id), "nic0");
 	snprintf(id->mac, sizeof(id->mac), "%s", p->md.mac);
@@ -141,7 +141,7 @@ static int gcp_identity(struct cloud_provider *p, struct cloud_identity *id, mg_
 	snprintf(id->region, sizeof(id->region), "%s", p->md.zone);
 	subnet_of(&p->md, id);
 	if (snprintf(p->instance, sizeof(p->instance), "projects/%.40s/zones/%.40s/instances/%s",
-	             p->project, p->md.zone, p->md.name) >= (int)sizeof(p->instance))
+		     p->project, p->md.zone, p->md.name) >= (int)sizeof(p->instance))
 		return mg_err_set(e, "instance path of %s too long", p->md.name);
 	if (!p->ready) {
 		if (gcp_compute_init(&p->cc, p->ep.api, p->project, p->ep.ca_file, token_cb, p, e))
@@ -173,7 +173,7 @@ static void to_cloud_err(const struct gcp_error *err, const mg_err *e, struct cl
 }
 
 static int gcp_ensure_forwarding(struct cloud_provider *p, const struct cloud_identity *id,
-                                 mg_err *e)
+				 mg_err *e)
 {
 	struct gcp_error err;
 	bool on = false;
@@ -182,23 +182,23 @@ static int gcp_ensure_forwarding(struct cloud_provider *p, const struct cloud_id
 		return -1;
 	if (gcp_compute_can_ip_forward(&p->cc, p->md.zone, p->md.name, &on, &err, e))
 		return mg_err_prefix(e,
-		                     "reading canIpForward of instance %s (needs "
-		                     "compute.instances.get)",
-		                     id->instance_id);
+				     "reading canIpForward of instance %s (needs "
+				     "compute.instances.get)",
+				     id->instance_id);
 	if (on)
 		return 0;
 	return mg_err_set(e,
-	                  "instance %s has canIpForward=false: GCP drops traffic through "
-	                  "this VM that is not addressed to it, so no routes are written; "
-	                  "recreate the instance with --can-ip-forward (or gcloud compute "
-	                  "instances export, set canIpForward: true, update-from-file)",
-	                  id->instance_id);
+			  "instance %s has canIpForward=false: GCP drops traffic through "
+			  "this VM that is not addressed to it, so no routes are written; "
+			  "recreate the instance with --can-ip-forward (or gcloud compute "
+			  "instances export, set canIpForward: true, update-from-file)",
+			  id->instance_id);
 }
 
 /* ---------------------------------------------------------------- ownership */
 
 void gcp_route_name(const char *mesh_net, const struct cidr *dst, const char *instance,
-                    unsigned salt, char out[GCP_NAME_LEN])
+		    unsigned salt, char out[GCP_NAME_LEN])
 {
 	unsigned char h[SHA256_DIGEST_LENGTH];
 	char in[512], b[CIDR_STRLEN];
@@ -238,7 +238,7 @@ static void own(const struct cloud_provider *p, struct cloud_route *r)
 	if (!strcmp(r->origin, "system"))
 		r->owner = CLOUD_OWNER_SYSTEM;
 	else if (gcp_marker_parse(r->name, r->description, &m) == 0 &&
-	         (!p->mesh.network[0] || !strcmp(m.network, p->mesh.network))) {
+		 (!p->mesh.network[0] || !strcmp(m.network, p->mesh.network))) {
 		r->owner = CLOUD_OWNER_OURS;
 		r->marker = m;
 	} else
@@ -246,7 +246,7 @@ static void own(const struct cloud_provider *p, struct cloud_route *r)
 }
 
 static void gcp_classify(struct cloud_provider *p, const struct cloud_identity *id,
-                         const struct cloud_scope *s, struct cloud_route *r, bool recorded)
+			 const struct cloud_scope *s, struct cloud_route *r, bool recorded)
 {
 	(void)id, (void)s, (void)recorded;
 	own(p, r);
@@ -271,7 +271,7 @@ static int rank(const struct cloud_provider *p, const struct gcp_route *g)
 
 /* Keep, per destination, the route of the highest rank (see rank()). */
 int gcp_pick(const struct cloud_provider *p, struct gcp_route_list *l, const char *network,
-             struct cloud_scope *s, mg_err *e)
+	     struct cloud_scope *s, mg_err *e)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		struct gcp_route *g = &l->v[i];
@@ -304,8 +304,8 @@ int gcp_pick(const struct cloud_provider *p, struct gcp_route_list *l, const cha
 }
 
 static int gcp_list(struct cloud_provider *p, const struct cloud_identity *id,
-                    const char *const *ids, size_t n_ids, struct cloud_scopes *out,
-                    struct cloud_err *ce)
+		    const char *const *ids, size_t n_ids, struct cloud_scopes *out,
+		    struct cloud_err *ce)
 {
 	struct gcp_error err;
 	struct cloud_scope *s;
@@ -316,9 +316,9 @@ static int gcp_list(struct cloud_provider *p, const struct cloud_identity *id,
 	for (size_t i = 0; i < n_ids; i++)
 		if (strcmp(ids[i], id->network_id))
 			return cloud_err_set(ce, CLOUD_ERR_NOT_FOUND, NULL,
-			                     "GCP routes belong to the whole network: the only "
-			                     "scope is %s, not %s",
-			                     id->network_id, ids[i]);
+					     "GCP routes belong to the whole network: the only "
+					     "scope is %s, not %s",
+					     id->network_id, ids[i]);
 	gcp_route_list_free(&p->last);
 	if (gcp_compute_list_routes(&p->cc, &p->last, &err, &ce->e)) {
 		to_cloud_err(&err, &ce->e, ce);
@@ -352,8 +352,8 @@ static const struct gcp_route *listed(const struct cloud_provider *p, const char
 }
 
 char *gcp_route_body(const char *name, const char *project, const char *network,
-                     const struct cidr *dst, int priority, const char *instance,
-                     const struct cloud_mesh_id *mesh, const char *tags, mg_err *e)
+		     const struct cidr *dst, int priority, const char *instance,
+		     const struct cloud_mesh_id *mesh, const char *tags, mg_err *e)
 {
 	struct mg_buf b = {.max = 8192};
 	char c[CIDR_STRLEN], desc[160];
@@ -397,7 +397,7 @@ oom:
 
 /* The permission a refused write needs, when the API did not name it. */
 static void write_err(const struct gcp_error *err, const mg_err *e, const char *perm,
-                      struct cloud_err *ce)
+		      struct cloud_err *ce)
 {
 	to_cloud_err(err, e, ce);
 	if (ce->kind == CLOUD_ERR_UNAUTHORIZED && !ce->permission[0] && !err->scope &&
@@ -406,7 +406,7 @@ static void write_err(const struct gcp_error *err, const mg_err *e, const char *
 }
 
 static int insert_ours(struct cloud_provider *p, const struct cloud_identity *id,
-                       struct cloud_plan_item *it)
+		       struct cloud_plan_item *it)
 {
 	char name[GCP_NAME_LEN], *body;
 	struct gcp_error err;
@@ -419,7 +419,7 @@ static int insert_ours(struct cloud_provider *p, const struct cloud_identity *id
 		gcp_route_name(p->mesh.network, &it->dst, p->instance, salt, name);
 	while (listed(p, name) && ++salt < 8);
 	body = gcp_route_body(name, p->project, id->network_id, &it->dst, p->priority, p->instance,
-	                      &p->mesh, p->tags, &e);
+			      &p->mesh, p->tags, &e);
 	if (!body)
 		return cloud_err_set(&it->res, CLOUD_ERR_FATAL, NULL, "%s", e.msg);
 	if (gcp_compute_insert_route(&p->cc, name, body, &err, &e)) {
@@ -447,7 +447,7 @@ static int delete_named(struct cloud_provider *p, const char *name, struct cloud
 
 /* Our other routes (this connector's) for `dst` that the reconciler did not see. */
 static int delete_hidden(struct cloud_provider *p, const struct cloud_identity *id,
-                         const struct cidr *dst, const char *keep_to_us, struct cloud_err *ce)
+			 const struct cidr *dst, const char *keep_to_us, struct cloud_err *ce)
 {
 	for (size_t i = 0; i < p->last.n; i++) {
 		const struct cloud_route *r = &p->last.v[i].r;
@@ -465,7 +465,7 @@ static int delete_hidden(struct cloud_provider *p, const struct cloud_identity *
 }
 
 static int gcp_apply(struct cloud_provider *p, const struct cloud_identity *id,
-                     struct cloud_plan *plan, struct cloud_err *ce)
+		     struct cloud_plan *plan, struct cloud_err *ce)
 {
 	if (need_ready(p, &ce->e))
 		return cloud_err_set(ce, CLOUD_ERR_FATAL, NULL, "%s", ce->e.msg);
@@ -489,8 +489,8 @@ static int gcp_apply(struct cloud_provider *p, const struct cloud_identity *id,
 				continue;
 			if (!cloud_may_write(&p->hooks)) {
 				cloud_err_set(&it->res, CLOUD_ERR_ABORTED, NULL,
-				              "writes not allowed now (old route %s left)",
-				              it->cur->name);
+					      "writes not allowed now (old route %s left)",
+					      it->cur->name);
 				continue;
 			}
 			if (delete_named(p, it->cur->name, &it->res))

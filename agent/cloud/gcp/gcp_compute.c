@@ -9,7 +9,7 @@
 #include "log.h"
 
 int gcp_compute_init(struct gcp_compute *c, const char *api, const char *project,
-                     const char *ca_file, gcp_token_fn token, void *token_ud, mg_err *e)
+		     const char *ca_file, gcp_token_fn token, void *token_ud, mg_err *e)
 {
 	char a[CLOUD_URL_LEN];
 	int n;
@@ -66,8 +66,8 @@ int gcp_uuid(char out[37], mg_err *e)
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
 	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-	         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-	         b[13], b[14], b[15]);
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
 	return 0;
 }
 
@@ -76,24 +76,24 @@ static void error_msg(const struct gcp_error *err, const char *method, const cha
 {
 	if (err->scope)
 		mg_err_set(e,
-		           "Compute %s %s: the VM's access token lacks the compute scope "
-		           "(HTTP %ld): give the instance the cloud-platform or compute scope",
-		           method, path, err->http_status);
+			   "Compute %s %s: the VM's access token lacks the compute scope "
+			   "(HTTP %ld): give the instance the cloud-platform or compute scope",
+			   method, path, err->http_status);
 	else if (err->permission[0])
 		mg_err_set(e,
-		           "Compute %s %s: permission %s missing: grant it to the VM's "
-		           "service account (HTTP %ld)",
-		           method, path, err->permission, err->http_status);
+			   "Compute %s %s: permission %s missing: grant it to the VM's "
+			   "service account (HTTP %ld)",
+			   method, path, err->permission, err->http_status);
 	else if (err->quota[0])
 		mg_err_set(e, "Compute %s %s: quota %s exceeded: %.150s", method, path, err->quota,
-		           err->message);
+			   err->message);
 	else
 		mg_err_set(e, "Compute %s %s: HTTP %ld %s: %.150s", method, path, err->http_status,
-		           err->reason[0] ? err->reason : "", err->message);
+			   err->reason[0] ? err->reason : "", err->message);
 }
 
 int gcp_compute_call(struct gcp_compute *c, const char *method, const char *path, const char *body,
-                     char **resp, size_t *len, struct gcp_error *err, mg_err *e)
+		     char **resp, size_t *len, struct gcp_error *err, mg_err *e)
 {
 	char url[sizeof(c->base) + 1024];
 	bool refreshed = false;
@@ -104,12 +104,12 @@ int gcp_compute_call(struct gcp_compute *c, const char *method, const char *path
 		return mg_err_set(e, "Compute URL too long");
 	for (int attempt = 0; attempt < c->max_attempts; attempt++) {
 		struct gcp_http_req rq = {.method = method,
-		                          .url = url,
-		                          .body = body,
-		                          .ca_file = c->ca_file[0] ? c->ca_file : NULL,
-		                          .timeout_ms = c->timeout_ms,
-		                          .max = GCP_JSON_MAX,
-		                          .abort = c->abort.aborted ? &c->abort : NULL};
+					  .url = url,
+					  .body = body,
+					  .ca_file = c->ca_file[0] ? c->ca_file : NULL,
+					  .timeout_ms = c->timeout_ms,
+					  .max = GCP_JSON_MAX,
+					  .abort = c->abort.aborted ? &c->abort : NULL};
 		struct gcp_http_resp rs;
 		const char *tok = NULL;
 
@@ -140,7 +140,7 @@ int gcp_compute_call(struct gcp_compute *c, const char *method, const char *path
 				refreshed = true;
 				if (c->token(c->token_ud, true, &tok, e))
 					return mg_err_prefix(e, "Compute %s %s: after HTTP 401",
-					                     method, path);
+							     method, path);
 				attempt--; /* a refresh is not a retry */
 				continue;
 			}
@@ -150,7 +150,7 @@ int gcp_compute_call(struct gcp_compute *c, const char *method, const char *path
 		}
 		if (attempt + 1 < c->max_attempts &&
 		    !cloud_sleep_ms(c->hooks, gcp_backoff_ms(c->backoff_base_ms, c->backoff_cap_ms,
-		                                             attempt, rnd(c)))) {
+							     attempt, rnd(c)))) {
 			err->aborted = true;
 			return mg_err_set(e, "Compute %s %s: aborted", method, path);
 		}
@@ -159,7 +159,7 @@ int gcp_compute_call(struct gcp_compute *c, const char *method, const char *path
 }
 
 int gcp_compute_list_routes(struct gcp_compute *c, struct gcp_route_list *out,
-                            struct gcp_error *err, mg_err *e)
+			    struct gcp_error *err, mg_err *e)
 {
 	char next[1024] = "", path[1200];
 	int pages = 0;
@@ -172,7 +172,7 @@ int gcp_compute_list_routes(struct gcp_compute *c, struct gcp_route_list *out,
 		if (++pages > 100)
 			return mg_err_set(e, "routes.list: more than 100 pages");
 		snprintf(path, sizeof(path), "global/routes?maxResults=500%s%s",
-		         next[0] ? "&pageToken=" : "", next);
+			 next[0] ? "&pageToken=" : "", next);
 		if (gcp_compute_call(c, "GET", path, NULL, &b, &n, err, e))
 			return -1;
 		rc = gcp_parse_routes_page(b, n, out, next, sizeof(next), e);
@@ -180,7 +180,7 @@ int gcp_compute_list_routes(struct gcp_compute *c, struct gcp_route_list *out,
 		if (rc)
 			return -1;
 		if (strspn(next,
-		           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
+			   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
 		    strlen(next))
 			return mg_err_set(e, "routes.list: nextPageToken with odd characters");
 	} while (next[0]);
@@ -189,7 +189,7 @@ int gcp_compute_list_routes(struct gcp_compute *c, struct gcp_route_list *out,
 
 /* From the answer of an insert/delete (an Operation) to DONE; its error into `err`. */
 static int wait_op(struct gcp_compute *c, const char *what, char *body, size_t len,
-                   struct gcp_error *err, mg_err *e)
+		   struct gcp_error *err, mg_err *e)
 {
 	struct gcp_op op;
 	long waited = 0;
@@ -208,14 +208,14 @@ static int wait_op(struct gcp_compute *c, const char *what, char *body, size_t l
 		if (waited > c->op_timeout_ms) {
 			err->retryable = true;
 			return mg_err_set(e, "%s: operation %s still not done after %ld s", what,
-			                  op.name, waited / 1000);
+					  op.name, waited / 1000);
 		}
 		if (!use_wait && !cloud_sleep_ms(c->hooks, 500)) {
 			err->aborted = true;
 			return mg_err_set(e, "%s: aborted", what);
 		}
 		snprintf(path, sizeof(path), "global/operations/%s%s", op.name,
-		         use_wait ? "/wait" : "");
+			 use_wait ? "/wait" : "");
 		rc = gcp_compute_call(c, use_wait ? "POST" : "GET", path, NULL, &b, &n, err, e);
 		waited += use_wait ? 2000 : 500;
 		if (rc) {
@@ -257,7 +257,7 @@ static int wait_op(struct gcp_compute *c, const char *what, char *body, size_t l
 }
 
 static int mutate(struct gcp_compute *c, const char *method, const char *what, const char *path0,
-                  const char *body, struct gcp_error *err, mg_err *e)
+		  const char *body, struct gcp_error *err, mg_err *e)
 {
 	char id[37], path[512];
 	char *b;
@@ -272,7 +272,7 @@ static int mutate(struct gcp_compute *c, const char *method, const char *what, c
 }
 
 int gcp_compute_insert_route(struct gcp_compute *c, const char *name, const char *json,
-                             struct gcp_error *err, mg_err *e)
+			     struct gcp_error *err, mg_err *e)
 {
 	char what[128];
 
@@ -281,7 +281,7 @@ int gcp_compute_insert_route(struct gcp_compute *c, const char *name, const char
 }
 
 int gcp_compute_delete_route(struct gcp_compute *c, const char *name, struct gcp_error *err,
-                             mg_err *e)
+			     mg_err *e)
 {
 	char what[128], path[128];
 	int rc;
@@ -298,7 +298,7 @@ int gcp_compute_delete_route(struct gcp_compute *c, const char *name, struct gcp
 }
 
 int gcp_compute_can_ip_forward(struct gcp_compute *c, const char *zone, const char *instance,
-                               bool *on, struct gcp_error *err, mg_err *e)
+			       bool *on, struct gcp_error *err, mg_err *e)
 {
 	char path[256], *b;
 	size_t n;

@@ -39,7 +39,7 @@ struct gcp_compute {
 };
 
 int gcp_compute_init(struct gcp_compute *c, const char *api, const char *project,
-                     const char *ca_file, gcp_token_fn token, void *token_ud, mg_err *e);
+		     const char *ca_file, gcp_token_fn token, void *token_ud, mg_err *e);
 
 /* Full jitter: [0, min(cap, base * 2^attempt)]. */
 long gcp_backoff_ms(long base, long cap, int attempt, uint32_t r);
@@ -49,17 +49,17 @@ int gcp_uuid(char out[37], mg_err *e);
 /* One call (path relative to the project, e.g. "global/routes") with retries. 0: *resp
  * (heap) is the 2xx body; -1: `err` and `e` say why. */
 int gcp_compute_call(struct gcp_compute *c, const char *method, const char *path, const char *body,
-                     char **resp, size_t *len, struct gcp_error *err, mg_err *e);
+		     char **resp, size_t *len, struct gcp_error *err, mg_err *e);
 /* Every route of the project, all pages. */
 int gcp_compute_list_routes(struct gcp_compute *c, struct gcp_route_list *out,
-                            struct gcp_error *err, mg_err *e);
+			    struct gcp_error *err, mg_err *e);
 /* routes.insert (with a requestId) and wait for its Operation. */
 int gcp_compute_insert_route(struct gcp_compute *c, const char *name, const char *json,
-                             struct gcp_error *err, mg_err *e);
+			     struct gcp_error *err, mg_err *e);
 /* routes.delete and wait; a route that is not there counts as deleted. */
 int gcp_compute_delete_route(struct gcp_compute *c, const char *name, struct gcp_error *err,
-                             mg_err *e);
+			     mg_err *e);
 int gcp_compute_can_ip_forward(struct gcp_compute *c, const char *zone, const char *instance,
-                               bool *on, struct gcp_error *err, mg_err *e);
+			       bool *on, struct gcp_error *err, mg_err *e);
 
 #endif

@@ -106,7 +106,7 @@ int gcp_http_do(void *ud, const struct gcp_http_req *r, struct gcp_http_resp *ou
 	}
 	if (rc != CURLE_OK) {
 		mg_err_set(e, "cannot reach %s: %s", r->url,
-		           errbuf[0] ? errbuf : curl_easy_strerror(rc));
+			   errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);

@@ -30,7 +30,7 @@ struct gcp_http_resp {
 };
 
 typedef int (*gcp_transport_fn)(void *ud, const struct gcp_http_req *r, struct gcp_http_resp *out,
-                                mg_err *e);
+				mg_err *e);
 
 /* libcurl. 0 with out->status set (any status), -1 with `e` (and out->aborted) when there
  * was no answer. */

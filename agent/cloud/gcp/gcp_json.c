@@ -28,7 +28,7 @@ void gcp_url_tail(const char *url, bool last, char *out, size_t outlen)
 }
 
 int gcp_parse_token(const char *buf, size_t len, char *token, size_t toklen, long *expires_in,
-                    mg_err *e)
+		    mg_err *e)
 {
 	const char *t = NULL, *type = NULL;
 	int64_t exp = 0;
@@ -235,7 +235,7 @@ static int parse_route_in(const cJSON *it, struct gcp_route *g, mg_err *e)
 		return 0;
 	}
 	static const char *const others[] = {"nextHopNetwork",   "nextHopPeering", "nextHopIlb",
-	                                     "nextHopVpnTunnel", "nextHopHub",     NULL};
+					     "nextHopVpnTunnel", "nextHopHub",     NULL};
 	r->target_kind = CLOUD_TARGET_OTHER;
 	for (size_t i = 0; others[i]; i++) {
 		if (jsonu_get_str(it, others[i], false, 512, &hop, e))
@@ -261,7 +261,7 @@ static int parse_route(const cJSON *it, struct gcp_route *g, mg_err *e)
 }
 
 int gcp_parse_routes_page(const char *buf, size_t len, struct gcp_route_list *out, char *next,
-                          size_t nextlen, mg_err *e)
+			  size_t nextlen, mg_err *e)
 {
 	const cJSON *items = NULL;
 	const char *kind = NULL;
@@ -285,7 +285,7 @@ int gcp_parse_routes_page(const char *buf, size_t len, struct gcp_route_list *ou
 	}
 	for (const cJSON *it = items ? items->child : NULL; it; it = it->next, k++) {
 		if (mg_grow((void **)&out->v, &out->cap, out->n + 1, sizeof(*out->v),
-		            CLOUD_MAX_ROUTES, e))
+			    CLOUD_MAX_ROUTES, e))
 			goto pre;
 		memset(&out->v[out->n], 0, sizeof(out->v[0]));
 		if (parse_route(it, &out->v[out->n], e))
@@ -399,16 +399,16 @@ void gcp_parse_error(const char *buf, size_t len, long http_status, struct gcp_e
 		if (jsonu_get_array(o, "errors", false, 64, &errs, &e) == 0 && errs) {
 			const cJSON *x = cJSON_GetArrayItem(errs, 0);
 			const cJSON *r = cJSON_IsObject(x)
-			                     ? cJSON_GetObjectItemCaseSensitive(x, "reason")
-			                     : NULL;
+					     ? cJSON_GetObjectItemCaseSensitive(x, "reason")
+					     : NULL;
 			if (cJSON_IsString(r))
 				snprintf(err->reason, sizeof(err->reason), "%s", r->valuestring);
 		}
 		if (jsonu_get_array(o, "details", false, 64, &det, &e) == 0 && det)
 			for (const cJSON *d = det->child; d; d = d->next) {
 				const cJSON *r = cJSON_IsObject(d)
-				                     ? cJSON_GetObjectItemCaseSensitive(d, "reason")
-				                     : NULL;
+						     ? cJSON_GetObjectItemCaseSensitive(d, "reason")
+						     : NULL;
 				if (cJSON_IsString(r) &&
 				    !strcmp(r->valuestring, "ACCESS_TOKEN_SCOPE_INSUFFICIENT"))
 					err->scope = true;
@@ -428,8 +428,8 @@ void gcp_parse_error(const char *buf, size_t len, long http_status, struct gcp_e
 		err->scope = true;
 	err->auth = http_status == 401;
 	err->retryable = http_status == 0 || http_status == 429 || http_status >= 500 ||
-	                 (http_status == 403 && (!strcmp(err->reason, "rateLimitExceeded") ||
-	                                         !strcmp(err->reason, "userRateLimitExceeded")));
+			 (http_status == 403 && (!strcmp(err->reason, "rateLimitExceeded") ||
+						 !strcmp(err->reason, "userRateLimitExceeded")));
 }
 
 enum cloud_err_kind gcp_err_kind(const struct gcp_error *err)

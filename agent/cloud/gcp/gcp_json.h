@@ -20,7 +20,7 @@
 
 /* metadata .../service-accounts/default/token */
 int gcp_parse_token(const char *buf, size_t len, char *token, size_t toklen, long *expires_in,
-                    mg_err *e);
+		    mg_err *e);
 
 /* metadata instance/?recursive=true */
 struct gcp_md_instance {
@@ -53,7 +53,7 @@ struct gcp_route_list {
 void gcp_route_list_free(struct gcp_route_list *l);
 /* Append one routes.list page's items; copy nextPageToken ("" on the last page). */
 int gcp_parse_routes_page(const char *buf, size_t len, struct gcp_route_list *out, char *next,
-                          size_t nextlen, mg_err *e);
+			  size_t nextlen, mg_err *e);
 
 enum gcp_op_status { GCP_OP_PENDING, GCP_OP_RUNNING, GCP_OP_DONE };
 struct gcp_op {

@@ -36,15 +36,15 @@ static time_t now_of(const struct gcp_meta *m)
 }
 
 static int meta_get(struct gcp_meta *m, const char *path, size_t max, char **out, size_t *len,
-                    mg_err *e)
+		    mg_err *e)
 {
 	char url[CLOUD_URL_LEN + 256];
 	struct gcp_http_req rq = {.method = "GET",
-	                          .url = url,
-	                          .metadata = true,
-	                          .timeout_ms = m->timeout_ms,
-	                          .max = max,
-	                          .abort = m->abort};
+				  .url = url,
+				  .metadata = true,
+				  .timeout_ms = m->timeout_ms,
+				  .max = max,
+				  .abort = m->abort};
 	struct gcp_http_resp rs;
 	int rc;
 
@@ -58,9 +58,9 @@ static int meta_get(struct gcp_meta *m, const char *path, size_t max, char **out
 	if (!rs.flavor) {
 		gcp_http_resp_free(&rs);
 		return mg_err_set(e,
-		                  "%s answered without Metadata-Flavor: Google: not a GCE "
-		                  "metadata server",
-		                  url);
+				  "%s answered without Metadata-Flavor: Google: not a GCE "
+				  "metadata server",
+				  url);
 	}
 	if (rs.status != 200) {
 		long st = rs.status;
@@ -73,7 +73,7 @@ static int meta_get(struct gcp_meta *m, const char *path, size_t max, char **out
 }
 
 int gcp_meta_get(struct gcp_meta *m, const char *path, size_t max, char **out, size_t *len,
-                 mg_err *e)
+		 mg_err *e)
 {
 	return meta_get(m, path, max, out, len, e);
 }
@@ -96,7 +96,7 @@ int gcp_meta_probe(const char *base, long timeout_ms)
 
 /* One short line of printable characters from `allowed`. */
 static int get_line(struct gcp_meta *m, const char *path, const char *allowed, char *out,
-                    size_t outlen, mg_err *e)
+		    size_t outlen, mg_err *e)
 {
 	char *b;
 	size_t n;
@@ -115,7 +115,7 @@ static int get_line(struct gcp_meta *m, const char *path, const char *allowed, c
 }
 
 int gcp_meta_identity(struct gcp_meta *m, struct gcp_md_instance *md, char *project, size_t projlen,
-                      mg_err *e)
+		      mg_err *e)
 {
 	char *b;
 	size_t n;
@@ -129,7 +129,7 @@ int gcp_meta_identity(struct gcp_meta *m, struct gcp_md_instance *md, char *proj
 		return -1;
 	if (get_line(m, "instance/id", "0123456789", md->id, sizeof(md->id), e) ||
 	    get_line(m, "project/project-id", "abcdefghijklmnopqrstuvwxyz0123456789-.:", project,
-	             projlen, e))
+		     projlen, e))
 		return -1;
 	return 0;
 }

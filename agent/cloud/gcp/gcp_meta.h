@@ -32,10 +32,10 @@ void gcp_meta_cleanup(struct gcp_meta *m);
 int gcp_meta_probe(const char *base, long timeout_ms);
 /* GET /computeMetadata/v1/<path>: 200 with Metadata-Flavor: Google, else -1. */
 int gcp_meta_get(struct gcp_meta *m, const char *path, size_t max, char **out, size_t *len,
-                 mg_err *e);
+		 mg_err *e);
 /* The instance document, its exact id and the project id. */
 int gcp_meta_identity(struct gcp_meta *m, struct gcp_md_instance *md, char *project, size_t projlen,
-                      mg_err *e);
+		      mg_err *e);
 /* A valid token in m->token: fetched when missing, near expiry, or `force`. */
 int gcp_meta_token(struct gcp_meta *m, bool force, mg_err *e);
 /* Expiry-time policy: when to refresh a token of `expires_in` s fetched at t0. */

@@ -137,7 +137,7 @@ static int setup_api(struct cloud_provider *p, mg_err *e)
 		return -1;
 	p->auth.http = h;
 	n = snprintf(p->auth.auth_url, sizeof(p->auth.auth_url), "https://auth.%s.%s",
-	             p->inst.region, p->inst.realm_domain);
+		     p->inst.region, p->inst.realm_domain);
 	if (n < 0 || (size_t)n >= sizeof(p->auth.auth_url))
 		return mg_err_set(e, "auth URL too long");
 	p->api_ready = true;
@@ -146,7 +146,7 @@ static int setup_api(struct cloud_provider *p, mg_err *e)
 
 /* GET <target> into *out (heap); -1 with `e` set. */
 static int get(struct cloud_provider *p, const char *op, const char *target, struct oci_resp *r,
-               mg_err *e)
+	       mg_err *e)
 {
 	struct oci_error err;
 	struct cloud_err ce = {0};
@@ -210,7 +210,7 @@ static int oci_identity(struct cloud_provider *p, struct cloud_identity *id, mg_
 	if (get(p, "ListPrivateIps", path, &r, e))
 		return -1;
 	rc = oci_parse_private_ips(r.body, r.len, v.private_ip, p->private_ip_id,
-	                           sizeof(p->private_ip_id), e);
+				   sizeof(p->private_ip_id), e);
 	oci_resp_free(&r);
 	if (rc)
 		return -1;
@@ -223,7 +223,7 @@ static int oci_identity(struct cloud_provider *p, struct cloud_identity *id, mg_
 	snprintf(id->network_id, sizeof(id->network_id), "%s", vcn);
 	snprintf(id->region, sizeof(id->region), "%s", p->inst.region);
 	log_info("OCI: instance %s, VNIC %s (%s, private IP %s), VCN %s in %s", p->inst.id,
-	         v.vnic_id, v.private_ip, p->private_ip_id, vcn, p->inst.region);
+		 v.vnic_id, v.private_ip, p->private_ip_id, vcn, p->inst.region);
 	return 0;
 }
 
@@ -242,7 +242,7 @@ static int read_skip(struct cloud_provider *p, const char *vnic, bool *skip, mg_
 }
 
 static int oci_ensure_forwarding(struct cloud_provider *p, const struct cloud_identity *id,
-                                 mg_err *e)
+				 mg_err *e)
 {
 	char path[CLOUD_ID_LEN + 64];
 	struct oci_error err;
@@ -258,12 +258,12 @@ static int oci_ensure_forwarding(struct cloud_provider *p, const struct cloud_id
 		return 0;
 	if (!cloud_may_write(&p->hooks))
 		return mg_err_set(e,
-		                  "skipSourceDestCheck of %s is false; not changing it while "
-		                  "writes are not allowed",
-		                  id->nic_id);
+				  "skipSourceDestCheck of %s is false; not changing it while "
+				  "writes are not allowed",
+				  id->nic_id);
 	snprintf(path, sizeof(path), "/" OCI_API_VERSION "/vnics/%s", id->nic_id);
 	if (oci_call(&p->api, "UpdateVnic", "PUT", path, "{\"skipSourceDestCheck\":true}", NULL, &r,
-	             &err, &ce)) {
+		     &err, &ce)) {
 		*e = ce.e;
 		return mg_err_prefix(e, "setting skipSourceDestCheck on %s", id->nic_id);
 	}
@@ -272,13 +272,13 @@ static int oci_ensure_forwarding(struct cloud_provider *p, const struct cloud_id
 		return mg_err_prefix(e, "reading back skipSourceDestCheck of %s", id->nic_id);
 	if (!skip)
 		return mg_err_set(e, "skipSourceDestCheck of %s is still false after UpdateVnic",
-		                  id->nic_id);
+				  id->nic_id);
 	log_info("OCI: skipSourceDestCheck set on VNIC %s", id->nic_id);
 	return 0;
 }
 
 static int cache_put(struct cloud_provider *p, const char *id, const char *etag, cJSON *rules,
-                     mg_err *e)
+		     mg_err *e)
 {
 	for (size_t i = 0; i < p->n_cache; i++)
 		if (!strcmp(p->cache[i].id, id)) {
@@ -288,7 +288,7 @@ static int cache_put(struct cloud_provider *p, const char *id, const char *etag,
 			return 0;
 		}
 	if (mg_grow((void **)&p->cache, &p->cache_cap, p->n_cache + 1, sizeof(*p->cache),
-	            CLOUD_MAX_SCOPES, e)) {
+		    CLOUD_MAX_SCOPES, e)) {
 		cJSON_Delete(rules);
 		return -1;
 	}
@@ -300,7 +300,7 @@ static int cache_put(struct cloud_provider *p, const char *id, const char *etag,
 }
 
 static const struct rules_cache *cache_get(const struct cloud_provider *p, const char *id,
-                                           const char *etag)
+					   const char *etag)
 {
 	for (size_t i = 0; i < p->n_cache; i++)
 		if (!strcmp(p->cache[i].id, id) && !strcmp(p->cache[i].etag, etag))
@@ -309,7 +309,7 @@ static const struct rules_cache *cache_get(const struct cloud_provider *p, const
 }
 
 static int get_table(struct cloud_provider *p, const char *rt, struct cloud_scopes *out,
-                     struct cloud_err *ce)
+		     struct cloud_err *ce)
 {
 	char path[CLOUD_ID_LEN + 64];
 	struct oci_error err;
@@ -320,7 +320,7 @@ static int get_table(struct cloud_provider *p, const char *rt, struct cloud_scop
 	for (const char *c = rt; *c; c++)
 		if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789._-", *c))
 			return cloud_err_set(ce, CLOUD_ERR_FATAL, NULL,
-			                     "route table id \"%s\" is not an OCID", rt);
+					     "route table id \"%s\" is not an OCID", rt);
 	snprintf(path, sizeof(path), "/" OCI_API_VERSION "/routeTables/%s", rt);
 	if (oci_call(&p->api, "GetRouteTable", "GET", path, NULL, NULL, &r, &err, ce))
 		return -1;
@@ -337,15 +337,15 @@ static int get_table(struct cloud_provider *p, const char *rt, struct cloud_scop
 	oci_resp_free(&r);
 	if (!s->version[0])
 		return cloud_err_set(ce, CLOUD_ERR_FATAL, NULL, "GetRouteTable %s answered no etag",
-		                     rt);
+				     rt);
 	if (cache_put(p, s->id, s->version, rules, &ce->e))
 		return cloud_err_set(ce, CLOUD_ERR_FATAL, NULL, "%s", ce->e.msg);
 	return 0;
 }
 
 static int oci_list(struct cloud_provider *p, const struct cloud_identity *id,
-                    const char *const *ids, size_t n_ids, struct cloud_scopes *out,
-                    struct cloud_err *ce)
+		    const char *const *ids, size_t n_ids, struct cloud_scopes *out,
+		    struct cloud_err *ce)
 {
 	char(*rts)[CLOUD_ID_LEN] = NULL;
 	size_t n = 0;
@@ -368,8 +368,8 @@ static int oci_list(struct cloud_provider *p, const struct cloud_identity *id,
 		struct oci_error err;
 		struct oci_resp r;
 		int n0 = snprintf(path, sizeof(path),
-		                  "/" OCI_API_VERSION "/subnets?compartmentId=%s&vcnId=%s",
-		                  p->inst.compartment, id->network_id);
+				  "/" OCI_API_VERSION "/subnets?compartmentId=%s&vcnId=%s",
+				  p->inst.compartment, id->network_id);
 		if (page[0]) {
 			/* opaque: percent-encode everything but unreserved characters */
 			size_t o = (size_t)n0;
@@ -377,12 +377,12 @@ static int oci_list(struct cloud_provider *p, const struct cloud_identity *id,
 			for (const unsigned char *c = (const unsigned char *)page;
 			     *c && o + 4 < sizeof(path); c++) {
 				if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-				           "0123456789-._~",
-				           *c))
+					   "0123456789-._~",
+					   *c))
 					path[o++] = (char)*c;
 				else
 					o += (size_t)snprintf(path + o, sizeof(path) - o, "%%%02X",
-					                      *c);
+							      *c);
 			}
 			path[o] = '\0';
 		}
@@ -408,7 +408,7 @@ out:
 }
 
 static void oci_classify(struct cloud_provider *p, const struct cloud_identity *id,
-                         const struct cloud_scope *s, struct cloud_route *r, bool recorded)
+			 const struct cloud_scope *s, struct cloud_route *r, bool recorded)
 {
 	struct cloud_mesh_id m;
 
@@ -436,7 +436,7 @@ static cJSON *our_rule(struct cloud_provider *p, const struct cidr *dst)
 	cidr_format(dst, d);
 	if (p->mesh.connector[0])
 		snprintf(desc, sizeof(desc), OCI_MARKER "%s:%s", p->mesh.network,
-		         p->mesh.connector);
+			 p->mesh.connector);
 	else
 		snprintf(desc, sizeof(desc), OCI_MARKER "%s", p->mesh.network);
 	if (!r || !cJSON_AddStringToObject(r, "destination", d) ||
@@ -472,7 +472,7 @@ static void set_all(struct cloud_plan *plan, enum cloud_err_kind k, const struct
 }
 
 static int oci_apply(struct cloud_provider *p, const struct cloud_identity *id,
-                     struct cloud_plan *plan, struct cloud_err *ce)
+		     struct cloud_plan *plan, struct cloud_err *ce)
 {
 	const struct cloud_scope *s = plan->scope;
 	const struct rules_cache *c;
@@ -492,8 +492,8 @@ static int oci_apply(struct cloud_provider *p, const struct cloud_identity *id,
 	c = cache_get(p, s->id, s->version);
 	if (!c || cJSON_GetArraySize(c->rules) != (int)s->n_routes)
 		return cloud_err_set(ce, CLOUD_ERR_PRECONDITION, NULL,
-		                     "route table %s: no listing at etag %s; listing again", s->id,
-		                     s->version);
+				     "route table %s: no listing at etag %s; listing again", s->id,
+				     s->version);
 	if (!cloud_may_write(&p->hooks)) {
 		cloud_err_set(ce, CLOUD_ERR_ABORTED, NULL, "writes not allowed now");
 		set_all(plan, CLOUD_ERR_ABORTED, ce);
@@ -522,7 +522,7 @@ static int oci_apply(struct cloud_provider *p, const struct cloud_identity *id,
 			continue;
 		if (cloud_scope_find(s, &plan->items[k].dst)) {
 			cloud_err_set(&plan->items[k].res, CLOUD_ERR_PRECONDITION, NULL,
-			              "the destination is taken");
+				      "the destination is taken");
 			continue;
 		}
 		cJSON *n = our_rule(p, &plan->items[k].dst);
@@ -540,8 +540,8 @@ static int oci_apply(struct cloud_provider *p, const struct cloud_identity *id,
 	if (oci_call(&p->api, "UpdateRouteTable", "PUT", path, txt, s->version, &r, &err, ce)) {
 		if (ce->kind == CLOUD_ERR_PRECONDITION) {
 			log_info("OCI: route table %s changed under us (412, opc-request-id %s); "
-			         "listing again",
-			         s->id, err.request_id);
+				 "listing again",
+				 s->id, err.request_id);
 			goto out;
 		}
 		/* per item: a limit, a denial, a fault: the same for every item */

@@ -42,7 +42,7 @@ static cJSON *parse_obj(const char *buf, size_t len, const char *what, mg_err *e
 
 /* A list answer (a JSON array at the root): wrapped so jsonu_parse's checks apply. */
 static cJSON *parse_list(const char *buf, size_t len, const char *what, const cJSON **arr,
-                         mg_err *e)
+			 mg_err *e)
 {
 	struct mg_buf w = {.max = OCI_JSON_MAX + 16};
 	cJSON *j;
@@ -98,7 +98,7 @@ void oci_parse_error(const char *buf, size_t len, struct oci_error *err)
 }
 
 int oci_parse_vnic(const char *buf, size_t len, bool *skip_sdc, char *subnet_id, size_t subnet_len,
-                   mg_err *e)
+		   mg_err *e)
 {
 	cJSON *j = parse_obj(buf, len, "GetVnic", e);
 	int rc = -1;
@@ -113,7 +113,7 @@ int oci_parse_vnic(const char *buf, size_t len, bool *skip_sdc, char *subnet_id,
 }
 
 int oci_parse_private_ips(const char *buf, size_t len, const char *ip, char *id, size_t idlen,
-                          mg_err *e)
+			  mg_err *e)
 {
 	const cJSON *arr, *it;
 	cJSON *j = parse_list(buf, len, "ListPrivateIps", &arr, e);
@@ -147,7 +147,7 @@ int oci_parse_private_ips(const char *buf, size_t len, const char *ip, char *id,
 	}
 	if (!id[0]) {
 		mg_err_set(e, "ListPrivateIps: no private IP %s on the VNIC",
-		           ip ? ip : "(primary)");
+			   ip ? ip : "(primary)");
 		goto out;
 	}
 	rc = 0;
@@ -157,7 +157,7 @@ out:
 }
 
 int oci_parse_subnet(const char *buf, size_t len, char *vcn_id, size_t vcn_len, char *rt_id,
-                     size_t rt_len, mg_err *e)
+		     size_t rt_len, mg_err *e)
 {
 	cJSON *j = parse_obj(buf, len, "GetSubnet", e);
 	int rc = -1;
@@ -172,7 +172,7 @@ int oci_parse_subnet(const char *buf, size_t len, char *vcn_id, size_t vcn_len, 
 }
 
 int oci_parse_subnets(const char *buf, size_t len, char (*ids)[CLOUD_ID_LEN], size_t *n, size_t max,
-                      mg_err *e)
+		      mg_err *e)
 {
 	const cJSON *arr, *it;
 	cJSON *j = parse_list(buf, len, "ListSubnets", &arr, e);
@@ -295,8 +295,8 @@ static void copy_cut(char *out, size_t outlen, const char *s)
 static enum cloud_target_kind kind_of_entity(const char *id)
 {
 	static const char *const gw[] = {"ocid1.drg.", "ocid1.internetgateway.",
-	                                 "ocid1.natgateway.", "ocid1.servicegateway.",
-	                                 "ocid1.localpeeringgateway."};
+					 "ocid1.natgateway.", "ocid1.servicegateway.",
+					 "ocid1.localpeeringgateway."};
 
 	if (!strncmp(id, "ocid1.privateip.", 16))
 		return CLOUD_TARGET_IP;
@@ -339,7 +339,7 @@ static int parse_rule(const cJSON *it, struct cloud_route *r, mg_err *e)
 }
 
 int oci_parse_route_table(const char *buf, size_t len, struct cloud_scope *s, cJSON **rules,
-                          mg_err *e)
+			  mg_err *e)
 {
 	cJSON *j = parse_obj(buf, len, "GetRouteTable", e);
 	const cJSON *arr = NULL, *it;
@@ -391,7 +391,7 @@ int oci_api_init(struct oci_api *a, const char *region, const char *realm, mg_er
 	if (RAND_bytes(r, sizeof(r)) != 1)
 		return mg_err_set(e, "OpenSSL: no random bytes");
 	snprintf(a->rid_prefix, sizeof(a->rid_prefix), "meshgate-%02x%02x%02x%02x%02x%02x", r[0],
-	         r[1], r[2], r[3], r[4], r[5]);
+		 r[1], r[2], r[3], r[4], r[5]);
 	return 0;
 }
 
@@ -427,8 +427,8 @@ enum cloud_err_kind oci_err_kind(const struct oci_error *err)
 		return CLOUD_ERR_LIMIT;
 	if (err->status == 409)
 		return !strcmp(c, "IncorrectState") || !strcmp(c, "LockConflict")
-		           ? CLOUD_ERR_TRANSIENT
-		           : CLOUD_ERR_CONFLICT;
+			   ? CLOUD_ERR_TRANSIENT
+			   : CLOUD_ERR_CONFLICT;
 	if (err->status >= 500 && err->status != 501)
 		return CLOUD_ERR_TRANSIENT;
 	return CLOUD_ERR_FATAL;
@@ -445,7 +445,7 @@ void oci_policy_for(const char *op, const char *compartment, char *out, size_t o
 	else if (!strcmp(op, "ListPrivateIps"))
 		what = "use private-ips";
 	snprintf(out, outlen, "Allow dynamic-group meshgate to %s in compartment id %s", what,
-	         compartment && compartment[0] ? compartment : "<compartment>");
+		 compartment && compartment[0] ? compartment : "<compartment>");
 }
 
 static bool retryable(const struct oci_error *err)
@@ -466,8 +466,8 @@ static time_t api_now(const struct oci_api *a)
 
 /* One signed attempt. */
 static int attempt(struct oci_api *a, const char *method, const char *target, const char *body,
-                   const char *if_match, const char *rid, EVP_PKEY *key, const char *token,
-                   struct oci_resp *r, mg_err *e)
+		   const char *if_match, const char *rid, EVP_PKEY *key, const char *token,
+		   struct oci_resp *r, mg_err *e)
 {
 	char url[CLOUD_URL_LEN + 2048], date[40], clen[24], sha[48];
 	char h_date[64], h_host[CLOUD_URL_LEN + 8], h_ct[48], h_sha[72], h_cl[48], h_im[160],
@@ -538,8 +538,8 @@ out:
 }
 
 int oci_call(struct oci_api *a, const char *op, const char *method, const char *target,
-             const char *body, const char *if_match, struct oci_resp *out, struct oci_error *err,
-             struct cloud_err *ce)
+	     const char *body, const char *if_match, struct oci_resp *out, struct oci_error *err,
+	     struct cloud_err *ce)
 {
 	bool forced = false, mutating = strcmp(method, "GET") != 0;
 	char rid[64];
@@ -561,11 +561,11 @@ int oci_call(struct oci_api *a, const char *op, const char *method, const char *
 		if (mutating && !cloud_may_write(a->hooks)) {
 			err->aborted = true;
 			return cloud_err_set(ce, CLOUD_ERR_ABORTED, NULL,
-			                     "%s: writes not allowed now", op);
+					     "%s: writes not allowed now", op);
 		}
 		if (a->creds(a->creds_ud, false, &key, &token, &e))
 			return cloud_err_set(ce, CLOUD_ERR_UNAUTHORIZED, NULL,
-			                     "%s: no OCI credentials: %s", op, e.msg);
+					     "%s: no OCI credentials: %s", op, e.msg);
 		memset(err, 0, sizeof(*err));
 		if (attempt(a, method, target, body, if_match, rid, key, token, &r, &e)) {
 			err->aborted = r.aborted;
@@ -573,7 +573,7 @@ int oci_call(struct oci_api *a, const char *op, const char *method, const char *
 		} else {
 			err->status = r.status;
 			snprintf(err->request_id, sizeof(err->request_id), "%s",
-			         r.request_id[0] ? r.request_id : rid);
+				 r.request_id[0] ? r.request_id : rid);
 			if (r.status >= 200 && r.status < 300) {
 				*out = r;
 				return 0;
@@ -584,12 +584,12 @@ int oci_call(struct oci_api *a, const char *op, const char *method, const char *
 				/* the token expired or was revoked: federate once, then retry */
 				forced = true;
 				log_info("OCI %s: 401 NotAuthenticated (opc-request-id %s); "
-				         "federating again",
-				         op, err->request_id);
+					 "federating again",
+					 op, err->request_id);
 				if (a->creds(a->creds_ud, true, &key, &token, &e))
 					return cloud_err_set(ce, CLOUD_ERR_UNAUTHORIZED, NULL,
-					                     "%s: federation failed: %s", op,
-					                     e.msg);
+							     "%s: federation failed: %s", op,
+							     e.msg);
 				n--;
 				continue;
 			}
@@ -600,7 +600,7 @@ int oci_call(struct oci_api *a, const char *op, const char *method, const char *
 			rnd = (uint32_t)n * 2654435761u;
 		long ms = oci_backoff_ms(a->backoff_base_ms, a->backoff_cap_ms, n, rnd);
 		log_debug("OCI %s: HTTP %ld %s (opc-request-id %s); retry in %ld ms", op,
-		          err->status, err->code, err->request_id, ms);
+			  err->status, err->code, err->request_id, ms);
 		if (!cloud_sleep_ms(a->hooks, ms)) {
 			err->aborted = true;
 			return cloud_err_set(ce, CLOUD_ERR_ABORTED, NULL, "%s: aborted", op);
@@ -620,13 +620,13 @@ int oci_call(struct oci_api *a, const char *op, const char *method, const char *
 	if (err->status == 0)
 		return cloud_err_set(ce, k, NULL, "OCI %s %s: %s", op, target, err->message);
 	log_warn("OCI %s: HTTP %ld %s: %s (opc-request-id %s)", op, err->status,
-	         err->code[0] ? err->code : "-", err->message, err->request_id);
+		 err->code[0] ? err->code : "-", err->message, err->request_id);
 	if (perm[0])
 		return cloud_err_set(ce, k, grant,
-		                     "OCI %s: 404 %s (opc-request-id %s): missing "
-		                     "policy? %s",
-		                     op, err->code, err->request_id, perm);
+				     "OCI %s: 404 %s (opc-request-id %s): missing "
+				     "policy? %s",
+				     op, err->code, err->request_id, perm);
 	return cloud_err_set(ce, k, NULL, "OCI %s: HTTP %ld %s: %.180s (opc-request-id %s)", op,
-	                     err->status, err->code[0] ? err->code : "-", err->message,
-	                     err->request_id);
+			     err->status, err->code[0] ? err->code : "-", err->message,
+			     err->request_id);
 }

@@ -54,8 +54,8 @@ int oci_api_init(struct oci_api *a, const char *region, const char *realm, mg_er
  * NotAuthorizedOrNotFound) and one line naming op, status, code and opc-request-id.
  */
 int oci_call(struct oci_api *a, const char *op, const char *method, const char *target,
-             const char *body, const char *if_match, struct oci_resp *out, struct oci_error *err,
-             struct cloud_err *ce);
+	     const char *body, const char *if_match, struct oci_resp *out, struct oci_error *err,
+	     struct cloud_err *ce);
 
 /* The error kind of an answer (after retries). */
 enum cloud_err_kind oci_err_kind(const struct oci_error *err);
@@ -68,25 +68,25 @@ long oci_backoff_ms(long base, long cap, int attempt, uint32_t r);
 /* {"code","message"}: fills code and message (unknown bodies leave them ""). */
 void oci_parse_error(const char *buf, size_t len, struct oci_error *err);
 int oci_parse_vnic(const char *buf, size_t len, bool *skip_sdc, char *subnet_id, size_t subnet_len,
-                   mg_err *e);
+		   mg_err *e);
 /* The first private IP of a ListPrivateIps page whose ipAddress is `ip` (or the primary
  * one when `ip` is NULL): its id. */
 int oci_parse_private_ips(const char *buf, size_t len, const char *ip, char *id, size_t idlen,
-                          mg_err *e);
+			  mg_err *e);
 int oci_parse_subnet(const char *buf, size_t len, char *vcn_id, size_t vcn_len, char *rt_id,
-                     size_t rt_len, mg_err *e);
+		     size_t rt_len, mg_err *e);
 /* ListSubnets page: append each subnet's routeTableId to ids (deduplicated). */
 int oci_parse_subnets(const char *buf, size_t len, char (*ids)[CLOUD_ID_LEN], size_t *n, size_t max,
-                      mg_err *e);
+		      mg_err *e);
 int oci_parse_vcn(const char *buf, size_t len, struct cidr *cidrs, size_t *n, size_t max,
-                  mg_err *e);
+		  mg_err *e);
 /*
  * GetRouteTable: fill `s` (id, network_id, routes) and, when `rules` is not NULL, hand over
  * the parsed routeRules array (to send others' rules back unchanged). Every rule is checked;
  * a malformed one refuses the whole table.
  */
 int oci_parse_route_table(const char *buf, size_t len, struct cloud_scope *s, cJSON **rules,
-                          mg_err *e);
+			  mg_err *e);
 
 /* "meshgate:<network>[:<connector>]" → marker; false when the text is no marker. */
 bool oci_marker_parse(const char *desc, struct cloud_mesh_id *out);

@@ -77,8 +77,8 @@ int oci_connect_to_of(const char *url, char *out, size_t outlen, mg_err *e)
 }
 
 int oci_http_do(const struct oci_http *c, const char *method, const char *url,
-                const char *const *hdrs, size_t n_hdrs, const char *body, size_t blen,
-                struct oci_resp *r, mg_err *e)
+		const char *const *hdrs, size_t n_hdrs, const char *body, size_t blen,
+		struct oci_resp *r, mg_err *e)
 {
 	struct mg_buf b = {.max = OCI_MAX_BODY};
 	char errbuf[CURL_ERROR_SIZE] = "";
@@ -155,7 +155,7 @@ int oci_http_do(const struct oci_http *c, const char *method, const char *url,
 			mg_err_set(e, "%s %s: answer over %u bytes", method, url, OCI_MAX_BODY);
 		else
 			mg_err_set(e, "%s %s: %s", method, url,
-			           errbuf[0] ? errbuf : curl_easy_strerror(rc));
+				   errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);

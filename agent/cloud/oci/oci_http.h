@@ -40,8 +40,8 @@ void oci_resp_free(struct oci_resp *r);
 /* `url` full; `hdrs` "Name: value" lines. 0 when an HTTP answer came (any status),
  * -1 with `e` set otherwise (r->aborted says whether the abort hook ended it). */
 int oci_http_do(const struct oci_http *c, const char *method, const char *url,
-                const char *const *hdrs, size_t n_hdrs, const char *body, size_t blen,
-                struct oci_resp *r, mg_err *e);
+		const char *const *hdrs, size_t n_hdrs, const char *body, size_t blen,
+		struct oci_resp *r, mg_err *e);
 
 /* "host:port" from a URL such as https://198.18.1.1 or https://h:8443/ ("" for ""). */
 int oci_connect_to_of(const char *url, char *out, size_t outlen, mg_err *e);

@@ -31,13 +31,13 @@ int oci_parse_instance(const char *buf, size_t len, struct oci_instance *out, mg
 		return mg_err_prefix(e, "IMDS instance");
 	if (jsonu_copy_str(j, "id", true, out->id, sizeof(out->id), e) ||
 	    jsonu_copy_str(j, "compartmentId", true, out->compartment, sizeof(out->compartment),
-	                   e) ||
+			   e) ||
 	    jsonu_copy_str(j, "tenantId", false, out->tenancy, sizeof(out->tenancy), e) ||
 	    jsonu_copy_str(j, "canonicalRegionName", true, out->region, sizeof(out->region), e) ||
 	    jsonu_get_object(j, "regionInfo", false, &ri, e))
 		goto out;
 	if (ri && jsonu_copy_str(ri, "realmDomainComponent", false, out->realm_domain,
-	                         sizeof(out->realm_domain), e))
+				 sizeof(out->realm_domain), e))
 		goto out;
 	if (!out->realm_domain[0])
 		snprintf(out->realm_domain, sizeof(out->realm_domain), "oraclecloud.com");
@@ -45,7 +45,7 @@ int oci_parse_instance(const char *buf, size_t len, struct oci_instance *out, mg
 	for (const char *s = out->region; *s; s++)
 		if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789-", *s)) {
 			mg_err_set(e, "canonicalRegionName \"%s\" is not a region name",
-			           out->region);
+				   out->region);
 			goto out;
 		}
 	for (const char *s = out->realm_domain; *s; s++)
@@ -95,7 +95,7 @@ int oci_parse_vnics(const char *buf, size_t len, struct oci_vnic_md *out, mg_err
 	    jsonu_copy_str(v, "privateIp", true, out->private_ip, sizeof(out->private_ip), e) ||
 	    jsonu_copy_str(v, "macAddr", false, out->mac, sizeof(out->mac), e) ||
 	    jsonu_copy_str(v, "subnetCidrBlock", false, out->subnet_cidr, sizeof(out->subnet_cidr),
-	                   e))
+			   e))
 		goto out;
 	uint8_t fam, a[16];
 	if (addr_parse(out->private_ip, &fam, a)) {
@@ -138,7 +138,7 @@ int oci_jwt_exp(const char *jwt, time_t *exp, mg_err *e)
 }
 
 int oci_parse_federation(const char *buf, size_t len, char *token, size_t toklen, time_t *exp,
-                         mg_err *e)
+			 mg_err *e)
 {
 	cJSON *j = jsonu_parse(buf, len, OCI_TOKEN_MAX + 1024, e);
 	int rc = -1;
@@ -148,8 +148,8 @@ int oci_parse_federation(const char *buf, size_t len, char *token, size_t toklen
 	if (jsonu_copy_str(j, "token", true, token, toklen, e) == 0) {
 		for (const char *s = token; *s; s++)
 			if (!strchr(
-			        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.",
-			        *s)) {
+				"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.",
+				*s)) {
 				mg_err_set(e, "the token holds characters no JWT has");
 				goto out;
 			}
@@ -258,7 +258,7 @@ static int tenancy_of(X509 *x, char *out, size_t outlen, mg_err *e)
 		if (l > 11 && !strncmp(s, "opc-tenant:", 11)) {
 			if ((size_t)(l - 11) >= outlen || memchr(s, '\0', (size_t)l))
 				return mg_err_set(e,
-				                  "the instance certificate's tenancy is too long");
+						  "the instance certificate's tenancy is too long");
 			memcpy(out, s + 11, (size_t)(l - 11));
 			out[l - 11] = '\0';
 			return 0;
@@ -317,7 +317,7 @@ fail:
 
 /* base64 of a DER encoding, no armour, no line breaks. */
 static int der_b64(int (*enc)(const void *, unsigned char **), const void *obj, struct mg_buf *b,
-                   mg_err *e)
+		   mg_err *e)
 {
 	unsigned char *der = NULL;
 	int n = enc(obj, &der);
@@ -413,7 +413,7 @@ static int federate(struct oci_auth *a, struct leaf *l, mg_err *e)
 	}
 	if (r.status != 200) {
 		mg_err_set(e, "federation at %s refused: HTTP %ld %.200s (opc-request-id %s)", url,
-		           r.status, r.body ? r.body : "", r.request_id);
+			   r.status, r.body ? r.body : "", r.request_id);
 		goto out;
 	}
 	char *tok = malloc(OCI_TOKEN_MAX);
@@ -434,7 +434,7 @@ static int federate(struct oci_auth *a, struct leaf *l, mg_err *e)
 	snprintf(a->leaf_fp, sizeof(a->leaf_fp), "%s", l->fp);
 	snprintf(a->tenancy, sizeof(a->tenancy), "%s", l->tenancy);
 	log_info("OCI: federated as an instance principal of %s; token valid for %lld s",
-	         l->tenancy, (long long)(exp - auth_now(a)));
+		 l->tenancy, (long long)(exp - auth_now(a)));
 	rc = 0;
 out:
 	EVP_PKEY_free(sess);

@@ -41,7 +41,7 @@ int oci_parse_instance(const char *buf, size_t len, struct oci_instance *out, mg
 int oci_parse_vnics(const char *buf, size_t len, struct oci_vnic_md *out, mg_err *e);
 /* {"token": JWT}: copy the token and read `exp` from its payload. */
 int oci_parse_federation(const char *buf, size_t len, char *token, size_t toklen, time_t *exp,
-                         mg_err *e);
+			 mg_err *e);
 /* `exp` of a JWT (its payload is not verified: the service checks it). */
 int oci_jwt_exp(const char *jwt, time_t *exp, mg_err *e);
 

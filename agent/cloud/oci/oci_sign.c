@@ -14,7 +14,7 @@
 #include "buf.h"
 
 char *oci_signing_string(const char *method, const char *target, const struct oci_hdr *h, size_t n,
-                         mg_err *e)
+			 mg_err *e)
 {
 	struct mg_buf b = {.max = 64 * 1024};
 
@@ -65,7 +65,7 @@ out:
 }
 
 char *oci_authorization(EVP_PKEY *key, const char *key_id, const char *method, const char *target,
-                        const struct oci_hdr *h, size_t n, mg_err *e)
+			const struct oci_hdr *h, size_t n, mg_err *e)
 {
 	char sig[1400];
 	struct mg_buf b = {.max = 64 * 1024};
@@ -103,12 +103,12 @@ void oci_http_date(time_t t, char out[40])
 {
 	static const char *const wd[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 	static const char *const mo[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-	                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+					 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
 	snprintf(out, 40, "%s, %02d %s %04d %02d:%02d:%02d GMT", wd[tm.tm_wday % 7], tm.tm_mday,
-	         mo[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		 mo[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 EVP_PKEY *oci_key_from_pem(const char *pem, size_t len, mg_err *e)

@@ -21,7 +21,7 @@ struct oci_hdr {
 /* "(request-target): <method lower> <target>\n<name>: <value>..." of `h` in order (the
  * name "(request-target)" takes method and target). Heap string or NULL with `e` set. */
 char *oci_signing_string(const char *method, const char *target, const struct oci_hdr *h, size_t n,
-                         mg_err *e);
+			 mg_err *e);
 
 /* base64(RSA-SHA256(key, s)) into out. 0 or -1. */
 int oci_sign_b64(EVP_PKEY *key, const char *s, char *out, size_t outlen, mg_err *e);
@@ -29,7 +29,7 @@ int oci_sign_b64(EVP_PKEY *key, const char *s, char *out, size_t outlen, mg_err 
 /* The whole Authorization header value: Signature version="1",headers="...",keyId="...",
  * algorithm="rsa-sha256",signature="...". Heap string or NULL. */
 char *oci_authorization(EVP_PKEY *key, const char *key_id, const char *method, const char *target,
-                        const struct oci_hdr *h, size_t n, mg_err *e);
+			const struct oci_hdr *h, size_t n, mg_err *e);
 
 /* base64(SHA-256(body)) (44 chars + NUL). */
 int oci_body_sha256_b64(const void *body, size_t len, char out[48], mg_err *e);
