@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "rtnl.h"
+#include "buf.h"
 
 #include <errno.h>
 #include <libmnl/libmnl.h>
@@ -8,6 +9,7 @@
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -242,15 +244,9 @@ struct vec {
 
 static void *vec_push(struct vec *v)
 {
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 16;
-		void *p = realloc(v->v, cap * v->elem);
-		if (!p) {
-			v->oom = true;
-			return NULL;
-		}
-		v->v = p;
-		v->cap = cap;
+	if (mg_grow(&v->v, &v->cap, v->n + 1, v->elem, SIZE_MAX / 2, NULL) < 0) {
+		v->oom = true;
+		return NULL;
 	}
 	void *slot = (char *)v->v + v->n++ * v->elem;
 	memset(slot, 0, v->elem);

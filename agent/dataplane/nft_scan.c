@@ -21,12 +21,14 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "buf.h"
 
 /* ---- foreign chains (read-only, and the opt-in rules) ----------------------------- */
 
@@ -41,16 +43,10 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 		nftnl_chain_free(ch);
 		return MNL_CB_OK;
 	}
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 32;
-		struct nft_chain_info *nv = realloc(l->v, nc * sizeof(*nv));
-		if (!nv) {
-			l->oom = true;
-			nftnl_chain_free(ch);
-			return MNL_CB_ERROR;
-		}
-		l->v = nv;
-		l->cap = nc;
+	if (mg_grow((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v), SIZE_MAX / 2, NULL) < 0) {
+		l->oom = true;
+		nftnl_chain_free(ch);
+		return MNL_CB_ERROR;
 	}
 	struct nft_chain_info *ci = &l->v[l->n++];
 	memset(ci, 0, sizeof(*ci));
