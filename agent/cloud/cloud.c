@@ -251,3 +251,17 @@ const char *cloud_provider_names(void)
 	}
 	return names;
 }
+
+int cloud_base_url(char *out, size_t len, const char *given, const char *dflt, const char *what,
+		   mg_err *e)
+{
+	int n = snprintf(out, len, "%s", given && given[0] ? given : dflt);
+
+	if (n < 0 || (size_t)n >= len)
+		return mg_err_set(e, "%s too long", what);
+	while (n > 0 && out[n - 1] == '/')
+		out[--n] = '\0';
+	if (strncmp(out, "http://", 7) && strncmp(out, "https://", 8))
+		return mg_err_set(e, "%s %s must be http:// or https://", what, out);
+	return 0;
+}

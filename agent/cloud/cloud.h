@@ -275,6 +275,13 @@ const char *cloud_hint_name(enum cloud_hint h);
  */
 const struct cloud_provider_ops *
 cloud_detect(const char *sysfs_root, const struct cloud_endpoints *ep, long probe_ms, mg_err *why);
+/*
+ * A service's base URL into `out`: `given` if set, else `dflt`; trailing '/' removed; it
+ * must be http:// or https:// (`what` names it in the error: "metadata URL").
+ */
+int cloud_base_url(char *out, size_t len, const char *given, const char *dflt, const char *what,
+		   mg_err *e);
+
 /* The provider called `name` ("aws"), or NULL. */
 const struct cloud_provider_ops *cloud_provider_by_name(const char *name);
 /* "aws, gcp, oci": the providers this build has, for messages and --help. */

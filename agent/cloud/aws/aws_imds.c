@@ -17,16 +17,9 @@
 
 int aws_imds_init(struct aws_imds *m, const char *base, mg_err *e)
 {
-	int n;
-
 	memset(m, 0, sizeof(*m));
-	n = snprintf(m->base, sizeof(m->base), "%s", base && base[0] ? base : AWS_IMDS_DEFAULT);
-	if (n < 0 || (size_t)n >= sizeof(m->base))
-		return mg_err_set(e, "metadata URL too long");
-	while (n > 0 && m->base[n - 1] == '/')
-		m->base[--n] = '\0';
-	if (strncmp(m->base, "http://", 7) && strncmp(m->base, "https://", 8))
-		return mg_err_set(e, "metadata URL %s must be http:// or https://", m->base);
+	if (cloud_base_url(m->base, sizeof(m->base), base, AWS_IMDS_DEFAULT, "metadata URL", e) < 0)
+		return -1;
 	m->token_ttl = 21600;
 	m->timeout_ms = 2000;
 	return 0;

@@ -15,16 +15,9 @@
 int az_imds_init(struct az_imds *m, const char *base, const char *client_id,
 		 const struct cloud_hooks *hooks, mg_err *e)
 {
-	int n;
-
 	memset(m, 0, sizeof(*m));
-	n = snprintf(m->base, sizeof(m->base), "%s", base && base[0] ? base : AZ_IMDS_DEFAULT);
-	if (n < 0 || (size_t)n >= sizeof(m->base))
-		return mg_err_set(e, "metadata URL too long");
-	while (n > 0 && m->base[n - 1] == '/')
-		m->base[--n] = '\0';
-	if (strncmp(m->base, "http://", 7) && strncmp(m->base, "https://", 8))
-		return mg_err_set(e, "metadata URL %s must be http:// or https://", m->base);
+	if (cloud_base_url(m->base, sizeof(m->base), base, AZ_IMDS_DEFAULT, "metadata URL", e) < 0)
+		return -1;
 	if (client_id && client_id[0]) {
 		if (strlen(client_id) >= sizeof(m->client_id) ||
 		    strspn(client_id, "0123456789abcdefABCDEF-") != strlen(client_id))

@@ -10,16 +10,9 @@
 
 int gcp_meta_init(struct gcp_meta *m, const char *base, mg_err *e)
 {
-	int n;
-
 	memset(m, 0, sizeof(*m));
-	n = snprintf(m->base, sizeof(m->base), "%s", base && base[0] ? base : GCP_META_DEFAULT);
-	if (n < 0 || (size_t)n >= sizeof(m->base))
-		return mg_err_set(e, "metadata URL too long");
-	while (n > 0 && m->base[n - 1] == '/')
-		m->base[--n] = '\0';
-	if (strncmp(m->base, "http://", 7) && strncmp(m->base, "https://", 8))
-		return mg_err_set(e, "metadata URL %s must be http:// or https://", m->base);
+	if (cloud_base_url(m->base, sizeof(m->base), base, GCP_META_DEFAULT, "metadata URL", e) < 0)
+		return -1;
 	m->timeout_ms = 3000;
 	return 0;
 }
