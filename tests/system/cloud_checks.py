@@ -399,9 +399,43 @@ def check_gcp():
     check(all(p in header for p in perms), f"{name}: the header justifies each permission")
     check(text.startswith("#!/usr/bin/env bash\n") and "set -euo pipefail" in text,
           f"{name}: bash with set -euo pipefail")
-    check("not implemented" in read(os.path.join(CLOUD, "README.md")).lower()
-          or "writes vpc route tables on **aws only**" in read(os.path.join(CLOUD, "README.md")).lower(),
-          "cloud/README.md says which route writers exist")
+    check("writes vpc route tables on **aws** and\n**oracle (oci)**" in read(os.path.join(CLOUD, "README.md")).lower(),
+          "cloud/README.md says which route writers exist (AWS and Oracle)")
+
+
+def oci_code_grants():
+    """(op, grant, perm) rows of the driver's oci_grants table, and the ops it calls."""
+    row = re.compile(r'\{\s*"([A-Za-z]+)"\s*,\s*"((?:read|use|manage|inspect) [a-z-]+)"\s*,\s*"([A-Z_]*)"\s*\}')
+    call = re.compile(r'\b(?:oci_call\s*\(\s*[^,()]+|\bget\s*\(\s*p)\s*,\s*"([A-Za-z]+)"')
+    rows, ops = set(), set()
+    for path in sorted(glob.glob(os.path.join(SRC, "agent", "cloud", "oci", "*.c"))):
+        text = read(path)
+        rows.update(row.findall(text))
+        ops.update(call.findall(text))
+    return rows, ops
+
+
+def grants_of(rows):
+    """grant -> set of request.permission narrowing it (empty set: the whole verb)."""
+    out = {}
+    for _, g, perm in rows:
+        cur = out.setdefault(g, set())
+        cur.add(perm)
+    return {g: (set() if "" in ps else ps) for g, ps in out.items()}
+
+
+def policy_grants(lines):
+    out = {}
+    for l in lines:
+        m = re.match(r"Allow dynamic-group meshgate-connectors to ((?:read|use|manage|inspect) [a-z-]+) in ", l)
+        if not m:
+            out.setdefault("<unparsed: " + l + ">", set())
+            continue
+        perms = set(re.findall(r"request\.permission = '([A-Z_]+)'", l))
+        if m.group(1) in out:
+            out[m.group(1) + " (twice)"] = perms
+        out[m.group(1)] = perms
+    return out
 
 
 def check_oracle():
@@ -409,7 +443,15 @@ def check_oracle():
     name = rel(path)
     text = read(path)
     allows = [l for l in text.splitlines() if l.startswith("Allow ")]
-    check(len(allows) >= 3, f"{name}: {len(allows)} policy statements")
+    rows, ops = oci_code_grants()
+    check(len(rows) >= 5, f"agent/cloud/oci/*.c: found {len(rows)} rows of oci_grants")
+    missing = ops - {r[0] for r in rows}
+    check(not missing, f"agent/cloud/oci/*.c: every OCI operation called has a row in oci_grants"
+          + (f" (missing: {sorted(missing)})" if missing else ""))
+    want = grants_of(rows)
+    have = policy_grants(allows)
+    check(want == have, f"{name}: grants exactly the OCI driver's oci_grants"
+          + ("" if want == have else f" (code: {want}, policy: {have})"))
     check(all(l.startswith("Allow dynamic-group meshgate-connectors to ") and " in compartment " in l
               for l in allows), f"{name}: every statement is for the dynamic group, in one compartment")
     check(not any(re.search(r"\b(all-resources|virtual-network-family|instance-family)\b", l) or " in tenancy" in l
@@ -422,6 +464,11 @@ def check_oracle():
     readme = read(os.path.join(CLOUD, "oracle", "README.md"))
     check("--skip-source-dest-check true" in readme and "skipSourceDestCheck" in readme,
           "cloud/oracle/README.md launches with --skip-source-dest-check true")
+    listed = set(re.findall(r"^- `((?:read|use|manage|inspect) [a-z-]+)`", readme, re.M))
+    check(listed == set(want), "cloud/oracle/README.md lists exactly the OCI driver's grants"
+          + ("" if listed == set(want) else f" (README: {sorted(listed)}, code: {sorted(want)})"))
+    check("not implemented" not in readme.lower() and "writes no OCI" not in readme
+          and "future route writer" not in readme, "cloud/oracle/README.md: no 'writer not implemented' wording")
 
 
 def main():

@@ -236,6 +236,15 @@ printf '\nstatic void probe(struct aws_ec2 *c) { aws_ec2_call(c, "DescribeInstan
 	>>"$tmp/newcall/agent/cloud/aws_ec2.c"
 expect_fail newcall "the role's policy allows exactly the code's EC2 actions" \
 	"a new EC2 call in the code without a policy change is caught"
+mutant ociextra
+printf 'Allow dynamic-group meshgate-connectors to manage vnics in compartment <instance-compartment> where request.permission = %s\n' "'VNIC_CREATE'" \
+	>>"$tmp/ociextra/cloud/oracle/iam-policy.txt"
+expect_fail ociextra "iam-policy.txt: grants exactly the OCI driver's oci_grants" \
+	"an extra statement in oracle/iam-policy.txt is caught"
+mutant ocirow
+sed -i 's/{"GetVcn", "read vcns", ""},/&\n\t{"ListInstances", "read instances", ""},/' "$tmp/ocirow/agent/cloud/oci/oci_api.c"
+expect_fail ocirow "iam-policy.txt: grants exactly the OCI driver's oci_grants" \
+	"a new row in the OCI driver's oci_grants without a policy change is caught"
 mutant wild
 sed -i 's/"ec2:DescribeRouteTables"/"ec2:Describe*"/' "$tmp/wild/cloud/aws/iam-policy.json"
 expect_fail wild "without wildcards" "a wildcard action is caught"

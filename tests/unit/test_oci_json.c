@@ -268,8 +268,13 @@ static void test_errors(void **state)
 
 	char pol[320];
 	oci_policy_for("UpdateRouteTable", "ocid1.compartment.oc1..x", pol, sizeof(pol));
-	assert_string_equal(pol, "Allow dynamic-group meshgate to manage route-tables in "
-				 "compartment id ocid1.compartment.oc1..x");
+	assert_string_equal(pol,
+			    "Allow dynamic-group meshgate-connectors to manage route-tables in "
+			    "compartment id ocid1.compartment.oc1..x where request.permission = "
+			    "'ROUTE_TABLE_UPDATE'");
+	oci_policy_for("ListPrivateIps", "c", pol, sizeof(pol));
+	assert_string_equal(pol, "Allow dynamic-group meshgate-connectors to read private-ips in "
+				 "compartment id c");
 	oci_policy_for("UpdateVnic", "c", pol, sizeof(pol));
 	assert_non_null(strstr(pol, "use vnics"));
 }

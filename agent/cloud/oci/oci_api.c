@@ -434,18 +434,42 @@ enum cloud_err_kind oci_err_kind(const struct oci_error *err)
 	return CLOUD_ERR_FATAL;
 }
 
+/*
+ * The grants the driver needs: one row per (operation, grant). This table is
+ * the source of truth for cloud/oracle/iam-policy.txt (tests/system/cloud_checks.py
+ * parses these rows and compares them with the policy's statements) and for the
+ * statement a NotAuthorizedOrNotFound error suggests. `perm` narrows the grant
+ * with request.permission ("" = the whole verb).
+ */
+const struct oci_grant oci_grants[] = {
+    {"GetVnic", "read vnics", ""},
+    {"UpdateVnic", "use vnics", "VNIC_UPDATE"},
+    {"ListPrivateIps", "read private-ips", ""},
+    {"GetSubnet", "read subnets", ""},
+    {"ListSubnets", "read subnets", ""},
+    {"GetVcn", "read vcns", ""},
+    {"GetRouteTable", "read route-tables", ""},
+    {"UpdateRouteTable", "manage route-tables", "ROUTE_TABLE_UPDATE"},
+    {"UpdateRouteTable", "manage private-ips", "PRIVATE_IP_ROUTE_TABLE_ATTACH"},
+    {"UpdateRouteTable", "manage private-ips", "PRIVATE_IP_ROUTE_TABLE_DETACH"},
+};
+const size_t oci_grants_n = sizeof(oci_grants) / sizeof(oci_grants[0]);
+
 void oci_policy_for(const char *op, const char *compartment, char *out, size_t outlen)
 {
-	const char *what = "read virtual-network-family";
+	const struct oci_grant *g = NULL;
+	const char *where = "";
 
-	if (!strcmp(op, "UpdateRouteTable"))
-		what = "manage route-tables";
-	else if (!strcmp(op, "UpdateVnic"))
-		what = "use vnics";
-	else if (!strcmp(op, "ListPrivateIps"))
-		what = "use private-ips";
-	snprintf(out, outlen, "Allow dynamic-group meshgate to %s in compartment id %s", what,
-		 compartment && compartment[0] ? compartment : "<compartment>");
+	for (size_t i = 0; i < oci_grants_n && !g; i++)
+		if (!strcmp(op, oci_grants[i].op))
+			g = &oci_grants[i];
+	if (g && g->perm[0])
+		where = " where request.permission = '";
+	snprintf(out, outlen,
+		 "Allow dynamic-group meshgate-connectors to %s in compartment id %s%s%s%s",
+		 g ? g->grant : "read virtual-network-family",
+		 compartment && compartment[0] ? compartment : "<compartment>", where,
+		 g ? g->perm : "", where[0] ? "'" : "");
 }
 
 static bool retryable(const struct oci_error *err)

@@ -59,7 +59,19 @@ int oci_call(struct oci_api *a, const char *op, const char *method, const char *
 
 /* The error kind of an answer (after retries). */
 enum cloud_err_kind oci_err_kind(const struct oci_error *err);
-/* "Allow dynamic-group meshgate to <verb> <resource> in compartment id <c>" for `op`. */
+/* one IAM grant the driver needs for one OCI operation (see oci_grants in oci_api.c) */
+struct oci_grant {
+	const char *op;    /* the OCI API operation, e.g. "UpdateRouteTable" */
+	const char *grant; /* policy verb and resource type, e.g. "manage route-tables" */
+	const char *perm;  /* request.permission narrowing it, "" for none */
+};
+extern const struct oci_grant oci_grants[];
+extern const size_t oci_grants_n;
+
+/*
+ * "Allow dynamic-group meshgate-connectors to <verb> <resource> in compartment id <c>
+ * [where request.permission = '<P>']" for `op`: its first row in oci_grants.
+ */
 void oci_policy_for(const char *op, const char *compartment, char *out, size_t outlen);
 /* Jittered backoff: a value in [d/2, d], d = min(cap, base * 2^attempt). */
 long oci_backoff_ms(long base, long cap, int attempt, uint32_t r);
