@@ -330,13 +330,17 @@ def check_aws():
 
 
 # ---- 5. Azure ----
-AZURE_ACTIONS = {
-    "Microsoft.Network/routeTables/read",
-    "Microsoft.Network/routeTables/routes/read",
-    "Microsoft.Network/routeTables/routes/write",
-    "Microsoft.Network/routeTables/routes/delete",
-    "Microsoft.Network/networkInterfaces/read",
-}
+AZURE_TABLE = re.compile(r"\baz_permissions\s*\[[^\]]*\]\s*=\s*\{(.*?)\};", re.S)
+AZURE_ACTION = re.compile(r'"(Microsoft\.[A-Za-z]+/[A-Za-z0-9/]+)"')
+
+
+def azure_code_actions():
+    """The string literals of the driver's permission table (agent/cloud/azure/*.c)."""
+    acts = []
+    for path in sorted(glob.glob(os.path.join(SRC, "agent", "cloud", "azure", "*.c"))):
+        for block in AZURE_TABLE.findall(read(path)):
+            acts += AZURE_ACTION.findall(block)
+    return acts
 
 
 def check_azure():
@@ -345,8 +349,13 @@ def check_azure():
     arm = json.loads(read(path))
     check("deploymentTemplate.json" in arm.get("$schema", ""), f"{name}: an ARM deployment template")
     meta = arm.get("metadata", {})
-    check("not implemented" in meta.get("description", ""),
-          f"{name}: metadata says the Azure route writer is not implemented yet")
+    check("not implemented" not in meta.get("description", ""),
+          f"{name}: metadata does not call the Azure route writer unimplemented")
+    code = azure_code_actions()
+    want = set(code)
+    check(len(want) >= 5 and len(code) == len(want),
+          f"agent/cloud/azure/*.c: found {len(want)} ARM actions in az_permissions "
+          f"({', '.join(sorted(want))})")
     res = {r["type"]: r for r in arm["resources"]}
     nic = res.get("Microsoft.Network/networkInterfaces", {})
     check(nic.get("properties", {}).get("enableIPForwarding") is True, f"{name}: the NIC has enableIPForwarding: true")
@@ -360,10 +369,13 @@ def check_azure():
             a = arm["variables"][a[len("[variables('"):-len("')]")]]
         actions += a or []
         check(not perm.get("dataActions"), f"{name}: the role has no data actions")
-    check(set(actions) == AZURE_ACTIONS and len(actions) == len(AZURE_ACTIONS),
-          f"{name}: the role has exactly the route-table and NIC actions ({len(actions)})")
+    got = set(actions)
+    check(got == want and len(actions) == len(got),
+          f"{name}: the custom role allows exactly the driver's ARM actions"
+          f" (missing {sorted(want - got)}, extra {sorted(got - want)})")
     check(all("*" not in a for a in actions), f"{name}: no wildcard actions")
-    check(meta.get("grants", {}).keys() >= AZURE_ACTIONS, f"{name}: metadata.grants justifies each action")
+    check(meta.get("grants", {}).keys() - {"not granted"} == want,
+          f"{name}: metadata.grants justifies each action, and only those")
     check("Microsoft.Authorization/roleAssignments" in res
           and any(r["type"] == "Microsoft.Resources/deployments" for r in arm["resources"]),
           f"{name}: the role is assigned (NIC, and the route tables' resource group)")
@@ -377,8 +389,10 @@ def check_azure():
     check(arm["parameters"].get("connectionString", {}).get("type") == "secureString",
           f"{name}: connectionString is a secureString")
     readme = read(os.path.join(CLOUD, "azure", "README.md"))
-    check(all(a in readme for a in AZURE_ACTIONS) and "join/action" in readme,
-          "cloud/azure/README.md justifies each action (and the join it leaves out)")
+    rows = set(re.findall(r"^\| `(Microsoft\.[^`]+)` \| \S", readme, re.M))
+    check(rows == want and "join/action" in readme,
+          "cloud/azure/README.md justifies each of the driver's actions in its table, and only those"
+          f" (missing {sorted(want - rows)}, extra {sorted(rows - want)}; and the join it leaves out)")
 
 
 # ---- 6. GCP and Oracle (text checks; the script itself is run by the shell test) ----
@@ -399,8 +413,9 @@ def check_gcp():
     check(all(p in header for p in perms), f"{name}: the header justifies each permission")
     check(text.startswith("#!/usr/bin/env bash\n") and "set -euo pipefail" in text,
           f"{name}: bash with set -euo pipefail")
-    check("writes vpc route tables on **aws** and\n**oracle (oci)**" in read(os.path.join(CLOUD, "README.md")).lower(),
-          "cloud/README.md says which route writers exist (AWS and Oracle)")
+    check("writes vpc route tables on **aws** and\n**azure** and **oracle (oci)**" in read(os.path.join(CLOUD, "README.md")).lower(),
+          "cloud/README.md says which route writers exist (AWS, Azure and Oracle)")
+
 
 
 def oci_code_grants():

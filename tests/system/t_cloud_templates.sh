@@ -10,7 +10,9 @@
 #     enableIPForwarding and the custom role, --can-ip-forward, Oracle's statements;
 #     every file says at its top what it creates and grants (tests/system/cloud_checks.py)
 #  3. the EC2 actions in both AWS policies equal those the code calls (aws_ec2_call /
-#     route_call in agent/cloud/*.c), no wildcards; mutated copies must fail the check
+#     route_call in agent/cloud/*.c), and the Azure custom role's actions equal the
+#     driver's table (az_permissions in agent/cloud/azure/*.c), no wildcards; mutated
+#     copies must fail the check
 #  4. no literal connection string or key anywhere; the user data reads the connection
 #     from a root-only 0600 file passed with --connect-file
 #  5. the shell scripts (and the first-boot script inside the user data) pass bash/sh -n
@@ -245,6 +247,15 @@ mutant ocirow
 sed -i 's/{"GetVcn", "read vcns", ""},/&\n\t{"ListInstances", "read instances", ""},/' "$tmp/ocirow/agent/cloud/oci/oci_api.c"
 expect_fail ocirow "iam-policy.txt: grants exactly the OCI driver's oci_grants" \
 	"a new row in the OCI driver's oci_grants without a policy change is caught"
+mutant azextra
+sed -i 's|"Microsoft.Network/routeTables/routes/delete",|&\n      "Microsoft.Network/routeTables/write",|' "$tmp/azextra/cloud/azure/meshgate.arm.json"
+expect_fail azextra "the custom role allows exactly the driver's ARM actions" \
+	"an extra action in the ARM template's custom role is caught"
+mutant aznew
+sed -i 's|^\(.*\)"Microsoft.Network/routeTables/routes/delete",$|&\n\1"Microsoft.Network/routeTables/write",|' \
+	"$tmp/aznew/agent/cloud/azure/azure_perms.c"
+expect_fail aznew "the custom role allows exactly the driver's ARM actions" \
+	"a new action in the Azure driver's table without a template change is caught"
 mutant wild
 sed -i 's/"ec2:DescribeRouteTables"/"ec2:Describe*"/' "$tmp/wild/cloud/aws/iam-policy.json"
 expect_fail wild "without wildcards" "a wildcard action is caught"

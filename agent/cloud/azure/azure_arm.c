@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "azure_perms.h"
 #include "log.h"
 
 #define ARM_MAX_BODY AZ_JSON_MAX
@@ -301,10 +302,10 @@ out:
 
 const char *az_role_for(const char *action)
 {
-	(void)action;
-	/* every action the driver needs is in Network Contributor, apart from reading the
-	 * VM (Reader, or Virtual Machine Contributor) */
-	if (!strncasecmp(action, "Microsoft.Compute/", 18))
+	/* every action the driver needs (azure_perms.c) is in Network Contributor, apart
+	 * from reading the VM (Reader, or Virtual Machine Contributor); the custom role of
+	 * cloud/azure/meshgate.arm.json holds exactly that list */
+	if (!strcasecmp(action, az_permissions[AZ_PERM_VM_READ]))
 		return "Reader";
 	return "Network Contributor";
 }
