@@ -236,6 +236,15 @@ printf '\nstatic void probe(struct aws_ec2 *c) { aws_ec2_call(c, "DescribeInstan
 	>>"$tmp/newcall/agent/cloud/aws_ec2.c"
 expect_fail newcall "the role's policy allows exactly the code's EC2 actions" \
 	"a new EC2 call in the code without a policy change is caught"
+mutant gcpextra
+sed -i 's/^\tcompute.routes.delete$/&\n\tcompute.routes.get/' "$tmp/gcpextra/cloud/gcp/create-instance.sh"
+expect_fail gcpextra "grants exactly the driver's gcp_permissions" \
+	"an extra permission in the GCP script's role is caught"
+mutant gcpnewperm
+sed -i 's/^\(\s*\)\(\[GCP_PERM_ROUTES_LIST\] = "compute.routes.list",\)$/&\n\1"compute.routes.get",/' \
+	"$tmp/gcpnewperm/agent/cloud/gcp/gcp_compute.c"
+expect_fail gcpnewperm "grants exactly the driver's gcp_permissions" \
+	"a new permission in the GCP driver's table without a script change is caught"
 mutant wild
 sed -i 's/"ec2:DescribeRouteTables"/"ec2:Describe*"/' "$tmp/wild/cloud/aws/iam-policy.json"
 expect_fail wild "without wildcards" "a wildcard action is caught"
