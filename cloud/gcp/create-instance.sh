@@ -16,21 +16,23 @@
 #     the role to it, and the instance runs as that account (scope: compute)
 #
 # WHAT IT GRANTS (only with MANAGE_ROUTES=true; with false the instance has no service
-# account at all). STATUS: meshgate writes no GCP routes yet (only its AWS route writer
-# exists); the role is what the GCP writer will need, so the connector works as a router
-# now (add the VPC routes to the mesh yourself: next hop this instance) and writes them
-# itself once GCP support lands. Exactly these permissions:
-#   compute.routes.list           find meshgate's routes (named meshgate-*) and conflicts
-#   compute.routes.get            read a route back after creating it
-#   compute.routes.create         add a route to the mesh or another site (GCP routes are
-#                                 immutable: a change is a delete and a create)
-#   compute.routes.delete         remove meshgate's own routes (on change or `meshgate down`)
-#   compute.networks.updatePolicy GCP checks it on the network for every route added to
-#                                 or removed from that network
-#   compute.instances.get         read this instance's canIpForward and internal address
-#                                 (the metadata server does not tell canIpForward)
-#   compute.globalOperations.get  wait for a route insert/delete (global operations) to end
-# Not granted: compute.instances.setMetadata, compute.networks.get/list, firewall rules.
+# account at all and meshgate writes no routes: add the VPC routes yourself, next hop this
+# instance). Exactly the permissions meshgate's GCP driver names (gcp_permissions[] in
+# agent/cloud/gcp/gcp_compute.c; a test checks that this list is that one), one per call:
+#   compute.routes.list           routes.list: find meshgate's routes (named mg-*)
+#                                 and the routes they must not fight
+#   compute.routes.create         routes.insert: a route to the mesh or another site (GCP
+#                                 routes are immutable: a change is a delete and a create)
+#   compute.routes.delete         routes.delete: remove meshgate's own routes (on change or
+#                                 `meshgate down`)
+#   compute.networks.updatePolicy GCP checks it on the network for every route inserted
+#                                 into or deleted from that network
+#   compute.instances.get         instances.get: this instance's canIpForward (the
+#                                 metadata server does not tell it)
+#   compute.globalOperations.get  globalOperations.wait/get: wait for a route insert or
+#                                 delete to finish
+# Not granted: compute.routes.get (the driver never reads one route: routes.list does),
+# compute.instances.setMetadata, compute.networks.get/list, firewall rules.
 # The binding is project-wide: Compute Engine has no per-network IAM policy for routes.
 #
 # THE CONNECTION STRING is read from CONNECT_FILE, never from an argument, and travels
@@ -63,7 +65,6 @@ DRY_RUN=${DRY_RUN:-false}               # true: print the gcloud commands, run n
 # the custom role's permissions (see the header for why each one)
 ROLE_PERMISSIONS=(
 	compute.routes.list
-	compute.routes.get
 	compute.routes.create
 	compute.routes.delete
 	compute.networks.updatePolicy

@@ -396,26 +396,46 @@ def check_azure():
 
 
 # ---- 6. GCP and Oracle (text checks; the script itself is run by the shell test) ----
-GCP_PERMS = ["compute.routes.list", "compute.routes.get", "compute.routes.create",
-             "compute.routes.delete", "compute.networks.updatePolicy", "compute.instances.get",
-             "compute.globalOperations.get"]
+def code_gcp_permissions():
+    """The string literals of the GCP driver's gcp_permissions[] table."""
+    perms = []
+    table = re.compile(r"\bgcp_permissions\s*\[[^\]]*\]\s*=\s*\{(.*?)\};", re.S)
+    for path in sorted(glob.glob(os.path.join(SRC, "agent", "cloud", "gcp", "*.c"))):
+        for body in table.findall(read(path)):
+            perms += re.findall(r'"([^"]*)"', body)
+    return perms
 
 
 def check_gcp():
     path = os.path.join(CLOUD, "gcp", "create-instance.sh")
     text = read(path)
     name = rel(path)
-    check("--can-ip-forward" in text, f"{name}: creates the instance with --can-ip-forward")
+    want = code_gcp_permissions()
+    check(len(want) >= 3 and len(set(want)) == len(want)
+          and all(re.fullmatch(r"compute\.[A-Za-z]+\.[A-Za-z]+", p) for p in want),
+          f"agent/cloud/gcp: gcp_permissions[] names {len(want)} distinct compute.* permissions")
+    check(re.search(r"instances create .*--can-ip-forward", text, re.S) is not None,
+          f"{name}: creates the instance with --can-ip-forward")
     m = re.search(r"ROLE_PERMISSIONS=\(\n(.*?)\n\)", text, re.S)
     perms = m.group(1).split() if m else []
-    check(perms == GCP_PERMS, f"{name}: the custom role has exactly {len(GCP_PERMS)} permissions")
+    check(len(perms) == len(set(perms)) and set(perms) == set(want),
+          f"{name}: the custom role grants exactly the driver's gcp_permissions[] "
+          f"(extra {sorted(set(perms) - set(want))}, missing {sorted(set(want) - set(perms))})")
+    check('--permissions "$perms"' in text and 'perms=$(IFS=,; echo "${ROLE_PERMISSIONS[*]}")' in text,
+          f"{name}: the role is created and updated with ROLE_PERMISSIONS")
     header = leading_comments(text)
-    check(all(p in header for p in perms), f"{name}: the header justifies each permission")
+    check(all(re.search(r"^#\s+" + re.escape(p) + r"\s+\S", header, re.M) for p in want),
+          f"{name}: the header justifies each permission on its own line")
+    readme = read(os.path.join(CLOUD, "gcp", "README.md"))
+    check(all(f"`{p}`" in readme for p in want), "cloud/gcp/README.md names each permission")
     check(text.startswith("#!/usr/bin/env bash\n") and "set -euo pipefail" in text,
           f"{name}: bash with set -euo pipefail")
-    check("writes vpc route tables on **aws** and\n**azure** and **oracle (oci)**" in read(os.path.join(CLOUD, "README.md")).lower(),
-          "cloud/README.md says which route writers exist (AWS, Azure and Oracle)")
-
+    check("meshgate writes the vpc routes to the mesh itself on aws, azure, gcp and\noracle (oci)" in read(os.path.join(CLOUD, "README.md")).lower(),
+          "cloud/README.md says which route writers exist (all four)")
+    stale = re.compile(r"not implemented|writes no GCP routes|aws only|until the GCP writer", re.I)
+    for doc in ("README.md", os.path.join("gcp", "README.md"), os.path.join("gcp", "create-instance.sh")):
+        check(not stale.search(read(os.path.join(CLOUD, doc))),
+              f"cloud/{doc}: does not say the GCP route writer is missing")
 
 
 def oci_code_grants():

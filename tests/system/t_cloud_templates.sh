@@ -256,6 +256,15 @@ sed -i 's|^\(.*\)"Microsoft.Network/routeTables/routes/delete",$|&\n\1"Microsoft
 	"$tmp/aznew/agent/cloud/azure/azure_perms.c"
 expect_fail aznew "the custom role allows exactly the driver's ARM actions" \
 	"a new action in the Azure driver's table without a template change is caught"
+mutant gcpextra
+sed -i 's/^\tcompute.routes.delete$/&\n\tcompute.routes.get/' "$tmp/gcpextra/cloud/gcp/create-instance.sh"
+expect_fail gcpextra "grants exactly the driver's gcp_permissions" \
+	"an extra permission in the GCP script's role is caught"
+mutant gcpnewperm
+sed -i 's/^\(\s*\)\(\[GCP_PERM_ROUTES_LIST\] = "compute.routes.list",\)$/&\n\1"compute.routes.get",/' \
+	"$tmp/gcpnewperm/agent/cloud/gcp/gcp_compute.c"
+expect_fail gcpnewperm "grants exactly the driver's gcp_permissions" \
+	"a new permission in the GCP driver's table without a script change is caught"
 mutant wild
 sed -i 's/"ec2:DescribeRouteTables"/"ec2:Describe*"/' "$tmp/wild/cloud/aws/iam-policy.json"
 expect_fail wild "without wildcards" "a wildcard action is caught"

@@ -181,10 +181,8 @@ static int gcp_ensure_forwarding(struct cloud_provider *p, const struct cloud_id
 	if (need_ready(p, e))
 		return -1;
 	if (gcp_compute_can_ip_forward(&p->cc, p->md.zone, p->md.name, &on, &err, e))
-		return mg_err_prefix(e,
-				     "reading canIpForward of instance %s (needs "
-				     "compute.instances.get)",
-				     id->instance_id);
+		return mg_err_prefix(e, "reading canIpForward of instance %s (needs %s)",
+				     id->instance_id, gcp_permissions[GCP_PERM_INSTANCES_GET]);
 	if (on)
 		return 0;
 	return mg_err_set(e,
@@ -325,7 +323,8 @@ static int gcp_list(struct cloud_provider *p, const struct cloud_identity *id,
 		if (!err.http_status && !err.aborted && !err.retryable)
 			ce->kind = CLOUD_ERR_FATAL; /* a malformed answer */
 		if (ce->kind == CLOUD_ERR_UNAUTHORIZED && !ce->permission[0] && !err.scope)
-			snprintf(ce->permission, sizeof(ce->permission), "compute.routes.list");
+			snprintf(ce->permission, sizeof(ce->permission), "%s",
+				 gcp_permissions[GCP_PERM_ROUTES_LIST]);
 		return -1;
 	}
 	for (size_t i = 0; i < p->last.n; i++)
@@ -424,7 +423,7 @@ static int insert_ours(struct cloud_provider *p, const struct cloud_identity *id
 		return cloud_err_set(&it->res, CLOUD_ERR_FATAL, NULL, "%s", e.msg);
 	if (gcp_compute_insert_route(&p->cc, name, body, &err, &e)) {
 		cJSON_free(body);
-		write_err(&err, &e, "compute.routes.create", &it->res);
+		write_err(&err, &e, gcp_permissions[GCP_PERM_ROUTES_CREATE], &it->res);
 		if (err.http_status == 409)
 			it->res.kind = CLOUD_ERR_PRECONDITION; /* a name we did not list */
 		return -1;
@@ -441,7 +440,7 @@ static int delete_named(struct cloud_provider *p, const char *name, struct cloud
 	memset(&err, 0, sizeof(err));
 	if (gcp_compute_delete_route(&p->cc, name, &err, &e) == 0)
 		return 0;
-	write_err(&err, &e, "compute.routes.delete", ce);
+	write_err(&err, &e, gcp_permissions[GCP_PERM_ROUTES_DELETE], ce);
 	return -1;
 }
 

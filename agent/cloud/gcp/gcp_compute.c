@@ -8,6 +8,15 @@
 
 #include "log.h"
 
+const char *const gcp_permissions[GCP_PERM_COUNT] = {
+    [GCP_PERM_ROUTES_LIST] = "compute.routes.list",
+    [GCP_PERM_ROUTES_CREATE] = "compute.routes.create",
+    [GCP_PERM_ROUTES_DELETE] = "compute.routes.delete",
+    [GCP_PERM_NETWORKS_UPDATE_POLICY] = "compute.networks.updatePolicy",
+    [GCP_PERM_INSTANCES_GET] = "compute.instances.get",
+    [GCP_PERM_GLOBAL_OPERATIONS_GET] = "compute.globalOperations.get",
+};
+
 int gcp_compute_init(struct gcp_compute *c, const char *api, const char *project,
 		     const char *ca_file, gcp_token_fn token, void *token_ud, mg_err *e)
 {

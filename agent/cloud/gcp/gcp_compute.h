@@ -18,6 +18,21 @@
 #define GCP_API_DEFAULT "https://compute.googleapis.com"
 #define GCP_LINK_BASE   "https://www.googleapis.com/compute/v1/"
 
+/*
+ * Every IAM permission the driver's Compute calls need, and nothing more: the one list
+ * cloud/gcp/create-instance.sh grants (tests/system/cloud_checks.py compares them).
+ */
+enum gcp_perm {
+	GCP_PERM_ROUTES_LIST,            /* routes.list */
+	GCP_PERM_ROUTES_CREATE,          /* routes.insert */
+	GCP_PERM_ROUTES_DELETE,          /* routes.delete */
+	GCP_PERM_NETWORKS_UPDATE_POLICY, /* routes.insert and routes.delete, on the network */
+	GCP_PERM_INSTANCES_GET,          /* instances.get: canIpForward */
+	GCP_PERM_GLOBAL_OPERATIONS_GET,  /* globalOperations.wait and .get */
+	GCP_PERM_COUNT
+};
+extern const char *const gcp_permissions[GCP_PERM_COUNT];
+
 /* The current token; `force` after the API answered 401. */
 typedef int (*gcp_token_fn)(void *ud, bool force, const char **token, mg_err *e);
 
