@@ -10,7 +10,7 @@
  *    a route table (AWS, Azure, OCI) or the whole network (GCP: VPC-global routes).
  *  - route: one destination CIDR in a scope with a next hop.
  *  - ownership: the driver classifies every listed route as ours, foreign (someone else's:
- *    a conflict when it holds one of our destinations) or system (the cloud's own: never
+ *    a conflict when it holds one of our destinations) or system-owned (the cloud's own: never
  *    touched, not even reported as a conflict to take over). Where the provider has a
  *    marker on routes (Azure route name, GCP name + description, OCI rule description) the
  *    classification also says which mesh network and connector wrote it, so that a route
