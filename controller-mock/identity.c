@@ -253,7 +253,7 @@ int ident_from_store_json(const cJSON *o, struct ctl_connector *c, mg_err *e)
 	if (name && !id)
 		return mg_err_set(e, "\"host_name\" without \"host_id\"");
 	if (ident_parse(id, name, &h, e) < 0)
-		return -1;
+		return mg_err_prefix(e, "\"host_id\"/\"host_name\"");
 	if (id) {
 		c->ident.holder = h;
 		c->ident.loaded_ms = now_mono_ms();

@@ -47,6 +47,11 @@ ping_ok "$U_NS" 192.0.2.10 10 || mg_fail "user cannot reach the site"
 conn() { api "$INET" GET "/api/v1/connectors/$cid"; }
 assert_eq "$(conn | jq -r .host.name)" site-a-host "the holder in the admin API"
 assert_eq "$(conn | jq -r .identity_conflict)" null "no conflict yet"
+sec=$(jq -r .device_secret "$STATE_a/device.json")
+code=$(nsx "$INET" curl -sk --pinnedpubkey "$CTL_PIN" -o /dev/null -w '%{http_code}' \
+	-H "Authorization: Bearer $sec" -H "Meshgate-Host-Id: 0123456789ABCDEF0123456789ABCDEF" \
+	"$CTL_URL/api/v1/device/config?wait=0")
+assert_eq "$code" 400 "a malformed host id"
 
 mg_log "a copy of the identity on a second host is refused; the original keeps its traffic"
 # probes every 100 ms from before the clone starts until 12 answers after its refusal
