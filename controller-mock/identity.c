@@ -154,8 +154,8 @@ int ident_check(struct req *r, struct ctl_connector *c, enum MHD_Result *res)
 		note_rival(c, &h);
 		*res = reply_error(r, 409, "identity_in_use",
 				   "connector %s is in use by host \"%s\" (%s; %s): this host "
-				   "(\"%s\") has a copy of its identity; run `meshgate down` here "
-				   "and enrol it anew",
+				   "(\"%s\") has a copy of its identity; run `meshgate down --forget` "
+				   "here and enrol it with a new connector",
 				   c->id, id->holder.name,
 				   id->holder.addr[0] ? id->holder.addr : "address not seen yet", why,
 				   h.name);

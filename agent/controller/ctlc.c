@@ -338,7 +338,7 @@ static enum ctlc_result api_error(const struct ctlc_req *r, long status, mg_err 
 		j = jsonu_parse(r->resp.p, r->resp.len, r->resp.max, &tmp);
 	if (j && jsonu_get_object(j, "error", true, &err, &tmp) == 0) {
 		jsonu_get_str(err, "code", false, 64, &c, &tmp);
-		jsonu_get_str(err, "message", false, 256, &m, &tmp);
+		jsonu_get_str(err, "message", false, 400, &m, &tmp);
 	}
 	mg_err_set(e, "controller answered %ld%s%s%s%s", status, c ? " " : "", c ? c : "",
 		   m ? ": " : "", m ? m : "");

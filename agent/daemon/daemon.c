@@ -356,8 +356,8 @@ static void identity_refused(struct daemon *d, const char *msg)
 		free(d->pending_json);
 		d->pending_json = NULL;
 		d->pending_len = 0;
-		status_set_applied(d->sf, -1);
 	}
+	status_set_applied(d->sf, -1); /* nothing in force here (a copied status.json says so) */
 	d->at[T_REPAIR] = d->at[T_CLOUD] = 0;
 	d->seen_etag[0] = '\0'; /* once admitted, the config comes at once */
 	set_error(d, ERR_CONN, msg);

@@ -84,6 +84,7 @@ assert_contains "$line" "meshgate down" "the clone's log says what to do"
 nsx "$C_k" ip link show "$IF_a" >/dev/null 2>&1 && mg_fail "the clone brought its tunnel up"
 [ -z "$(nsx "$C_k" ip route show proto 109)" ] || mg_fail "the clone installed routes"
 assert_contains "$(jq -r .last_error "$STATE_k/status.json")" "site-a-host" "the clone's status.json"
+assert_eq "$(jq -r .applied_version "$STATE_k/status.json")" null "the clone's applied version"
 st=$(nsx "$C_k" "$MESHGATE" status --state-dir "$STATE_k" 2>&1 || true)
 assert_contains "$st" "in use by host" "meshgate status on the clone"
 kill -0 "$PID_k" || mg_fail "the clone stopped instead of retrying"
@@ -118,7 +119,8 @@ _gone() { [ "$(conn | jq -r '.host.seen_ago_ms // 0')" -gt $((LIVE * 1000)) ]; }
 wait_until $((LIVE + 10)) _gone || mg_fail "holder still seen: $(conn)"
 : >"$MG_TMP/run-k.log"
 run_host k clone-host
-topo_wait_applied k
+wait_until 15 grep -q "config version [0-9]* applied" "$MG_TMP/run-k.log" ||
+	mg_fail "the replacement did not apply its config: $(tail "$MG_TMP/run-k.log")"
 grep -q "identity refused" "$MG_TMP/run-k.log" && mg_fail "the replacement was refused"
 c=$(conn)
 assert_eq "$(jq -r .host.name <<<"$c")" clone-host "the new holder"
