@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "cidr.h"
 #include "config.h"
@@ -68,11 +69,16 @@ struct ctl_host {
 	int64_t seen_ms;                 /* CLOCK_MONOTONIC of its last request, 0: never */
 };
 struct ctl_ident {
-	struct ctl_host holder; /* the admitted host (id and name are persisted) */
-	int64_t loaded_ms;      /* when a persisted holder was loaded (its grace period) */
-	struct ctl_host rival;  /* the last host refused (not persisted) */
+	struct ctl_host holder;          /* the admitted host (id and name are persisted) */
+	int64_t loaded_ms;               /* when a persisted holder was loaded (its grace period) */
+	struct ctl_host rival;           /* the last host refused (not persisted) */
 	int64_t rival_first, rival_last; /* unix seconds of the conflict's first/last attempt */
 	uint64_t rival_count;
+	/* the hub's endpoint for this connector while the holder was seen from the same
+	 * address: put back if a refused copy's handshake moved it */
+	struct sockaddr_storage hub_ep;
+	bool has_hub_ep;
+	int64_t hub_ep_checked_ms;
 };
 
 struct ctl_connector {

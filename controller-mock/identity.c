@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "hub.h"
 #include "jsonu.h"
 #include "log.h"
 
@@ -22,8 +23,8 @@ int ident_parse(const char *id, const char *name, struct ctl_host *out, mg_err *
 				  CTL_HOSTID_LEN);
 	for (size_t i = 0; i < CTL_HOSTID_LEN; i++)
 		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
-			return mg_err_set(e, "\"%s\" must be %d lowercase hex digits",
-					  IDENT_ID_HDR, CTL_HOSTID_LEN);
+			return mg_err_set(e, "\"%s\" must be %d lowercase hex digits", IDENT_ID_HDR,
+					  CTL_HOSTID_LEN);
 	memcpy(out->id, id, CTL_HOSTID_LEN + 1);
 	if (!name || !name[0]) {
 		snprintf(out->name, sizeof(out->name), "unknown");
@@ -99,6 +100,73 @@ static const char *holder_live(const struct ctl_ctx *ctx, const struct ctl_conne
 	return "";
 }
 
+/* "ip" and "ip:port" of a socket address ("?" when it cannot be told). */
+static void ep_format(const struct sockaddr_storage *ep, char ip[64], char full[80])
+{
+	char port[8] = "";
+	socklen_t len =
+	    ep->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+
+	if (getnameinfo((const struct sockaddr *)ep, len, ip, 64, port, sizeof(port),
+			NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		snprintf(ip, 64, "?");
+		snprintf(port, sizeof(port), "?");
+	}
+	snprintf(full, 80, ep->ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", ip, port);
+}
+
+#define HUB_EP_CHECK_MS 2000
+
+/* The holder was seen: remember the hub's endpoint for it if it comes from its address. */
+static void hub_ep_note(struct ctl_ctx *ctx, struct ctl_connector *c)
+{
+	struct ctl_ident *id = &c->ident;
+	struct sockaddr_storage ep;
+	char ip[64], full[80];
+	int64_t now = now_mono_ms();
+
+	if (id->has_hub_ep && now - id->hub_ep_checked_ms < HUB_EP_CHECK_MS)
+		return;
+	if (!hub_peer_endpoint(ctx, c->public_key, &ep))
+		return; /* no handshake yet: look again at its next request */
+	ep_format(&ep, ip, full);
+	if (strcmp(ip, id->holder.addr))
+		return; /* not provably the holder's (another NAT path): keep what we had */
+	id->hub_ep = ep;
+	id->has_hub_ep = true;
+	id->hub_ep_checked_ms = now;
+}
+
+/*
+ * A copy was refused: if its handshake moved the hub's endpoint for this connector to the
+ * copy's address, drop the peer's sessions and point it back at the holder. Only when the
+ * addresses tell the two apart (a copy behind the holder's own NAT cannot be told).
+ */
+static void hub_ep_restore(struct ctl_ctx *ctx, struct ctl_connector *c,
+			   const struct ctl_host *rival)
+{
+	struct ctl_ident *id = &c->ident;
+	struct sockaddr_storage cur;
+	char ip[64], full[80], back_ip[64], back[80];
+	mg_err e = {""};
+
+	if (!id->has_hub_ep || !hub_peer_endpoint(ctx, c->public_key, &cur))
+		return;
+	ep_format(&cur, ip, full);
+	if (strcmp(ip, rival->addr) || !strcmp(ip, id->holder.addr))
+		return;
+	ep_format(&id->hub_ep, back_ip, back);
+	if (hub_peer_reset(ctx, c->public_key, &id->hub_ep, &e) < 0) {
+		log_err("connector %s: the copy at %s took the hub's endpoint (%s) and it could "
+			"not be put back: %s",
+			c->id, rival->addr, full, e.msg);
+		return;
+	}
+	log_warn("connector %s: the copy at %s had taken the hub's endpoint (%s); its "
+		 "sessions dropped, endpoint back to host \"%s\" at %s",
+		 c->id, rival->addr, full, id->holder.name, back);
+}
+
 static void note_rival(struct ctl_connector *c, const struct ctl_host *h)
 {
 	struct ctl_ident *id = &c->ident;
@@ -142,6 +210,7 @@ int ident_check(struct req *r, struct ctl_connector *c, enum MHD_Result *res)
 	if (!strcmp(id->holder.id, h.id)) {
 		bool renamed = strcmp(id->holder.name, h.name) != 0;
 		id->holder = h;
+		hub_ep_note(r->ctx, c);
 		return renamed ? commit_or_reply(r, res) : 0;
 	}
 	if (!id->holder.id[0]) {
@@ -152,13 +221,14 @@ int ident_check(struct req *r, struct ctl_connector *c, enum MHD_Result *res)
 	why = holder_live(r->ctx, c, h.seen_ms);
 	if (why[0]) {
 		note_rival(c, &h);
-		*res = reply_error(r, 409, "identity_in_use",
-				   "connector %s is in use by host \"%s\" (%s; %s): this host "
-				   "(\"%s\") has a copy of its identity; run `meshgate down --forget` "
-				   "here and enrol it with a new connector",
-				   c->id, id->holder.name,
-				   id->holder.addr[0] ? id->holder.addr : "address not seen yet", why,
-				   h.name);
+		hub_ep_restore(r->ctx, c, &h);
+		*res = reply_error(
+		    r, 409, "identity_in_use",
+		    "connector %s is in use by host \"%s\" (%s; %s): this host "
+		    "(\"%s\") has a copy of its identity; run `meshgate down --forget` "
+		    "here and enrol it with a new connector",
+		    c->id, id->holder.name,
+		    id->holder.addr[0] ? id->holder.addr : "address not seen yet", why, h.name);
 		return -1;
 	}
 	log_warn("connector %s: host \"%s\" (%s) takes over from host \"%s\" (%s), gone for "
@@ -167,6 +237,8 @@ int ident_check(struct req *r, struct ctl_connector *c, enum MHD_Result *res)
 		 id->holder.addr[0] ? id->holder.addr : "address not seen",
 		 id->holder.seen_ms ? (long long)(h.seen_ms - id->holder.seen_ms) / 1000 : -1LL);
 	id->holder = h;
+	id->has_hub_ep = false;
+	id->hub_ep_checked_ms = 0;
 	if (!strcmp(id->rival.id, h.id))
 		id->rival_count = 0;
 	return commit_or_reply(r, res);

@@ -14,11 +14,11 @@
 
 #include "http.h"
 
-#define IDENT_LIVE_MS     10000
-#define IDENT_GRACE_MS    65000
-#define IDENT_CONFLICT_S  60 /* a conflict with no attempt for this long is cleared */
-#define IDENT_ID_HDR      "Meshgate-Host-Id"
-#define IDENT_NAME_HDR    "Meshgate-Host-Name"
+#define IDENT_LIVE_MS    10000
+#define IDENT_GRACE_MS   65000
+#define IDENT_CONFLICT_S 60 /* a conflict with no attempt for this long is cleared */
+#define IDENT_ID_HDR     "Meshgate-Host-Id"
+#define IDENT_NAME_HDR   "Meshgate-Host-Name"
 
 /* Parse the two header values (either may be NULL). 1: `out` has the host; 0: no host
  * id given (an agent that does not identify itself: not checked); -1: malformed (e). */

@@ -240,8 +240,7 @@ static cJSON *conn_to_store_json(const struct ctl_connector *c)
 		    !cJSON_AddNumberToObject(o, "enrolled_at", (double)c->enrolled_at) ||
 		    !cJSON_AddNumberToObject(o, "last_seen", (double)c->last_seen) ||
 		    !cJSON_AddNumberToObject(o, "version", (double)c->version) ||
-		    !add_hex(o, "config_sha256", c->config_hash, 32) ||
-		    !ident_to_store_json(o, c))
+		    !add_hex(o, "config_sha256", c->config_hash, 32) || !ident_to_store_json(o, c))
 			goto fail;
 		if (c->status) {
 			cJSON *st = cJSON_Duplicate(c->status, true);

@@ -13,14 +13,14 @@
 
 #include "err.h"
 
-#define HOSTID_HEX_LEN   32
-#define HOSTID_NAME_MAX  64
-#define HOSTID_HDR       "Meshgate-Host-Id"
-#define HOSTID_NAME_HDR  "Meshgate-Host-Name"
+#define HOSTID_HEX_LEN  32
+#define HOSTID_NAME_MAX 64
+#define HOSTID_HDR      "Meshgate-Host-Id"
+#define HOSTID_NAME_HDR "Meshgate-Host-Name"
 
 struct hostid {
-	char id[HOSTID_HEX_LEN + 1];     /* 32 lowercase hex digits */
-	char name[HOSTID_NAME_MAX + 1];  /* the host name, printable ASCII, bounded */
+	char id[HOSTID_HEX_LEN + 1];    /* 32 lowercase hex digits */
+	char name[HOSTID_NAME_MAX + 1]; /* the host name, printable ASCII, bounded */
 };
 
 /* The fingerprint of `parts` (n strings, each may be NULL or ""), as 32 hex digits. */

@@ -96,6 +96,37 @@ assert_eq "$(jq -r .identity_conflict.address <<<"$c")" 203.0.113.20 "the clone'
 grep -q 'presents the identity held by host "site-a-host"' "$CTL_DIR.log" ||
 	mg_fail "the controller did not log the conflict"
 
+mg_log "a copy started out of the controller's reach takes the hub peer until refused; the controller puts it back"
+# what the startup rule cannot prevent: no controller answer, so the copy applies its last
+# good config and its handshake moves the hub's endpoint for the connector to itself
+stop_pid "$PID_k"
+key=$(conn | jq -r .public_key)
+hub_ep() { nsx "$INET" wg show "$HUB_IF" endpoints | awk -v k="$key" '$1 == k {print $2}'; }
+nsx "$R_k" nft add table ip blk
+nsx "$R_k" nft add chain ip blk gate '{ type filter hook forward priority 0; policy accept; }'
+nsx "$R_k" nft add rule ip blk gate ip daddr 203.0.113.1 tcp dport 8443 reject with tcp reset
+: >"$MG_TMP/run-k.log"
+bg_start "$U_NS" "$MG_TMP/probe2.log" ping -n -i 0.1 -W 1 192.0.2.10
+PROBE=$BG_PID
+run_host k clone-host
+_stolen() { case "$(hub_ep)" in 203.0.113.20:*) ;; *) return 1 ;; esac; }
+wait_until 15 _stolen || mg_fail "the copy never took the hub's endpoint: $(hub_ep) $(tail "$MG_TMP/run-k.log")"
+nsx "$R_k" nft delete table ip blk
+wait_until 20 _refused || mg_fail "the copy was not refused: $(tail "$MG_TMP/run-k.log")"
+t_ref=$(now_ms)
+n0=$(grep -c 'bytes from' "$MG_TMP/probe2.log" || true)
+_back() { case "$(hub_ep)" in 203.0.113.10:*) ;; *) return 1 ;; esac; }
+wait_until 10 _back || mg_fail "the hub's endpoint was not put back: $(hub_ep) $(tail -3 "$CTL_DIR.log")"
+wait_until 10 sh -c "[ \$(grep -c 'bytes from' $MG_TMP/probe2.log) -gt $n0 ]" ||
+	mg_fail "the original's traffic did not come back: $(hub_ep)"
+mg_log "traffic back $(($(now_ms) - t_ref)) ms after the refusal"
+kill -INT "$PROBE"
+wait_until 5 sh -c "! kill -0 $PROBE 2>/dev/null"
+seqs=$(sed -n 's/.*icmp_seq=\([0-9]*\) .*/\1/p' "$MG_TMP/probe2.log" | grep -v DUP | sort -un)
+mg_log "probes lost while the copy held the hub peer: $(($(tail -n1 <<<"$seqs") - $(wc -l <<<"$seqs"))) of $(tail -n1 <<<"$seqs")"
+grep -q "had taken the hub's endpoint" "$CTL_DIR.log" || mg_fail "the controller did not log the endpoint repair"
+nsx "$C_k" ip link show "$IF_a" >/dev/null 2>&1 && mg_fail "the refused copy kept its tunnel"
+
 mg_log "a controller restart keeps the holder: the clone is refused in the grace period"
 kill -STOP "$PID_a" # the original cannot come back first
 stop_pid "$PID_k"

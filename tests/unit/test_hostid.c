@@ -87,8 +87,8 @@ static void test_compute(void **st)
 	/* nothing readable at all: an error, not a fingerprint of nothing */
 	assert_int_equal(hostid_compute(&h1, root, &e), -1);
 	assert_non_null(strstr(e.msg, "cannot fingerprint"));
-	const char *dirs[] = {"etc", "var", "var/lib", "var/lib/dbus", "proc", "proc/sys",
-			      "proc/sys/kernel", "proc/sys/kernel/random"};
+	const char *dirs[] = {"etc",  "var",      "var/lib",         "var/lib/dbus",
+			      "proc", "proc/sys", "proc/sys/kernel", "proc/sys/kernel/random"};
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		snprintf(p, sizeof(p), "%s/%s", root, dirs[i]);
 		assert_int_equal(mkdir(p, 0700), 0);
