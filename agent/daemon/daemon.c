@@ -76,6 +76,10 @@ struct daemon {
 	bool report_again;     /* a report was asked for while one was in flight */
 	bool stop;
 	int exit_code;
+	/* one identity, one host: the last good config waits for the first answer (a clone
+	 * must not bring the tunnel up before the controller can refuse it) */
+	bool lastgood_pending;
+	bool ident_refused; /* the controller gave this identity to another host */
 
 	char ifname[16];    /* the tunnel */
 	struct notifier nt; /* systemd: READY=1, STATUS=, watchdog */
@@ -321,6 +325,53 @@ static void schedule_repair(struct daemon *d)
 	arm(d, T_REPAIR, t + 50 < d->drift_first + 300 ? t + 50 : d->drift_first + 300);
 }
 
+/* The first poll is answered at once (wait 0) or given up after this long. */
+#define FIRST_POLL_TIMEOUT_MS 3000
+/* While another host holds our identity, ask again this often. */
+#define IDENTITY_RETRY_MS 10000
+
+/*
+ * The controller gave this connector's identity to another host (a cloned machine): stop
+ * routing at once (the copy's handshakes would steal the hub's peer from the real host),
+ * write no cloud routes, say so, and keep asking: when the other host is gone for good
+ * the controller admits this one and the config comes back as usual.
+ */
+static void identity_refused(struct daemon *d, const char *msg)
+{
+	mg_err e = {""};
+
+	cw_allow_writes(d->cw, false);
+	if (!d->ident_refused)
+		log_err("identity refused: %s. The tunnel is down and no cloud routes are "
+			"written here; retrying every %d s",
+			msg, IDENTITY_RETRY_MS / 1000);
+	d->ident_refused = true;
+	d->lastgood_pending = false;
+	if (d->have_applied || d->applying) {
+		if (daemon_teardown(d->o, d->dp, d->cw, TEARDOWN_TUNNEL, &e) < 0)
+			log_err("removing the tunnel: %s", e.msg);
+		config_free(&d->applied);
+		d->have_applied = false;
+		d->applying = false;
+		free(d->pending_json);
+		d->pending_json = NULL;
+		d->pending_len = 0;
+	}
+	status_set_applied(d->sf, -1); /* nothing in force here (a copied status.json says so) */
+	d->at[T_REPAIR] = d->at[T_CLOUD] = 0;
+	d->seen_etag[0] = '\0'; /* once admitted, the config comes at once */
+	set_error(d, ERR_CONN, msg);
+}
+
+static void identity_admitted(struct daemon *d)
+{
+	if (!d->ident_refused)
+		return;
+	d->ident_refused = false;
+	cw_allow_writes(d->cw, true);
+	log_info("the controller admits this host again: applying its config");
+}
+
 static void revoke_and_stop(struct daemon *d)
 {
 	mg_err e = {""};
@@ -342,8 +393,15 @@ static int start_request(struct daemon *d, int kind)
 	mg_err e = {""};
 
 	if (kind == REQ_POLL) {
-		r = ctlc_config_req(&d->st.target, d->st.secret, d->seen_etag, d->o->poll_wait_s,
-				    &e);
+		r = ctlc_config_req(&d->st.target, d->st.secret, d->seen_etag,
+				    d->lastgood_pending ? 0 : d->o->poll_wait_s, &e);
+		if (r && d->lastgood_pending &&
+		    curl_easy_setopt(ctlc_req_handle(r), CURLOPT_TIMEOUT_MS,
+				     (long)FIRST_POLL_TIMEOUT_MS) != CURLE_OK) {
+			ctlc_req_free(r);
+			r = NULL;
+			mg_err_set(&e, "libcurl: cannot set CURLOPT_TIMEOUT_MS");
+		}
 	} else {
 		struct dp_stats s = {0};
 		cJSON *j = cJSON_CreateObject(), *t;
@@ -406,13 +464,21 @@ static int start_request(struct daemon *d, int kind)
 	return 0;
 }
 
+static void load_last_good_once(struct daemon *d);
+
 static void finish_poll(struct daemon *d, struct ctlc_req *r, CURLcode rc)
 {
 	mg_err e = {""};
 	enum ctlc_result res = ctlc_req_finish(r, rc, &e);
 
+	if (res == CTLC_ERR_IDENTITY) {
+		identity_refused(d, e.msg);
+		arm(d, T_POLL, now_ms() + IDENTITY_RETRY_MS);
+		return;
+	}
 	if (res == CTLC_OK || res == CTLC_NOT_MODIFIED) {
 		d->fails = 0;
+		identity_admitted(d);
 		set_error(d, ERR_CONN, NULL);
 		if (res == CTLC_OK) {
 			size_t len;
@@ -422,6 +488,7 @@ static void finish_poll(struct daemon *d, struct ctlc_req *r, CURLcode rc)
 					 ctlc_req_etag(r));
 			take_config(d, body, len, false);
 		}
+		load_last_good_once(d); /* when that config was refused */
 		arm(d, T_POLL, now_ms());
 		return;
 	}
@@ -429,6 +496,7 @@ static void finish_poll(struct daemon *d, struct ctlc_req *r, CURLcode rc)
 		revoke_and_stop(d);
 		return;
 	}
+	load_last_good_once(d); /* no answer from the controller: what we had */
 	d->fails++;
 	uint64_t wait = backoff_ms(d);
 	log_warn("%s (retrying in %.1f s)", e.msg, (double)wait / 1000);
@@ -443,6 +511,8 @@ static void finish_report(struct daemon *d, struct ctlc_req *r, CURLcode rc)
 
 	if (res == CTLC_ERR_REVOKED)
 		revoke_and_stop(d);
+	else if (res == CTLC_ERR_IDENTITY)
+		identity_refused(d, e.msg);
 	else if (res != CTLC_OK)
 		log_debug("status report: %s (%s)", e.msg, ctlc_result_name(res));
 	if (d->report_again) {
@@ -544,10 +614,21 @@ static void load_last_good(struct daemon *d)
 			log_warn("last good config unreadable: %s", e.msg);
 		return;
 	}
-	if (take_config(d, json, len, true) == 0)
+	if (take_config(d, json, len, true) == 0 && !d->seen_etag[0])
 		snprintf(d->seen_etag, sizeof(d->seen_etag), "\"%lld\"",
 			 (long long)d->applied.version);
 	free(json);
+}
+
+/* After the first answer of the controller (or its failure to answer): the last good
+ * config, unless a config from the controller is in force already. */
+static void load_last_good_once(struct daemon *d)
+{
+	if (!d->lastgood_pending)
+		return;
+	d->lastgood_pending = false;
+	if (!d->have_applied)
+		load_last_good(d);
 }
 
 /* How long a revocation waits for the cloud worker to remove our cloud routes. */
@@ -789,7 +870,7 @@ int daemon_run(const struct daemon_opts *o)
 	status_set_daemon(d.sf, "starting", NULL);
 	status_flush(d.sf);
 	update_status(&d);
-	load_last_good(&d);
+	d.lastgood_pending = true; /* applied after the first poll: see load_last_good_once */
 
 	uint64_t t = now_ms();
 	d.wd_every = notify_watchdog_interval_ms(&d.nt);
