@@ -20,7 +20,7 @@ static bool valid_ifname(const char *s)
 static int copy(char *dst, size_t len, const char *v, mg_err *e)
 {
 	if (strlen(v) >= len)
-		return mg_err_set(e, "longer than %zu characters", len - 1);
+		return mg_err_set(e, "is longer than %zu characters", len - 1);
 	memcpy(dst, v, strlen(v) + 1);
 	return 0;
 }
@@ -54,7 +54,7 @@ SETTER(set_ifname)
 {
 	(void)first;
 	if (!valid_ifname(v))
-		return mg_err_set(e, "bad interface name \"%s\"", v);
+		return mg_err_set(e, "is not an interface name: \"%s\"", v);
 	return copy(s->o.dp.ifname, sizeof(s->o.dp.ifname), v, e);
 }
 
@@ -82,9 +82,9 @@ SETTER(set_lan_if)
 	snprintf(buf, sizeof(buf), "%s", v);
 	for (tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
 		if (!valid_ifname(tok))
-			return mg_err_set(e, "bad interface name \"%s\"", tok);
+			return mg_err_set(e, "is not an interface name: \"%s\"", tok);
 		if (s->o.dp.n_lan_ifs >= DP_MAX_LAN_IFS)
-			return mg_err_set(e, "at most %d interfaces", DP_MAX_LAN_IFS);
+			return mg_err_set(e, "takes at most %d interfaces", DP_MAX_LAN_IFS);
 		snprintf(s->o.dp.lan_ifs[s->o.dp.n_lan_ifs++], 16, "%s", tok);
 	}
 	return 0;
@@ -201,7 +201,7 @@ SETTER(set_cloud_tables)
 	snprintf(buf, sizeof(buf), "%s", v);
 	for (tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
 		if (s->o.cloud.n_tables >= CM_MAX_TABLES || strlen(tok) >= CLOUD_ID_LEN)
-			return mg_err_set(e, "at most %d ids of at most %d characters",
+			return mg_err_set(e, "takes at most %d ids of at most %d characters",
 					  CM_MAX_TABLES, CLOUD_ID_LEN - 1);
 		snprintf(s->o.cloud.tables[s->o.cloud.n_tables++], CLOUD_ID_LEN, "%s", tok);
 	}
@@ -402,13 +402,17 @@ static int file_line(void *ctx, const struct settings_line *l, mg_err *e)
 				  l->key);
 	}
 	if (s->file_val[i])
-		return mg_err_set(e, "%s: set twice (first on line %d)", l->key, s->file_line[i]);
+		return mg_err_set(e, "%s is set twice (first on line %d)", l->key,
+				  s->file_line[i]);
 	s->file_val[i] = strdup(l->value);
 	if (!s->file_val[i])
 		return mg_err_set(e, "out of memory");
 	s->file_line[i] = l->line;
 	if (table[i].set(s, l->value, true, e) < 0)
-		return mg_err_prefix(e, "%s", l->key);
+		{
+		mg_err tmp = *e;
+		return mg_err_set(e, "%s %s", l->key, tmp.msg);
+	}
 	return 0;
 }
 
@@ -505,7 +509,7 @@ int run_settings_from_argv(struct run_settings *s, int argc, char **argv, enum r
 	for (size_t i = 0; i < n_seen; i++) {
 		const struct run_opt *o = &table[seen[i].idx];
 		if (o->set(s, seen[i].arg, !touched[seen[i].idx], &e) < 0) {
-			fprintf(stderr, "meshgate %s: --%s: %s\n", name, o->flag, e.msg);
+			fprintf(stderr, "meshgate %s: --%s %s\n", name, o->flag, e.msg);
 			return -1;
 		}
 		touched[seen[i].idx] = true;
