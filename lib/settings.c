@@ -197,9 +197,12 @@ const char *settings_suggest(const char *key, const char *const *known, size_t n
 	for (size_t i = 0; i < n; i++) {
 		size_t l = strlen(known[i]);
 		unsigned d = distance(key, known[i]);
-		/* "takeover" for "cloud_takeover", "cloud_interval_s" for "cloud_interval" */
+		/* "takeover" for "cloud_takeover" (no section), "cloud_mss_clamp" for
+		 * "mss_clamp" (in the wrong section), "metrics" for "metrics_listen" */
 		if (d > 1 && kl >= 4 &&
-		    ((l > kl && !strcmp(known[i] + l - kl, key)) || !strncmp(known[i], key, l > kl ? kl : l)))
+		    ((l > kl && !strcmp(known[i] + l - kl, key)) ||
+		     (kl > l && l >= 4 && !strcmp(key + kl - l, known[i])) ||
+		     (l > kl && !strncmp(known[i], key, kl))))
 			d = 2;
 		if (d < best_d) {
 			best_d = d;

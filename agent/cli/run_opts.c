@@ -439,6 +439,20 @@ int run_settings_load_file(struct run_settings *s, const char *path, bool missin
 	return r;
 }
 
+int run_settings_load_text(struct run_settings *s, const char *text, size_t len,
+			   const char *path, mg_err *e)
+{
+	struct file_ctx fc = {s, BOTH};
+	int r;
+
+	defaults(s);
+	snprintf(s->config, sizeof(s->config), "%s", path);
+	r = settings_parse(text, len, path, file_line, &fc, e);
+	s->have_file = r == 0;
+	finish(s);
+	return r;
+}
+
 int run_settings_from_argv(struct run_settings *s, int argc, char **argv, enum run_cmd cmd)
 {
 	struct option lo[RUN_OPTS_MAX + 3];

@@ -40,6 +40,10 @@ void run_settings_free(struct run_settings *s);
 int run_settings_load_file(struct run_settings *s, const char *path, bool missing_ok,
 			   mg_err *e);
 
+/* The same from text in memory (the fuzzer). */
+int run_settings_load_text(struct run_settings *s, const char *text, size_t len,
+			   const char *path, mg_err *e);
+
 /* The options help text shared by run and down (one line a setting, with its key). */
 extern const char run_opts_help[];
 
