@@ -143,4 +143,13 @@ assert_eq "$rc" 1 "check exit code on a bad file"
 assert_contains "$out" "$conf:2: unknown key"
 "$MESHGATE" check --config "$MG_SRC/dist/meshgate/meshgate.conf" --only-config >/dev/null ||
 	mg_fail "the shipped settings file does not pass meshgate check"
+
+mg_log "clean stops (the sanitizer build checks leaks and errors here)"
+kill -TERM "$PID_a"
+assert_eq "$(bg_wait "$MG_TMP/run-a.log" 15)" 0 "agent exit status"
+kill -TERM "$CTL_PID"
+bg_wait "$MG_TMP/ctl.log" 15 >/dev/null || mg_fail "the controller did not stop"
+for f in "$MG_TMP/run-a.log" "$MG_TMP/ctl.log"; do
+	if grep -q -e 'Sanitizer' -e 'runtime error' "$f"; then mg_fail "$f: $(grep -m3 -A5 Sanitizer "$f")"; fi
+done
 mg_pass
