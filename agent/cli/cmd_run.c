@@ -114,8 +114,8 @@ int cmd_run(int argc, char **argv)
 		    "Under systemd (meshgate.service, Type=notify) it sends READY=1 once the\n"
 		    "first config is fully in place (tunnel, routes, firewall), STATUS= lines\n"
 		    "for `systemctl status`, and watchdog pings when WatchdogSec= is set.\n\n"
-		    "Options:\n%s",
-		    run_opts_help);
+		    "Options:\n%s%s",
+		    run_opts_help, run_opts_help_run);
 		run_settings_free(&s);
 		free(rc.argv);
 		return r > 0 ? EXIT_OK : EXIT_USAGE;
@@ -163,7 +163,8 @@ int cmd_down(int argc, char **argv)
 			"Options:\n%s"
 			"      --forget               also delete the identity (device secret,\n"
 			"                             private key, last config): the next `up`\n"
-			"                             enrols afresh\n",
+			"                             enrols afresh\n"
+			"The settings file's keys (see meshgate(8)) apply to down too.\n",
 			run_opts_help);
 		return r > 0 ? EXIT_OK : EXIT_USAGE;
 	}

@@ -286,9 +286,9 @@ static const struct run_opt table[] = {
     {"cloud-gcp-priority", 0, "cloud_gcp_priority", NULL, BOTH, true, set_cloud_gcp_prio},
     {"cloud-gcp-tags", 0, "cloud_gcp_tags", NULL, BOTH, true, set_cloud_gcp_tags},
     {"log-level", 0, "log_level", NULL, BOTH, true, set_log_level},
-    {"poll-wait", 0, "poll_wait", NULL, BOTH, true, set_poll_wait},
-    {"status-interval", 0, "status_interval", NULL, BOTH, true, set_status_interval},
-    {"metrics-listen", 0, "metrics_listen", NULL, BOTH, true, set_metrics_listen},
+    {"poll-wait", 0, "poll_wait", NULL, RUN_CMD_RUN, true, set_poll_wait},
+    {"status-interval", 0, "status_interval", NULL, RUN_CMD_RUN, true, set_status_interval},
+    {"metrics-listen", 0, "metrics_listen", NULL, RUN_CMD_RUN, true, set_metrics_listen},
     {"forget", 0, NULL, "yes", RUN_CMD_DOWN, false, set_forget},
 };
 _Static_assert(MG_ARRAY_SIZE(table) <= RUN_OPTS_MAX, "raise RUN_OPTS_MAX");
@@ -326,12 +326,14 @@ const char run_opts_help[] =
     "                             tags (comma-separated; default: every instance)\n"
     "      --cloud-metadata URL, --cloud-api URL, --cloud-ca-file FILE, --cloud-sysfs DIR\n"
     "                             endpoints and trust for partitions, regions and tests\n"
+    "      --log-level LEVEL      error, warn, info (default) or debug\n"
+    "  -h, --help                 this text\n";
+
+const char run_opts_help_run[] =
     "      --metrics-listen ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
     "                             (e.g. 127.0.0.1:9586; default off)\n"
-    "      --log-level LEVEL      error, warn, info (default) or debug\n"
     "      --poll-wait S          long-poll wait asked of the controller (25)\n"
     "      --status-interval S    status report period (10)\n"
-    "  -h, --help                 this text\n"
     "Settings file keys: the long flag's name with '_' for '-' (cloud_takeover = yes,\n"
     "lan_if = eth1, eth2); --no-mss-clamp is mss_clamp = no. SIGHUP re-reads the file\n"
     "and applies log_level, metrics_listen, poll_wait, status_interval and the cloud\n"

@@ -44,8 +44,9 @@ int run_settings_load_file(struct run_settings *s, const char *path, bool missin
 int run_settings_load_text(struct run_settings *s, const char *text, size_t len,
 			   const char *path, mg_err *e);
 
-/* The options help text shared by run and down (one line a setting, with its key). */
+/* The options help text shared by run and down, and run's own (with the file's keys). */
 extern const char run_opts_help[];
+extern const char run_opts_help_run[];
 
 /* The keys of the settings file, for messages and tests. */
 size_t run_opts_keys(const char **out, size_t max);
