@@ -8,7 +8,8 @@
 #include "prom.h"
 
 /* statuses counted by code; anything else lands in "other" */
-static const unsigned codes[] = {200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 410, 413, 500, 503};
+static const unsigned codes[] = {200, 201, 204, 304, 400, 401, 403,
+				 404, 405, 409, 410, 413, 500, 503};
 static unsigned long long by_code[sizeof(codes) / sizeof(codes[0]) + 1];
 static unsigned long long pushes;
 

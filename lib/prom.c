@@ -111,8 +111,7 @@ void prom_sample(struct mg_buf *b, const char *name, double v, ...)
 	mg_buf_addc(b, '\n');
 }
 
-void prom_single(struct mg_buf *b, const char *name, const char *type, const char *help,
-		 double v)
+void prom_single(struct mg_buf *b, const char *name, const char *type, const char *help, double v)
 {
 	prom_family(b, name, type, help);
 	prom_sample(b, name, v, NULL);

@@ -17,8 +17,7 @@ void prom_family(struct mg_buf *b, const char *name, const char *type, const cha
 
 /* One sample: name{k1="v1",...} value. The labels are (key, value) string pairs ending
  * in NULL. */
-void prom_sample(struct mg_buf *b, const char *name, double value, ...)
-    __attribute__((sentinel));
+void prom_sample(struct mg_buf *b, const char *name, double value, ...) __attribute__((sentinel));
 
 /* A whole family of one unlabelled sample. */
 void prom_single(struct mg_buf *b, const char *name, const char *type, const char *help,

@@ -77,8 +77,8 @@ static int parse_line(const char *p, const char *end, const char *path, int line
 					  path, line, (int)(ke - k), k);
 		const char *rest = skip_ws(q + 1, end);
 		if (rest < end && *rest != '#')
-			return mg_err_set(e, "%s:%d: text after the quoted value of \"%.*s\"",
-					  path, line, (int)(ke - k), k);
+			return mg_err_set(e, "%s:%d: text after the quoted value of \"%.*s\"", path,
+					  line, (int)(ke - k), k);
 		v++;
 		ve = q;
 	} else {
@@ -148,7 +148,7 @@ int settings_load(const char *path, bool missing_ok, settings_cb cb, void *ctx, 
 int settings_bool(const char *v, bool *out)
 {
 	static const char *const yes[] = {"yes", "true", "on", "1"}, *const no[] = {"no", "false",
-										     "off", "0"};
+										    "off", "0"};
 	for (size_t i = 0; i < MG_ARRAY_SIZE(yes); i++) {
 		if (!strcmp(v, yes[i])) {
 			*out = true;

@@ -15,9 +15,9 @@
 
 #include "err.h"
 
-#define SETTINGS_MAX_FILE  (64u << 10) /* bytes */
-#define SETTINGS_MAX_LINE  1024
-#define SETTINGS_MAX_KEY   64
+#define SETTINGS_MAX_FILE     (64u << 10) /* bytes */
+#define SETTINGS_MAX_LINE     1024
+#define SETTINGS_MAX_KEY      64
 #define SETTINGS_PATH_DEFAULT "/etc/meshgate/meshgate.conf"
 
 struct settings_line {

@@ -37,7 +37,7 @@ static void ifname_from_state(const char *dir, char ifname[16])
 struct reload_ctx {
 	int argc;
 	char **argv;
-	struct run_settings *last; /* the settings in force */
+	struct run_settings *last;  /* the settings in force */
 	struct run_settings *first; /* what daemon_run was started with (kept) */
 };
 

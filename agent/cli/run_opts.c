@@ -294,8 +294,7 @@ static const struct run_opt table[] = {
 _Static_assert(MG_ARRAY_SIZE(table) <= RUN_OPTS_MAX, "raise RUN_OPTS_MAX");
 
 const char run_opts_help[] =
-    "  -c, --config FILE          the settings file (default " SETTINGS_PATH_DEFAULT
-    ";\n"
+    "  -c, --config FILE          the settings file (default " SETTINGS_PATH_DEFAULT ";\n"
     "                             every option below has a key there; flags win)\n"
     "  -s, --state-dir DIR        state directory (default " STATE_DIR_DEFAULT ")\n"
     "  -i, --ifname NAME          tunnel interface (default: as given to `up`, else mg0)\n"
@@ -400,18 +399,15 @@ static int file_line(void *ctx, const struct settings_line *l, mg_err *e)
 		if (hint)
 			return mg_err_set(e, "unknown key \"%s\" (did you mean \"%s\"?)", l->key,
 					  hint);
-		return mg_err_set(e, "unknown key \"%s\" (see meshgate(8), SETTINGS FILE)",
-				  l->key);
+		return mg_err_set(e, "unknown key \"%s\" (see meshgate(8), SETTINGS FILE)", l->key);
 	}
 	if (s->file_val[i])
-		return mg_err_set(e, "%s is set twice (first on line %d)", l->key,
-				  s->file_line[i]);
+		return mg_err_set(e, "%s is set twice (first on line %d)", l->key, s->file_line[i]);
 	s->file_val[i] = strdup(l->value);
 	if (!s->file_val[i])
 		return mg_err_set(e, "out of memory");
 	s->file_line[i] = l->line;
-	if (table[i].set(s, l->value, true, e) < 0)
-		{
+	if (table[i].set(s, l->value, true, e) < 0) {
 		mg_err tmp = *e;
 		return mg_err_set(e, "%s %s", l->key, tmp.msg);
 	}
@@ -430,8 +426,7 @@ static int load_file(struct run_settings *s, const char *path, bool missing_ok, 
 	return r;
 }
 
-int run_settings_load_file(struct run_settings *s, const char *path, bool missing_ok,
-			   mg_err *e)
+int run_settings_load_file(struct run_settings *s, const char *path, bool missing_ok, mg_err *e)
 {
 	int r;
 
@@ -441,8 +436,8 @@ int run_settings_load_file(struct run_settings *s, const char *path, bool missin
 	return r;
 }
 
-int run_settings_load_text(struct run_settings *s, const char *text, size_t len,
-			   const char *path, mg_err *e)
+int run_settings_load_text(struct run_settings *s, const char *text, size_t len, const char *path,
+			   mg_err *e)
 {
 	struct file_ctx fc = {s, BOTH};
 	int r;

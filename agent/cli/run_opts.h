@@ -18,10 +18,10 @@ struct run_settings {
 	struct daemon_opts o;
 	char state_dir[256];
 	char dropin[256];
-	bool forget;         /* down --forget */
-	char config[256];    /* the settings file */
-	bool config_given;   /* --config: a missing file is then an error */
-	bool have_file;      /* the file existed and was read */
+	bool forget;                  /* down --forget */
+	char config[256];             /* the settings file */
+	bool config_given;            /* --config: a missing file is then an error */
+	bool have_file;               /* the file existed and was read */
 	char *file_val[RUN_OPTS_MAX]; /* each key's value as the file gave it (NULL: not) */
 	int file_line[RUN_OPTS_MAX];
 };
@@ -37,12 +37,11 @@ void run_settings_free(struct run_settings *s);
 
 /* Only the file: defaults, then `path` (missing_ok as the default path is). For
  * `meshgate check` and tests. 0, 1 (no file), or -1 with e = "PATH:LINE: key: why". */
-int run_settings_load_file(struct run_settings *s, const char *path, bool missing_ok,
-			   mg_err *e);
+int run_settings_load_file(struct run_settings *s, const char *path, bool missing_ok, mg_err *e);
 
 /* The same from text in memory (the fuzzer). */
-int run_settings_load_text(struct run_settings *s, const char *text, size_t len,
-			   const char *path, mg_err *e);
+int run_settings_load_text(struct run_settings *s, const char *text, size_t len, const char *path,
+			   mg_err *e);
 
 /* The options help text shared by run and down, and run's own (with the file's keys). */
 extern const char run_opts_help[];

@@ -70,8 +70,8 @@ static void cloud_metrics(struct cloudworker *cw, struct mg_buf *b)
 		const char *id = str(t, "id", "");
 		prom_sample(b, "meshgate_cloud_routes_owned", num(t, "owned"), "provider", prov,
 			    "table", id, NULL);
-		prom_sample(b, "meshgate_cloud_routes_conflicting", num(t, "conflicts"),
-			    "provider", prov, "table", id, NULL);
+		prom_sample(b, "meshgate_cloud_routes_conflicting", num(t, "conflicts"), "provider",
+			    prov, "table", id, NULL);
 	}
 	cJSON_Delete(st);
 }
@@ -107,10 +107,10 @@ void dmetrics_render(const struct dmetrics *m, struct dataplane *dp, struct clou
 		prom_sample(b, "meshgate_peer_last_handshake_timestamp_seconds",
 			    (double)s.last_handshake, "peer", peer, "role", "hub", NULL);
 		prom_sample(b, "meshgate_peer_handshake_age_seconds",
-			    s.last_handshake ? (double)(now - s.last_handshake) : NAN, "peer",
-			    peer, "role", "hub", NULL);
-		prom_sample(b, "meshgate_peer_receive_bytes_total", (double)s.rx_bytes, "peer", peer,
+			    s.last_handshake ? (double)(now - s.last_handshake) : NAN, "peer", peer,
 			    "role", "hub", NULL);
+		prom_sample(b, "meshgate_peer_receive_bytes_total", (double)s.rx_bytes, "peer",
+			    peer, "role", "hub", NULL);
 		prom_sample(b, "meshgate_peer_transmit_bytes_total", (double)s.tx_bytes, "peer",
 			    peer, "role", "hub", NULL);
 	}
@@ -137,9 +137,8 @@ void dmetrics_render(const struct dmetrics *m, struct dataplane *dp, struct clou
 		    "failed", NULL);
 	prom_family(b, "meshgate_configs_total", "counter",
 		    "Configs received from the controller, by result (applied or refused).");
-	prom_sample(b, "meshgate_configs_total",
-		    (double)(m->configs_received - m->configs_refused), "result", "accepted",
-		    NULL);
+	prom_sample(b, "meshgate_configs_total", (double)(m->configs_received - m->configs_refused),
+		    "result", "accepted", NULL);
 	prom_sample(b, "meshgate_configs_total", (double)m->configs_refused, "result", "refused",
 		    NULL);
 	prom_single(b, "meshgate_config_applied_version", "gauge",

@@ -174,8 +174,8 @@ static void test_run_settings_file_then_flags(void **state)
 	struct run_settings first = s;
 
 	/* flags win; a repeated --lan-if replaces the file's list, not adds to it */
-	char *argv2[] = {"run",    "--lan-if",      "eth9",       "--config", path,
-			 "--lan-if", "eth8", "--log-level", "warn", "--metrics-listen", "", NULL};
+	char *argv2[] = {"run",  "--lan-if",    "eth9", "--config",         path, "--lan-if",
+			 "eth8", "--log-level", "warn", "--metrics-listen", "",   NULL};
 	assert_int_equal(run_settings_from_argv(&s, 11, argv2, RUN_CMD_RUN), 0);
 	assert_int_equal(s.o.dp.n_lan_ifs, 2);
 	assert_string_equal(s.o.dp.lan_ifs[0], "eth9");
@@ -201,7 +201,7 @@ static void test_run_settings_errors(void **state)
 	} bad[] = {
 	    {"log_level = loud\n", ":1: log_level is error, warn, info or debug"},
 	    {"\nmetrics_lisen = 1.2.3.4:1\n", ":2: unknown key \"metrics_lisen\" (did you mean "
-					       "\"metrics_listen\"?)"},
+					      "\"metrics_listen\"?)"},
 	    {"poll_wait = 5\npoll_wait = 6\n", ":2: poll_wait is set twice (first on line 1)"},
 	    {"cloud = azur\n", ":1: cloud is auto, none or a provider"},
 	    {"metrics_listen = 9586\n", ":1: metrics_listen is ADDRESS:PORT"},
@@ -301,8 +301,8 @@ static void test_shipped_file(void **state)
 		char *nl = strchr(p, '\n'), key[64];
 		size_t ll = nl ? (size_t)(nl - p + 1) : strlen(p);
 		bool take = false;
-		if (p[0] == '#' && sscanf(p + 1, "%63[a-z0-9_] =", key) == 1 &&
-		    strchr(p, '=') && strchr(p, '=') < p + ll) {
+		if (p[0] == '#' && sscanf(p + 1, "%63[a-z0-9_] =", key) == 1 && strchr(p, '=') &&
+		    strchr(p, '=') < p + ll) {
 			take = true;
 			for (size_t i = 0; i < n_seen; i++)
 				take &= strcmp(seen[i], key) != 0;
