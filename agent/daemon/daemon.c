@@ -830,7 +830,8 @@ static int wait_and_dispatch(struct daemon *d)
 	}
 	if (extra[0].revents)
 		handle_signals(d);
-	if (extra[1].revents && cw_read(d->cw, &cr)) {
+	/* (a SIGHUP may have replaced the worker: its new fd is read on the next turn) */
+	if (extra[1].revents && d->cw && cw_read(d->cw, &cr)) {
 		if (!cr.ok)
 			log_err("%s", cr.msg);
 		request_report(d);
