@@ -524,6 +524,7 @@ int run_settings_from_argv(struct run_settings *s, int argc, char **argv, enum r
 			return -1;
 		}
 		touched[seen[i].idx] = true;
+		s->flag_set[seen[i].idx] = true;
 	}
 	finish(s);
 	return 0;
@@ -536,7 +537,7 @@ void run_settings_diff(const struct run_settings *a, const struct run_settings *
 {
 	for (size_t i = 0; i < MG_ARRAY_SIZE(table); i++) {
 		const char *x = a->file_val[i], *y = b->file_val[i];
-		if (!table[i].key || (!x && !y) || (x && y && !strcmp(x, y)))
+		if (!table[i].key || b->flag_set[i] || (!x && !y) || (x && y && !strcmp(x, y)))
 			continue;
 		cb(ctx, table[i].key, table[i].live);
 	}

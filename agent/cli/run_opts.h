@@ -24,6 +24,7 @@ struct run_settings {
 	bool have_file;               /* the file existed and was read */
 	char *file_val[RUN_OPTS_MAX]; /* each key's value as the file gave it (NULL: not) */
 	int file_line[RUN_OPTS_MAX];
+	bool flag_set[RUN_OPTS_MAX]; /* a command-line flag set it (and wins) */
 };
 
 enum run_cmd { RUN_CMD_RUN = 1, RUN_CMD_DOWN = 2 };
@@ -50,8 +51,8 @@ extern const char run_opts_help_run[];
 /* The keys of the settings file, for messages and tests. */
 size_t run_opts_keys(const char **out, size_t max);
 
-/* For SIGHUP: each key whose value in the file differs between a and b, and whether
- * the daemon applies it live. */
+/* For SIGHUP: each key whose value in the file differs between a and b (and that no
+ * flag overrides), and whether the daemon applies it live. */
 void run_settings_diff(const struct run_settings *a, const struct run_settings *b,
 		       void (*cb)(void *ctx, const char *key, bool live), void *ctx);
 

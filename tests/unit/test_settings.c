@@ -251,6 +251,13 @@ static void test_diff(void **state)
 	run_settings_diff(&sa, &sb, count_live, NULL);
 	/* log_level and metrics_listen live, wg_mode needs a restart */
 	assert_int_equal(n_live, 102);
+	run_settings_free(&sb);
+	/* a key a flag sets is not the file's to change: not reported */
+	char *argv[] = {"run", "--log-level", "warn", "-c", b, NULL};
+	assert_int_equal(run_settings_from_argv(&sb, 5, argv, RUN_CMD_RUN), 0);
+	n_live = 0;
+	run_settings_diff(&sa, &sb, count_live, NULL);
+	assert_int_equal(n_live, 101);
 	run_settings_free(&sa);
 	run_settings_free(&sb);
 	unlink(a);
