@@ -27,6 +27,7 @@ struct cloudmgr {
 	unsigned long passes, failures; /* counters for the status */
 	/* since the start, for the metrics: route writes that succeeded, errors by kind */
 	unsigned long tot_creates, tot_replaces, tot_deletes, tot_errors[CLOUD_ERR_KINDS];
+	unsigned long tot_write_failed[3]; /* by enum cloud_op */
 };
 
 /* Add one pass's report to the totals. */
@@ -37,6 +38,8 @@ static void add_totals(struct cloudmgr *cm, const struct crec_report *r)
 	cm->tot_deletes += r->deletes;
 	for (int k = 0; k < CLOUD_ERR_KINDS; k++)
 		cm->tot_errors[k] += r->by_kind[k];
+	for (int k = 0; k < 3; k++)
+		cm->tot_write_failed[k] += r->write_failed[k];
 }
 
 static int owned_load(struct cloudmgr *cm, mg_err *e)
@@ -338,6 +341,12 @@ cJSON *cm_status(const struct cloudmgr *cm)
 			cJSON_AddNumberToObject(tot, "created", (double)cm->tot_creates);
 			cJSON_AddNumberToObject(tot, "replaced", (double)cm->tot_replaces);
 			cJSON_AddNumberToObject(tot, "removed", (double)cm->tot_deletes);
+			cJSON_AddNumberToObject(tot, "create_failed",
+						(double)cm->tot_write_failed[CLOUD_OP_CREATE]);
+			cJSON_AddNumberToObject(tot, "replace_failed",
+						(double)cm->tot_write_failed[CLOUD_OP_REPLACE]);
+			cJSON_AddNumberToObject(tot, "delete_failed",
+						(double)cm->tot_write_failed[CLOUD_OP_DELETE]);
 			cJSON *te = cJSON_AddObjectToObject(tot, "errors_by_kind");
 			for (int k = 1; te && k < CLOUD_ERR_KINDS; k++)
 				cJSON_AddNumberToObject(te, cloud_err_kind_name(k),

@@ -38,8 +38,9 @@ static void cloud_metrics(struct cloudworker *cw, struct mg_buf *b)
 	const cJSON *ek = tot ? cJSON_GetObjectItemCaseSensitive(tot, "errors_by_kind") : NULL;
 	const cJSON *tabs = st ? cJSON_GetObjectItemCaseSensitive(st, "tables") : NULL, *t, *it;
 	const char *prov = str(st, "provider", "none");
-	static const char *const actions[][2] = {
-	    {"create", "created"}, {"replace", "replaced"}, {"delete", "removed"}};
+	static const char *const actions[][3] = {{"create", "created", "create_failed"},
+						 {"replace", "replaced", "replace_failed"},
+						 {"delete", "removed", "delete_failed"}};
 
 	prom_family(b, "meshgate_cloud_passes_total", "counter",
 		    "Cloud reconcile passes by result (ok, failed).");
@@ -48,10 +49,13 @@ static void cloud_metrics(struct cloudworker *cw, struct mg_buf *b)
 	prom_sample(b, "meshgate_cloud_passes_total", num(cn, "failed_passes"), "provider", prov,
 		    "result", "failed", NULL);
 	prom_family(b, "meshgate_cloud_route_writes_total", "counter",
-		    "Cloud route writes that succeeded, by provider and action.");
-	for (size_t i = 0; i < MG_ARRAY_SIZE(actions); i++)
+		    "Cloud route writes (API calls) by provider, action and result.");
+	for (size_t i = 0; i < MG_ARRAY_SIZE(actions); i++) {
 		prom_sample(b, "meshgate_cloud_route_writes_total", num(tot, actions[i][1]),
 			    "provider", prov, "action", actions[i][0], "result", "ok", NULL);
+		prom_sample(b, "meshgate_cloud_route_writes_total", num(tot, actions[i][2]),
+			    "provider", prov, "action", actions[i][0], "result", "failed", NULL);
+	}
 	prom_family(b, "meshgate_cloud_errors_total", "counter",
 		    "Cloud API calls that failed, by provider and kind of error.");
 	cJSON_ArrayForEach(it, ek)
