@@ -190,7 +190,7 @@ void dmetrics_render(const struct dmetrics *m, struct dataplane *dp, struct clou
 
 	prom_family(b, "meshgate_metrics_requests_total", "counter",
 		    "Requests to this endpoint by HTTP status (before this one).");
-	static const int codes[] = {200, 400, 404, 405, 431};
+	static const int codes[] = {200, 400, 404, 405, 431, 500};
 	for (size_t i = 0; i < MG_ARRAY_SIZE(codes); i++) {
 		char c[8];
 		snprintf(c, sizeof(c), "%d", codes[i]);

@@ -33,7 +33,7 @@ struct metrics_srv {
 	metrics_render_fn render;
 	void *ctx;
 	struct mclient c[METRICS_MAX_CLIENTS];
-	uint64_t n_200, n_400, n_404, n_405, n_431;
+	uint64_t n_200, n_400, n_404, n_405, n_431, n_500;
 };
 
 static uint64_t mono_ms(void)
@@ -201,6 +201,9 @@ static void respond(struct metrics_srv *m, struct mclient *c, int status, const 
 	case 431:
 		m->n_431++;
 		break;
+	case 500:
+		m->n_500++;
+		break;
 	default:
 		m->n_400++;
 	}
@@ -349,6 +352,8 @@ uint64_t metrics_requests(const struct metrics_srv *m, int status)
 		return m->n_405;
 	case 431:
 		return m->n_431;
+	case 500:
+		return m->n_500;
 	default:
 		return m->n_400;
 	}
