@@ -211,35 +211,58 @@ static void respond(struct metrics_srv *m, struct mclient *c, int status, const 
 	flush_out(c);
 }
 
+int metrics_route(const char *head, size_t len, bool *head_only)
+{
+	const char *eol = memchr(head, '\n', len), *p = head, *m, *t, *v;
+	size_t ml, tl, vl, pl;
+
+	*head_only = false;
+	if (!eol)
+		return 400;
+	if (eol > head && eol[-1] == '\r')
+		eol--;
+	/* METHOD SP TARGET SP HTTP/1.x, exactly (RFC 9112 section 3) */
+	for (m = p; p < eol && *p >= 'A' && *p <= 'Z'; p++)
+		;
+	ml = (size_t)(p - m);
+	if (!ml || ml > 16 || p == eol || *p++ != ' ')
+		return 400;
+	for (t = p; p<eol && * p> ' ' && *p < 0x7f; p++)
+		;
+	tl = (size_t)(p - t);
+	if (!tl || tl > 1024 || *t != '/' || p == eol || *p++ != ' ')
+		return 400;
+	v = p;
+	vl = (size_t)(eol - v);
+	if (vl != 8 || (memcmp(v, "HTTP/1.1", 8) && memcmp(v, "HTTP/1.0", 8)))
+		return 400;
+	for (pl = 0; pl < tl && t[pl] != '?'; pl++)
+		;
+	if (pl != strlen("/metrics") || memcmp(t, "/metrics", pl))
+		return 404;
+	if (ml == 4 && !memcmp(m, "HEAD", 4))
+		*head_only = true;
+	else if (ml != 3 || memcmp(m, "GET", 3))
+		return 405;
+	return 200;
+}
+
 /* A complete request head is in c->in: answer it. */
 static void handle_request(struct metrics_srv *m, struct mclient *c)
 {
-	char method[16], target[256], version[16];
-	const char *eol = memchr(c->in, '\n', c->in_len);
-	size_t ll = eol ? (size_t)(eol - c->in) : 0;
-	char line[512];
+	bool head = false;
 
-	if (!eol || ll >= sizeof(line)) {
-		respond(m, c, 400, "Bad Request", NULL, NULL, false);
-		return;
-	}
-	memcpy(line, c->in, ll);
-	line[ll] = '\0';
-	if (ll && line[ll - 1] == '\r')
-		line[ll - 1] = '\0';
-	if (sscanf(line, "%15s %255s %15s", method, target, version) != 3 ||
-	    strncmp(version, "HTTP/1.", 7)) {
-		respond(m, c, 400, "Bad Request", NULL, NULL, false);
-		return;
-	}
-	size_t pl = strcspn(target, "?");
-	if (pl != strlen("/metrics") || strncmp(target, "/metrics", pl)) {
+	switch (metrics_route(c->in, c->in_len, &head)) {
+	case 404:
 		respond(m, c, 404, "Not Found", NULL, NULL, false);
 		return;
-	}
-	bool head = !strcmp(method, "HEAD");
-	if (strcmp(method, "GET") && !head) {
+	case 405:
 		respond(m, c, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n", NULL, false);
+		return;
+	case 200:
+		break;
+	default:
+		respond(m, c, 400, "Bad Request", NULL, NULL, false);
 		return;
 	}
 	struct mg_buf body = {.max = METRICS_MAX_BODY};

@@ -11,6 +11,8 @@
 #define MG_METRICS_H
 
 #include <curl/curl.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "buf.h"
@@ -36,6 +38,11 @@ void metrics_close(struct metrics_srv *m);
 unsigned metrics_poll_fds(const struct metrics_srv *m, struct curl_waitfd *fds, unsigned max);
 /* After the poll: accept, read, answer, close, and drop clients past their time. */
 void metrics_dispatch(struct metrics_srv *m, const struct curl_waitfd *fds, unsigned n);
+
+/* The answer to a request head (`len` bytes: the request line first): 200 (GET or
+ * HEAD /metrics, with or without a query; *head_only for HEAD), 404 (another path),
+ * 405 (another method), 400 (not an HTTP/1.x request line). Pure: tests and fuzzers. */
+int metrics_route(const char *head, size_t len, bool *head_only);
 
 /* Requests answered, by status (for the endpoint's own metrics and tests). */
 uint64_t metrics_requests(const struct metrics_srv *m, int status);
