@@ -72,7 +72,7 @@ rx1=$(metric "meshgate_peer_receive_bytes_total{peer=\"$key\",role=\"hub\"}")
 [ "$(metric 'meshgate_access_dropped_packets_total{chain="forward"}')" -gt "$drop0" ] ||
 	mg_fail "drop counter did not grow ($drop0): $(nsx "$C_a" nft list table inet meshgate)"
 hs=$(metric "meshgate_peer_handshake_age_seconds{peer=\"$key\",role=\"hub\"}")
-[ "$hs" != NaN ] && [ "${hs%.*}" -lt 300 ] || mg_fail "handshake age $hs"
+if [ "$hs" = NaN ] || [ "${hs%.*}" -ge 300 ]; then mg_fail "handshake age $hs"; fi
 
 mg_log "the controller's /metrics"
 api "$INET" GET /metrics >"$MG_TMP/c1.txt"
