@@ -63,6 +63,9 @@ mutating() { ctl /counters | jq '.mutating'; }
 IP=198.18.1.10
 # snet-db gets the spare table: three tables in scope (rt-gw, rt-app, rt-spare)
 ctl /associate POST '{"subnet":"snet-db","route_table":"rt-spare"}' >/dev/null
+# least privilege: the driver reads routes only through their table's GET (the custom role
+# leaves routes/read out), so the whole run goes without it
+ctl /deny POST '{"action":"Microsoft.Network/routeTables/routes/read"}' >/dev/null
 TABLES="rt-gw rt-app rt-spare"
 CLOUD_ARGS=(--cloud azure --cloud-metadata http://169.254.169.254 --cloud-api https://198.18.1.1
 	--cloud-ca-file "$MG_TMP/fake/ca.pem" --cloud-interval 5)
@@ -176,6 +179,9 @@ ctl /deny POST '{"action":"Microsoft.Network/routeTables/routes/write"}' >/dev/n
 api "$INET" PATCH "/api/v1/networks/$nc_" '{"subnets":["192.0.2.0/24"]}' >/dev/null
 _denied() { grep -q "Microsoft.Network/routeTables/routes/write" "$STATE_v/status.json" && grep -q "Network Contributor" "$STATE_v/status.json"; }
 wait_until 15 _denied || mg_fail "missing permission not named: $(jq -c .daemon.cloud "$STATE_v/status.json")"
+st=$(nsx "$CV" "$MESHGATE" status --state-dir "$STATE_v" 2>&1) || mg_fail "meshgate status: $st"
+[[ $st == *"; last error: "*"Microsoft.Network/routeTables/routes/write"* ]] ||
+	mg_fail "meshgate status does not show the table's last error: $st"
 ctl /allow POST '{"action":"Microsoft.Network/routeTables/routes/write"}' >/dev/null
 t0=$(now_ms)
 wait_until 90 _c_in || mg_fail "no convergence after the permission came back"

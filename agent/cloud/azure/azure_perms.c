@@ -9,7 +9,6 @@ const char *const az_permissions[AZ_PERM_COUNT] = {
     [AZ_PERM_SUBNET_READ] = "Microsoft.Network/virtualNetworks/subnets/read",
     [AZ_PERM_VNET_READ] = "Microsoft.Network/virtualNetworks/read",
     [AZ_PERM_ROUTE_TABLE_READ] = "Microsoft.Network/routeTables/read",
-    [AZ_PERM_ROUTE_READ] = "Microsoft.Network/routeTables/routes/read",
     [AZ_PERM_ROUTE_WRITE] = "Microsoft.Network/routeTables/routes/write",
     [AZ_PERM_ROUTE_DELETE] = "Microsoft.Network/routeTables/routes/delete",
     [AZ_PERM_OP_READ] = "Microsoft.Network/locations/operations/read",
