@@ -21,6 +21,9 @@
 #define AZ_API_COMPUTE "2024-07-01"
 #define AZ_API_IMDS    "2021-10-01"
 #define AZ_API_TOKEN   "2018-02-01"
+/* a uniform scale set's instance NIC (.../virtualMachineScaleSets/{s}/virtualMachines/{i}/
+ * networkInterfaces/{n}): served by the network provider at this version only */
+#define AZ_API_VMSS_NIC "2018-10-01"
 
 #define AZ_JSON_MAX       (4u << 20) /* one ARM answer */
 #define AZ_RID_LEN        512        /* an ARM resource id */

@@ -4,6 +4,9 @@
 /* tests/system/cloud_checks.py parses this table: one string literal per action */
 const char *const az_permissions[AZ_PERM_COUNT] = {
     [AZ_PERM_VM_READ] = "Microsoft.Compute/virtualMachines/read",
+    [AZ_PERM_VMSS_VM_READ] = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/read",
+    [AZ_PERM_VMSS_NIC_READ] =
+	"Microsoft.Compute/virtualMachineScaleSets/virtualMachines/networkInterfaces/read",
     [AZ_PERM_NIC_READ] = "Microsoft.Network/networkInterfaces/read",
     [AZ_PERM_NIC_WRITE] = "Microsoft.Network/networkInterfaces/write",
     [AZ_PERM_SUBNET_READ] = "Microsoft.Network/virtualNetworks/subnets/read",

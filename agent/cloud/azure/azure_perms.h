@@ -9,6 +9,8 @@
 
 enum az_perm {
 	AZ_PERM_VM_READ,          /* identity: the VM, for its NICs */
+	AZ_PERM_VMSS_VM_READ,     /* identity: a scale set's instance, for its NICs */
+	AZ_PERM_VMSS_NIC_READ,    /* identity, forwarding: a scale set's instance NIC */
 	AZ_PERM_NIC_READ,         /* identity, forwarding: the VM's NIC */
 	AZ_PERM_NIC_WRITE,        /* forwarding: turn enableIPForwarding on */
 	AZ_PERM_SUBNET_READ,      /* identity: the NIC's subnet */
