@@ -273,30 +273,6 @@ static int need_ready(const struct cloud_provider *p, mg_err *e)
 
 /* ---- forwarding ---- */
 
-/* The NIC body with enableIPForwarding true, for a whole-resource PUT. */
-static char *with_forwarding(const char *buf, size_t len, mg_err *e)
-{
-	cJSON *j = jsonu_parse(buf, len, AZ_JSON_MAX, e), *props;
-	char *out = NULL;
-
-	if (!j)
-		return NULL;
-	props = cJSON_GetObjectItemCaseSensitive(j, "properties");
-	if (!cJSON_IsObject(props)) {
-		mg_err_set(e, "network interface without properties");
-		goto out;
-	}
-	cJSON_DeleteItemFromObjectCaseSensitive(props, "enableIPForwarding");
-	if (!cJSON_AddTrueToObject(props, "enableIPForwarding")) {
-		mg_err_set(e, "out of memory");
-		goto out;
-	}
-	out = jsonu_print(j, e);
-out:
-	cJSON_Delete(j);
-	return out;
-}
-
 static int az_ensure_forwarding(struct cloud_provider *p, const struct cloud_identity *id,
 				mg_err *e)
 {
@@ -346,7 +322,7 @@ static int az_ensure_forwarding(struct cloud_provider *p, const struct cloud_ide
 					  "writes are not allowed",
 					  id->nic_id);
 		}
-		body = with_forwarding(buf, len, e);
+		body = az_nic_with_forwarding(buf, len, e);
 		free(buf);
 		if (!body)
 			return mg_err_prefix(e, "network interface %s", id->nic_id);

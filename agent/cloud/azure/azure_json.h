@@ -72,6 +72,10 @@ struct az_nic {
 int az_parse_nic(const char *buf, size_t len, const char *mac, const char *ip, struct az_nic *n,
 		 mg_err *e);
 
+/* The NIC answer `buf` with properties.enableIPForwarding true, everything else as read: the
+ * body of the whole-NIC PUT that turns forwarding on. Heap (cJSON_free), or NULL with `e`. */
+char *az_nic_with_forwarding(const char *buf, size_t len, mg_err *e);
+
 /* VNet: its address space and every route table associated with one of its subnets. */
 struct az_vnet {
 	struct cidr prefixes[CLOUD_MAX_NET_CIDRS];
