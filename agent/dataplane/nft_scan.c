@@ -385,6 +385,7 @@ static void rule_parse(struct nftnl_rule *r, struct rule_info *ri)
 	struct nftnl_expr_iter *it = nftnl_expr_iter_create(r);
 	struct nftnl_expr *x;
 	uint32_t reg_meta[32] = {0}; /* which meta key a register holds (0 none) */
+	bool reg_ct[32] = {0};       /* the register holds conntrack data */
 
 	memset(ri, 0, sizeof(*ri));
 	ri->handle = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
@@ -396,8 +397,19 @@ static void rule_parse(struct nftnl_rule *r, struct rule_info *ri)
 			continue;
 		if (!strcmp(name, "meta") && nftnl_expr_is_set(x, NFTNL_EXPR_META_DREG)) {
 			uint32_t reg = nftnl_expr_get_u32(x, NFTNL_EXPR_META_DREG);
-			if (reg < 32)
+			if (reg < 32) {
 				reg_meta[reg] = nftnl_expr_get_u32(x, NFTNL_EXPR_META_KEY) + 1;
+				reg_ct[reg] = false;
+			}
+		} else if (!strcmp(name, "bitwise")) {
+			uint32_t sr = nftnl_expr_get_u32(x, NFTNL_EXPR_BITWISE_SREG);
+			uint32_t dr = nftnl_expr_get_u32(x, NFTNL_EXPR_BITWISE_DREG);
+			if (sr < 32 && dr < 32) {
+				reg_ct[dr] = reg_ct[sr];
+				reg_meta[dr] = reg_meta[sr];
+			}
+			if (sr >= 32 || !reg_ct[sr])
+				ri->matches = true;
 		} else if (!strcmp(name, "cmp")) {
 			uint32_t reg = nftnl_expr_get_u32(x, NFTNL_EXPR_CMP_SREG), len = 0;
 			uint32_t key = reg < 32 ? reg_meta[reg] : 0;
@@ -407,10 +419,15 @@ static void rule_parse(struct nftnl_rule *r, struct rule_info *ri)
 				ifname_of(d, len, ri->iif, sizeof(ri->iif));
 			else if (eq && d && key == NFT_META_OIFNAME + 1)
 				ifname_of(d, len, ri->oif, sizeof(ri->oif));
-			else if (key != NFT_META_NFPROTO + 1)
+			else if (key != NFT_META_NFPROTO + 1 && !(reg < 32 && reg_ct[reg]))
 				ri->matches = true; /* nfproto: how inet tables say "ip" */
 		} else if (!strcmp(name, "ct")) {
+			uint32_t reg = nftnl_expr_get_u32(x, NFTNL_EXPR_CT_DREG);
 			ri->ct = true;
+			if (nftnl_expr_is_set(x, NFTNL_EXPR_CT_DREG) && reg < 32) {
+				reg_ct[reg] = true;
+				reg_meta[reg] = 0;
+			}
 		} else if (!strcmp(name, "reject")) {
 			ri->v = RV_REJECT;
 		} else if (!strcmp(name, "rt") && nftnl_expr_get_u32(x, NFTNL_EXPR_RT_KEY) ==

@@ -105,11 +105,13 @@ static void report_hit(struct doc_ctx *c, const struct nft_fw_hit *h)
 	if (!relevant_if(c, h->iif) || !relevant_if(c, h->oif) || h->tun_accepted)
 		return;
 	f = doc_add(c->r, h->matches ? DOC_WARN : DOC_FAIL, "firewall", "foreign-rule",
-		    "%s %s %s: rule handle %llu %s%s%s%s%s%s (%s hook, reached from %s)",
+		    "%s %s %s: rule handle %llu %s%s%s%s%s%s (%s hook%s%s)",
 		    fam_name(h->family), h->table, h->chain, (unsigned long long)h->handle,
 		    h->kind == NFT_FW_RULE_DROP ? "drops" : "rejects", h->iif[0] ? " in on " : "",
 		    h->iif, h->oif[0] ? " out on " : "", h->oif,
-		    h->matches ? " some packets" : " everything", hook, h->base);
+		    h->matches ? " some packets" : " everything", hook,
+		    strcmp(h->chain, h->base) ? ", reached from " : "",
+		    strcmp(h->chain, h->base) ? h->base : "");
 	doc_why(f, h->matches ? "it may match mesh traffic between %s and the LAN; nothing in "
 				"that chain accepts the tunnel before it"
 			      : "it matches all traffic between %s and the LAN, which never "

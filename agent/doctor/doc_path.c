@@ -46,53 +46,58 @@ static uint16_t csum(const void *p, size_t n)
 }
 
 /*
- * One ICMP echo of `size` bytes (the whole IP packet) from `src` (0: any) to `dst`, out
- * `dev` ("" any), DF set and never fragmented here. 1 answered, 0 not within
- * timeout_ms, -1 with e set.
+ * ICMP echoes of sizes[i] bytes (whole IP packets) from `src` (0: any) to `dst`, out `dev`
+ * ("" any), all sent at once (largest first), then answers collected until every one
+ * came or timeout_ms passed: answered[i]. With `df` the packets carry DF and are never
+ * fragmented here. Returns how many were answered, or -1 with e set.
  */
-static int echo(const char *dev, uint32_t src, uint32_t dst, size_t size, bool df,
-		long timeout_ms, mg_err *e)
+static int echoes(const char *dev, uint32_t src, uint32_t dst, const int *sizes, size_t n,
+		  bool df, long timeout_ms, bool *answered, mg_err *e)
 {
 	static uint16_t seq;
-	uint16_t id = (uint16_t)(getpid() ^ 0x6d67);
+	uint16_t id = (uint16_t)(getpid() ^ 0x6d67), first = (uint16_t)(seq + 1);
 	uint8_t pkt[9000], in[9100];
 	struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr.s_addr = dst};
-	int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP), r = 0;
+	int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP), got = 0;
 	int pmtu = df ? IP_PMTUDISC_PROBE : IP_PMTUDISC_DONT;
-	size_t len = size - sizeof(struct iphdr);
 
 	if (fd < 0)
 		return mg_err_set(e, "raw ICMP socket: %s (needs root)", strerror(errno));
-	if (size < sizeof(struct iphdr) + 8 || len > sizeof(pkt)) {
-		close(fd);
-		return mg_err_set(e, "bad probe size %zu", size);
-	}
 	if (src) {
 		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = src};
 		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-			r = mg_err_set(e, "bind to our mesh address: %s", strerror(errno));
+			got = mg_err_set(e, "bind to our mesh address: %s", strerror(errno));
 			goto out;
 		}
 	}
 	if ((dev[0] && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, (socklen_t)strlen(dev)) < 0) ||
 	    setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu)) < 0) {
-		r = mg_err_set(e, "socket options on %s: %s", dev, strerror(errno));
+		got = mg_err_set(e, "socket options on %s: %s", dev, strerror(errno));
 		goto out;
 	}
-	memset(pkt, 0xa5, len);
-	struct icmphdr *ic = (struct icmphdr *)pkt;
-	memset(ic, 0, sizeof(*ic));
-	ic->type = ICMP_ECHO;
-	ic->un.echo.id = htons(id);
-	ic->un.echo.sequence = htons(++seq);
-	ic->checksum = csum(pkt, len);
-	if (sendto(fd, pkt, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0) {
-		if (errno == EMSGSIZE)
-			goto out; /* bigger than the interface: not answered */
-		r = mg_err_set(e, "send an echo to %s: %s", inet_ntoa(to.sin_addr), strerror(errno));
-		goto out;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = (size_t)sizes[i] - sizeof(struct iphdr);
+		struct icmphdr *ic = (struct icmphdr *)pkt;
+		answered[i] = false;
+		if (sizes[i] < (int)sizeof(struct iphdr) + 8 || len > sizeof(pkt)) {
+			got = mg_err_set(e, "bad probe size %d", sizes[i]);
+			goto out;
+		}
+		memset(pkt, 0xa5, len);
+		memset(ic, 0, sizeof(*ic));
+		ic->type = ICMP_ECHO;
+		ic->un.echo.id = htons(id);
+		ic->un.echo.sequence = htons((uint16_t)(first + i));
+		ic->checksum = csum(pkt, len);
+		if (sendto(fd, pkt, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0 &&
+		    errno != EMSGSIZE) { /* EMSGSIZE: bigger than the interface, never answered */
+			got = mg_err_set(e, "send an echo to %s: %s", inet_ntoa(to.sin_addr),
+					 strerror(errno));
+			goto out;
+		}
 	}
-	for (long long end = now_ms() + timeout_ms;;) {
+	seq = (uint16_t)(first + n);
+	for (long long end = now_ms() + timeout_ms; got < (int)n;) {
 		long long left = end - now_ms();
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		if (left <= 0)
@@ -102,23 +107,24 @@ static int echo(const char *dev, uint32_t src, uint32_t dst, size_t size, bool d
 			continue;
 		if (pr <= 0)
 			break;
-		ssize_t n = recv(fd, in, sizeof(in), 0);
-		if (n < (ssize_t)sizeof(struct iphdr))
+		ssize_t k = recv(fd, in, sizeof(in), 0);
+		if (k < (ssize_t)sizeof(struct iphdr))
 			continue;
 		const struct iphdr *ip = (const struct iphdr *)in;
 		size_t hl = (size_t)ip->ihl * 4;
-		if (hl < sizeof(*ip) || (size_t)n < hl + sizeof(struct icmphdr) || ip->saddr != dst)
+		if (hl < sizeof(*ip) || (size_t)k < hl + sizeof(struct icmphdr) || ip->saddr != dst)
 			continue;
 		const struct icmphdr *rep = (const struct icmphdr *)(in + hl);
-		if (rep->type == ICMP_ECHOREPLY && rep->un.echo.id == htons(id) &&
-		    rep->un.echo.sequence == htons(seq)) {
-			r = 1;
-			break;
+		uint16_t i = (uint16_t)(ntohs(rep->un.echo.sequence) - first);
+		if (rep->type == ICMP_ECHOREPLY && rep->un.echo.id == htons(id) && i < n &&
+		    !answered[i]) {
+			answered[i] = true;
+			got++;
 		}
 	}
 out:
 	close(fd);
-	return r;
+	return got;
 }
 
 /* The IPv4 default gateway not via the tunnel, from /proc/net/route. */
@@ -198,7 +204,9 @@ static void check_route_back(struct doc_ctx *c)
 			inet_ntop(AF_INET, &me.sin_addr, lanip, sizeof(lanip));
 		close(s);
 	}
-	int r = echo(dev, src, gw, 84, false, c->o->timeout_ms, &e);
+	static const int small[] = {84};
+	bool ans = false;
+	int r = echoes(dev, src, gw, small, 1, false, c->o->timeout_ms, &ans, &e);
 	if (r < 0) {
 		doc_add(c->r, DOC_SKIP, "path", "route-back", "cannot test the way back: %s", e.msg);
 		return;
@@ -258,23 +266,27 @@ static void check_mtu(struct doc_ctx *c)
 	memcpy(&hub, hubnet.addr, 4);
 	hub = htonl(ntohl(hub) + 1); /* the hub: the first host of the mesh range */
 	memcpy(&src, c->cfg.tunnel.address.addr, 4);
-	for (size_t i = 0; i <= MG_ARRAY_SIZE(sizes); i++) {
-		int size = i == 0 ? mtu : sizes[i - 1];
-		if (size > mtu || (i > 0 && size == mtu))
-			continue;
-		/* the first probe twice: a handshake may be under way */
-		int r = echo(c->ifname, src, hub, (size_t)size, true, c->o->timeout_ms, &e);
-		if (r == 0 && i == 0)
-			r = echo(c->ifname, src, hub, (size_t)size, true, c->o->timeout_ms, &e);
+	int probe[MG_ARRAY_SIZE(sizes) + 1];
+	bool ans[MG_ARRAY_SIZE(sizes) + 1];
+	size_t n = 0;
+	probe[n++] = mtu;
+	for (size_t i = 0; i < MG_ARRAY_SIZE(sizes); i++)
+		if (sizes[i] < mtu)
+			probe[n++] = sizes[i];
+	/* all at once, largest first; a second round when nothing came (a handshake may
+	 * have been under way) */
+	for (int round = 0; round < 2 && !ok; round++) {
+		int r = echoes(c->ifname, src, hub, probe, n, true, c->o->timeout_ms, ans, &e);
 		if (r < 0) {
 			doc_add(c->r, DOC_SKIP, "path", "mtu", "path MTU not probed: %s", e.msg);
 			return;
 		}
-		if (r == 1) {
-			ok = size;
-			break;
+		for (size_t i = 0; i < n && !ok; i++) {
+			if (ans[i])
+				ok = probe[i];
+			else
+				failed = probe[i];
 		}
-		failed = size;
 	}
 	char hubs[INET_ADDRSTRLEN];
 	inet_ntop(AF_INET, &hub, hubs, sizeof(hubs));
