@@ -197,7 +197,8 @@ int cmd_doctor(int argc, char **argv)
 			break;
 		case OPT_HS_AGE:
 			if (cli_parse_int(optarg, 1, 86400, &o.handshake_max_age) < 0) {
-				fprintf(stderr, "meshgate doctor: --handshake-max-age is 1..86400 s\n");
+				fprintf(stderr,
+					"meshgate doctor: --handshake-max-age is 1..86400 s\n");
 				return EXIT_USAGE;
 			}
 			break;
@@ -222,7 +223,8 @@ int cmd_doctor(int argc, char **argv)
 		case OPT_CLOUD:
 			if (strcmp(optarg, "auto") && strcmp(optarg, "none") &&
 			    !cloud_provider_by_name(optarg)) {
-				fprintf(stderr, "meshgate doctor: --cloud is auto, none or one of: %s\n",
+				fprintf(stderr,
+					"meshgate doctor: --cloud is auto, none or one of: %s\n",
 					cloud_provider_names());
 				return EXIT_USAGE;
 			}

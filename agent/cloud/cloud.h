@@ -254,8 +254,8 @@ struct cloud_provider_ops {
 	 * enableIPForwarding, GCP canIpForward, OCI skipSourceDestCheck). 0 with *on set, or
 	 * -1 with `ce` set (UNAUTHORIZED names the missing permission).
 	 */
-	int (*read_forwarding)(struct cloud_provider *p, const struct cloud_identity *id,
-			       bool *on, struct cloud_err *ce);
+	int (*read_forwarding)(struct cloud_provider *p, const struct cloud_identity *id, bool *on,
+			       struct cloud_err *ce);
 };
 
 extern const struct cloud_provider_ops cloud_aws_ops;

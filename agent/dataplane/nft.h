@@ -76,8 +76,8 @@ struct nft_fw_hit {
 	bool tun_accepted;
 	const char *owner; /* "docker", "ufw", "firewalld" or "" */
 };
-int nft_fw_scan(struct nft_ctx *c, const char *tun, struct nft_fw_hit *out, size_t max,
-		size_t *n, mg_err *e);
+int nft_fw_scan(struct nft_ctx *c, const char *tun, struct nft_fw_hit *out, size_t max, size_t *n,
+		mg_err *e);
 /* Our table's TCP MSS clamp rule: 1 present, 0 not (or no table), -1 error. */
 int nft_mss_clamp_present(struct nft_ctx *c, mg_err *e);
 

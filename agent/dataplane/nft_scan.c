@@ -430,8 +430,8 @@ static void rule_parse(struct nftnl_rule *r, struct rule_info *ri)
 			}
 		} else if (!strcmp(name, "reject")) {
 			ri->v = RV_REJECT;
-		} else if (!strcmp(name, "rt") && nftnl_expr_get_u32(x, NFTNL_EXPR_RT_KEY) ==
-						      NFT_RT_TCPMSS) {
+		} else if (!strcmp(name, "rt") &&
+			   nftnl_expr_get_u32(x, NFTNL_EXPR_RT_KEY) == NFT_RT_TCPMSS) {
 			ri->mss = true;
 		} else if (!strcmp(name, "immediate") &&
 			   nftnl_expr_is_set(x, NFTNL_EXPR_IMM_VERDICT)) {
@@ -516,7 +516,8 @@ static int walk(struct fw_walk *w, const char *chain, int depth, mg_err *e)
 	}
 	for (size_t i = 0; i < l->n; i++) {
 		const struct rule_info *ri = &l->v[i];
-		if (ri->v == RV_ACCEPT && ri->iif[0] && if_match(ri->iif, w->tun) && !w->tun_accepted)
+		if (ri->v == RV_ACCEPT && ri->iif[0] && if_match(ri->iif, w->tun) &&
+		    !w->tun_accepted)
 			w->tun_accepted = true;
 		if (ri->v == RV_JUMP && strcmp(ri->target, chain) &&
 		    walk(w, ri->target, depth + 1, e) < 0) {
@@ -545,8 +546,8 @@ static int walk(struct fw_walk *w, const char *chain, int depth, mg_err *e)
 	return 0;
 }
 
-int nft_fw_scan(struct nft_ctx *c, const char *tun, struct nft_fw_hit *out, size_t max,
-		size_t *n, mg_err *e)
+int nft_fw_scan(struct nft_ctx *c, const char *tun, struct nft_fw_hit *out, size_t max, size_t *n,
+		mg_err *e)
 {
 	struct nft_chain_list cl;
 	int r = 0;
@@ -556,16 +557,17 @@ int nft_fw_scan(struct nft_ctx *c, const char *tun, struct nft_fw_hit *out, size
 		return -1;
 	for (size_t i = 0; i < cl.n && r == 0; i++) {
 		const struct nft_chain_info *ci = &cl.v[i];
-		if (!ci->base || (ci->hook != NF_INET_FORWARD && ci->hook != NF_INET_POST_ROUTING) ||
+		if (!ci->base ||
+		    (ci->hook != NF_INET_FORWARD && ci->hook != NF_INET_POST_ROUTING) ||
 		    (ci->family != NFPROTO_IPV4 && ci->family != NFPROTO_IPV6 &&
 		     ci->family != NFPROTO_INET) ||
 		    (ci->family == NFPROTO_INET && !strcmp(ci->table, NFT_TABLE_NAME)))
 			continue;
 		struct fw_walk w = {.c = c, .tun = tun, .base = ci, .out = out, .max = max, .n = n};
-		w.owner = find_chain(&cl, ci->family, ci->table, "DOCKER-USER")	 ? "docker"
+		w.owner = find_chain(&cl, ci->family, ci->table, "DOCKER-USER")        ? "docker"
 			  : find_chain(&cl, ci->family, ci->table, "ufw-user-forward") ? "ufw"
-			  : !strcmp(ci->table, "firewalld")				 ? "firewalld"
-											 : "";
+			  : !strcmp(ci->table, "firewalld")                            ? "firewalld"
+										       : "";
 		w.first = *n;
 		r = walk(&w, ci->name, 0, e);
 		if (r == 0 && ci->policy == NF_DROP && *n < max) {

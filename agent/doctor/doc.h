@@ -15,23 +15,24 @@
 #include "doc_report.h"
 #include "state.h"
 
-#define DOC_MAX_LAN_IFS    8
-#define DOC_SYSCTL_DIRS    "/etc/sysctl.d:/run/sysctl.d:/usr/local/lib/sysctl.d:/usr/lib/sysctl.d:/lib/sysctl.d"
-#define DOC_HANDSHAKE_MAX  180 /* seconds: keepalives renew it every 2 minutes */
-#define DOC_SKEW_WARN      30  /* seconds */
-#define DOC_SKEW_FAIL      300 /* SigV4 and most cloud signatures refuse 5 minutes */
+#define DOC_MAX_LAN_IFS 8
+#define DOC_SYSCTL_DIRS                                                                            \
+	"/etc/sysctl.d:/run/sysctl.d:/usr/local/lib/sysctl.d:/usr/lib/sysctl.d:/lib/sysctl.d"
+#define DOC_HANDSHAKE_MAX 180 /* seconds: keepalives renew it every 2 minutes */
+#define DOC_SKEW_WARN     30  /* seconds */
+#define DOC_SKEW_FAIL     300 /* SigV4 and most cloud signatures refuse 5 minutes */
 
 struct doc_opts {
 	const char *state_dir;
 	char ifname[16]; /* "" = the enrolled one (default mg0) */
 	char lan_ifs[DOC_MAX_LAN_IFS][16];
 	size_t n_lan_ifs;
-	const char *sysctl_dirs;  /* colon-separated, in systemd-sysctl's order of precedence */
-	const char *sysctl_conf;  /* /etc/sysctl.conf, read last */
-	const char *dropin;       /* ours: /etc/sysctl.d/90-meshgate.conf */
-	const char *procroot;     /* /proc/sys */
-	long timeout_ms;          /* each network probe */
-	int handshake_max_age;    /* seconds */
+	const char *sysctl_dirs; /* colon-separated, in systemd-sysctl's order of precedence */
+	const char *sysctl_conf; /* /etc/sysctl.conf, read last */
+	const char *dropin;      /* ours: /etc/sysctl.d/90-meshgate.conf */
+	const char *procroot;    /* /proc/sys */
+	long timeout_ms;         /* each network probe */
+	int handshake_max_age;   /* seconds */
 	bool fix;
 	bool no_mss_clamp, open_docker_user, open_ufw; /* as `meshgate run` has them */
 	/* cloud */

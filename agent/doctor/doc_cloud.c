@@ -25,7 +25,8 @@ static const struct prov_text texts[] = {
     {"azure", "IP forwarding on the NIC",
      "Azure drops packets through this VM that are not addressed to it: the route tables "
      "pointing at it carry nothing",
-     "az network nic update --ids ", " --ip-forwarding true (the agent does it itself with "
+     "az network nic update --ids ",
+     " --ip-forwarding true (the agent does it itself with "
      "Microsoft.Network/networkInterfaces/write)"},
     {"gcp", "canIpForward",
      "GCP drops packets through this VM that are not addressed to it, and the agent writes no "
@@ -55,8 +56,8 @@ static void denied(struct doc_ctx *c, const char *prov, const char *what,
 	struct doc_finding *f;
 
 	if (ce->kind == CLOUD_ERR_UNAUTHORIZED) {
-		f = doc_add(c->r, DOC_FAIL, "cloud", "permission",
-			    "%s: reading %s was refused%s%s", prov, what,
+		f = doc_add(c->r, DOC_FAIL, "cloud", "permission", "%s: reading %s was refused%s%s",
+			    prov, what,
 			    ce->permission[0] ? ": missing permission " : " (credentials)",
 			    ce->permission);
 		doc_why(f, "the agent cannot see (and so cannot keep) the cloud's side of the "
@@ -68,8 +69,9 @@ static void denied(struct doc_ctx *c, const char *prov, const char *what,
 				"said: %s",
 				ce->permission, ce->e.msg);
 		else
-			doc_fix(f, "attach a role/managed identity to this instance; the refusal "
-				   "said: %s",
+			doc_fix(f,
+				"attach a role/managed identity to this instance; the refusal "
+				"said: %s",
 				ce->e.msg);
 		return;
 	}
@@ -95,8 +97,9 @@ void doc_check_cloud(struct doc_ctx *c)
 		doc_add(c->r, DOC_SKIP, "cloud", "provider", "cloud checks off (--cloud none)");
 		return;
 	}
-	ops = c->o->cloud[0] ? cloud_provider_by_name(c->o->cloud)
-			     : cloud_detect(c->o->cloud_sysfs, &c->o->cloud_ep, c->o->timeout_ms, &e);
+	ops = c->o->cloud[0]
+		  ? cloud_provider_by_name(c->o->cloud)
+		  : cloud_detect(c->o->cloud_sysfs, &c->o->cloud_ep, c->o->timeout_ms, &e);
 	if (!ops) {
 		doc_add(c->r, DOC_SKIP, "cloud", "provider", "not a cloud VM%s%s",
 			e.msg[0] ? ": " : "", e.msg);
@@ -113,10 +116,11 @@ void doc_check_cloud(struct doc_ctx *c)
 		return;
 	}
 	if (ops->identity(p, &id, &e) < 0) {
-		f = doc_add(c->r, DOC_FAIL, "cloud", "metadata",
-			    "%s: this instance's identity cannot be read from the metadata service: "
-			    "%s",
-			    ops->name, e.msg);
+		f = doc_add(
+		    c->r, DOC_FAIL, "cloud", "metadata",
+		    "%s: this instance's identity cannot be read from the metadata service: "
+		    "%s",
+		    ops->name, e.msg);
 		doc_why(f, "without it the agent knows neither its NIC nor its network");
 		doc_fix(f, "let the instance reach its metadata service (AWS: IMDSv2 with a hop "
 			   "limit of 2 when the agent runs in a container; no proxy for "

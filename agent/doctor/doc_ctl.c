@@ -154,16 +154,17 @@ static void check_api(struct doc_ctx *c)
 		break;
 	case CTLC_ERR_PIN:
 		f = doc_add(c->r, DOC_FAIL, "controller", "pin",
-			    "the controller at %s presents a key that is not the pinned one (%s)", url,
-			    c->st.target.pin);
+			    "the controller at %s presents a key that is not the pinned one (%s)",
+			    url, c->st.target.pin);
 		doc_why(f, "either something in the path intercepts TLS, or the controller's key "
 			   "changed; the agent refuses to send its credentials either way");
-		doc_fix(f,
-			"if the controller's key was changed on purpose, enrol again with a new "
-			"connection string (meshgate down --forget; meshgate up --connect-file "
-			"FILE); otherwise find the TLS interception (a proxy, a captive portal) on the "
-			"way to %s",
-			url);
+		doc_fix(
+		    f,
+		    "if the controller's key was changed on purpose, enrol again with a new "
+		    "connection string (meshgate down --forget; meshgate up --connect-file "
+		    "FILE); otherwise find the TLS interception (a proxy, a captive portal) on the "
+		    "way to %s",
+		    url);
 		break;
 	case CTLC_ERR_REVOKED:
 	case CTLC_ERR_CREDENTIALS:
@@ -239,11 +240,12 @@ static void check_handshake(struct doc_ctx *c)
 			    "no WireGuard handshake with the hub %s ever completed",
 			    c->cfg.tunnel.hub_endpoint);
 		doc_why(f, "the tunnel carries nothing until the hub answers a handshake");
-		doc_fix(f,
-			"let UDP to %s out (and its answers back) through every firewall on the way; "
-			"check that the connector is enabled and that the hub runs (controller "
-			"status)",
-			c->cfg.tunnel.hub_endpoint);
+		doc_fix(
+		    f,
+		    "let UDP to %s out (and its answers back) through every firewall on the way; "
+		    "check that the connector is enabled and that the hub runs (controller "
+		    "status)",
+		    c->cfg.tunnel.hub_endpoint);
 	} else if (age > c->o->handshake_max_age) {
 		f = doc_add(c->r, DOC_FAIL, "controller", "handshake",
 			    "the last WireGuard handshake with the hub was %lld s ago (stale after "
@@ -251,10 +253,11 @@ static void check_handshake(struct doc_ctx *c)
 			    age, c->o->handshake_max_age);
 		doc_why(f, "with keepalives a live session renews its handshake every 2 minutes: "
 			   "the hub stopped answering, or UDP from it no longer gets here");
-		doc_fix(f,
-			"check UDP to and from %s (a NAT mapping or firewall state may have expired "
-			"or changed) and the hub's status in the controller",
-			c->cfg.tunnel.hub_endpoint);
+		doc_fix(
+		    f,
+		    "check UDP to and from %s (a NAT mapping or firewall state may have expired "
+		    "or changed) and the hub's status in the controller",
+		    c->cfg.tunnel.hub_endpoint);
 	} else {
 		doc_add(c->r, DOC_OK, "controller", "handshake",
 			"last WireGuard handshake with the hub %lld s ago", age);

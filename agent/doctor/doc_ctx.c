@@ -27,8 +27,8 @@ static void detect_lan(struct doc_ctx *c)
 		for (size_t i = 0; i < n && c->n_lan < DOC_MAX_LAN_IFS; i++) {
 			char name[IF_NAMESIZE];
 			bool dup = false;
-			if (a[i].scope != RT_SCOPE_UNIVERSE || !if_indextoname(a[i].ifindex, name) ||
-			    !strcmp(name, c->ifname))
+			if (a[i].scope != RT_SCOPE_UNIVERSE ||
+			    !if_indextoname(a[i].ifindex, name) || !strcmp(name, c->ifname))
 				continue;
 			for (size_t j = 0; j < c->n_lan; j++)
 				dup |= !strcmp(c->lan[j], name);
@@ -55,16 +55,17 @@ int doc_ctx_load(struct doc_ctx *c, const struct doc_opts *o, struct doc_report 
 	c->r = r;
 	c->enrolled = state_load(o->state_dir, &c->st, &e) == 0;
 	if (!c->enrolled && state_enrolled(o->state_dir)) {
-		struct doc_finding *f = doc_add(r, DOC_FAIL, "agent", "identity",
-						"the identity in %s cannot be read: %s",
-						o->state_dir, e.msg);
+		struct doc_finding *f =
+		    doc_add(r, DOC_FAIL, "agent", "identity",
+			    "the identity in %s cannot be read: %s", o->state_dir, e.msg);
 		doc_why(f, "without its identity the agent cannot talk to the controller");
-		doc_fix(f, "restore %s/device.json and private.key from a backup, or enrol again: "
-			   "meshgate down --forget && meshgate up --connect-file FILE",
+		doc_fix(f,
+			"restore %s/device.json and private.key from a backup, or enrol again: "
+			"meshgate down --forget && meshgate up --connect-file FILE",
 			o->state_dir);
 	}
 	snprintf(c->ifname, sizeof(c->ifname), "%s",
-		 o->ifname[0]               ? o->ifname
+		 o->ifname[0]                     ? o->ifname
 		 : c->enrolled && c->st.ifname[0] ? c->st.ifname
 						  : "mg0");
 	if (state_load_config(o->state_dir, &json, &len, &e) == 0) {

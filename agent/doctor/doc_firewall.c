@@ -46,12 +46,13 @@ static void owner_fix(const struct doc_ctx *c, struct doc_finding *f, const stru
 	const char *t = c->ifname;
 
 	if (!strcmp(h->owner, "docker"))
-		doc_fix(f,
-			"run the agent with --open-docker-user (it adds `iifname %s accept` and "
-			"the established return to DOCKER-USER, marked \"meshgate\"), or do it "
-			"yourself: iptables -I DOCKER-USER -i %s -j ACCEPT; iptables -I DOCKER-USER "
-			"-o %s -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
-			t, t, t);
+		doc_fix(
+		    f,
+		    "run the agent with --open-docker-user (it adds `iifname %s accept` and "
+		    "the established return to DOCKER-USER, marked \"meshgate\"), or do it "
+		    "yourself: iptables -I DOCKER-USER -i %s -j ACCEPT; iptables -I DOCKER-USER "
+		    "-o %s -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+		    t, t, t);
 	else if (!strcmp(h->owner, "ufw"))
 		doc_fix(f,
 			"ufw route allow in on %s; ufw route allow out on %s (or run the agent "
@@ -70,12 +71,13 @@ static void owner_fix(const struct doc_ctx *c, struct doc_finding *f, const stru
 			fam_name(h->family), h->table, h->chain, t, fam_name(h->family), h->table,
 			h->chain, t);
 	else
-		doc_fix(f,
-			"see it with `nft -a list chain %s %s %s` (handle %llu); narrow it, or accept "
-			"the mesh before it: nft insert rule %s %s %s iifname %s accept (meshgate "
-			"never edits other tables)",
-			fam_name(h->family), h->table, h->chain, (unsigned long long)h->handle,
-			fam_name(h->family), h->table, h->base, t);
+		doc_fix(
+		    f,
+		    "see it with `nft -a list chain %s %s %s` (handle %llu); narrow it, or accept "
+		    "the mesh before it: nft insert rule %s %s %s iifname %s accept (meshgate "
+		    "never edits other tables)",
+		    fam_name(h->family), h->table, h->chain, (unsigned long long)h->handle,
+		    fam_name(h->family), h->table, h->base, t);
 }
 
 static void report_hit(struct doc_ctx *c, const struct nft_fw_hit *h)
@@ -95,27 +97,28 @@ static void report_hit(struct doc_ctx *c, const struct nft_fw_hit *h)
 			    "%s %s %s (%s hook%s%s) has policy drop and no accept for %s",
 			    fam_name(h->family), h->table, h->chain, hook, who[0] ? ", " : "", who,
 			    c->ifname);
-		doc_why(f,
-			"every base chain on a hook must accept a packet for it to pass: meshgate's "
-			"accept in its own table does not override another table's drop, so "
-			"forwarded mesh traffic dies here");
+		doc_why(
+		    f, "every base chain on a hook must accept a packet for it to pass: meshgate's "
+		       "accept in its own table does not override another table's drop, so "
+		       "forwarded mesh traffic dies here");
 		owner_fix(c, f, h);
 		return;
 	}
 	if (!relevant_if(c, h->iif) || !relevant_if(c, h->oif) || h->tun_accepted)
 		return;
 	f = doc_add(c->r, h->matches ? DOC_WARN : DOC_FAIL, "firewall", "foreign-rule",
-		    "%s %s %s: rule handle %llu %s%s%s%s%s%s (%s hook%s%s)",
-		    fam_name(h->family), h->table, h->chain, (unsigned long long)h->handle,
+		    "%s %s %s: rule handle %llu %s%s%s%s%s%s (%s hook%s%s)", fam_name(h->family),
+		    h->table, h->chain, (unsigned long long)h->handle,
 		    h->kind == NFT_FW_RULE_DROP ? "drops" : "rejects", h->iif[0] ? " in on " : "",
 		    h->iif, h->oif[0] ? " out on " : "", h->oif,
 		    h->matches ? " some packets" : " everything", hook,
 		    strcmp(h->chain, h->base) ? ", reached from " : "",
 		    strcmp(h->chain, h->base) ? h->base : "");
-	doc_why(f, h->matches ? "it may match mesh traffic between %s and the LAN; nothing in "
-				"that chain accepts the tunnel before it"
-			      : "it matches all traffic between %s and the LAN, which never "
-				"reaches the LAN hosts (or never comes back)",
+	doc_why(f,
+		h->matches ? "it may match mesh traffic between %s and the LAN; nothing in "
+			     "that chain accepts the tunnel before it"
+			   : "it matches all traffic between %s and the LAN, which never "
+			     "reaches the LAN hosts (or never comes back)",
 		c->ifname);
 	owner_fix(c, f, h);
 }
@@ -184,12 +187,13 @@ void doc_check_firewall(struct doc_ctx *c)
 		doc_add(c->r, DOC_OK, "firewall", "table", "table inet %s is in place",
 			NFT_TABLE_NAME);
 	} else if (c->agent_running && c->have_config) {
-		struct doc_finding *f = doc_add(c->r, DOC_FAIL, "firewall", "table",
-						"table inet %s is missing while the agent runs",
-						NFT_TABLE_NAME);
-		doc_why(f, "without it there is no NAT, no access control and no MSS clamping "
-			   "for the mesh; the agent restores it when it notices, so something keeps "
-			   "removing it (a firewall reload flushing the whole ruleset?)");
+		struct doc_finding *f =
+		    doc_add(c->r, DOC_FAIL, "firewall", "table",
+			    "table inet %s is missing while the agent runs", NFT_TABLE_NAME);
+		doc_why(f,
+			"without it there is no NAT, no access control and no MSS clamping "
+			"for the mesh; the agent restores it when it notices, so something keeps "
+			"removing it (a firewall reload flushing the whole ruleset?)");
 		doc_fix(f, "find what runs `nft flush ruleset` (firewall services, scripts) and "
 			   "make it flush only its own tables; the agent puts ours back");
 		f->fixable = DOC_FIX_NFT;
@@ -225,8 +229,9 @@ int doc_fix_nft(struct doc_ctx *c, mg_err *e)
 	r = nft_apply(n, &s, 0, e);
 	nft_close(n);
 	if (r == 0)
-		fprintf(stderr, "meshgate doctor --fix: table inet %s rebuilt from config version "
-				"%lld\n",
+		fprintf(stderr,
+			"meshgate doctor --fix: table inet %s rebuilt from config version "
+			"%lld\n",
 			NFT_TABLE_NAME, (long long)c->cfg.version);
 	return r;
 }

@@ -72,7 +72,8 @@ int doc_sysctl_text_value(const char *text, size_t len, const char *key, char *v
 			continue;
 		vs = trim(eq + 1, ke, &ve);
 		ks = trim(ks, eq, &eq);
-		if (ks == eq || (size_t)(eq - ks) >= sizeof(k) || memchr(ks, '\0', (size_t)(eq - ks)))
+		if (ks == eq || (size_t)(eq - ks) >= sizeof(k) ||
+		    memchr(ks, '\0', (size_t)(eq - ks)))
 			continue;
 		norm_key(ks, (size_t)(eq - ks), k, sizeof(k));
 		if (strcmp(k, want) && (!strpbrk(k, "*?[") || fnmatch(k, want, 0)))
@@ -196,7 +197,8 @@ static void boot_override(struct doc_ctx *c, const char *key, const char *good, 
 	doc_fix(f,
 		"remove line %d from %s (or set %s = %s there), so that %s decides; meshgate never "
 		"edits files that are not its own",
-		line, file, key, good[0] == '1' ? "1" : "2", c->o->dropin ? c->o->dropin : "its drop-in");
+		line, file, key, good[0] == '1' ? "1" : "2",
+		c->o->dropin ? c->o->dropin : "its drop-in");
 }
 
 static void check_forwarding(struct doc_ctx *c)
@@ -205,16 +207,17 @@ static void check_forwarding(struct doc_ctx *c)
 	struct doc_finding *f;
 
 	if (read_proc(c, "net/ipv4/ip_forward", v4, sizeof(v4)) < 0) {
-		doc_add(c->r, DOC_SKIP, "host", "ip-forwarding", "cannot read %s/net/ipv4/ip_forward",
-			c->o->procroot);
+		doc_add(c->r, DOC_SKIP, "host", "ip-forwarding",
+			"cannot read %s/net/ipv4/ip_forward", c->o->procroot);
 	} else if (strcmp(v4, "1")) {
 		f = doc_add(c->r, DOC_FAIL, "host", "ip-forwarding",
 			    "IPv4 forwarding is off (net.ipv4.ip_forward = %s)", v4);
 		doc_why(f, "the kernel drops every packet between the tunnel and the LAN: nothing "
 			   "of the mesh reaches the LAN and no LAN host answers the mesh");
-		doc_fix(f, "sysctl -w net.ipv4.ip_forward=1 (the agent sets it when it starts and "
-			   "checks it periodically: off means the agent is not running, or something "
-			   "else turned it off since)");
+		doc_fix(f,
+			"sysctl -w net.ipv4.ip_forward=1 (the agent sets it when it starts and "
+			"checks it periodically: off means the agent is not running, or something "
+			"else turned it off since)");
 		f->fixable = DOC_FIX_SYSCTL;
 	} else {
 		doc_add(c->r, DOC_OK, "host", "ip-forwarding", "IPv4 forwarding is on");
@@ -256,17 +259,19 @@ static void check_rp_filter(struct doc_ctx *c)
 		int eff = atoi(all) > atoi(v) ? atoi(all) : atoi(v);
 		if (eff != 1)
 			continue;
-		struct doc_finding *f = doc_add(
-		    c->r, DOC_FAIL, "host", "rp-filter",
-		    "strict reverse-path filtering on %s (all = %s, %s = %s: effective 1)", ifs[i],
-		    all, ifs[i], v);
-		doc_why(f,
-			"strict rp_filter drops a packet when the reply to its source would leave by "
-			"another interface: mesh traffic that comes in on %s for a destination routed "
-			"elsewhere, and every asymmetric path, is dropped without a trace",
-			ifs[i]);
-		doc_fix(f, "sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.%s.rp_filter=2 "
-			   "(loose: the source must be routable at all, by any interface)",
+		struct doc_finding *f =
+		    doc_add(c->r, DOC_FAIL, "host", "rp-filter",
+			    "strict reverse-path filtering on %s (all = %s, %s = %s: effective 1)",
+			    ifs[i], all, ifs[i], v);
+		doc_why(
+		    f,
+		    "strict rp_filter drops a packet when the reply to its source would leave by "
+		    "another interface: mesh traffic that comes in on %s for a destination routed "
+		    "elsewhere, and every asymmetric path, is dropped without a trace",
+		    ifs[i]);
+		doc_fix(f,
+			"sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.%s.rp_filter=2 "
+			"(loose: the source must be routable at all, by any interface)",
 			ifs[i]);
 		f->fixable = DOC_FIX_SYSCTL;
 		strict++;
@@ -295,8 +300,9 @@ int doc_fix_sysctl(struct doc_ctx *c, mg_err *e)
 		return -1;
 	if (sysctl_apply(&sc, c->ifname, c->lan, c->n_lan, &changed, e) < 0)
 		return mg_err_prefix(e, "fixing sysctls");
-	fprintf(stderr, "meshgate doctor --fix: %d sysctl value%s set (prior values recorded in "
-			"%s/sysctl.saved; `meshgate down` restores them)\n",
+	fprintf(stderr,
+		"meshgate doctor --fix: %d sysctl value%s set (prior values recorded in "
+		"%s/sysctl.saved; `meshgate down` restores them)\n",
 		changed, changed == 1 ? "" : "s", c->o->state_dir);
 	return 0;
 }

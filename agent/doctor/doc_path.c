@@ -51,8 +51,8 @@ static uint16_t csum(const void *p, size_t n)
  * came or timeout_ms passed: answered[i]. With `df` the packets carry DF and are never
  * fragmented here. Returns how many were answered, or -1 with e set.
  */
-static int echoes(const char *dev, uint32_t src, uint32_t dst, const int *sizes, size_t n,
-		  bool df, long timeout_ms, bool *answered, mg_err *e)
+static int echoes(const char *dev, uint32_t src, uint32_t dst, const int *sizes, size_t n, bool df,
+		  long timeout_ms, bool *answered, mg_err *e)
 {
 	static uint16_t seq;
 	uint16_t id = (uint16_t)(getpid() ^ 0x6d67), first = (uint16_t)(seq + 1);
@@ -70,7 +70,8 @@ static int echoes(const char *dev, uint32_t src, uint32_t dst, const int *sizes,
 			goto out;
 		}
 	}
-	if ((dev[0] && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, (socklen_t)strlen(dev)) < 0) ||
+	if ((dev[0] &&
+	     setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, (socklen_t)strlen(dev)) < 0) ||
 	    setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu)) < 0) {
 		got = mg_err_set(e, "socket options on %s: %s", dev, strerror(errno));
 		goto out;
@@ -136,7 +137,8 @@ static bool default_gw(const struct doc_ctx *c, uint32_t *gw, char *dev, size_t 
 
 	if (fs_read_bounded("/proc/net/route", 1 << 20, &buf, &len, NULL) < 0)
 		return false;
-	for (line = strtok_r(buf, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save)) {
+	for (line = strtok_r(buf, "\n", &save); line && !found;
+	     line = strtok_r(NULL, "\n", &save)) {
 		char ifn[32];
 		unsigned dst, g, flags, mask;
 		if (sscanf(line, "%31s %x %x %x %*d %*d %*d %x", ifn, &dst, &g, &flags, &mask) != 5)
@@ -185,9 +187,10 @@ static void check_route_back(struct doc_ctx *c)
 			    "no default gateway on the LAN to test the way back with; NAT is %s",
 			    c->cfg.nat.enabled ? "on (option 2)" : "off");
 		if (!c->cfg.nat.enabled) {
-			doc_why(f, "with NAT off, LAN hosts answer mesh addresses through their own "
-				   "router: unless it routes the mesh to this connector, the answers "
-				   "are lost");
+			doc_why(f,
+				"with NAT off, LAN hosts answer mesh addresses through their own "
+				"router: unless it routes the mesh to this connector, the answers "
+				"are lost");
 			explain_options(f, c, lanip);
 		}
 		return;
@@ -196,7 +199,8 @@ static void check_route_back(struct doc_ctx *c)
 	/* our address on that LAN, for the route to suggest */
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s >= 0) {
-		struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(9), .sin_addr.s_addr = gw};
+		struct sockaddr_in to = {
+		    .sin_family = AF_INET, .sin_port = htons(9), .sin_addr.s_addr = gw};
 		struct sockaddr_in me;
 		socklen_t ml = sizeof(me);
 		if (connect(s, (struct sockaddr *)&to, sizeof(to)) == 0 &&
@@ -208,13 +212,14 @@ static void check_route_back(struct doc_ctx *c)
 	bool ans = false;
 	int r = echoes(dev, src, gw, small, 1, false, c->o->timeout_ms, &ans, &e);
 	if (r < 0) {
-		doc_add(c->r, DOC_SKIP, "path", "route-back", "cannot test the way back: %s", e.msg);
+		doc_add(c->r, DOC_SKIP, "path", "route-back", "cannot test the way back: %s",
+			e.msg);
 		return;
 	}
 	if (r == 1) {
 		doc_add(c->r, DOC_OK, "path", "route-back",
-			"the LAN router %s routes the mesh back to this connector (option 1)%s", gws,
-			c->cfg.nat.enabled ? "; NAT is on as well" : "");
+			"the LAN router %s routes the mesh back to this connector (option 1)%s",
+			gws, c->cfg.nat.enabled ? "; NAT is on as well" : "");
 		return;
 	}
 	if (c->cfg.nat.enabled) {
@@ -338,9 +343,8 @@ static void check_mss(struct doc_ctx *c)
 		doc_add(c->r, DOC_OK, "path", "mss-clamp",
 			"TCP MSS is clamped to the route's MTU on forwarded SYNs");
 	} else {
-		struct doc_finding *f =
-		    doc_add(c->r, DOC_WARN, "path", "mss-clamp",
-			    "no TCP MSS clamp rule in table inet meshgate");
+		struct doc_finding *f = doc_add(c->r, DOC_WARN, "path", "mss-clamp",
+						"no TCP MSS clamp rule in table inet meshgate");
 		doc_why(f, "LAN hosts with a 1500-byte MTU announce an MSS the tunnel cannot "
 			   "carry; where ICMP 'fragmentation needed' is filtered, their TCP "
 			   "connections through the mesh stall on the first full-size segment");

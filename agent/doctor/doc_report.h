@@ -31,7 +31,7 @@ enum doc_fix_kind {
 
 struct doc_finding {
 	enum doc_sev sev;
-	char check[24];     /* the group: "host", "firewall", "controller", "path", "cloud" */
+	char check[24];      /* the group: "host", "firewall", "controller", "path", "cloud" */
 	char id[DOC_ID_LEN]; /* stable: "ip-forwarding", "rp-filter"... */
 	char what[DOC_WHAT_LEN];
 	char why[DOC_WHY_LEN];
@@ -50,7 +50,8 @@ void doc_report_free(struct doc_report *r);
 
 /* Append a finding of `check`/`id` saying `what`; never NULL (see scratch). */
 struct doc_finding *doc_add(struct doc_report *r, enum doc_sev sev, const char *check,
-			    const char *id, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+			    const char *id, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 void doc_why(struct doc_finding *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void doc_fix(struct doc_finding *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -63,7 +63,8 @@ static void test_text_grouped(void **st)
 	assert_non_null(po);
 	assert_non_null(ps);
 	assert_true(pf < pw && pw < po && po < ps);
-	assert_non_null(strstr(t, "[path/f-one] a failure\n      why: it breaks\n      fix: a very"));
+	assert_non_null(
+	    strstr(t, "[path/f-one] a failure\n      why: it breaks\n      fix: a very"));
 	assert_non_null(strstr(t, "[firewall/w-one] a warning 7"));
 	assert_non_null(strstr(t, "(meshgate doctor --fix repairs this)"));
 	assert_non_null(strstr(t, "exit code 2"));
@@ -121,19 +122,28 @@ static void test_sysctl_text(void **st)
 	int line = 0;
 	(void)st;
 
-	assert_int_equal(doc_sysctl_text_value(t, strlen(t), "net.ipv4.ip_forward", v, sizeof(v), &line), 1);
+	assert_int_equal(
+	    doc_sysctl_text_value(t, strlen(t), "net.ipv4.ip_forward", v, sizeof(v), &line), 1);
 	assert_string_equal(v, "0");
 	assert_int_equal(line, 4);
 	/* a pattern matches; the later exact line wins for all, the pattern for eth0 */
-	assert_int_equal(doc_sysctl_text_value(t, strlen(t), "net.ipv4.conf.eth0.rp_filter", v, sizeof(v), &line), 1);
+	assert_int_equal(doc_sysctl_text_value(t, strlen(t), "net.ipv4.conf.eth0.rp_filter", v,
+					       sizeof(v), &line),
+			 1);
 	assert_string_equal(v, "1");
 	assert_int_equal(line, 5);
-	assert_int_equal(doc_sysctl_text_value(t, strlen(t), "net.ipv4.conf.all.rp_filter", v, sizeof(v), &line), 1);
+	assert_int_equal(
+	    doc_sysctl_text_value(t, strlen(t), "net.ipv4.conf.all.rp_filter", v, sizeof(v), &line),
+	    1);
 	assert_string_equal(v, "2");
 	/* slashed form: a dot belongs to the name (VLAN interfaces) */
 	const char *u = "net/ipv4/conf/eth0.5/rp_filter = 1\n";
-	assert_int_equal(doc_sysctl_text_value(u, strlen(u), "net.ipv4.conf.eth0/5.rp_filter", v, sizeof(v), &line), 1);
-	assert_int_equal(doc_sysctl_text_value(t, strlen(t), "net.ipv6.conf.all.forwarding", v, sizeof(v), &line), 0);
+	assert_int_equal(doc_sysctl_text_value(u, strlen(u), "net.ipv4.conf.eth0/5.rp_filter", v,
+					       sizeof(v), &line),
+			 1);
+	assert_int_equal(doc_sysctl_text_value(t, strlen(t), "net.ipv6.conf.all.forwarding", v,
+					       sizeof(v), &line),
+			 0);
 }
 
 static void put(const char *dir, const char *name, const char *text)
@@ -158,26 +168,39 @@ static void test_sysctl_boot(void **st)
 	snprintf(conf, sizeof(conf), "%s/sysctl.conf", root);
 	put(usr, "50-default.conf", "net.ipv4.ip_forward = 0\n");
 	put(etc, "90-meshgate.conf", "net.ipv4.ip_forward = 1\n");
-	assert_int_equal(doc_sysctl_boot_value(dirs, conf, "net.ipv4.ip_forward", file, sizeof(file), v, sizeof(v), &line), 1);
+	assert_int_equal(doc_sysctl_boot_value(dirs, conf, "net.ipv4.ip_forward", file,
+					       sizeof(file), v, sizeof(v), &line),
+			 1);
 	assert_string_equal(v, "1");
 	assert_non_null(strstr(file, "/etc/90-meshgate.conf"));
 	/* a later name wins, wherever it lives */
 	put(usr, "99-vendor.conf", "net.ipv4.ip_forward = 0\n");
-	assert_int_equal(doc_sysctl_boot_value(dirs, conf, "net.ipv4.ip_forward", file, sizeof(file), v, sizeof(v), &line), 1);
+	assert_int_equal(doc_sysctl_boot_value(dirs, conf, "net.ipv4.ip_forward", file,
+					       sizeof(file), v, sizeof(v), &line),
+			 1);
 	assert_string_equal(v, "0");
 	assert_non_null(strstr(file, "/usr/99-vendor.conf"));
 	/* the same name in an earlier directory masks it */
 	put(etc, "99-vendor.conf", "# masked\n");
-	assert_int_equal(doc_sysctl_boot_value(dirs, conf, "net.ipv4.ip_forward", file, sizeof(file), v, sizeof(v), &line), 1);
+	assert_int_equal(doc_sysctl_boot_value(dirs, conf, "net.ipv4.ip_forward", file,
+					       sizeof(file), v, sizeof(v), &line),
+			 1);
 	assert_string_equal(v, "1");
 	/* sysctl.conf is read last */
 	put(root, "sysctl.conf", "\n\nnet.ipv4.ip_forward=0\n");
-	assert_int_equal(doc_sysctl_boot_value(dirs, conf, "net.ipv4.ip_forward", file, sizeof(file), v, sizeof(v), &line), 1);
+	assert_int_equal(doc_sysctl_boot_value(dirs, conf, "net.ipv4.ip_forward", file,
+					       sizeof(file), v, sizeof(v), &line),
+			 1);
 	assert_string_equal(file, conf);
 	assert_int_equal(line, 3);
-	static const char *const made[] = {"usr/50-default.conf", "usr/99-vendor.conf",
-					   "etc/90-meshgate.conf", "etc/99-vendor.conf",
-					   "sysctl.conf", "usr", "etc", ""};
+	static const char *const made[] = {"usr/50-default.conf",
+					   "usr/99-vendor.conf",
+					   "etc/90-meshgate.conf",
+					   "etc/99-vendor.conf",
+					   "sysctl.conf",
+					   "usr",
+					   "etc",
+					   ""};
 	for (size_t i = 0; i < sizeof(made) / sizeof(made[0]); i++) {
 		snprintf(file, sizeof(file), "%s/%s", root, made[i]);
 		assert_int_equal(remove(file), 0);
