@@ -97,6 +97,33 @@ jq '.pin="sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="' "$STATE_a/devic
 DOC_STATE=$MG_TMP/st2 run_json
 finding fail controller/pin "not the pinned one"
 
+mg_log "clock skew: a controller whose Date header is 10 minutes ahead"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=skew \
+	-keyout "$MG_TMP/skew.key" -out "$MG_TMP/skew.crt" 2>/dev/null || mg_fail "openssl req"
+skew_pin="sha256//$(openssl x509 -in "$MG_TMP/skew.crt" -pubkey -noout | openssl pkey -pubin -outform der |
+	openssl dgst -sha256 -binary | base64)"
+cat >"$MG_TMP/skew.py" <<'PY'
+import http.server, ssl, sys, time, email.utils
+class H(http.server.BaseHTTPRequestHandler):
+    def date_time_string(self, timestamp=None):
+        return email.utils.formatdate(time.time() + 600, usegmt=True)
+    def do_GET(self):
+        self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("203.0.113.1", 9443), H)
+c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain(sys.argv[1], sys.argv[2])
+s.socket = c.wrap_socket(s.socket, server_side=True)
+open(sys.argv[3], "w").write("up")
+s.serve_forever()
+PY
+bg_start "$INET" "$MG_TMP/skew.log" /usr/bin/python3 "$MG_TMP/skew.py" "$MG_TMP/skew.crt" "$MG_TMP/skew.key" "$MG_TMP/skew.up"
+wait_until 10 test -s "$MG_TMP/skew.up" || mg_fail "skewed server: $(cat "$MG_TMP/skew.log")"
+jq --arg p "$skew_pin" '.controller_url="https://203.0.113.1:9443" | .pin=$p' "$STATE_a/device.json" >"$MG_TMP/st2/device.json"
+DOC_STATE=$MG_TMP/st2 run_json
+finding fail controller/clock "timedatectl set-ntp true"
+jq -e 'any(.findings[]; .id=="clock" and (.what|test("is 59[0-9] s|is 60[0-9] s")))' <<<"$J" >/dev/null ||
+	mg_fail "skew not measured: $(jq -c '.findings[]|select(.id=="clock")' <<<"$J")"
+
 mg_log "--fix repairs ours only: forwarding, rp_filter, our table"
 nsx "$C_a" nft delete table inet meshgate
 run_json
