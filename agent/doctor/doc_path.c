@@ -271,8 +271,8 @@ static void check_mtu(struct doc_ctx *c)
 	memcpy(&hub, hubnet.addr, 4);
 	hub = htonl(ntohl(hub) + 1); /* the hub: the first host of the mesh range */
 	memcpy(&src, c->cfg.tunnel.address.addr, 4);
-	int probe[MG_ARRAY_SIZE(sizes) + 1];
-	bool ans[MG_ARRAY_SIZE(sizes) + 1];
+	int probe[16];
+	bool ans[16];
 	size_t n = 0;
 	probe[n++] = mtu;
 	for (size_t i = 0; i < MG_ARRAY_SIZE(sizes); i++)
@@ -291,6 +291,21 @@ static void check_mtu(struct doc_ctx *c)
 				ok = probe[i];
 			else
 				failed = probe[i];
+		}
+	}
+	/* between the largest answered and the smallest lost: one more round, finer steps */
+	if (ok && failed > ok + 4) {
+		int step = (failed - ok) / 16 > 4 ? (failed - ok) / 16 : 4;
+		n = 0;
+		for (int sz = failed - step; sz > ok && n < MG_ARRAY_SIZE(probe); sz -= step)
+			probe[n++] = sz;
+		int r = echoes(c->ifname, src, hub, probe, n, true, c->o->timeout_ms, ans, &e);
+		for (size_t i = 0; r > 0 && i < n; i++) {
+			if (ans[i]) {
+				ok = probe[i];
+				break;
+			}
+			failed = probe[i];
 		}
 	}
 	char hubs[INET_ADDRSTRLEN];

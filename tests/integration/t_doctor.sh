@@ -58,6 +58,9 @@ table ip filter {
 	chain DOCKER-USER { }
 	chain FORWARD { type filter hook forward priority filter; policy drop; jump DOCKER-USER; }
 }
+table inet firewalld {
+	chain filter_FORWARD { type filter hook forward priority filter + 10; policy accept; ct state established,related accept; reject with icmpx admin-prohibited; }
+}
 table inet foreign {
 	chain fw { type filter hook forward priority 10; policy accept; ct state invalid drop; iifname "$IF_a" counter drop; }
 }
@@ -75,8 +78,9 @@ finding warn host/sysctl-override "$MG_TMP/sysctl.d/99-harden.conf:2 sets net.ip
 finding fail host/rp-filter "net.ipv4.conf.all.rp_filter=2"
 finding fail firewall/foreign-policy "DOCKER-USER"
 finding fail firewall/foreign-rule "inet foreign fw"
+finding fail firewall/foreign-rule "firewall-cmd --permanent --zone=trusted --add-interface=$IF_a"
 finding fail path/route-back "ip route add 100.96.0.0/11 via 192.0.2.2"
-finding fail path/mtu "mtu 1280"
+finding fail path/mtu "mtu 13"
 finding fail controller/handshake "s ago"
 if jq -e 'any(.findings[]; .id=="foreign-rule" and (.what|contains("some packets")))' <<<"$J" >/dev/null; then
 	mg_fail "ct state invalid drop reported as a mesh drop"
@@ -142,6 +146,7 @@ mg_log "the others' faults removed: a second run is clean"
 rm "$MG_TMP/sysctl.d/99-harden.conf"
 nsx "$C_a" nft delete table ip filter
 nsx "$C_a" nft delete table inet foreign
+nsx "$C_a" nft delete table inet firewalld
 kill -CONT "$PID_a"
 ping_ok "$C_a" 100.96.0.1 10 || mg_fail "the tunnel did not come back"
 run_json
