@@ -116,15 +116,15 @@ void doc_check_cloud(struct doc_ctx *c)
 		return;
 	}
 	if (ops->identity(p, &id, &e) < 0) {
-		f = doc_add(
-		    c->r, DOC_FAIL, "cloud", "metadata",
-		    "%s: this instance's identity cannot be read from the metadata service: "
-		    "%s",
-		    ops->name, e.msg);
+		f = doc_add(c->r, DOC_FAIL, "cloud", "identity",
+			    "%s: this instance's identity cannot be established: %s", ops->name,
+			    e.msg);
 		doc_why(f, "without it the agent knows neither its NIC nor its network");
-		doc_fix(f, "let the instance reach its metadata service (AWS: IMDSv2 with a hop "
-			   "limit of 2 when the agent runs in a container; no proxy for "
-			   "169.254.169.254)");
+		doc_fix(f,
+			"let the instance reach its metadata service (no proxy for "
+			"169.254.169.254; AWS: IMDSv2 with a hop limit of 2 when the agent runs "
+			"in a container); where the identity is read from the API (Azure: the VM "
+			"and its NIC; OCI: the VNIC), grant the read the message names");
 		goto out;
 	}
 	if (ops->refresh_credentials(p, false, &e) < 0) {
