@@ -47,6 +47,7 @@ struct doc_ctx {
 	const struct doc_opts *o;
 	struct doc_report *r;
 	bool enrolled;
+	bool state_denied; /* the state directory is not ours to read (not root) */
 	struct agent_state st;
 	bool have_config;
 	struct mg_config cfg;

@@ -54,6 +54,7 @@ int doc_ctx_load(struct doc_ctx *c, const struct doc_opts *o, struct doc_report 
 	c->o = o;
 	c->r = r;
 	c->enrolled = state_load(o->state_dir, &c->st, &e) == 0;
+	c->state_denied = !c->enrolled && (errno == EACCES || errno == EPERM);
 	if (!c->enrolled && state_enrolled(o->state_dir)) {
 		struct doc_finding *f =
 		    doc_add(r, DOC_FAIL, "agent", "identity",
@@ -103,6 +104,15 @@ void doc_check_agent(struct doc_ctx *c)
 {
 	struct doc_finding *f;
 
+	if (c->state_denied) {
+		f = doc_add(c->r, DOC_FAIL, "agent", "enrolled",
+			    "the state directory %s cannot be read", c->o->state_dir);
+		doc_why(f,
+			"the doctor reads the identity, the last good config and the status from "
+			"there; most host checks need root as well");
+		doc_fix(f, "run it as root: sudo meshgate doctor");
+		return;
+	}
 	if (!c->enrolled) {
 		f = doc_add(c->r, DOC_FAIL, "agent", "enrolled", "this host is not enrolled (%s)",
 			    c->o->state_dir);

@@ -81,10 +81,10 @@ int doc_exit_code(const struct doc_report *r)
 	return doc_count(r, DOC_WARN) ? 1 : 0;
 }
 
-/* Long text wrapped at ~96 columns under a label, continuation lines indented. */
+/* Long text wrapped under a label, continuation lines indented. */
 static void wrapped(struct mg_buf *out, const char *label, const char *text)
 {
-	const size_t width = 88;
+	const size_t width = 68; /* with the indent and label: 79 columns */
 	size_t len = strlen(text), pos = 0;
 	bool first = true;
 

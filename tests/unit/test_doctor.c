@@ -73,7 +73,7 @@ static void test_text_grouped(void **st)
 		const char *nl = strchr(l, '\n');
 		size_t n = nl ? (size_t)(nl - l) : strlen(l);
 		if (strncmp(l, "  [", 3))
-			assert_true(n <= 6 + 5 + 88);
+			assert_true(n <= 79);
 		l += n + (nl != NULL);
 	}
 	/* ok findings' why/fix only when verbose */
