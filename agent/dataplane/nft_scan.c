@@ -564,10 +564,12 @@ int nft_fw_scan(struct nft_ctx *c, const char *tun, struct nft_fw_hit *out, size
 		    (ci->family == NFPROTO_INET && !strcmp(ci->table, NFT_TABLE_NAME)))
 			continue;
 		struct fw_walk w = {.c = c, .tun = tun, .base = ci, .out = out, .max = max, .n = n};
-		w.owner = find_chain(&cl, ci->family, ci->table, "DOCKER-USER")        ? "docker"
-			  : find_chain(&cl, ci->family, ci->table, "ufw-user-forward") ? "ufw"
-			  : !strcmp(ci->table, "firewalld")                            ? "firewalld"
-										       : "";
+		w.owner = find_chain(&cl, ci->family, ci->table, "DOCKER-USER") ? "docker"
+			  : find_chain(&cl, ci->family, ci->table, "ufw-user-forward") ||
+				  find_chain(&cl, ci->family, ci->table, "ufw6-user-forward")
+			      ? "ufw"
+			  : !strcmp(ci->table, "firewalld") ? "firewalld"
+							    : "";
 		w.first = *n;
 		r = walk(&w, ci->name, 0, e);
 		if (r == 0 && ci->policy == NF_DROP && *n < max) {

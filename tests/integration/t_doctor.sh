@@ -52,11 +52,15 @@ mg_log "host faults, with the agent frozen (it would repair them within 500 ms)"
 kill -STOP "$PID_a"
 nsx "$C_a" sysctl -qw net.ipv4.ip_forward=0 net.ipv4.conf.all.rp_filter=1
 printf '# an admin hardening file\nnet.ipv4.ip_forward = 0\n' >"$MG_TMP/sysctl.d/99-harden.conf"
-mg_log "firewall faults: docker's FORWARD policy DROP (iptables-nft style), a foreign drop rule"
+mg_log "firewall faults: docker's and ufw's FORWARD policy DROP (iptables-nft style), firewalld's reject, a foreign drop rule"
 nsx "$C_a" nft -f - <<NFT
 table ip filter {
 	chain DOCKER-USER { }
 	chain FORWARD { type filter hook forward priority filter; policy drop; jump DOCKER-USER; }
+}
+table ip6 filter {
+	chain ufw6-user-forward { }
+	chain FORWARD { type filter hook forward priority filter; policy drop; jump ufw6-user-forward; }
 }
 table inet firewalld {
 	chain filter_FORWARD { type filter hook forward priority filter + 10; policy accept; ct state established,related accept; reject with icmpx admin-prohibited; }
@@ -70,13 +74,20 @@ ip -n "$R_a" route del 100.96.0.0/11
 nsx "$R_a" nft add table inet mtu
 nsx "$R_a" nft add chain inet mtu f '{ type filter hook forward priority 0; policy accept; }'
 nsx "$R_a" nft add rule inet mtu f meta length gt 1400 drop
-sleep 1
+# the handshake is stale for --handshake-max-age 1 once it is 2 s old or more
+_hs_old() {
+	local t
+	t=$(nsx "$C_a" wg show "$IF_a" latest-handshakes | awk '{ print $2 }')
+	[ -n "$t" ] && [ "$t" -gt 0 ] && [ $(($(date +%s) - t)) -ge 3 ]
+}
+wait_until 10 _hs_old || mg_fail "no handshake 3 s old: $(nsx "$C_a" wg show "$IF_a" 2>&1)"
 run_json --handshake-max-age 1
 [ "$DOC_RC" = 2 ] || mg_fail "faults: exit $DOC_RC, not 2"
 finding fail host/ip-forwarding "sysctl -w net.ipv4.ip_forward=1"
 finding warn host/sysctl-override "$MG_TMP/sysctl.d/99-harden.conf:2 sets net.ipv4.ip_forward = 0"
 finding fail host/rp-filter "net.ipv4.conf.all.rp_filter=2"
 finding fail firewall/foreign-policy "DOCKER-USER"
+finding fail firewall/foreign-policy "ufw route allow in on $IF_a"
 finding fail firewall/foreign-rule "inet foreign fw"
 finding fail firewall/foreign-rule "firewall-cmd --permanent --zone=trusted --add-interface=$IF_a"
 finding fail path/route-back "ip route add 100.96.0.0/11 via 192.0.2.2"
@@ -147,6 +158,7 @@ rm "$MG_TMP/sysctl.d/99-harden.conf"
 nsx "$C_a" nft delete table ip filter
 nsx "$C_a" nft delete table inet foreign
 nsx "$C_a" nft delete table inet firewalld
+nsx "$C_a" nft delete table ip6 filter
 kill -CONT "$PID_a"
 ping_ok "$C_a" 100.96.0.1 10 || mg_fail "the tunnel did not come back"
 run_json
