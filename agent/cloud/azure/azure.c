@@ -22,6 +22,7 @@
 #include "azure_arm.h"
 #include "azure_imds.h"
 #include "azure_json.h"
+#include "azure_perms.h"
 #include "cloud.h"
 #include "jsonu.h"
 #include "log.h"
@@ -272,6 +273,37 @@ static int need_ready(const struct cloud_provider *p, mg_err *e)
 }
 
 /* ---- forwarding ---- */
+
+/* Doctor: enableIPForwarding of our NIC, read only. */
+static int az_read_forwarding(struct cloud_provider *p, const struct cloud_identity *id, bool *on,
+			      struct cloud_err *ce)
+{
+	struct az_nic nic;
+	struct az_err err;
+	char *buf = NULL;
+	size_t len = 0;
+
+	(void)id;
+	memset(&err, 0, sizeof(err));
+	if (need_ready(p, &ce->e))
+		return cloud_err_set(ce, CLOUD_ERR_FATAL, NULL, "%s", ce->e.msg);
+	if (get_rid(p, p->nic_rid, "network interface", &buf, &len, &err, &ce->e)) {
+		ce->kind = az_err_kind(&err, ce->permission, sizeof(ce->permission));
+		if (ce->kind == CLOUD_ERR_UNAUTHORIZED && !ce->permission[0])
+			snprintf(ce->permission, sizeof(ce->permission), "%s",
+				 az_permissions[AZ_PERM_NIC_READ]);
+		free(buf);
+		return -1;
+	}
+	if (az_parse_nic(buf, len, NULL, NULL, &nic, &ce->e)) {
+		free(buf);
+		ce->kind = CLOUD_ERR_FATAL;
+		return -1;
+	}
+	free(buf);
+	*on = nic.forwarding;
+	return 0;
+}
 
 static int az_ensure_forwarding(struct cloud_provider *p, const struct cloud_identity *id,
 				mg_err *e)
@@ -584,6 +616,7 @@ const struct cloud_provider_ops cloud_azure_ops = {
     .identity = az_identity,
     .refresh_credentials = az_refresh,
     .ensure_forwarding = az_ensure_forwarding,
+    .read_forwarding = az_read_forwarding,
     .list_scopes = az_list,
     .classify = az_classify,
     .apply_plan = az_apply,
