@@ -120,6 +120,48 @@ gap_after() {
 		END { printf "%d\n", m }' "$MG_TMP/ping.log"
 }
 answers_after() { awk -v t0="$1" -F'[][]' '/bytes from/ && $2 * 1000 > t0 { n++ } END { print n + 0 }' "$MG_TMP/ping.log"; }
+# answers are coming (3 in the last second)
+_back() { [ "$(answers_after $(($(now_ms) - 1000)))" -ge 3 ]; }
+
+# bench/bench_failover.sh: HA_BENCH=N runs each failure N times, prints the gaps, stops here
+if [ -n "${HA_BENCH:-}" ]; then
+	site_of() { [ "$1" = "$CID1" ] && echo v1 || echo v2; }
+	eni_of() { [ "$1" = "$CID1" ] && echo $ENI1 || echo $ENI2; }
+	_live_standby() { [ "$(agent_role "$1")" = standby ] &&
+		[ "$(api "$INET" GET "/api/v1/connectors/$2" | jq -r .ha.live)" = true ]; }
+	_moved() { [ "$(net_ha active)" = "$1" ] && [ "$(site_route_eni)" = "$(eni_of "$1")" ]; }
+	for kind in kill9 stop linkdown; do
+		gaps=()
+		for i in $(seq 1 "$HA_BENCH"); do
+			act=$(net_ha active)
+			[ "$act" = "$CID1" ] && other=$CID2 || other=$CID1
+			s=$(site_of "$act")
+			eval "pid=\$PID_$s ns=\$C_$s st=\$STATE_$s"
+			t0=$(now_ms)
+			case $kind in
+			kill9) kill -KILL "$pid" ;;
+			stop) kill -STOP "$pid" ;;
+			linkdown) ip -n "$ns" link set eth0 down ;;
+			esac
+			wait_until 20 _moved "$other" || mg_fail "$kind run $i: no takeover"
+			wait_until 20 _back || mg_fail "$kind run $i: traffic did not come back"
+			gaps+=("$(gap_after "$t0")")
+			case $kind in
+			kill9) topo_run "$s" "${CLOUD[@]}" ;;
+			stop) kill -CONT "$pid" ;;
+			linkdown) ip -n "$ns" link set eth0 up && ip -n "$ns" route replace default via 198.18.1.1 ;;
+			esac
+			wait_until 30 _live_standby "$st" "$act" || mg_fail "$kind run $i: $s did not come back as a standby"
+			sleep 1
+		done
+		sorted=$(printf '%s\n' "${gaps[@]}" | sort -n)
+		p50=$(sed -n "$(((${#gaps[@]} + 1) / 2))p" <<<"$sorted")
+		max=$(tail -1 <<<"$sorted")
+		printf 'failover %-8s runs %3d  gap p50 %6d ms  max %6d ms  (all: %s)\n' "$kind" \
+			"${#gaps[@]}" "$p50" "$max" "$(tr '\n' ' ' <<<"$sorted")" | tee -a "${HA_BENCH_OUT:-/dev/null}"
+	done
+	mg_pass
+fi
 
 mg_log "the controller killed and restarted: the active connector does not change"
 kill -KILL "$CTL_PID"
@@ -138,7 +180,6 @@ t0=$(now_ms)
 kill -KILL "$PID_v1"
 _v2_took() { [ "$(net_ha active)" = "$CID2" ] && [ "$(site_route_eni)" = $ENI2 ] && hub_allows "$P2" 198.18.0.0/16; }
 wait_until 15 _v2_took || mg_fail "no takeover: $(api "$INET" GET "/api/v1/networks/$nv"); $(ctl /state | jq -c .route_tables); $(tail -5 "$MG_TMP/run-v2.log")"
-_back() { [ "$(answers_after $(($(now_ms) - 1000)))" -ge 3 ]; }
 wait_until 15 _back || mg_fail "traffic did not come back through v2: $(tail -3 "$MG_TMP/ping.log")"
 GAP=$(gap_after "$t0")
 mg_log "kill -9: traffic gap $GAP ms (epoch $(net_ha epoch))"
