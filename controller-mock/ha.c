@@ -382,6 +382,8 @@ static cJSON *peers_json(const struct ctl_store *s, const struct ctl_connector *
 
 		if (c == me || !c->enrolled || strcmp(c->network_id, me->network_id))
 			continue;
+		if (cJSON_GetArraySize(a) >= HA_MAX_PEERS)
+			break; /* what the agent takes (CONFIG_MAX_HA_PEERS) */
 		o = cJSON_CreateObject();
 		if (!o || !cJSON_AddItemToArray(a, o) || !cJSON_AddStringToObject(o, "id", c->id) ||
 		    !(t = cJSON_AddArrayToObject(o, "targets"))) {

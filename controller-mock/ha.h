@@ -33,6 +33,7 @@
 #define HA_HOLD_DOWN_MS_DEFAULT 30000
 #define HA_HOLD_DOWN_MS_MAX     86400000
 #define HA_MAX_TARGETS          3
+#define HA_MAX_PEERS            64
 
 /* Start: the event fd, a fresh lease for every connector (agents get a lease's time and
  * as much again to come back after a restart), the first election. */

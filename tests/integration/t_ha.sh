@@ -65,7 +65,8 @@ ctl() { nsx "$V" curl -s -X "${2:-GET}" ${3:+-d "$3"} "http://127.0.0.1:8799$1";
 ENI1=eni-0c0000000000000a1
 ENI2=eni-0c0000000000000a2
 CLOUD=(--cloud aws --cloud-metadata http://169.254.169.254 --cloud-api https://198.18.1.1
-	--cloud-ca-file "$MG_TMP/fake/ca.pem" --cloud-route-tables rtb-00000000000000app)
+	--cloud-ca-file "$MG_TMP/fake/ca.pem" --cloud-route-tables rtb-00000000000000app
+	--cloud-interval 5) # frequent passes: a resumed or returning agent that would write, does
 site_route_eni() {
 	ctl /state | jq -r '.route_tables[]|select(.id=="rtb-00000000000000app")|.routes[]|select(.dst=="198.51.100.0/24" and .state=="active")|.eni'
 }
