@@ -11,14 +11,14 @@
 #  - SIGSTOP of the active (HA_STOP_S seconds, 30 in t_ha_long.sh), then SIGCONT: the other
 #    one took over; the resumed one demotes, writes no route, and nothing flips back;
 #  - drain: a planned switchover.
-# HA_STOP_S (default 6) and HA_LONG=1 (drain and steady phases of 60 s) are set by
+# HA_STOP_S (default 5) and HA_LONG=1 (drain and steady phases of 60 s) are set by
 # t_ha_long.sh.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/topo.sh"
 mg_setup ha
 FAKE=$MG_SRC/tests/fake/aws
-STOP_S=${HA_STOP_S:-6}
-STEADY_S=3
+STOP_S=${HA_STOP_S:-5}
+STEADY_S=2
 [ -n "${HA_LONG:-}" ] && STEADY_S=60
 
 topo_internet
@@ -173,7 +173,7 @@ _reconnected() { [ "$(api "$INET" GET "/api/v1/connectors/$CID1" | jq -r .ha.liv
 t0=$(now_ms)
 wait_until 10 _reconnected || mg_fail "the agents did not come back to the controller"
 mg_log "both agents back at the controller $(($(now_ms) - t0)) ms after its restart"
-sleep 4 # longer than a lease
+sleep 3.5 # longer than a lease
 assert_eq "$(net_ha active)/$(net_ha epoch)" "$CID1/$EPOCH" "active and epoch after the restart"
 
 mg_log "kill -9 of the active connector: the standby takes the hub side and the VPC route"
@@ -186,7 +186,9 @@ GAP=$(gap_after "$t0")
 mg_log "kill -9: traffic gap $GAP ms (epoch $(net_ha epoch))"
 [ "$GAP" -le 10000 ] || mg_fail "the kill -9 failover took $GAP ms"
 EPOCH=$(net_ha epoch)
-grep -q "taking over from $CID1" "$MG_TMP/ctl.log" || mg_fail "the controller's log does not say who took over"
+# noticed at once (the dead agent's long-poll connection closed), not at the lease's end
+grep -q "taking over from $CID1: the long-poll connection of $CID1 closed" "$MG_TMP/ctl.log" ||
+	mg_fail "the controller's log does not say who took over and why: $(grep -h "is active now" "$MG_TMP/ctl.log")"
 
 mg_log "the old active comes back: standby, writes nothing, no flip-back"
 ctl /counters/reset POST '{}' >/dev/null
