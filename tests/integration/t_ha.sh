@@ -10,7 +10,7 @@
 #    (no flip-back) and writes nothing;
 #  - SIGSTOP of the active (HA_STOP_S seconds, 30 in t_ha_long.sh), then SIGCONT: the other
 #    one took over; the resumed one demotes, writes no route, and nothing flips back;
-#  - drain: a planned switchover.
+#  - (t_ha_long.sh) drain: a planned switchover; the active's uplink down and up.
 # HA_STOP_S (default 5) and HA_LONG=1 (drain and steady phases of 60 s) are set by
 # t_ha_long.sh.
 . "$(dirname "$0")/lib.sh"
@@ -232,6 +232,23 @@ if [ -n "${HA_LONG:-}" ]; then
 	GAP=$(gap_after "$t0")
 	mg_log "drain: traffic gap $GAP ms"
 	[ "$GAP" -le 3000 ] || mg_fail "the drain cost $GAP ms"
+
+	mg_log "the active's uplink down, then up: the other takes over; the old one demotes, writes nothing"
+	t0=$(now_ms)
+	ip -n "$C_v2" link set eth0 down
+	wait_until 15 _v1_took || mg_fail "no takeover from an active cut off"
+	wait_until 15 _back || mg_fail "traffic did not come back through v1 (v2 cut off)"
+	GAP=$(gap_after "$t0")
+	mg_log "uplink down: traffic gap $GAP ms"
+	[ "$GAP" -le 10000 ] || mg_fail "the uplink-down failover took $GAP ms"
+	EPOCH=$(net_ha epoch)
+	ctl /counters/reset POST '{}' >/dev/null
+	ip -n "$C_v2" link set eth0 up
+	ip -n "$C_v2" route replace default via 198.18.1.1
+	wait_until 30 _v2_standby || mg_fail "v2 did not demote after its uplink came back"
+	sleep "$STEADY_S"
+	assert_eq "$(route_writes $ENI2)" 0 "route writes by v2 after its uplink came back"
+	assert_eq "$(net_ha active)/$(net_ha epoch)" "$CID1/$EPOCH" "no flip-back after the uplink came back"
 fi
 kill -TERM "$PING_PID" 2>/dev/null || true
 mg_pass
