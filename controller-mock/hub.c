@@ -282,3 +282,46 @@ void hub_stop(struct ctl_ctx *ctx, bool remove)
 	ctx->hub = NULL;
 	log_info("hub %s removed", ctx->hub_ifname);
 }
+
+/* --- one identity, one host (identity.c): the hub peer's endpoint ------------------- */
+
+bool hub_peer_endpoint(struct ctl_ctx *ctx, const uint8_t key[WG_KEY_LEN],
+		       struct sockaddr_storage *ep)
+{
+	struct wg_device cur = {0};
+	mg_err e = {""};
+	bool found = false;
+
+	if (!ctx->hub || wg_get_device(ctx->hub->wg, ctx->hub_ifname, &cur, &e) < 0)
+		return false;
+	for (size_t i = 0; i < cur.n_peers && !found; i++)
+		if (!memcmp(cur.peers[i].public_key, key, WG_KEY_LEN) &&
+		    cur.peers[i].has_endpoint) {
+			*ep = cur.peers[i].endpoint;
+			found = true;
+		}
+	wg_device_free(&cur);
+	return found;
+}
+
+int hub_peer_reset(struct ctl_ctx *ctx, const uint8_t key[WG_KEY_LEN],
+		   const struct sockaddr_storage *ep, mg_err *e)
+{
+	struct wg_peer p = {0};
+	struct wg_device dev = {0};
+
+	if (!ctx->hub)
+		return 0;
+	snprintf(dev.ifname, sizeof(dev.ifname), "%s", ctx->hub_ifname);
+	memcpy(p.public_key, key, WG_KEY_LEN);
+	dev.peers = &p;
+	dev.n_peers = 1;
+	/* removing the peer drops the sessions a copy negotiated; hub_sync adds it again */
+	p.remove = true;
+	if (wg_set_device(ctx->hub->wg, &dev, e) < 0 || hub_sync(ctx, e) < 0)
+		return -1;
+	p.remove = false;
+	p.endpoint = *ep;
+	p.has_endpoint = true;
+	return wg_set_device(ctx->hub->wg, &dev, e);
+}

@@ -20,6 +20,8 @@
 #include "ctlc.h"
 #include "dataplane.h"
 #include "nft.h"
+#include "run_opts.h"
+#include "settings.h"
 #include "state.h"
 #include "wgkey.h"
 
@@ -205,6 +207,26 @@ static void check_controller(struct check *c, const struct ctlc_target *t, const
 		set(c, "controller", V_FAIL, "%s", e.msg);
 }
 
+/* The settings file: parsed with the daemon's own table (so `check` and `run` agree). */
+static void check_settings(struct check *c, const char *path)
+{
+	struct run_settings s;
+	mg_err e = {""};
+	size_t n = 0;
+
+	int r = run_settings_load_file(&s, path ? path : SETTINGS_PATH_DEFAULT, !path, &e);
+	for (size_t i = 0; i < RUN_OPTS_MAX; i++)
+		n += s.file_val[i] != NULL;
+	if (r < 0)
+		set(c, "settings", V_FAIL, "%s", e.msg);
+	else if (r > 0)
+		set(c, "settings", V_SKIP, "no %s (the defaults apply)", SETTINGS_PATH_DEFAULT);
+	else
+		set(c, "settings", V_OK, "%s: %zu setting%s, all valid", s.config, n,
+		    n == 1 ? "" : "s");
+	run_settings_free(&s);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -217,6 +239,9 @@ static void usage(FILE *f)
 		"              its credentials too (the enrolment token is not spent)\n"
 		"The controller comes from --connect/--connect-file, else from the identity in\n"
 		"the state directory (skipped when there is neither).\n"
+		"  settings    the settings file (--config, else " SETTINGS_PATH_DEFAULT "\n"
+		"              when it exists): every key known, every value valid; a\n"
+		"              failure names FILE:LINE and the key\n"
 		"Prints one line per check; exits 0 when none failed, 1 otherwise.\n\n"
 		"Options:\n"
 		"  -c, --connect STRING       a connection string (prefer --connect-file)\n"
@@ -227,10 +252,12 @@ static void usage(FILE *f)
 		"      --wg-userspace-bin BIN userspace WireGuard program (default wireguard-go)\n"
 		"      --timeout SECONDS      limit for the controller request (1..60, default 5)\n"
 		"      --json                 one JSON object instead of lines\n"
+		"      --config FILE          the settings file to validate\n"
+		"      --only-config          only that check (for scripts, after an edit)\n"
 		"  -h, --help                 this text\n");
 }
 
-enum { OPT_CA = 256, OPT_WG_MODE, OPT_WG_BIN, OPT_TIMEOUT, OPT_JSON };
+enum { OPT_CA = 256, OPT_WG_MODE, OPT_WG_BIN, OPT_TIMEOUT, OPT_JSON, OPT_CONFIG, OPT_ONLY_CONFIG };
 
 int cmd_check(int argc, char **argv)
 {
@@ -243,15 +270,18 @@ int cmd_check(int argc, char **argv)
 	    {"wg-userspace-bin", required_argument, NULL, OPT_WG_BIN},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    {"json", no_argument, NULL, OPT_JSON},
+	    {"config", required_argument, NULL, OPT_CONFIG},
+	    {"only-config", no_argument, NULL, OPT_ONLY_CONFIG},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *dir = STATE_DIR_DEFAULT, *file = NULL, *ca = NULL, *bin = "wireguard-go";
 	char connect[CONNSTR_MAX + 64] = "";
-	bool have_connect = false, json = false;
+	bool have_connect = false, json = false, only_config = false;
+	const char *config = NULL;
 	enum wg_mode mode = WG_MODE_AUTO;
 	int timeout_s = 5;
-	struct check ck[4];
+	struct check ck[5];
 	size_t n = 0;
 	mg_err e = {""};
 	int c, failed = 0;
@@ -291,6 +321,12 @@ int cmd_check(int argc, char **argv)
 		case OPT_JSON:
 			json = true;
 			break;
+		case OPT_CONFIG:
+			config = optarg;
+			break;
+		case OPT_ONLY_CONFIG:
+			only_config = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -308,6 +344,9 @@ int cmd_check(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
+	check_settings(&ck[n++], config);
+	if (only_config)
+		goto report;
 	check_privileges(&ck[n++]);
 	check_nftables(&ck[n++]);
 	check_wireguard(&ck[n++], mode, bin);
@@ -342,8 +381,8 @@ int cmd_check(int argc, char **argv)
 		set(cc, "controller", V_SKIP, "no connection string given and not enrolled in %s",
 		    dir);
 	}
+report:
 	wgkey_wipe(connect, sizeof(connect));
-
 	for (size_t i = 0; i < n; i++)
 		failed += ck[i].v == V_FAIL;
 	if (json) {

@@ -54,6 +54,14 @@ int nft_remove(struct nft_ctx *c, mg_err *e);
 /* Is our table there? 1 yes, 0 no, -1 error. */
 int nft_table_present(struct nft_ctx *c, mg_err *e);
 
+/* The counters of our rules (nft_counters.c); all 0 and present false without a table. */
+struct nft_counters {
+	bool present;
+	uint64_t nat_packets, nat_bytes;
+	uint64_t drop_packets[2], drop_bytes[2]; /* [0] forward, [1] input (to the host) */
+};
+int nft_counters_read(struct nft_ctx *c, struct nft_counters *out, mg_err *e);
+
 /* Read-only scan for what will still drop mesh traffic; one line each, with the fix. */
 int nft_coexist_scan(struct nft_ctx *c, const char *tun_if, char warnings[][NFT_WARN_LEN], int max,
 		     mg_err *e);
