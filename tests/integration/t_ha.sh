@@ -89,7 +89,12 @@ CID2=$(jq -r '.connectors[]|select(.name=="site-v2")|.id' <<<"$conns")
 net_ha() { api "$INET" GET "/api/v1/networks/$nv" | jq -r ".ha.$1"; }
 role_of() { api "$INET" GET "/api/v1/connectors/$1" | jq -r .ha.role; }
 agent_role() { jq -r '.daemon.ha.role // empty' "$1/status.json" 2>/dev/null; }
-hub_allows() { nsx "$INET" wg show "$HUB_IF" allowed-ips | grep -F "$1" | grep -qF "$2"; }
+# the hub's peer with public key $1 has $2 among its allowed IPs (awk reads it all: no
+# reader that exits early under pipefail)
+hub_allows() {
+	nsx "$INET" wg show "$HUB_IF" allowed-ips |
+		awk -v k="$1" -v c="$2" '$1 == k { for (i = 2; i <= NF; i++) if ($i == c) f = 1 } END { exit !f }'
+}
 pub_of() { api "$INET" GET "/api/v1/connectors/$1" | jq -r .public_key; }
 
 mg_log "steady state: the oldest connector is active, the other a standby"
