@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "connstr.h"
+#include "ha.h"
 #include "http.h"
 #include "identity.h"
 #include "jsonu.h"
@@ -53,6 +54,7 @@ static cJSON *conn_to_api_json(const struct ctl_ctx *ctx, const struct ctl_conne
 		if (!ok)
 			cJSON_Delete(st);
 	}
+	ok = ok && ha_conn_json(&ctx->store, c, o) == 0;
 	if (!ok) {
 		cJSON_Delete(o);
 		return NULL;

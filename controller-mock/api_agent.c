@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 
 #include "connstr.h"
+#include "ha.h"
 #include "http.h"
 #include "identity.h"
 #include "jsonu.h"
@@ -45,6 +46,7 @@ static struct ctl_connector *device_auth(struct req *r, enum MHD_Result *res)
 	}
 	if (ident_check(r, found, res) < 0) /* one identity, one host */
 		return NULL;
+	ha_renew(r->ctx, found); /* every request renews the connector's lease */
 	return found;
 }
 
@@ -185,6 +187,8 @@ enum MHD_Result api_device_config(struct req *r)
 	if (w->started) {
 		/* resumed: by a change, a deadline, or shutdown */
 		c = w->conn;
+		if (w->dropped)
+			return MHD_NO; /* the agent hung up while waiting: close */
 		if (w->shutdown)
 			return reply_error(r, 503, "shutting_down",
 					   "the controller is stopping; retry");
@@ -215,7 +219,7 @@ enum MHD_Result api_device_config(struct req *r)
 	if (wait == 0 || c->version != w->if_none_match)
 		return send_config(r, c);
 	/* +1: now_mono_ms() truncates, and a waiter is never answered before its full wait */
-	longpoll_suspend(r, c, now_mono_ms() + wait * 1000 + 1);
+	longpoll_suspend(r, c, ha_longpoll_deadline(r->ctx, c, now_mono_ms() + wait * 1000 + 1));
 	return MHD_YES;
 }
 

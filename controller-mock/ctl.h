@@ -40,6 +40,25 @@ struct ctl_access {
 	size_t n_ports;
 };
 
+/* ha.c: a network's active/standby settings, and its role state (persisted with it) */
+struct ctl_ha_net {
+	bool preempt;                /* the preferred (oldest) live connector takes the role back */
+	int64_t lease_ms;            /* a connector silent this long has lost its lease */
+	int64_t hold_down_ms;        /* a connector that lapsed is held back this long */
+	int64_t epoch;               /* grows with every change of the active connector */
+	char active[CTL_ID_LEN + 1]; /* the active connector's id, "" = none yet */
+	int64_t active_since;        /* unix time */
+};
+
+/* ha.c: a connector's lease (run time only: a restarted controller grants a fresh one) */
+struct ctl_ha_conn {
+	int64_t lease_until_ms; /* CLOCK_MONOTONIC; 0 = never seen alive */
+	int64_t last_contact_ms;
+	int64_t hold_until_ms; /* not promoted (unless nobody else can be) before this */
+	bool lapsed;           /* lost its lease; held back when it comes back */
+	bool dropped;          /* its long-poll connection closed while waiting */
+};
+
 struct ctl_network {
 	char id[CTL_ID_LEN + 1];
 	char name[CTL_NAME_MAX];
@@ -53,6 +72,7 @@ struct ctl_network {
 	size_t n_access;
 	bool egress;
 	bool manage_cloud_routes;
+	struct ctl_ha_net ha;
 };
 
 struct ctl_waiter;
@@ -85,6 +105,7 @@ struct ctl_connector {
 	char id[CTL_ID_LEN + 1];
 	char name[CTL_NAME_MAX];
 	char network_id[CTL_ID_LEN + 1];
+	struct ctl_ha_conn ha;
 	int64_t created_at;
 	uint8_t token_hash[32];
 	int64_t token_expires_at;
@@ -139,7 +160,8 @@ struct ctl_ctx {
 	uint16_t hub_port;
 	bool no_hub;
 	bool hub_down_on_exit;
-	struct hub *hub; /* the running hub (hub.c), NULL with --no-hub */
+	struct hub *hub;   /* the running hub (hub.c), NULL with --no-hub */
+	struct ctl_ha *ha; /* leases and failover (ha.c) */
 	int64_t token_ttl;
 	int64_t ident_live_ms; /* identity.c: 0 is IDENT_LIVE_MS */
 	uint8_t admin_hash[32];

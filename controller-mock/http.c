@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 
 #include "cmetrics.h"
+#include "ha.h"
 #include "http.h"
 #include "hub.h"
 #include "jsonu.h"
@@ -27,7 +28,7 @@
 enum auth { AUTH_ADMIN, AUTH_NONE };
 
 struct route {
-	const char *seg[3]; /* "*" matches one id segment */
+	const char *seg[5]; /* "*" matches one id segment */
 	const char *method;
 	enum MHD_Result (*fn)(struct req *r);
 	enum auth auth;
@@ -39,6 +40,7 @@ static const struct route routes[] = {
     {{"networks", "*"}, "GET", api_network_get, AUTH_ADMIN},
     {{"networks", "*"}, "PATCH", api_network_patch, AUTH_ADMIN},
     {{"networks", "*", "connectors"}, "POST", api_connector_create, AUTH_ADMIN},
+    {{"networks", "*", "connectors", "*", "drain"}, "POST", api_connector_drain, AUTH_ADMIN},
     {{"connectors"}, "GET", api_connectors_list, AUTH_ADMIN},
     {{"connectors", "*"}, "GET", api_connector_get, AUTH_ADMIN},
     {{"connectors", "*"}, "DELETE", api_connector_delete, AUTH_ADMIN},
@@ -59,7 +61,7 @@ static const struct route routes[] = {
 
 static bool same_path(const struct route *a, const struct route *b)
 {
-	for (int k = 0; k < 3; k++) {
+	for (int k = 0; k < 5; k++) {
 		if (!a->seg[k] || !b->seg[k]) {
 			if (a->seg[k] != b->seg[k])
 				return false;
@@ -349,6 +351,7 @@ int ctl_commit(struct ctl_ctx *ctx, mg_err *e)
 {
 	mg_err he = {0};
 
+	ha_elect(ctx); /* roles first: they are part of every config rendered */
 	if (render_refresh(ctx, e) < 0 || store_save(&ctx->store, ctx->store_path, e) < 0) {
 		log_err("store: %s; stopping so that nothing unsaved is served", e->msg);
 		ctx->quit = true;
@@ -371,9 +374,9 @@ int ctl_commit(struct ctl_ctx *ctx, mg_err *e)
 /* --- routing ------------------------------------------------------------------------ */
 
 /* Returns the route index, or -1 (404), or -2 - index (405: path known, method not). */
-static int route_match(const char *url, const char *method, char *id, size_t idlen)
+static int route_match(const char *url, const char *method, char *id, char *id2, size_t idlen)
 {
-	char path[256], *seg[4], *save = NULL, *t;
+	char path[256], *seg[5], *save = NULL, *t;
 	size_t n = 0;
 	int path_hit = -1;
 
@@ -383,24 +386,25 @@ static int route_match(const char *url, const char *method, char *id, size_t idl
 	if (!*path || path[strlen(path) - 1] == '/' || strstr(path, "//"))
 		return -1;
 	for (t = strtok_r(path, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
-		if (n == 3)
+		if (n == 5)
 			return -1;
 		seg[n++] = t;
 	}
 	for (size_t i = 0; i < MG_ARRAY_SIZE(routes); i++) {
 		const struct route *rt = &routes[i];
 		size_t k;
-		for (k = 0; k < 3; k++) {
+		int ids = 0;
+		for (k = 0; k < 5; k++) {
 			if (!rt->seg[k] || k >= n)
 				break;
 			if (strcmp(rt->seg[k], "*") && strcmp(rt->seg[k], seg[k]))
 				break;
 		}
-		if (k != n || (k < 3 && rt->seg[k]))
+		if (k != n || (k < 5 && rt->seg[k]))
 			continue;
 		for (k = 0; k < n; k++)
 			if (!strcmp(rt->seg[k], "*"))
-				snprintf(id, idlen, "%s", seg[k]);
+				snprintf(ids++ ? id2 : id, idlen, "%s", seg[k]);
 		if (!strcmp(rt->method, method))
 			return (int)i;
 		if (path_hit < 0)
@@ -419,7 +423,7 @@ static bool admin_ok(struct req *r)
 static enum MHD_Result first_call(struct req *r, const char *url)
 {
 	const char *cl;
-	int m = route_match(url, r->method, r->id, sizeof(r->id));
+	int m = route_match(url, r->method, r->id, r->id2, sizeof(r->id));
 
 	if (!strcmp(url, "/metrics")) { /* the controller's own metrics (cmetrics.c) */
 		r->route = -1;
@@ -603,7 +607,7 @@ static int setup_fds(struct ctl_ctx *ctx, int *sfd, mg_err *e)
 int http_serve(struct ctl_ctx *ctx, mg_err *e)
 {
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(ctx->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-	struct pollfd fds[3];
+	struct pollfd fds[4];
 	int sfd = -1;
 
 	if (!di)
@@ -613,6 +617,7 @@ int http_serve(struct ctl_ctx *ctx, mg_err *e)
 	fds[0] = (struct pollfd){.fd = di->epoll_fd, .events = POLLIN};
 	fds[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
 	fds[2] = (struct pollfd){.fd = ctx->timer_fd, .events = POLLIN};
+	fds[3] = (struct pollfd){.fd = ha_fd(ctx), .events = POLLIN};
 	while (!ctx->quit) {
 		MHD_UNSIGNED_LONG_LONG to;
 		int timeout = -1;
@@ -621,7 +626,7 @@ int http_serve(struct ctl_ctx *ctx, mg_err *e)
 			timeout = to > 60000 ? 60000 : (int)to;
 		if (ctx->resumed)
 			timeout = 0; /* resumed during the last MHD_run: serve them now */
-		if (poll(fds, 3, timeout) < 0) {
+		if (poll(fds, 4, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			mg_err_set(e, "poll: %s", strerror(errno));
@@ -642,6 +647,8 @@ int http_serve(struct ctl_ctx *ctx, mg_err *e)
 			}
 			longpoll_expire(ctx);
 		}
+		if (fds[3].revents & POLLIN)
+			ha_run(ctx); /* leases ran out, long-polls closed: failover */
 		/* this run serves every resume made so far; resumes made inside it (a
 		 * handler's commit waking long-polls) set the flag again */
 		ctx->resumed = false;

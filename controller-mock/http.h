@@ -18,6 +18,9 @@ struct ctl_waiter {
 	bool linked;   /* on conn->waiters, connection suspended */
 	bool started;  /* this request has waited at least once */
 	bool shutdown; /* woken because the controller is stopping */
+	bool watched;  /* its socket is on the HA watch list (ha.c) */
+	bool dropped;  /* the agent closed the connection while it waited */
+	int fd;        /* the socket, while watched */
 };
 
 struct req {
@@ -26,6 +29,7 @@ struct req {
 	const char *method;
 	int route;
 	char id[CTL_ID_LEN + 8];
+	char id2[CTL_ID_LEN + 8]; /* a second id in the path (networks/{id}/connectors/{id2}/...) */
 	char *body;
 	size_t len;
 	size_t received; /* body bytes seen, kept or not */

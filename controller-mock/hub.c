@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ha.h"
 #include "log.h"
 #include "rtnl.h"
 #include "wg.h"
@@ -47,8 +48,9 @@ int hub_desired_peers(const struct ctl_ctx *ctx, struct hub_peer **out, size_t *
 		memcpy(p->public_key, c->public_key, WG_KEY_LEN);
 		p->owner_id = c->id;
 		store_addr(s, c->addr_index, &p->allowed[0]);
-		memcpy(p->allowed + 1, net->subnets, net->n_subnets * sizeof(*p->allowed));
-		p->n_allowed = net->n_subnets + 1;
+		/* a standby connector: its tunnel address only (ha.c) */
+		p->n_allowed = ha_routes_subnets(s, c) ? net->n_subnets + 1 : 1;
+		memcpy(p->allowed + 1, net->subnets, (p->n_allowed - 1) * sizeof(*p->allowed));
 		k++;
 	}
 	for (size_t i = 0; i < s->n_users; i++) {

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/timerfd.h>
 
+#include "ha.h"
 #include "http.h"
 
 void longpoll_suspend(struct req *r, struct ctl_connector *c, int64_t deadline_ms)
@@ -30,10 +31,12 @@ void longpoll_suspend(struct req *r, struct ctl_connector *c, int64_t deadline_m
 	c->waiters = w;
 	w->linked = true;
 	MHD_suspend_connection(w->mc);
+	ha_watch(w); /* a socket closed while waiting ends the lease at once */
 }
 
 void longpoll_unlink(struct ctl_waiter *w)
 {
+	ha_unwatch(w);
 	if (!w->linked)
 		return;
 	if (w->prev)

@@ -12,6 +12,7 @@
 #include "connstr.h"
 #include "ctl.h"
 #include "fsutil.h"
+#include "ha.h"
 #include "http.h"
 #include "hub.h"
 #include "log.h"
@@ -289,10 +290,10 @@ int main(int argc, char **argv)
 	}
 	clean_stale_temps(&ctx);
 	ctx.hub_port = (uint16_t)hub_port;
-	if (store_load(&ctx.store, ctx.store_path, &e) < 0 || secrets_setup(&ctx, &e) < 0 ||
-	    tls_setup(&ctx, host, &e) < 0 || render_refresh(&ctx, &e) < 0 ||
-	    store_save(&ctx.store, ctx.store_path, &e) < 0 || hub_sync(&ctx, &e) < 0 ||
-	    http_start(&ctx, listen, &e) < 0) {
+	if (store_load(&ctx.store, ctx.store_path, &e) < 0 || ha_start(&ctx, &e) < 0 ||
+	    secrets_setup(&ctx, &e) < 0 || tls_setup(&ctx, host, &e) < 0 ||
+	    render_refresh(&ctx, &e) < 0 || store_save(&ctx.store, ctx.store_path, &e) < 0 ||
+	    hub_sync(&ctx, &e) < 0 || http_start(&ctx, listen, &e) < 0) {
 		log_err("%s", e.msg);
 		goto out;
 	}
@@ -311,6 +312,7 @@ int main(int argc, char **argv)
 out:
 	http_stop(&ctx);
 	hub_stop(&ctx, ctx.hub_down_on_exit);
+	ha_stop(&ctx);
 	store_free(&ctx.store);
 	OPENSSL_cleanse(ctx.hub_priv, sizeof(ctx.hub_priv));
 	free(ctx.tls_key_pem);

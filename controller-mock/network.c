@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "ha.h"
 #include "jsonu.h"
 
 void net_free(struct ctl_network *n)
@@ -173,12 +174,13 @@ int net_from_json(struct ctl_network *n, const cJSON *j, enum net_parse_mode mod
 		  const char **code, mg_err *e)
 {
 	static const char *const api_keys[] = {
-	    "name", "subnets", "nat", "access", "egress", "manage_cloud_routes", NULL};
+	    "name", "subnets", "nat", "access", "egress", "manage_cloud_routes", "ha", NULL};
 	static const char *const store_keys[] = {
 	    "id",     "created_at",          "name", "subnets", "nat", "access",
-	    "egress", "manage_cloud_routes", NULL};
+	    "egress", "manage_cloud_routes", "ha",   NULL};
 	static const char *const nat_keys[] = {"enabled", "exclude", NULL};
-	const cJSON *subnets = NULL, *nat = NULL, *access = NULL, *exclude = NULL;
+	const cJSON *subnets = NULL, *nat = NULL, *access = NULL, *exclude = NULL, *ha = NULL;
+	struct ctl_ha_net hv = n->ha;
 	struct cidr *sv = NULL, *xv = NULL;
 	struct ctl_access *av = NULL;
 	size_t ns = 0, nx = 0, na = 0;
@@ -202,7 +204,12 @@ int net_from_json(struct ctl_network *n, const cJSON *j, enum net_parse_mode mod
 	    jsonu_get_object(j, "nat", false, &nat, e) < 0 ||
 	    jsonu_get_array(j, "access", false, SIZE_MAX, &access, e) < 0 ||
 	    jsonu_get_bool(j, "egress", false, &egress, e) < 0 ||
-	    jsonu_get_bool(j, "manage_cloud_routes", false, &mcr, e) < 0)
+	    jsonu_get_bool(j, "manage_cloud_routes", false, &mcr, e) < 0 ||
+	    jsonu_get_object(j, "ha", false, &ha, e) < 0)
+		return -1;
+	if (mode != NET_PATCH)
+		ha_net_defaults(&hv); /* a new network, or a store written before HA */
+	if (ha && ha_net_from_json(&hv, ha, mode == NET_STORE, e) < 0)
 		return -1;
 	if (nat && (jsonu_only_keys(nat, nat_keys, "nat", e) < 0 ||
 		    jsonu_get_bool(nat, "enabled", false, &nat_en, e) < 0 ||
@@ -239,6 +246,7 @@ int net_from_json(struct ctl_network *n, const cJSON *j, enum net_parse_mode mod
 	n->nat_enabled = nat_en;
 	n->egress = egress;
 	n->manage_cloud_routes = mcr;
+	n->ha = hv;
 	return 0;
 fail:
 	free(sv);
@@ -330,7 +338,8 @@ cJSON *net_to_json(const struct ctl_network *n)
 		goto fail;
 	}
 	if (!cJSON_AddBoolToObject(o, "egress", n->egress) ||
-	    !cJSON_AddBoolToObject(o, "manage_cloud_routes", n->manage_cloud_routes))
+	    !cJSON_AddBoolToObject(o, "manage_cloud_routes", n->manage_cloud_routes) ||
+	    !ha_net_to_json(o, &n->ha))
 		goto fail;
 	return o;
 fail:

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "ha.h"
 #include "jsonu.h"
 
 /* Routes: the mesh range and every subnet of every other network, sorted. */
@@ -89,7 +90,7 @@ cJSON *render_config(const struct ctl_ctx *ctx, const struct ctl_connector *c, m
 		goto oom;
 	cloud = cJSON_AddObjectToObject(doc, "cloud");
 	if (!cloud || !cJSON_AddBoolToObject(cloud, "manage_routes", net->manage_cloud_routes) ||
-	    !add(cloud, "destinations", cJSON_Duplicate(routes, true)))
+	    !add(cloud, "destinations", cJSON_Duplicate(routes, true)) || ha_render(s, c, doc) < 0)
 		goto oom;
 	cJSON_Delete(net_json);
 	return doc;

@@ -33,6 +33,7 @@ void config_free(struct mg_config *c)
 		free(c->access[i].ports);
 	free(c->access);
 	free(c->cloud.destinations);
+	free(c->ha.peers);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -322,6 +323,8 @@ int config_parse(const char *json, size_t len, struct mg_config *c, mg_err *e)
 				    &c->cloud.destinations, &c->cloud.n_destinations, e) < 0)
 			goto fail;
 	}
+	if (config_parse_ha(j, &c->ha, e) < 0)
+		goto fail;
 	cJSON_Delete(j);
 	return 0;
 fail:

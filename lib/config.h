@@ -38,6 +38,27 @@ struct access_rule {
 	size_t n_ports;
 };
 
+/* "ha" (docs/HA.md): this connector's role in an active/standby network */
+#define CONFIG_MAX_HA_PEERS  64
+#define CONFIG_HA_TARGETS    3
+#define CONFIG_HA_TARGET_MAX 128
+struct config_ha_peer {
+	char id[64];
+	char targets[CONFIG_HA_TARGETS][CONFIG_HA_TARGET_MAX]; /* its cloud next hops */
+	size_t n_targets;
+};
+struct config_ha {
+	bool present; /* absent: a network with one connector, always active, no lease */
+	bool active;
+	int64_t epoch;
+	int64_t lease_ms;
+	struct config_ha_peer *peers; /* the network's other connectors */
+	size_t n_peers;
+};
+/* config_ha.c: parse the "ha" member of `j` (absent: c->ha stays zero). */
+struct cJSON;
+int config_parse_ha(const struct cJSON *j, struct config_ha *ha, mg_err *e);
+
 struct mg_config {
 	int64_t version;
 	char device_id[64];
@@ -66,6 +87,7 @@ struct mg_config {
 		struct cidr *destinations;
 		size_t n_destinations;
 	} cloud;
+	struct config_ha ha;
 };
 
 /* Parse and check the form of a document. On failure `out` is left empty (freeable). */

@@ -110,6 +110,18 @@ static void print_human(const cJSON *s, bool enrolled)
 			print_num(t, "tx_bytes", "Sent (bytes):");
 		}
 		print_num(d, "routes", "Routes installed:");
+		const cJSON *ha = cJSON_GetObjectItemCaseSensitive(d, "ha");
+		if (cJSON_IsObject(ha)) {
+			const cJSON *ep = cJSON_GetObjectItemCaseSensitive(ha, "epoch");
+			const cJSON *left = cJSON_GetObjectItemCaseSensitive(ha, "lease_left_ms");
+			printf("%-18s %s, epoch %lld, lease %lld ms left, cloud writes %s\n",
+			       "HA role:", str_or(ha, "role", "?"),
+			       (long long)(cJSON_IsNumber(ep) ? ep->valuedouble : 0),
+			       (long long)(cJSON_IsNumber(left) ? left->valuedouble : 0),
+			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ha, "cloud_writes"))
+				   ? "on"
+				   : "off");
+		}
 		const cJSON *cl = cJSON_GetObjectItemCaseSensitive(d, "cloud");
 		if (cJSON_IsObject(cl)) {
 			printf("%-18s %s: %s\n", "Cloud:", str_or(cl, "provider", "?"),

@@ -25,6 +25,9 @@ struct cloudmgr {
 	struct crec_owned_list owned;
 	struct crec_report last;
 	unsigned long passes, failures; /* counters for the status */
+	bool ha_takeover;               /* HA active: the network's other connectors' routes */
+	struct crec_peer peers[CREC_MAX_PEERS];
+	size_t n_peers;
 	/* since the start, for the metrics: route writes that succeeded, errors by kind */
 	unsigned long tot_creates, tot_replaces, tot_deletes, tot_errors[CLOUD_ERR_KINDS];
 	unsigned long tot_write_failed[3]; /* by enum cloud_op */
@@ -200,7 +203,37 @@ static struct crec_in crec_in_of(const struct cloudmgr *cm, const char **ids)
 	    .n_scope_ids = cm->o.n_tables,
 	    .takeover = cm->o.takeover,
 	    .hooks = &cm->o.hooks,
+	    .ha_takeover = cm->ha_takeover,
+	    .peers = cm->peers,
+	    .n_peers = cm->n_peers,
 	};
+}
+
+void cm_set_ha(struct cloudmgr *cm, bool takeover, const struct crec_peer *peers, size_t n)
+{
+	if (n > CREC_MAX_PEERS)
+		n = CREC_MAX_PEERS;
+	cm->ha_takeover = takeover;
+	if (n)
+		memcpy(cm->peers, peers, n * sizeof(*peers));
+	cm->n_peers = n;
+}
+
+int cm_standby(struct cloudmgr *cm, mg_err *e)
+{
+	int r;
+
+	cm->passes++;
+	r = ready(cm, e);
+	if (r < 0) {
+		snprintf(cm->state, sizeof(cm->state), "%.250s", e->msg);
+		cm->failures++;
+		return -1;
+	}
+	if (r > 0)
+		snprintf(cm->state, sizeof(cm->state),
+			 "standby: no cloud writes (the network's active connector routes)");
+	return 0;
 }
 
 static void save(struct cloudmgr *cm)
@@ -320,6 +353,7 @@ cJSON *cm_status(const struct cloudmgr *cm)
 	if (cm->have_id) {
 		cJSON_AddStringToObject(j, "instance", cm->id.instance_id);
 		cJSON_AddStringToObject(j, "nic", cm->id.nic_id);
+		cJSON_AddStringToObject(j, "private_ip", cm->id.private_ip);
 		cJSON_AddStringToObject(j, "network", cm->id.network_id);
 		cJSON_AddStringToObject(j, "region", cm->id.region);
 		cJSON_AddBoolToObject(j, "forwarding", cm->forwarding_ok);

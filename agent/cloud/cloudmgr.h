@@ -17,6 +17,7 @@
 
 #include "cloud.h"
 #include "err.h"
+#include "reconcile.h"
 
 #define CM_MAX_TABLES 16
 
@@ -47,6 +48,13 @@ void cm_close(struct cloudmgr *cm);
  */
 int cm_sync(struct cloudmgr *cm, bool manage_routes, const struct cidr *dests, size_t n_dests,
 	    mg_err *e);
+/*
+ * HA (docs/HA.md): as the network's active connector (`takeover`), the next passes replace
+ * routes of the network's other connectors (`peers`, copied); as a standby, cm_standby
+ * only learns who we are (identity, credentials) and writes nothing.
+ */
+void cm_set_ha(struct cloudmgr *cm, bool takeover, const struct crec_peer *peers, size_t n);
+int cm_standby(struct cloudmgr *cm, mg_err *e);
 /* Remove every route meshgate created (down, revocation). */
 int cm_teardown(struct cloudmgr *cm, mg_err *e);
 /* Provider, identity, forwarding state, counters, per table: owned, conflicts, last error

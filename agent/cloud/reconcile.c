@@ -73,6 +73,33 @@ static bool other_connector(const struct crec_in *in, const struct cloud_route *
 	       strcmp(r->marker.connector, in->me->connector);
 }
 
+/* Ours to take as the network's active connector (HA): marked by another connector of
+ * our very network. */
+static bool ha_ours_to_take(const struct crec_in *in, const struct cloud_route *r)
+{
+	return in->ha_takeover && other_connector(in, r) && in->me->network[0] &&
+	       !strcmp(r->marker.network, in->me->network);
+}
+
+/* A route to a peer's next hop that the provider could not mark: the peer's (HA). */
+static void mark_peer(const struct crec_in *in, struct cloud_route *r)
+{
+	if (!in->me || r->owner == CLOUD_OWNER_SYSTEM || r->to_us || r->marker.connector[0])
+		return;
+	for (size_t i = 0; i < in->n_peers; i++)
+		for (size_t k = 0; k < in->peers[i].n_targets; k++) {
+			const char *t = in->peers[i].targets[k];
+			if (!t[0] || (strcmp(t, r->target_id) && strcmp(t, r->nic_id)))
+				continue;
+			r->owner = CLOUD_OWNER_OURS;
+			snprintf(r->marker.network, sizeof(r->marker.network), "%s",
+				 in->me->network);
+			snprintf(r->marker.connector, sizeof(r->marker.connector), "%s",
+				 in->peers[i].connector);
+			return;
+		}
+}
+
 static void scope_error(struct ctx *c, struct crec_scope_report *tr, const char *what,
 			const struct cidr *dst, const struct cloud_err *er)
 {
@@ -120,6 +147,7 @@ static void classify_all(struct ctx *c, struct cloud_scope *s)
 		r->to_us = false;
 		memset(&r->marker, 0, sizeof(r->marker));
 		c->in->ops->classify(c->in->p, c->in->id, s, r, recorded);
+		mark_peer(c->in, r);
 	}
 }
 
@@ -160,7 +188,8 @@ static void plan_scope(struct ctx *c, const struct cloud_scope *s, struct cloud_
 			continue;
 		}
 		if (r->state == CLOUD_ROUTE_ACTIVE && !in->takeover &&
-		    (r->owner == CLOUD_OWNER_FOREIGN || other_connector(in, r))) {
+		    (r->owner == CLOUD_OWNER_FOREIGN ||
+		     (other_connector(in, r) && !ha_ours_to_take(in, r)))) {
 			/* someone else's route: theirs, even if we made it once */
 			if (r->owner == CLOUD_OWNER_FOREIGN)
 				owned_del_at(c->owned, mine);
@@ -214,9 +243,11 @@ static void item_done(struct ctx *c, struct crec_scope_report *tr, const char *s
 			c->rep->creates++;
 		else
 			c->rep->replaces++;
-		log_info("cloud route table %s: %s -> this host (%s)", scope,
-			 cidr_format(&it->dst, b),
-			 it->op == CLOUD_OP_CREATE ? "created" : "replaced");
+		log_info(
+		    "cloud route table %s: %s -> this host (%s%s%s)", scope,
+		    cidr_format(&it->dst, b), it->op == CLOUD_OP_CREATE ? "created" : "replaced",
+		    it->cur && it->cur->marker.connector[0] ? ", taken over from connector " : "",
+		    it->cur ? it->cur->marker.connector : "");
 		record(c, tr, scope, &it->dst);
 		break;
 	case CLOUD_OP_DELETE:

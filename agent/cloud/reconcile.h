@@ -10,7 +10,9 @@
  *  - ours, to this host and active: nothing to do;
  *  - ours otherwise (stale, a blackhole): replaced; no longer wanted: deleted;
  *  - ours but marked by another connector of the network, active: a conflict (left alone
- *    unless `takeover`), and never deleted;
+ *    unless `takeover`, or `ha_takeover` when the marker names our own network: the
+ *    network's active connector takes its routes), and never deleted; `peers` mark the
+ *    routes to another connector's next hops where the provider has no marker (AWS);
  *  - foreign and active: a conflict, left alone unless `takeover`; foreign but not active
  *    (a blackhole): replaced;
  *  - system: never touched.
@@ -63,6 +65,19 @@ struct crec_report {
 };
 void crec_report_free(struct crec_report *r);
 
+/*
+ * Another connector of our mesh network (HA, docs/HA.md) and the next hops it routes
+ * through (instance, NIC, address): a route to one of them is marked as that connector's
+ * even where the provider has no marker of its own (AWS).
+ */
+#define CREC_MAX_PEERS    64
+#define CREC_PEER_TARGETS 3
+struct crec_peer {
+	char connector[64];
+	char targets[CREC_PEER_TARGETS][CLOUD_ID_LEN];
+	size_t n_targets;
+};
+
 /* One run's inputs. */
 struct crec_in {
 	const struct cloud_provider_ops *ops;
@@ -73,7 +88,11 @@ struct crec_in {
 	size_t n_scope_ids;
 	const struct cidr *desired;
 	size_t n_desired;
-	bool takeover;                   /* replace other targets' routes for our destinations */
+	bool takeover; /* replace other targets' routes for our destinations */
+	/* HA active: replace routes marked by another connector of our own network */
+	bool ha_takeover;
+	const struct crec_peer *peers;
+	size_t n_peers;
 	const struct cloud_hooks *hooks; /* may_write / aborted; NULL = always allowed */
 };
 

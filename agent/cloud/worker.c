@@ -36,12 +36,16 @@ struct cloudworker {
 	bool started;
 	int efd;
 	atomic_bool stop, abandon, writes_ok;
+	_Atomic uint64_t write_until; /* HA lease end (monotonic ms); UINT64_MAX = none */
 
 	pthread_mutex_t mu; /* guards everything below */
 	pthread_cond_t wake, done;
 	bool manage;
 	struct cidr *dests;
 	size_t n_dests;
+	bool ha_standby, ha_takeover;
+	struct crec_peer *peers;
+	size_t n_peers;
 	uint64_t gen, done_gen;
 	bool teardown_req, teardown_done;
 	int teardown_rc;
@@ -59,11 +63,20 @@ static bool hook_aborted(void *ud)
 	return atomic_load(&w->stop) || atomic_load(&w->abandon);
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static bool hook_may_write(void *ud)
 {
 	struct cloudworker *w = ud;
+	uint64_t until = atomic_load(&w->write_until);
 
-	return atomic_load(&w->writes_ok);
+	return atomic_load(&w->writes_ok) && (until == UINT64_MAX || mono_ms() < until);
 }
 
 static void snapshot(struct cloudworker *w)
@@ -116,7 +129,7 @@ static void *run(void *arg)
 		}
 		/* take a copy of the desired state and work without the lock */
 		uint64_t g = w->gen;
-		bool manage = w->manage;
+		bool manage = w->manage, standby = w->ha_standby;
 		size_t n = w->n_dests;
 		struct cidr *d = calloc(n ? n : 1, sizeof(*d));
 		mg_err e = {""};
@@ -124,9 +137,12 @@ static void *run(void *arg)
 
 		if (d && n)
 			memcpy(d, w->dests, n * sizeof(*d));
+		cm_set_ha(w->cm, w->ha_takeover, w->peers, w->n_peers);
 		pthread_mutex_unlock(&w->mu);
 		if (!d)
 			rc = mg_err_set(&e, "out of memory");
+		else if (standby)
+			rc = cm_standby(w->cm, &e);
 		else
 			rc = cm_sync(w->cm, manage, d, n, &e);
 		free(d);
@@ -158,6 +174,7 @@ int cw_start(struct cloudworker **out, const char *state_dir, const struct cloud
 	atomic_init(&w->stop, false);
 	atomic_init(&w->abandon, false);
 	atomic_init(&w->writes_ok, true);
+	atomic_init(&w->write_until, UINT64_MAX);
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->wake, NULL);
 	pthread_cond_init(&w->done, NULL);
@@ -203,6 +220,7 @@ void cw_stop(struct cloudworker *w)
 		close(w->efd);
 	cJSON_Delete(w->snap);
 	free(w->dests);
+	free(w->peers);
 	pthread_cond_destroy(&w->wake);
 	pthread_cond_destroy(&w->done);
 	pthread_mutex_destroy(&w->mu);
@@ -256,6 +274,32 @@ uint64_t cw_submit(struct cloudworker *w, bool manage_routes, const struct cidr 
 void cw_allow_writes(struct cloudworker *w, bool allowed)
 {
 	atomic_store(&w->writes_ok, allowed);
+}
+
+void cw_set_write_deadline(struct cloudworker *w, uint64_t until_ms)
+{
+	atomic_store(&w->write_until, until_ms);
+}
+
+void cw_set_ha(struct cloudworker *w, bool standby, bool takeover, const struct crec_peer *peers,
+	       size_t n)
+{
+	struct crec_peer *copy = n ? calloc(n, sizeof(*copy)) : NULL;
+	bool oom = n && !copy;
+
+	if (oom)
+		log_err("cloud worker: out of memory; the previous HA peers stay");
+	else if (copy)
+		memcpy(copy, peers, n * sizeof(*copy));
+	pthread_mutex_lock(&w->mu);
+	w->ha_standby = standby;
+	w->ha_takeover = takeover;
+	if (!oom) {
+		free(w->peers);
+		w->peers = copy;
+		w->n_peers = n;
+	}
+	pthread_mutex_unlock(&w->mu);
 }
 
 cJSON *cw_status(struct cloudworker *w)

@@ -44,6 +44,17 @@ uint64_t cw_submit(struct cloudworker *w, bool manage_routes, const struct cidr 
 		   size_t n_dests);
 /* Fencing: false = no mutating cloud call may start from now on (checked before each). */
 void cw_allow_writes(struct cloudworker *w, bool allowed);
+/*
+ * HA fencing (docs/HA.md), apart from cw_allow_writes: no mutating call may start at or
+ * after `until_ms` (CLOCK_MONOTONIC; the end of this connector's lease by its own clock,
+ * 0 = none at all, UINT64_MAX = no lease: the default). Checked by the worker itself
+ * before each call, so a process resumed after a stop is fenced before the loop runs.
+ */
+void cw_set_write_deadline(struct cloudworker *w, uint64_t until_ms);
+/* HA role for the next passes (copied): a standby only learns its identity; the active
+ * takes over the routes of `peers` (the network's other connectors). */
+void cw_set_ha(struct cloudworker *w, bool standby, bool takeover, const struct crec_peer *peers,
+	       size_t n);
 /* The status as of the last finished step: a copy for the caller to own (or NULL). */
 cJSON *cw_status(struct cloudworker *w);
 

@@ -25,6 +25,7 @@
 #include "config.h"
 #include "ctlc.h"
 #include "dmetrics.h"
+#include "ha.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -47,6 +48,7 @@ enum dtimer {
 	T_CLOUD,    /* VPC routes in line with the config in force */
 	T_POLL,     /* start the next long-poll (after a backoff when it failed) */
 	T_REPORT,   /* status report to the controller and status.json */
+	T_HA,       /* the HA lease runs out: cloud writes stop (logged, reported) */
 	T__COUNT
 };
 
@@ -75,6 +77,8 @@ struct daemon {
 	size_t pending_len;
 	bool applying; /* the config in force is not fully applied yet */
 
+	struct agent_ha ha;    /* role, epoch, lease (ha.c) */
+	uint64_t poll_started; /* when the long-poll in flight was sent: the lease's start */
 	unsigned fails;        /* consecutive controller failures, for the backoff */
 	uint64_t at[T__COUNT]; /* the timer table: monotonic ms when each fires, 0 = off */
 	uint64_t drift_first;  /* first drift event of the pending repair */
@@ -179,6 +183,29 @@ static uint64_t backoff_ms(struct daemon *d)
 	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
 		r = (uint32_t)rand();
 	return base / 2 + r % (base / 2 + 1);
+}
+
+/*
+ * The controller unreachable (refused, reset, timed out): probe again in 1 to 2 s (full
+ * jitter), so that its return is noticed within 2 s; a probe is a connection attempt.
+ * Answers that are errors back off exponentially (backoff_ms).
+ */
+static uint64_t reconnect_ms(void)
+{
+	uint32_t r = 0;
+
+	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+		r = (uint32_t)rand();
+	return 1000 + r % 1001;
+}
+
+/* The HA role or lease changed: fence or unfence the cloud worker, arm the lease timer. */
+static void ha_sync(struct daemon *d)
+{
+	uint64_t until = ha_write_until(&d->ha);
+
+	cw_set_write_deadline(d->cw, until);
+	d->at[T_HA] = until && until != UINT64_MAX ? until : 0;
 }
 
 /* Addresses the tunnel must never swallow: the controller and the hub endpoint. */
@@ -286,7 +313,7 @@ static int take_config(struct daemon *d, const char *json, size_t len, bool from
 		status_set_fetched(d->sf, c.version);
 	if (!from_disk)
 		d->dm.configs_received++;
-	if (parsed < 0 || check_safety(d, &c, &e) < 0) {
+	if (parsed < 0 || check_safety(d, &c, &e) < 0 || ha_check(&d->ha, &c, &e) < 0) {
 		config_free(&c);
 		if (!from_disk)
 			d->dm.configs_refused++;
@@ -299,6 +326,10 @@ static int take_config(struct daemon *d, const char *json, size_t len, bool from
 	config_free(&d->applied);
 	d->applied = c;
 	d->have_applied = true;
+	if (ha_take(&d->ha, &d->applied)) {
+		ha_sync(d); /* a standby is fenced at once; an active one after renewal */
+		request_report(d);
+	}
 	free(d->pending_json);
 	d->pending_json = NULL;
 	d->pending_len = 0;
@@ -403,8 +434,10 @@ static int start_request(struct daemon *d, int kind)
 	mg_err e = {""};
 
 	if (kind == REQ_POLL) {
-		r = ctlc_config_req(&d->st.target, d->st.secret, d->seen_etag,
-				    d->lastgood_pending ? 0 : d->o->poll_wait_s, &e);
+		d->poll_started = now_ms();
+		r = ctlc_config_req(
+		    &d->st.target, d->st.secret, d->seen_etag,
+		    d->lastgood_pending ? 0 : ha_poll_wait_s(&d->ha, d->o->poll_wait_s), &e);
 		if (r && d->lastgood_pending &&
 		    curl_easy_setopt(ctlc_req_handle(r), CURLOPT_TIMEOUT_MS,
 				     (long)FIRST_POLL_TIMEOUT_MS) != CURLE_OK) {
@@ -433,6 +466,9 @@ static int start_request(struct daemon *d, int kind)
 			cJSON_AddNumberToObject(t, "tx_bytes", (double)s.tx_bytes);
 		}
 		cJSON_AddNumberToObject(j, "routes_applied", (double)s.routes);
+		cJSON *ha = ha_status_json(&d->ha, now_ms());
+		if (ha)
+			cJSON_AddItemToObject(j, "ha", ha);
 		cJSON *cl = cw_status(d->cw);
 		if (cl)
 			cJSON_AddItemToObject(j, "cloud", cl);
@@ -502,6 +538,10 @@ static void finish_poll(struct daemon *d, struct ctlc_req *r, CURLcode rc)
 			take_config(d, body, len, false);
 		}
 		load_last_good_once(d); /* when that config was refused */
+		/* the answer renews the lease from when this poll was sent */
+		if (ha_renewed(&d->ha, d->poll_started, now_ms()))
+			arm(d, T_CLOUD, now_ms()); /* the active one takes the routes now */
+		ha_sync(d);
 		arm(d, T_POLL, now_ms());
 		return;
 	}
@@ -512,7 +552,7 @@ static void finish_poll(struct daemon *d, struct ctlc_req *r, CURLcode rc)
 	load_last_good_once(d); /* no answer from the controller: what we had */
 	d->fails++;
 	d->dm.polls_failed++;
-	uint64_t wait = backoff_ms(d);
+	uint64_t wait = res == CTLC_ERR_TRANSPORT ? reconnect_ms() : backoff_ms(d);
 	log_warn("%s (retrying in %.1f s)", e.msg, (double)wait / 1000);
 	set_error(d, ERR_CONN, e.msg);
 	arm(d, T_POLL, now_ms() + wait);
@@ -668,6 +708,7 @@ static void reload_settings(struct daemon *d)
 			log_info("cloud: route tables in scope, takeover and GCP settings updated");
 		}
 		d->cw = nw;
+		ha_sync(d); /* the new worker is fenced as the old one was */
 	}
 }
 
@@ -830,8 +871,19 @@ static void on_scan(struct daemon *d, uint64_t now)
 
 static void on_cloud(struct daemon *d, uint64_t now)
 {
+	struct crec_peer peers[CREC_MAX_PEERS];
+
 	if (!d->have_applied || d->applying)
 		return; /* mark_applied arms it again */
+	if (d->ha.present) {
+		cw_set_ha(d->cw, !d->ha.active, d->ha.active, peers,
+			  ha_peers(&d->applied, peers, CREC_MAX_PEERS));
+		/* an active connector without a valid lease waits: the renewal arms this */
+		if (d->ha.active && !ha_may_write(&d->ha, now))
+			return;
+	} else {
+		cw_set_ha(d->cw, false, false, NULL, 0);
+	}
 	/* the worker does it; this loop never waits on a provider */
 	cw_submit(d->cw, d->applied.cloud.manage_routes, d->applied.cloud.destinations,
 		  d->applied.cloud.n_destinations);
@@ -858,9 +910,19 @@ static void on_report(struct daemon *d, uint64_t now)
 		arm(d, T_REPORT, now + (uint64_t)d->o->status_interval_s * 1000);
 }
 
+static void on_ha(struct daemon *d, uint64_t now)
+{
+	if (ha_expired(&d->ha, now)) {
+		log_warn("HA: lease ran out (no answer from the controller for %lld ms): cloud "
+			 "writes stopped until it renews the lease",
+			 (long long)d->ha.lease_ms);
+		request_report(d);
+	}
+}
+
 static void (*const timers[T__COUNT])(struct daemon *, uint64_t) = {
     [T_WATCHDOG] = on_watchdog, [T_REPAIR] = on_repair, [T_SYSCTL] = on_sysctl, [T_SCAN] = on_scan,
-    [T_CLOUD] = on_cloud,       [T_POLL] = on_poll,     [T_REPORT] = on_report,
+    [T_CLOUD] = on_cloud,       [T_POLL] = on_poll,     [T_REPORT] = on_report, [T_HA] = on_ha,
 };
 
 /* Fire every timer that is due. */

@@ -522,6 +522,64 @@ static void test_markers(void **state)
 	crec_owned_free(&own);
 }
 
+/*
+ * HA: the network's active connector takes the routes of another connector of its own
+ * network (named by the controller's peer list where the provider has no marker, as on
+ * AWS; by the marker's network elsewhere); anyone else's stay a conflict.
+ */
+static void test_ha_takeover(void **state)
+{
+	struct cloud_provider p;
+	struct cloud_identity id;
+	struct crec_owned_list own = {0};
+	struct crec_report rep;
+	struct cidr want[] = {P("100.96.0.0/11"), P("192.0.2.0/24"), P("203.0.113.0/24")};
+	struct crec_peer peers[1] = {{.connector = "conn-peer", .n_targets = 2}};
+	const char *scope[] = {"rtb-main"};
+	(void)state;
+
+	snprintf(peers[0].targets[0], CLOUD_ID_LEN, "i-peer");
+	snprintf(peers[0].targets[1], CLOUD_ID_LEN, "eni-peer");
+	setup_vpc(&p, &id);
+	add_route(&p, 0, "100.96.0.0/11", "eni-peer", "CreateRoute");    /* a peer's, unmarked */
+	add_route(&p, 0, "192.0.2.0/24", "eni-stranger", "CreateRoute"); /* someone else's */
+	snprintf(add_route(&p, 0, "203.0.113.0/24", "eni-x", "CreateRoute")->marker, 64,
+		 "mg:conn-y"); /* marked by a connector of another network */
+	struct crec_in in = {.ops = &fake,
+			     .p = &p,
+			     .id = &id,
+			     .me = &me,
+			     .scope_ids = scope,
+			     .n_scope_ids = 1,
+			     .desired = want,
+			     .n_desired = 3,
+			     .peers = peers,
+			     .n_peers = 1};
+
+	/* standby view (no ha_takeover): the peer's route is a conflict like the others */
+	assert_int_equal(crec_run(&in, &own, &rep, NULL), 0);
+	assert_int_equal(rep.conflicts, 3);
+	assert_int_equal(mutations(&p), 0);
+	crec_report_free(&rep);
+
+	/* active: exactly the peer's route moves to us */
+	in.ha_takeover = true;
+	assert_int_equal(crec_run(&in, &own, &rep, NULL), 0);
+	assert_int_equal(rep.replaces, 1);
+	assert_int_equal(rep.conflicts, 2);
+	assert_string_equal(ffind(&p.t[0], &want[0])->target, "eni-us");
+	assert_string_equal(ffind(&p.t[0], &want[1])->target, "eni-stranger");
+	assert_string_equal(ffind(&p.t[0], &want[2])->target, "eni-x");
+	crec_report_free(&rep);
+
+	/* steady: nothing more to do */
+	int before = mutations(&p);
+	assert_int_equal(crec_run(&in, &own, &rep, NULL), 0);
+	assert_int_equal(mutations(&p), before);
+	crec_report_free(&rep);
+	crec_owned_free(&own);
+}
+
 /* A listing that fails says why, with its kind and the permission to grant. */
 static void test_list_error(void **state)
 {
@@ -555,6 +613,7 @@ int main(void)
 	    cmocka_unit_test(test_replan_on_precondition),
 	    cmocka_unit_test(test_fenced),
 	    cmocka_unit_test(test_markers),
+	    cmocka_unit_test(test_ha_takeover),
 	    cmocka_unit_test(test_list_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

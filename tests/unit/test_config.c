@@ -614,6 +614,44 @@ static void test_safety_route_cap(void **state)
 	config_free(&big);
 }
 
+/* "ha": role, epoch, lease and the peers' next hops; absent = no HA */
+static void test_ha(void **state)
+{
+	struct mg_config c;
+	char doc[1024];
+	(void)state;
+
+	parse_ok(min_doc, &c);
+	assert_false(c.ha.present);
+	config_free(&c);
+	snprintf(doc, sizeof(doc), "%.*s,%s}", (int)strlen(min_doc) - 1, min_doc,
+		 "\"ha\":{\"role\":\"standby\",\"epoch\":7,\"lease_ms\":3000,\"peers\":["
+		 "{\"id\":\"c-1\",\"targets\":[\"i-1\",\"eni-1\",\"10.0.0.5\"]},"
+		 "{\"id\":\"c-2\",\"targets\":[]}]}");
+	parse_ok(doc, &c);
+	assert_true(c.ha.present);
+	assert_false(c.ha.active);
+	assert_int_equal(c.ha.epoch, 7);
+	assert_int_equal(c.ha.lease_ms, 3000);
+	assert_int_equal(c.ha.n_peers, 2);
+	assert_string_equal(c.ha.peers[0].id, "c-1");
+	assert_int_equal(c.ha.peers[0].n_targets, 3);
+	assert_string_equal(c.ha.peers[0].targets[1], "eni-1");
+	assert_int_equal(c.ha.peers[1].n_targets, 0);
+	config_free(&c);
+
+	min_bad("\"ha\":{\"role\":\"leader\",\"epoch\":1,\"lease_ms\":3000}", "ha.role");
+	min_bad("\"ha\":{\"role\":\"active\",\"epoch\":-1,\"lease_ms\":3000}", "epoch");
+	min_bad("\"ha\":{\"role\":\"active\",\"epoch\":1}", "lease_ms");
+	min_bad("\"ha\":{\"role\":\"active\",\"epoch\":1,\"lease_ms\":3000,\"peers\":"
+		"[{\"id\":\"c-1\",\"targets\":[\"a b\"]}]}",
+		"printable");
+	min_bad("\"ha\":{\"role\":\"active\",\"epoch\":1,\"lease_ms\":3000,\"peers\":"
+		"[{\"id\":\"c-1\",\"targets\":[\"a\",\"b\",\"c\",\"d\"]}]}",
+		"targets");
+	min_bad("\"ha\":[]", "ha");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -629,6 +667,7 @@ int main(void)
 	    cmocka_unit_test(test_split_endpoint),
 	    cmocka_unit_test(test_safety),
 	    cmocka_unit_test(test_safety_route_cap),
+	    cmocka_unit_test(test_ha),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
