@@ -630,6 +630,9 @@ static void render_metrics(void *ctx, struct mg_buf *b)
 	d->dm.applying = d->applying;
 	d->dm.routes_desired = d->have_applied ? d->applied.n_routes : 0;
 	d->dm.have_hub = d->have_applied;
+	d->dm.ha_role = !d->ha.present ? "none" : d->ha.active ? "active" : "standby";
+	d->dm.ha_epoch = d->ha.present ? d->ha.epoch : 0;
+	d->dm.ha_role_changes = d->ha.role_changes;
 	if (d->have_applied)
 		memcpy(d->dm.hub_key, d->applied.tunnel.hub_public_key, sizeof(d->dm.hub_key));
 	dmetrics_render(&d->dm, d->dp, d->cw, d->ms, b);

@@ -183,10 +183,13 @@ void dmetrics_render(const struct dmetrics *m, struct dataplane *dp, struct clou
 
 	prom_family(b, "meshgate_ha_role", "gauge",
 		    "High-availability role of this connector (1 for the current one; \"none\" "
-		    "until HA is configured).");
+		    "when the network has one connector).");
 	prom_sample(b, "meshgate_ha_role", 1, "role", m->ha_role ? m->ha_role : "none", NULL);
 	prom_single(b, "meshgate_ha_epoch", "gauge", "High-availability fencing epoch (0: none).",
 		    (double)m->ha_epoch);
+	prom_single(b, "meshgate_ha_role_changes_total", "counter",
+		    "Times this connector's HA role changed (active <-> standby).",
+		    (double)m->ha_role_changes);
 
 	prom_family(b, "meshgate_metrics_requests_total", "counter",
 		    "Requests to this endpoint by HTTP status (before this one).");

@@ -31,6 +31,7 @@ struct dmetrics {
 	/* HA (not there yet): role "none", epoch 0 */
 	const char *ha_role;
 	uint64_t ha_epoch;
+	uint64_t ha_role_changes;
 };
 
 /* The whole exposition text. Any of dp, cw, srv may be NULL. */

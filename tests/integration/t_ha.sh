@@ -79,7 +79,7 @@ nb=$(topo_network site-b '"subnets":["198.51.100.0/24"],"access":[{"cidr":"198.5
 nv=$(topo_network vpc '"subnets":["198.18.0.0/16"],"manage_cloud_routes":true,"access":[{"cidr":"198.18.0.0/16","mode":"full"}],"ha":{"lease_ms":3000,"hold_down_ms":5000}')
 topo_connector b "$nb"
 topo_connector v1 "$nv" "${CLOUD[@]}"
-topo_connector v2 "$nv" "${CLOUD[@]}"
+topo_connector v2 "$nv" "${CLOUD[@]}" --metrics-listen 127.0.0.1:9586
 topo_wait_applied b
 topo_wait_applied v1
 topo_wait_applied v2
@@ -105,6 +105,9 @@ _agents_roles() { [ "$(agent_role "$STATE_v1")" = active ] && [ "$(agent_role "$
 wait_until 15 _agents_roles || mg_fail "agents' roles: $(jq -c .daemon.ha "$STATE_v1/status.json" "$STATE_v2/status.json")"
 nsx "$C_v2" "$MESHGATE" status --state-dir "$STATE_v2" >"$MG_TMP/st2.txt"
 assert_contains "$(cat "$MG_TMP/st2.txt")" "HA role:           standby, epoch" "meshgate status"
+# the metrics endpoint says the same (meshgate_ha_role{role="standby"} 1, an epoch)
+v2_metrics() { nsx "$C_v2" curl -sf --max-time 5 http://127.0.0.1:9586/metrics; }
+assert_contains "$(v2_metrics)" 'meshgate_ha_role{role="standby"} 1' "v2's metrics"
 P1=$(pub_of "$CID1")
 P2=$(pub_of "$CID2")
 hub_allows "$P1" 198.18.0.0/16 || mg_fail "the hub does not route the VPC to v1"
@@ -190,6 +193,8 @@ wait_until 15 _back || mg_fail "traffic did not come back through v2: $(tail -3 
 GAP=$(gap_after "$t0")
 mg_log "kill -9: traffic gap $GAP ms (epoch $(net_ha epoch))"
 [ "$GAP" -le 10000 ] || mg_fail "the kill -9 failover took $GAP ms"
+_v2_metrics_active() { v2_metrics | grep -q '^meshgate_ha_role{role="active"} 1$'; }
+wait_until 10 _v2_metrics_active || mg_fail "v2's metrics do not show it active: $(v2_metrics | grep meshgate_ha)"
 EPOCH=$(net_ha epoch)
 # noticed at once (the dead agent's long-poll connection closed), not at the lease's end
 grep -q "taking over from $CID1: the long-poll connection of $CID1 closed" "$MG_TMP/ctl.log" ||
