@@ -40,7 +40,7 @@ ci_root_cache() {
 	key=$(
 		{
 			ci_pkgs
-			echo "v1 $ROOT_SUITE"
+			echo "v2 $ROOT_SUITE en_US.UTF-8"
 			declare -f _ci_root_config
 		} | sha256sum | cut -c1-12
 	)
@@ -58,6 +58,10 @@ ci_root_cache() {
 		root_run host sh -c 'apt-get update -q && DEBIAN_FRONTEND=noninteractive \
 			apt-get install -q -y --no-install-recommends "$@"' apt $(ci_pkgs) \
 			>"$MG_TMP/ci-apt.log" 2>&1 || mg_fail "apt in the cloud-init root: $(tail -20 "$MG_TMP/ci-apt.log")"
+		# the locale cloud-init's default configuration sets (LANG=en_US.UTF-8), generated
+		# as in Debian's cloud images: without it cc_locale's update-locale fails
+		root_run none sh -c "sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' /etc/locale.gen && locale-gen" \
+			>>"$MG_TMP/ci-apt.log" 2>&1 || mg_fail "locale-gen in the cloud-init root: $(tail -5 "$MG_TMP/ci-apt.log")"
 		d=$CI_MIRROR.tmp$$
 		rm -rf "$d"
 		mkdir -p "$d"
@@ -76,6 +80,9 @@ ci_root_cache() {
 		mv "$d" "$CI_MIRROR"
 		tar -C "$ROOT" --numeric-owner -cf "$CI_TAR.tmp" . && mv "$CI_TAR.tmp" "$CI_TAR"
 		mg_log "cloud-init root: $(($(date +%s) - t0)) s, cached as $CI_TAR"
+		# roots of other package lists made more than a day ago go
+		find "$ROOT_CACHE" -maxdepth 1 -name "$ROOT_SUITE-cloudinit-*" ! -name "$ROOT_SUITE-cloudinit-$key.*" \
+			-mmin +1440 -exec rm -rf {} + 2>/dev/null || true
 		rm -rf --one-file-system "$ROOT" "$ROOT.apt"
 		rm -f "$ROOT.pid"
 		ROOT=""
@@ -131,13 +138,13 @@ ci_source() {
 
 # --- the providers -------------------------------------------------------------------
 
-# ci_vm PROVIDER: its fake (in a VPC router namespace V, with the IMDS address on lo)
-# and the VM's namespace VM (eth0 with the MAC and address the fake knows). Sets V VM
-# CLOUD (meshgate's --cloud) CI_FAKE_PID.
+# ci_vm PROVIDER N: its fake (in a VPC router namespace V, with the IMDS address on lo,
+# 203.0.113.(40+N) on the internet) and the VM's namespace VM (eth0 with the MAC and
+# address the fake knows). Sets V VM CLOUD (meshgate's --cloud) CI_FAKE_PID.
 ci_vm() {
-	local p=$1 mac ip st=$MG_TMP/fake-$1 fake=$MG_SRC/tests/fake
-	V=$(ns_add "v$p")
-	VM=$(ns_add "vm$p")
+	local p=$1 n=$2 mac ip st=$MG_TMP/fake-$1-$2 fake=$MG_SRC/tests/fake
+	V=$(ns_add "v$n$p")
+	VM=$(ns_add "vm$n$p")
 	case $p in
 	aws) CLOUD=aws mac=02:00:c6:12:01:0a ip=198.18.1.10 ;;
 	azure) CLOUD=azure mac=00:0d:3a:12:01:0a ip=198.18.1.10 ;;
@@ -145,7 +152,7 @@ ci_vm() {
 	oracle) CLOUD=oci mac=02:00:17:12:01:0a ip=198.18.1.10 ;;
 	*) mg_fail "unknown provider $p" ;;
 	esac
-	_inet_port "$V" wan 203.0.113.40
+	_inet_port "$V" wan "203.0.113.$((40 + n))"
 	nsx "$V" sysctl -qw net.ipv4.ip_forward=1
 	nsx "$V" nft add table ip vpcnat
 	nsx "$V" nft add chain ip vpcnat post '{ type nat hook postrouting priority srcnat; policy accept; }'
@@ -177,6 +184,17 @@ ci_vm() {
 	CI_FAKE_PID=$BG_PID
 	wait_until 30 test -s "$st/ready.json" || mg_fail "fake $p did not start: $(cat "$st.log")"
 	CI_FAKE_CA=$st/ca.pem
+}
+
+# ci_vm_del: the fake ends, the two namespaces go (with the VPC's port on the internet)
+ci_vm_del() {
+	local ns p
+	kill "$CI_FAKE_PID" 2>/dev/null || true
+	for ns in "$VM" "$V"; do
+		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+		for _ in $(seq 1 40); do [ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && break; sleep 0.05; done
+		ip netns del "$ns" 2>/dev/null || true
+	done
 }
 
 # ci_boot PROVIDER USERDATA: a fresh cloud-init root with USERDATA as its NoCloud seed,
@@ -242,7 +260,8 @@ ci_render() {
 # shellcheck disable=SC2317 # called by wait_until
 _ci_handshake() {
 	root_in meshgate status --json --state-dir /var/lib/meshgate >"$1" 2>&1 &&
-		jq -e '.daemon.tunnel.state == "up" and .daemon.tunnel.handshake_age >= 0' "$1"
+		jq -e '.daemon.tunnel.state == "up" and .daemon.tunnel.handshake_age >= 0 and
+			.daemon.cloud.state == "ok"' "$1"
 }
 
 # ci_verdict PROVIDER CONN_ID: prints every failed condition; 0 when there are none
@@ -267,8 +286,9 @@ ci_verdict() {
 	else
 		no "no /run/cloud-init/status.json"
 	fi
-	# `--format json` (cloud-init 22.4 and later): its errors, and recoverable ones (23.4)
-	if st=$(root_in cloud-init status --format json 2>/dev/null) && jq -e . >/dev/null 2>&1 <<<"$st"; then
+	# `--format json` (cloud-init 22.4 and later; exit status 1 on an error): its errors
+	st=$(root_in cloud-init status --format json 2>/dev/null || true)
+	if jq -e . >/dev/null 2>&1 <<<"$st"; then
 		echo "$st" >"$MG_TMP/$p-status.json"
 		[ "$(jq -r '.status // .extended_status' <<<"$st")" = "done" ] || no "cloud-init status --format json: $(jq -c . <<<"$st")"
 		[ "$(jq '(.errors // []) | length' <<<"$st")" = 0 ] || no "cloud-init errors: $(jq -c .errors <<<"$st")"
@@ -281,7 +301,8 @@ ci_verdict() {
 	st=$(root_in systemctl is-active meshgate.service 2>/dev/null || true)
 	[ "$st" = active ] || no "meshgate.service is-active: ${st:-?}"
 	if [ "$st" = active ]; then
-		# the tunnel: up, with a handshake with the hub (the agent's keepalive makes one)
+		# the tunnel: up, with a handshake with the hub (the agent's keepalive makes one);
+		# the cloud driver: the instance found through the metadata, forwarding checked
 		wait_until 60 _ci_handshake "$MG_TMP/$p-mgstatus.json" || true
 	fi
 	st=$(root_in meshgate status --json --state-dir /var/lib/meshgate 2>&1 || true)
@@ -292,8 +313,9 @@ ci_verdict() {
 			no "meshgate status: tunnel $(jq -r '.daemon.tunnel.state // "not running"' <<<"$st")"
 		jq -e '.daemon.tunnel.handshake_age >= 0' >/dev/null <<<"$st" ||
 			no "meshgate status: no handshake with the hub ($(jq -c '.daemon.tunnel // {}' <<<"$st"))"
-		[ "$(jq -r '.daemon.cloud.provider // "none"' <<<"$st")" = "$CLOUD" ] ||
-			no "meshgate status: cloud $(jq -c '.daemon.cloud // "none"' <<<"$st"), not $CLOUD"
+		jq -e --arg c "$CLOUD" '.daemon.cloud.provider == $c and .daemon.cloud.state == "ok" and
+			(.daemon.cloud.instance // "") != ""' >/dev/null <<<"$st" ||
+			no "meshgate status: cloud $(jq -c '.daemon.cloud // "none"' <<<"$st"), not $CLOUD, ok, with the instance"
 	else
 		no "meshgate status --json: ${st:0:300}"
 	fi
@@ -329,15 +351,14 @@ ci_drop() {
 	ROOT=""
 }
 
-# ci_provider PROVIDER [MUTATE]: one VM of PROVIDER booted with its template (or, with
-# MUTATE, a broken copy); its verdict's status. Sets CI_T (seconds).
+# ci_provider PROVIDER N [MUTATE]: VM number N, of PROVIDER, booted with its template
+# (or, with MUTATE, a broken copy); its verdict's status. Sets CI_T (seconds). Its
+# connector is revoked afterwards (one network, 198.18.0.0/16, for all of them).
 ci_provider() {
-	local p=$1 mutate=${2:-} tpl out id cs t0 rc=0
+	local p=$1 n=$2 mutate=${3:-} tpl out id cs t0 rc=0
 	tpl=$MG_SRC/cloud/$p/user-data.yaml
-	ci_vm "$p"
-	out=$(api "$INET" POST /api/v1/networks "{\"name\":\"vpc-$p$mutate\",\"subnets\":[\"198.18.0.0/16\"],\"manage_cloud_routes\":true,\"access\":[{\"cidr\":\"198.18.0.0/16\",\"mode\":\"full\"}]}")
-	[ "$(api_st)" = 201 ] || mg_fail "create network: $(api_st) $out"
-	out=$(api "$INET" POST "/api/v1/networks/$(jq -r .id <<<"$out")/connectors" "{\"name\":\"vm-$p$mutate\"}")
+	ci_vm "$p" "$n"
+	out=$(api "$INET" POST "/api/v1/networks/$CI_NET/connectors" "{\"name\":\"vm$n-$p$mutate\"}")
 	[ "$(api_st)" = 201 ] || mg_fail "create connector: $(api_st) $out"
 	id=$(jq -r .id <<<"$out")
 	cs=$MG_TMP/cs-$p
@@ -358,12 +379,13 @@ ci_provider() {
 	ci_verdict "$p" "$id" >"$MG_TMP/verdict-$p" || rc=1
 	if [ $rc -ne 0 ] && [ -z "$mutate" ]; then ci_show "$p"; fi
 	ci_drop
-	kill "$CI_FAKE_PID" 2>/dev/null || true
+	ci_vm_del
+	api "$INET" DELETE "/api/v1/connectors/$id" >/dev/null
 	return $rc
 }
 
 ci_main() {
-	local name=$1 provs=$2 mutant=$3 deb=${4:-0} p t
+	local name=$1 provs=$2 mutant=$3 deb=${4:-0} p t out
 	root_setup "$name"
 	for t in systemd-nspawn dpkg-scanpackages git jq python3; do
 		command -v "$t" >/dev/null || { mg_log "SKIP: no $t (scripts/deps)"; exit 77; }
@@ -378,7 +400,8 @@ ci_main() {
 	ci_source
 	bg_start "$INET" "$MG_TMP/mirror.log" /usr/bin/python3 -m http.server --bind "$CI_MIRROR_ADDR" \
 		--directory "$CI_MIRROR" 8080
-	bg_start "$INET" "$MG_TMP/gitd.log" git daemon --reuseaddr --export-all --base-path="$MG_TMP/git" \
+	# git-daemon itself (`git daemon` would run it as a child, which cleanup's kill would miss)
+	bg_start "$INET" "$MG_TMP/gitd.log" "$(git --exec-path)/git-daemon" --reuseaddr --export-all --base-path="$MG_TMP/git" \
 		--listen="$CI_MIRROR_ADDR" --port=9418
 	wait_until 10 nsx "$INET" curl -sf -o /dev/null "http://$CI_MIRROR_ADDR:8080/Release" ||
 		mg_fail "mirror not answering: $(cat "$MG_TMP/mirror.log")"
@@ -389,9 +412,13 @@ ci_main() {
 		command -v cpack >/dev/null || { mg_log "SKIP: no cpack"; exit 77; }
 		ci_deb
 	fi
-	local times="root ${t_root} s"
+	out=$(api "$INET" POST /api/v1/networks '{"name":"vpc","subnets":["198.18.0.0/16"],"manage_cloud_routes":true,"access":[{"cidr":"198.18.0.0/16","mode":"full"}]}')
+	[ "$(api_st)" = 201 ] || mg_fail "create network: $(api_st) $out"
+	CI_NET=$(jq -r .id <<<"$out")
+	local times="root ${t_root} s" n=0
 	for p in $provs; do
-		if ! ci_provider "$p"; then
+		n=$((n + 1))
+		if ! ci_provider "$p" "$n"; then
 			sed 's/^/    /' "$MG_TMP/verdict-$p" >&2
 			mg_fail "cloud/$p/user-data.yaml under cloud-init: the conditions above failed"
 		fi
@@ -400,7 +427,7 @@ ci_main() {
 	done
 	if [ "$mutant" = 1 ]; then
 		p=${provs%% *}
-		if ci_provider "$p" runcmd; then
+		if ci_provider "$p" $((n + 1)) runcmd; then
 			mg_fail "a broken cloud/$p/user-data.yaml (runcmd names a missing script) passed"
 		fi
 		mg_log "a broken cloud/$p/user-data.yaml fails ($CI_T s):"
