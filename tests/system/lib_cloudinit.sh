@@ -181,7 +181,7 @@ ci_vm() {
 		--imds-listen 169.254.169.254:80 --api-listen 198.18.1.1:443 --api-san 198.18.1.1 \
 		--control-listen 127.0.0.1:8798 ;;
 	esac
-	CI_FAKE_PID=$BG_PID
+	CI_FAKE_PID=$BG_PID CI_FAKE_LOG=$st.log
 	wait_until 30 test -s "$st/ready.json" || mg_fail "fake $p did not start: $(cat "$st.log")"
 	CI_FAKE_CA=$st/ca.pem
 }
@@ -190,6 +190,7 @@ ci_vm() {
 ci_vm_del() {
 	local ns p
 	kill "$CI_FAKE_PID" 2>/dev/null || true
+	wait_until 5 test -s "$CI_FAKE_LOG.rc" || true
 	for ns in "$VM" "$V"; do
 		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
 		for _ in $(seq 1 40); do [ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && break; sleep 0.05; done
