@@ -156,6 +156,7 @@ root_cache() {
 }
 
 # root_new [TAR]: $ROOT is a fresh root, removed when the test ends
+# shellcheck disable=SC2120 # TAR is optional
 root_new() {
 	local tar=${1:-$ROOT_TAR}
 	root_cache
