@@ -3,10 +3,13 @@
 # (t_cloudinit.sh, t_cloudinit_core.sh; docs/TESTING.md).
 #
 #   ci_main NAME "PROVIDERS" MUTANT [DEB]   the whole test (see t_cloudinit.sh); MUTANT
-#       1: a broken template must fail too; DEB 1: the templates install the build's
-#       .deb (MESHGATE_DEB_URL) instead of building the clone in the VM
+#       1 (or runcmd): then the first provider's template with its runcmd naming a missing
+#       script must fail (on cloud-init's status); noinstall: with its first-boot script
+#       skipping install.sh and exiting 0 it must fail (cloud-init is content, meshgate is
+#       not there); 0: no broken template. DEB 1: the templates install the build's .deb
+#       (MESHGATE_DEB_URL) instead of building the clone in the VM
 #
-# The cloud-init root: the cached minbase root (lib_root.sh) plus CI_PKGS, installed
+# The cloud-init root: the cached minbase root (lib_root.sh) plus ci_pkgs, installed
 # with apt over the host's network once and cached as $CI_TAR (the package list's hash
 # in its name: a new list makes a new root). Next to it, $CI_MIRROR: the .debs apt
 # downloaded, with a Packages index (dpkg-scanpackages) and a Release file: the root's
@@ -367,7 +370,11 @@ ci_provider() {
 	cs=$MG_TMP/cs-$p
 	(umask 077 && jq -r .connection_string <<<"$out" >"$cs")
 	if [ -n "$mutate" ]; then
-		sed 's|^  - \[/usr/local/sbin/meshgate-firstboot\]$|  - [/usr/local/sbin/meshgate-first-boot]|' "$tpl" >"$MG_TMP/mutant.yaml"
+		case $mutate in
+		runcmd) sed 's|^  - \[/usr/local/sbin/meshgate-firstboot\]$|  - [/usr/local/sbin/meshgate-first-boot]|' ;;
+		noinstall) sed 's|^      \./install\.sh "\$@"$|      true "$@"|' ;;
+		*) mg_fail "unknown mutation $mutate" ;;
+		esac <"$tpl" >"$MG_TMP/mutant.yaml"
 		cmp -s "$tpl" "$MG_TMP/mutant.yaml" && mg_fail "could not mutate $tpl"
 		tpl=$MG_TMP/mutant.yaml
 	fi
@@ -429,14 +436,20 @@ ci_main() {
 		mg_log "$p: cloud-init done without errors, meshgate installed, enrolled, running, tunnel up ($CI_T s: root copied in $CI_T_COPY s, the rest booting)"
 		times="$times, $p $CI_T s (copy $CI_T_COPY s)"
 	done
-	if [ "$mutant" = 1 ]; then
+	[ "$mutant" = 1 ] && mutant=runcmd
+	if [ "$mutant" != 0 ]; then
 		p=${provs%% *}
-		if ci_provider "$p" $((n + 1)) runcmd; then
-			mg_fail "a broken cloud/$p/user-data.yaml (runcmd names a missing script) passed"
+		if ci_provider "$p" $((n + 1)) "$mutant"; then
+			mg_fail "a broken cloud/$p/user-data.yaml (mutation $mutant) passed"
 		fi
-		mg_log "a broken cloud/$p/user-data.yaml fails ($CI_T s):"
+		mg_log "a broken cloud/$p/user-data.yaml (mutation $mutant) fails ($CI_T s):"
 		sed 's/^/    /' "$MG_TMP/verdict-$p" >&2
-		grep -q "cloud-init" "$MG_TMP/verdict-$p" || mg_fail "the broken template's failure is not cloud-init's"
+		case $mutant in
+		runcmd) grep -q "cloud-init status: status: error" "$MG_TMP/verdict-$p" ||
+			mg_fail "the broken template's failure is not cloud-init's" ;;
+		noinstall) grep -q "meshgate package: not installed" "$MG_TMP/verdict-$p" ||
+			mg_fail "the broken template's failure is not the missing package" ;;
+		esac
 		times="$times, mutant $CI_T s"
 	fi
 	mg_log "timings: $times; $(($(date +%s) - t_start)) s in all"

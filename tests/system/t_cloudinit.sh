@@ -21,7 +21,8 @@
 # Then (unless MG_CLOUDINIT_MUTANT=0) a broken copy of the first provider's template
 # (its runcmd names a script that does not exist) must fail the same verdict.
 #
-# Environment: MG_CLOUDINIT_PROVIDERS, MG_CLOUDINIT_MUTANT (1 or 0).
+# Environment: MG_CLOUDINIT_PROVIDERS, MG_CLOUDINIT_MUTANT (1 = runcmd, noinstall, 0;
+# see lib_cloudinit.sh).
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib_cloudinit.sh"
 ci_main cloudinit "${MG_CLOUDINIT_PROVIDERS:-aws azure gcp oracle}" "${MG_CLOUDINIT_MUTANT:-1}"
