@@ -2,7 +2,8 @@
 # Fresh Debian 12 roots for the system tests (see docs/TESTING.md).
 #
 #   root_setup NAME        mg_setup (lib.sh) plus the clean-up of the roots made here
-#   root_new               $ROOT: a fresh copy of the cached minbase root
+#   root_new [TAR]         $ROOT: a fresh copy of the cached minbase root (or of TAR, a
+#                          root derived from it: lib_cloudinit.sh)
 #   root_run NET CMD...    run CMD chrooted in $ROOT, NET being
 #                            host  the host's network: for apt only
 #                            none  a new, empty network namespace
@@ -154,8 +155,10 @@ root_cache() {
 	exec {lk}>&-
 }
 
-# root_new: $ROOT is a fresh root, removed when the test ends
+# root_new [TAR]: $ROOT is a fresh root, removed when the test ends
+# shellcheck disable=SC2120 # TAR is optional
 root_new() {
+	local tar=${1:-$ROOT_TAR}
 	root_cache
 	ROOT=$(mktemp -d "/var/tmp/mgt$MG_ID-root.XXXXXX")
 	echo "$ROOT" >>"$MG_TMP/.roots"
@@ -163,7 +166,7 @@ root_new() {
 	mkdir -p "$ROOT.apt/partial"
 	find "$ROOT_APT" -maxdepth 1 -name '*.deb' -exec cp -l -t "$ROOT.apt" {} + 2>/dev/null ||
 		find "$ROOT_APT" -maxdepth 1 -name '*.deb' -exec cp -t "$ROOT.apt" {} +
-	tar -C "$ROOT" --numeric-owner -xpf "$ROOT_TAR"
+	tar -C "$ROOT" --numeric-owner -xpf "$tar"
 	chmod 755 "$ROOT"
 }
 

@@ -11,5 +11,6 @@ shellcheck install.sh scripts/deps || rc=1
 shellcheck -s sh dist/deb/postinst dist/deb/prerm dist/deb/postrm || rc=1
 shellcheck -x tests/system/lib_root.sh tests/system/t_deb.sh tests/system/t_install.sh \
 	tests/system/t_shellcheck.sh || rc=1
+shellcheck -x tests/system/lib_cloudinit.sh tests/system/t_cloudinit.sh tests/system/t_cloudinit_core.sh || rc=1
 [ $rc -eq 0 ] && echo "[shellcheck] PASS: install.sh, scripts/deps, dist/deb/*inst/*rm, the package and install tests"
 exit $rc
