@@ -17,20 +17,22 @@
 #include "err.h"
 #include "wgkey.h"
 
-#define CTL_BODY_MAX       (64u * 1024)
-#define CTL_NAME_MAX       128
-#define CTL_ID_LEN         10 /* "n-" / "c-" / "u-" + 8 hex digits */
-#define CTL_SECRET_LEN     43 /* base64url of 32 random bytes */
-#define CTL_MAX_SUBNETS    256
-#define CTL_MAX_EXCLUDE    4096
-#define CTL_MAX_NETWORKS   1024
-#define CTL_MAX_CONNECTORS 4096
-#define CTL_MAX_USERS      4096
-#define CTL_WAIT_MAX       60
-#define CTL_MTU            1420
-#define CTL_KEEPALIVE      25
-#define CTL_STORE_FILE     "store.json"
-#define CTL_STORE_MAX      (64u << 20)
+#define CTL_BODY_MAX          (64u * 1024)
+#define CTL_NAME_MAX          128
+#define CTL_ID_LEN            10 /* "n-" / "c-" / "u-" + 8 hex digits */
+#define CTL_SECRET_LEN        43 /* base64url of 32 random bytes */
+#define CTL_MAX_SUBNETS       256
+#define CTL_MAX_EXCLUDE       4096
+#define CTL_MAX_NETWORKS      1024
+#define CTL_MAX_CONNECTORS    65536
+#define CTL_MAX_USERS         4096
+#define CTL_WAIT_MAX          60
+#define CTL_MTU               1420
+#define CTL_KEEPALIVE         25
+#define CTL_STORE_FILE        "store.json"
+#define CTL_STORE_MAX         (64u << 20)
+#define CTL_MAX_CONNS_DEFAULT 16384
+#define CTL_ADMIN_RESERVE     64
 
 struct ctl_access {
 	struct cidr cidr;
@@ -131,6 +133,12 @@ struct ctl_ctx {
 	bool resumed;
 	bool quit;
 	bool failed; /* stopped because the store could not be written */
+	/* connections (http.c): agents are served up to max_connections; CTL_ADMIN_RESERVE
+	 * more are kept for the admin API */
+	unsigned max_connections;
+	unsigned agent_connections;
+	int64_t lp_next_ms;  /* earliest long-poll deadline (longpoll.c), or INT64_MAX */
+	int64_t lp_armed_ms; /* what the timerfd is set to */
 };
 
 /* --- store.c: model, persistence, allocation ------------------------------------ */

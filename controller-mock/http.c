@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -84,7 +85,9 @@ static enum MHD_Result queue_resp(struct req *r, unsigned status, struct MHD_Res
 	    (etag && MHD_add_response_header(resp, "ETag", etag) != MHD_YES) ||
 	    MHD_add_response_header(resp, "Cache-Control", "no-store") != MHD_YES ||
 	    (status == 401 &&
-	     MHD_add_response_header(resp, "WWW-Authenticate", "Bearer") != MHD_YES)) {
+	     MHD_add_response_header(resp, "WWW-Authenticate", "Bearer") != MHD_YES) ||
+	    (r->busy && (MHD_add_response_header(resp, "Connection", "close") != MHD_YES ||
+			 MHD_add_response_header(resp, "Retry-After", "5") != MHD_YES))) {
 		MHD_destroy_response(resp);
 		return MHD_NO;
 	}
@@ -359,6 +362,50 @@ int ctl_commit(struct ctl_ctx *ctx, mg_err *e)
 	return 0;
 }
 
+/* --- connections ------------------------------------------------------------------ */
+
+/* Per connection: whether it counts against the agents' share (http_start). */
+struct ctl_sock {
+	bool agent;
+};
+
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct ctl_ctx *ctx = cls;
+	struct ctl_sock *sk = *socket_context;
+
+	(void)mc;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = calloc(1, sizeof(struct ctl_sock)); /* NULL: turned away */
+		return;
+	}
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (sk && sk->agent && ctx->agent_connections)
+			ctx->agent_connections--;
+		free(sk);
+		*socket_context = NULL;
+	}
+}
+
+/* An agent request: admit its connection to the agents' share, or false when full. */
+static bool agent_admit(struct req *r)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(r->mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct ctl_sock *sk = ci ? ci->socket_context : NULL;
+
+	if (!sk)
+		return false;
+	if (sk->agent)
+		return true;
+	if (r->ctx->agent_connections >= r->ctx->max_connections)
+		return false;
+	sk->agent = true;
+	r->ctx->agent_connections++;
+	return true;
+}
+
 /* --- routing ------------------------------------------------------------------------ */
 
 /* Returns the route index, or -1 (404), or -2 - index (405: path known, method not). */
@@ -422,6 +469,14 @@ static enum MHD_Result first_call(struct req *r, const char *url)
 				   r->method);
 	}
 	r->route = m;
+	/* past the agents' share: turned away at once, which frees the slot; the admin API
+	 * keeps its CTL_ADMIN_RESERVE connections */
+	if (routes[m].auth == AUTH_NONE && !agent_admit(r)) {
+		r->busy = true;
+		return reply_error(r, 503, "busy",
+				   "the controller serves at most %u agent connections; retry",
+				   r->ctx->max_connections);
+	}
 	if (routes[m].auth == AUTH_ADMIN && !admin_ok(r))
 		return reply_error(r, 401, "unauthorized",
 				   "missing or wrong admin token (Authorization: Bearer <token "
@@ -507,6 +562,41 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	*con_cls = NULL;
 }
 
+/*
+ * Every connection is a descriptor: raise the soft RLIMIT_NOFILE to the hard limit, and
+ * return how many connections fit in it (a margin is left for the store, the hub's
+ * netlink sockets, the listener, epoll, signalfd and timerfd).
+ */
+#define CTL_FD_MARGIN 64
+static unsigned fd_room(unsigned want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		log_warn("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+		return want;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t old = rl.rlim_cur;
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+			log_warn("raising the descriptor limit from %llu to %llu: %s",
+				 (unsigned long long)old, (unsigned long long)rl.rlim_max,
+				 strerror(errno));
+			rl.rlim_cur = old;
+		}
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)want + CTL_FD_MARGIN) {
+		unsigned fit =
+		    rl.rlim_cur > CTL_FD_MARGIN + 16 ? (unsigned)(rl.rlim_cur - CTL_FD_MARGIN) : 16;
+		log_warn("the descriptor limit (%llu, hard limit) holds %u connections, not %u: "
+			 "raise LimitNOFILE= (systemd) or ulimit -Hn",
+			 (unsigned long long)rl.rlim_cur, fit, want);
+		return fit;
+	}
+	return want;
+}
+
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char buf[512];
@@ -530,7 +620,8 @@ int http_start(struct ctl_ctx *ctx, const char *listen, mg_err *e)
 	struct sockaddr_in6 sa6 = {0};
 	struct sockaddr_in sa4 = {0};
 	const struct sockaddr *sa;
-	unsigned flags = MHD_USE_TLS | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	unsigned limit,
+	    flags = MHD_USE_TLS | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 
 	if (config_split_endpoint(listen, host, sizeof(host), &port) < 0 ||
 	    addr_parse(host, &fam, addr) < 0)
@@ -547,13 +638,23 @@ int http_start(struct ctl_ctx *ctx, const char *listen, mg_err *e)
 		memcpy(&sa4.sin_addr, addr, 4);
 		sa = (const struct sockaddr *)&sa4;
 	}
+	if (!ctx->max_connections)
+		ctx->max_connections = CTL_MAX_CONNS_DEFAULT;
+	limit = fd_room(ctx->max_connections + CTL_ADMIN_RESERVE);
+	if (limit < ctx->max_connections + CTL_ADMIN_RESERVE)
+		ctx->max_connections =
+		    limit > 2 * CTL_ADMIN_RESERVE ? limit - CTL_ADMIN_RESERVE : limit / 2;
+	ctx->lp_next_ms = INT64_MAX;
+	ctx->lp_armed_ms = -1;
+	/* no per-address limit: a NAT or a load generator puts thousands of connectors
+	 * behind one address */
 	ctx->mhd = MHD_start_daemon(
 	    flags, port, NULL, NULL, on_request, ctx, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_HTTPS_MEM_KEY, ctx->tls_key_pem,
 	    MHD_OPTION_HTTPS_MEM_CERT, ctx->tls_cert_pem, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-	    ctx, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)1000, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)200,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+	    ctx, MHD_OPTION_NOTIFY_CONNECTION, on_connection, ctx, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+	    (unsigned)4096, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
 	if (!ctx->mhd)
 		return mg_err_set(e,
 				  "cannot serve HTTPS on %s (address in use or not on this "

@@ -31,6 +31,7 @@ struct req {
 	size_t received; /* body bytes seen, kept or not */
 	bool too_big;
 	bool answered;
+	bool busy; /* turned away (over the agents' connection share): close after it */
 	struct ctl_waiter w;
 };
 

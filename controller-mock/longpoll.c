@@ -8,6 +8,11 @@
  * that the next MHD_run acts on. Every resume therefore sets ctx->resumed, and the loop
  * (http_serve) runs microhttpd again at once; waiters that suspend again are re-linked
  * and the deadline timer is re-armed after every MHD_run (longpoll_arm).
+ *
+ * With thousands of waiters nothing here may walk them all per request: ctx->lp_next_ms
+ * is the earliest deadline armed, lowered by each suspend and recomputed only when the
+ * timer fires (longpoll_expire). A waiter woken early leaves it too early at worst,
+ * which costs one empty expiry pass.
  */
 #include <errno.h>
 #include <string.h>
@@ -29,6 +34,8 @@ void longpoll_suspend(struct req *r, struct ctl_connector *c, int64_t deadline_m
 		c->waiters->prev = w;
 	c->waiters = w;
 	w->linked = true;
+	if (deadline_ms < r->ctx->lp_next_ms)
+		r->ctx->lp_next_ms = deadline_ms;
 	MHD_suspend_connection(w->mc);
 }
 
@@ -61,27 +68,31 @@ void longpoll_wake(struct ctl_connector *c)
 
 void longpoll_expire(struct ctl_ctx *ctx)
 {
-	int64_t now = now_mono_ms();
+	int64_t now = now_mono_ms(), min = INT64_MAX;
 
+	if (now < ctx->lp_next_ms)
+		return;
 	for (size_t i = 0; i < ctx->store.n_conns; i++) {
 		struct ctl_waiter *w = ctx->store.conns[i]->waiters, *next;
 		for (; w; w = next) {
 			next = w->next;
 			if (w->deadline_ms <= now)
 				resume(w);
+			else if (w->deadline_ms < min)
+				min = w->deadline_ms;
 		}
 	}
+	ctx->lp_next_ms = min;
 }
 
 int longpoll_arm(struct ctl_ctx *ctx, mg_err *e)
 {
 	struct itimerspec its = {0};
-	int64_t min = INT64_MAX;
+	int64_t min = ctx->lp_next_ms;
 
-	for (size_t i = 0; i < ctx->store.n_conns; i++)
-		for (struct ctl_waiter *w = ctx->store.conns[i]->waiters; w; w = w->next)
-			if (w->deadline_ms < min)
-				min = w->deadline_ms;
+	if (min == ctx->lp_armed_ms)
+		return 0;
+	ctx->lp_armed_ms = min;
 	if (min != INT64_MAX) {
 		if (min < 1)
 			min = 1;

@@ -46,6 +46,9 @@ static void usage(FILE *f)
 	       "  --hub-down-on-exit      remove the hub interface when stopping; by default it\n"
 	       "                          keeps forwarding (the data plane outlives a controller\n"
 	       "                          restart, which adopts it again)\n"
+	       "  --max-connections N     agent connections served at once (long-polls included;\n"
+	       "                          default 16384); 64 more are kept for the admin API.\n"
+	       "                          The descriptor limit is raised to its hard limit\n"
 	       "  --log-level L           error, warn, info or debug (default info)\n"
 	       "  --help                  this text\n"
 	       "  --version               print the version\n"
@@ -133,6 +136,7 @@ int main(int argc, char **argv)
 		O_NOHUB,
 		O_HUBDOWN,
 		O_LOG,
+		O_MAXCONN,
 		O_HELP,
 		O_VERSION
 	};
@@ -148,6 +152,7 @@ int main(int argc, char **argv)
 	    {"no-hub", no_argument, NULL, O_NOHUB},
 	    {"hub-down-on-exit", no_argument, NULL, O_HUBDOWN},
 	    {"log-level", required_argument, NULL, O_LOG},
+	    {"max-connections", required_argument, NULL, O_MAXCONN},
 	    {"help", no_argument, NULL, O_HELP},
 	    {"version", no_argument, NULL, O_VERSION},
 	    {NULL, 0, NULL, 0},
@@ -203,6 +208,10 @@ int main(int argc, char **argv)
 						"error, warn, info or debug\n");
 				return 2;
 			}
+			break;
+		case O_MAXCONN:
+			ctx.max_connections =
+			    (unsigned)parse_num(optarg, 1, 1000000, "--max-connections");
 			break;
 		case O_HELP:
 			usage(stdout);

@@ -44,6 +44,7 @@ expect=(
 	"-rwxr-xr-x root/root ./usr/sbin/meshgate"
 	"-rwxr-xr-x root/root ./usr/sbin/meshgate-controller-mock"
 	"-rw-r--r-- root/root .$unitdir/meshgate.service"
+	"-rw-r--r-- root/root .$unitdir/meshgate-controller-mock.service"
 	"-rw-r--r-- root/root ./etc/default/meshgate"
 	"-rw-r--r-- root/root ./etc/iproute2/rt_protos.d/meshgate.conf"
 	"-rw-r--r-- root/root ./usr/share/doc/meshgate/copyright"
