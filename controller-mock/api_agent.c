@@ -115,6 +115,7 @@ enum MHD_Result api_enroll(struct req *r)
 	c->enrolled_at = now_unix();
 	c->token_used = true;
 	c->enrolled = true;
+	store_touch_conn(s, c); /* the only record changed: saved and rendered alone */
 	if (ctl_commit(ctx, &e) < 0) {
 		cJSON_Delete(j);
 		return reply_commit_failed(r, &e);
@@ -230,6 +231,7 @@ enum MHD_Result api_device_status(struct req *r)
 	cJSON_Delete(c->status);
 	c->status = j;
 	c->last_seen = now_unix();
+	store_touch_conn(&r->ctx->store, c); /* the only record changed */
 	if (ctl_commit(r->ctx, &e) < 0)
 		return reply_commit_failed(r, &e);
 	return reply_empty(r, 204, NULL);

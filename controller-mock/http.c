@@ -73,6 +73,62 @@ static bool same_path(const struct route *a, const struct route *b)
 
 /* --- replies ------------------------------------------------------------------------- */
 
+/*
+ * Group commit: while a transaction holds changes not yet committed (store_pending), an
+ * answer is not sent but kept, and its connection suspended; the loop commits once after
+ * each MHD_run and then releases the kept answers (release_deferred). So no answer, of a
+ * change or of a read that saw one, leaves before the change is on disk, and the API
+ * calls of one turn share one fsync.
+ */
+static struct req *deferred_head;
+
+static enum MHD_Result defer(struct req *r, unsigned status, struct MHD_Response *resp)
+{
+	r->deferred = resp;
+	r->deferred_status = status;
+	r->deferred_next = deferred_head;
+	deferred_head = r;
+	r->answered = true;
+	MHD_suspend_connection(r->mc);
+	return MHD_YES;
+}
+
+static size_t release_deferred(struct ctl_ctx *ctx)
+{
+	size_t n = 0;
+
+	while (deferred_head) {
+		struct req *r = deferred_head;
+		deferred_head = r->deferred_next;
+		r->deferred_next = NULL;
+		MHD_resume_connection(r->mc);
+		n++;
+	}
+	if (n)
+		ctx->resumed = true;
+	return n;
+}
+
+static enum MHD_Result reply_error_v(struct req *r, unsigned status, const char *code,
+				     const char *msg);
+
+/* Resumed after the commit: send the kept answer, or 500 if the commit failed. */
+static enum MHD_Result send_deferred(struct req *r)
+{
+	struct MHD_Response *resp = r->deferred;
+	enum MHD_Result res;
+
+	r->deferred = NULL;
+	if (r->ctx->failed) {
+		MHD_destroy_response(resp);
+		return reply_error_v(r, 500, "storage_error",
+				     "could not persist the change; the controller stops");
+	}
+	res = MHD_queue_response(r->mc, r->deferred_status, resp);
+	MHD_destroy_response(resp);
+	return res;
+}
+
 /* Queue `resp` (taken) with the common headers. */
 static enum MHD_Result queue_resp(struct req *r, unsigned status, struct MHD_Response *resp,
 				  const char *ctype, const char *etag)
@@ -102,6 +158,8 @@ static enum MHD_Result queue_resp(struct req *r, unsigned status, struct MHD_Res
 			}
 		MHD_add_response_header(resp, "Allow", allow);
 	}
+	if (store_pending(&r->ctx->store) && !r->ctx->failed)
+		return defer(r, status, resp);
 	res = MHD_queue_response(r->mc, status, resp);
 	MHD_destroy_response(resp);
 	r->answered = true;
@@ -212,12 +270,19 @@ enum MHD_Result reply_json_secret(struct req *r, unsigned status, cJSON *j)
 enum MHD_Result reply_error(struct req *r, unsigned status, const char *code, const char *fmt, ...)
 {
 	char msg[600];
-	cJSON *j = cJSON_CreateObject(), *err;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	return reply_error_v(r, status, code, msg);
+}
+
+static enum MHD_Result reply_error_v(struct req *r, unsigned status, const char *code,
+				     const char *msg)
+{
+	cJSON *j = cJSON_CreateObject(), *err;
+
 	err = j ? cJSON_AddObjectToObject(j, "error") : NULL;
 	if (!err || !cJSON_AddStringToObject(err, "code", code) ||
 	    !cJSON_AddStringToObject(err, "message", msg)) {
@@ -538,6 +603,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	if (r->deferred)
+		return send_deferred(r);
 	if (r->answered)
 		return MHD_YES;
 	if (r->too_big)
@@ -681,6 +748,19 @@ static int setup_fds(struct ctl_ctx *ctx, int *sfd, mg_err *e)
 	return 0;
 }
 
+/* Commit what this turn's requests changed, then let their answers go. */
+static void flush(struct ctl_ctx *ctx)
+{
+	mg_err fe = {0};
+
+	if (store_pending(&ctx->store) && store_flush(&ctx->store, &fe) < 0) {
+		log_err("store: %s; stopping so that nothing unsaved is served", fe.msg);
+		ctx->quit = true;
+		ctx->failed = true;
+	}
+	release_deferred(ctx);
+}
+
 int http_serve(struct ctl_ctx *ctx, mg_err *e)
 {
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(ctx->mhd, MHD_DAEMON_INFO_EPOLL_FD);
@@ -694,6 +774,7 @@ int http_serve(struct ctl_ctx *ctx, mg_err *e)
 	fds[0] = (struct pollfd){.fd = di->epoll_fd, .events = POLLIN};
 	fds[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
 	fds[2] = (struct pollfd){.fd = ctx->timer_fd, .events = POLLIN};
+	store_group(&ctx->store, true);
 	while (!ctx->quit) {
 		MHD_UNSIGNED_LONG_LONG to;
 		int timeout = -1;
@@ -728,6 +809,7 @@ int http_serve(struct ctl_ctx *ctx, mg_err *e)
 		ctx->resumed = false;
 		if (MHD_run(ctx->mhd) != MHD_YES)
 			log_debug("MHD_run reported an error");
+		flush(ctx);
 		if (longpoll_arm(ctx, e) < 0)
 			goto fail;
 	}
@@ -744,10 +826,13 @@ void http_stop(struct ctl_ctx *ctx)
 	if (!ctx->mhd)
 		return;
 	/* microhttpd refuses to stop with suspended connections: answer them first */
-	if (longpoll_shutdown(ctx)) {
-		for (int i = 0; i < 5; i++)
+	if (longpoll_shutdown(ctx) + release_deferred(ctx)) {
+		for (int i = 0; i < 5; i++) {
 			MHD_run(ctx->mhd);
+			flush(ctx);
+		}
 	}
+	store_group(&ctx->store, false);
 	MHD_stop_daemon(ctx->mhd);
 	ctx->mhd = NULL;
 	if (ctx->timer_fd >= 0)

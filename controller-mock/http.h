@@ -32,6 +32,10 @@ struct req {
 	bool too_big;
 	bool answered;
 	bool busy; /* turned away (over the agents' connection share): close after it */
+	/* an answer kept until the turn's commit (group commit, http.c) */
+	struct MHD_Response *deferred;
+	unsigned deferred_status;
+	struct req *deferred_next;
 	struct ctl_waiter w;
 };
 

@@ -49,6 +49,8 @@ static void usage(FILE *f)
 	       "  --max-connections N     agent connections served at once (long-polls included;\n"
 	       "                          default 16384); 64 more are kept for the admin API.\n"
 	       "                          The descriptor limit is raised to its hard limit\n"
+	       "  --dump-store            print the store (state directory's store.db) as one\n"
+	       "                          JSON document and exit; works beside a running one\n"
 	       "  --log-level L           error, warn, info or debug (default info)\n"
 	       "  --help                  this text\n"
 	       "  --version               print the version\n"
@@ -104,8 +106,8 @@ static long parse_num(const char *s, long min, long max, const char *opt)
  * failure to remove them is worth a warning, not a refusal to start. */
 static void clean_stale_temps(const struct ctl_ctx *ctx)
 {
-	static const char *const files[] = {CTL_STORE_FILE, "admin.token", "hub.key",
-					    "key.pem",      "cert.pem",    "pin"};
+	static const char *const files[] = {CTL_STORE_LEGACY, "admin.token", "hub.key",
+					    "key.pem",        "cert.pem",    "pin"};
 	char path[sizeof(ctx->state_dir) + 32];
 	mg_err e = {0};
 
@@ -137,6 +139,7 @@ int main(int argc, char **argv)
 		O_HUBDOWN,
 		O_LOG,
 		O_MAXCONN,
+		O_DUMP,
 		O_HELP,
 		O_VERSION
 	};
@@ -153,6 +156,7 @@ int main(int argc, char **argv)
 	    {"hub-down-on-exit", no_argument, NULL, O_HUBDOWN},
 	    {"log-level", required_argument, NULL, O_LOG},
 	    {"max-connections", required_argument, NULL, O_MAXCONN},
+	    {"dump-store", no_argument, NULL, O_DUMP},
 	    {"help", no_argument, NULL, O_HELP},
 	    {"version", no_argument, NULL, O_VERSION},
 	    {NULL, 0, NULL, 0},
@@ -163,6 +167,7 @@ int main(int argc, char **argv)
 	char host[CONFIG_ENDPOINT_MAX], ep_host[CONFIG_ENDPOINT_MAX], mesh_b[CIDR_STRLEN];
 	long hub_port = 51820;
 	int level = MG_LOG_INFO, opt, rc = 1;
+	bool dump = false;
 	struct cidr mesh;
 	uint16_t port;
 	mg_err e = {0};
@@ -209,6 +214,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case O_DUMP:
+			dump = true;
+			break;
 		case O_MAXCONN:
 			ctx.max_connections =
 			    (unsigned)parse_num(optarg, 1, 1000000, "--max-connections");
@@ -230,6 +238,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init("meshgate-controller-mock", (enum mg_log_level)level);
+	if (dump) {
+		char db[sizeof(ctx.store_path)];
+		snprintf(db, sizeof(db), "%.4095s/" CTL_STORE_FILE, state_dir);
+		if (store_dump(db, &e) < 0) {
+			log_err("%s", e.msg);
+			return 1;
+		}
+		return 0;
+	}
 
 	if (cidr_parse(mesh_s, &mesh, 0, &e) < 0 || cidr_max_len(&mesh) - mesh.len < 2) {
 		if (!e.msg[0])
