@@ -4,10 +4,10 @@
  * over TLS (tests and bench/ only).
  *
  *   mg_lpload enroll --addr IP --port P --ca cert.pem --admin-token T --network ID
- *                    --count N --out SECRETS
- *     creates N connectors in network ID and enrols each (random keys), one after the
- *     other over one keep-alive connection each; writes one device secret a line.
- *     Prints {"enrolled":n,"ms":t}.
+ *                    --count N --out SECRETS [--parallel K]
+ *     creates N connectors in network ID and enrols each (random keys): K clients (default
+ *     1), each one request after the other over its keep-alive connections; writes one
+ *     device secret a line. Prints {"enrolled":n,"parallel":k,"ms":t}.
  *
  *   mg_lpload hold --addr IP --port P --ca cert.pem --secrets FILE --conns N
  *                  [--wait S] [--sources A,B,...] [--timeout S]
@@ -74,7 +74,7 @@ __attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt,
 static struct {
 	const char *addr, *ca, *admin_token, *network, *out, *secrets, *sources;
 	const char *change_path, *change_body;
-	int port, count, conns, wait, timeout;
+	int port, count, conns, wait, timeout, parallel;
 	bool reconnect;
 } opt = {.port = 8443, .wait = 55, .timeout = 120};
 
@@ -268,46 +268,91 @@ static const char *json_str(const char *body, const char *key, char *out, size_t
 	return out;
 }
 
-static int cmd_enroll(void)
-{
-	struct bconn adm = {0}, dev = {0};
-	char path[256], body[1024], tok[256], secret[128], b64[64];
-	unsigned char key[32];
-	FILE *f = fopen(opt.out, "w");
-	int64_t t0 = mono_ms();
-	int ok = 0;
+struct enroll_job {
+	int from, to;
+	char **secrets;
+	const char *err;
+};
 
-	if (!f)
-		die("cannot write %s", opt.out);
+static void *enroll_range(void *arg)
+{
+	struct enroll_job *j = arg;
+	struct bconn adm = {0}, dev = {0};
+	char path[256], body[1024], tok[256], secret[128], b64[64], req[1024], name[64];
+	unsigned char key[32];
+
 	snprintf(path, sizeof(path), "/api/v1/networks/%s/connectors", opt.network);
-	for (int i = 0; i < opt.count; i++) {
-		char name[64];
+	for (int i = j->from; i < j->to; i++) {
 		snprintf(name, sizeof(name), "{\"name\":\"load-%d\"}", i);
 		if (bconn_req(&adm, "POST", path, opt.admin_token, name, body, sizeof(body)) !=
 			201 ||
-		    !json_str(body, "token", tok, sizeof(tok)))
-			die("creating a connector failed: %s", body);
-		if (RAND_bytes(key, sizeof(key)) != 1)
-			die("%s", "no random bytes");
+		    !json_str(body, "token", tok, sizeof(tok))) {
+			j->err = "creating a connector failed";
+			break;
+		}
+		if (RAND_bytes(key, sizeof(key)) != 1) {
+			j->err = "no random bytes";
+			break;
+		}
 		EVP_EncodeBlock((unsigned char *)b64, key, sizeof(key));
-		snprintf(name, sizeof(name), "load-%d", i);
-		char req[1024];
 		snprintf(req, sizeof(req),
-			 "{\"token\":\"%s\",\"public_key\":\"%s\",\"hostname\":\"%s\","
+			 "{\"token\":\"%s\",\"public_key\":\"%s\",\"hostname\":\"load-%d\","
 			 "\"agent_version\":\"load\"}",
-			 tok, b64, name);
+			 tok, b64, i);
 		if (bconn_req(&dev, "POST", "/api/v1/enroll", NULL, req, body, sizeof(body)) !=
 			201 ||
-		    !json_str(body, "device_secret", secret, sizeof(secret)))
-			die("enrolment failed: %s", body);
-		fprintf(f, "%s\n", secret);
-		ok++;
+		    !json_str(body, "device_secret", secret, sizeof(secret))) {
+			j->err = "enrolment failed";
+			break;
+		}
+		j->secrets[i] = strdup(secret);
+		if (!j->secrets[i]) {
+			j->err = "out of memory";
+			break;
+		}
 	}
-	if (fclose(f) != 0)
-		die("cannot write %s", opt.out);
-	printf("{\"enrolled\":%d,\"ms\":%lld}\n", ok, (long long)(mono_ms() - t0));
 	bconn_close(&adm);
 	bconn_close(&dev);
+	return NULL;
+}
+
+/* --parallel K clients, each enrolling its share one after the other. */
+static int cmd_enroll(void)
+{
+	int k = opt.parallel > 0 ? opt.parallel : 1;
+	struct enroll_job *jobs = calloc((size_t)k, sizeof(*jobs));
+	pthread_t *th = calloc((size_t)k, sizeof(*th));
+	char **secrets = calloc((size_t)opt.count, sizeof(*secrets));
+	int64_t t0 = mono_ms();
+	FILE *f;
+	int ok = 0;
+
+	if (!jobs || !th || !secrets)
+		die("%s", "out of memory");
+	for (int i = 0; i < k; i++) {
+		jobs[i].from = (int)((long)opt.count * i / k);
+		jobs[i].to = (int)((long)opt.count * (i + 1) / k);
+		jobs[i].secrets = secrets;
+		if (pthread_create(&th[i], NULL, enroll_range, &jobs[i]) != 0)
+			die("%s", "pthread_create failed");
+	}
+	for (int i = 0; i < k; i++) {
+		pthread_join(th[i], NULL);
+		if (jobs[i].err)
+			die("%s", jobs[i].err);
+	}
+	f = fopen(opt.out, "w");
+	if (!f)
+		die("cannot write %s", opt.out);
+	for (int i = 0; i < opt.count; i++)
+		if (secrets[i]) {
+			fprintf(f, "%s\n", secrets[i]);
+			ok++;
+		}
+	if (fclose(f) != 0)
+		die("cannot write %s", opt.out);
+	printf("{\"enrolled\":%d,\"parallel\":%d,\"ms\":%lld}\n", ok, k,
+	       (long long)(mono_ms() - t0));
 	return 0;
 }
 
@@ -339,7 +384,7 @@ static int ep = -1;
 static size_t n_inflight, n_holding;
 static atomic_llong change_at; /* monotonic ms when the change was sent; 0: not yet */
 static atomic_int change_status;
-static atomic_bool all_done;
+static atomic_bool all_done, all_held;
 static int64_t *admin_lat;
 static atomic_size_t n_admin;
 #define ADMIN_MAX 100000
@@ -566,21 +611,30 @@ static void step(struct conn *c)
 	}
 }
 
+/* From the moment all pollers hold: the admin API's latency, back to back (GET
+ * /networks, 20 ms apart), and the change one second in. */
 static void *admin_thread(void *arg)
 {
 	struct bconn b = {0};
 	char body[IN_MAX];
+	int64_t t0;
+	bool changed = false;
 
 	(void)arg;
-	while (!atomic_load(&change_at) && !atomic_load(&all_done))
+	while (!atomic_load(&all_held) && !atomic_load(&all_done))
 		usleep(10000);
-	if (atomic_load(&all_done))
-		return NULL;
-	atomic_store(&change_status, bconn_req(&b, "PATCH", opt.change_path, opt.admin_token,
-					       opt.change_body, body, sizeof(body)));
+	t0 = mono_ms();
 	while (!atomic_load(&all_done)) {
 		int64_t t = mono_ms();
 		size_t i;
+		if (!changed && t - t0 >= 1000) {
+			changed = true;
+			atomic_store(&change_at, t);
+			atomic_store(&change_status,
+				     bconn_req(&b, "PATCH", opt.change_path, opt.admin_token,
+					       opt.change_body, body, sizeof(body)));
+			continue;
+		}
 		if (bconn_req(&b, "GET", "/api/v1/networks", opt.admin_token, NULL, body,
 			      sizeof(body)) != 200)
 			continue;
@@ -683,10 +737,9 @@ static int cmd_hold(void)
 			if (!live)
 				break; /* everything answered or failed */
 		}
-		if (opt.change_path && held_at && !changed && now - held_at >= 1000) {
-			changed = true;
-			atomic_store(&change_at, mono_ms());
-		}
+		if (held_at)
+			atomic_store(&all_held, true);
+		changed = atomic_load(&change_at) != 0;
 		if (opt.reconnect && held_at) {
 			size_t lost = 0, back_n = 0;
 			for (size_t i = 0; i < N; i++) {
@@ -770,6 +823,8 @@ int main(int argc, char **argv)
 			opt.admin_token = v;
 		else if (!strcmp(k, "--network"))
 			opt.network = v;
+		else if (!strcmp(k, "--parallel"))
+			opt.parallel = atoi(v);
 		else if (!strcmp(k, "--count"))
 			opt.count = atoi(v);
 		else if (!strcmp(k, "--out"))
