@@ -21,10 +21,7 @@ static struct ctl_connector *device_auth(struct req *r, enum MHD_Result *res)
 	if (tok) {
 		uint8_t h[32];
 		sha256_str(tok, len, h);
-		for (size_t i = 0; i < s->n_conns; i++)
-			if (s->conns[i]->enrolled &&
-			    CRYPTO_memcmp(h, s->conns[i]->secret_hash, 32) == 0)
-				found = s->conns[i];
+		found = store_find_by_secret(s, h);
 	}
 	if (!found) {
 		*res =

@@ -810,6 +810,8 @@ int http_serve(struct ctl_ctx *ctx, mg_err *e)
 		if (MHD_run(ctx->mhd) != MHD_YES)
 			log_debug("MHD_run reported an error");
 		flush(ctx);
+		if (longpoll_pump())
+			ctx->resumed = true; /* more to wake: the next turn does not wait */
 		if (longpoll_arm(ctx, e) < 0)
 			goto fail;
 	}

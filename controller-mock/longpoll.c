@@ -15,6 +15,7 @@
  * which costs one empty expiry pass.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/timerfd.h>
 
@@ -60,10 +61,54 @@ static void resume(struct ctl_waiter *w)
 	w->ctx->resumed = true;
 }
 
+/*
+ * Wake-ups are queued and resumed LONGPOLL_BATCH at a time, one batch per turn of the
+ * loop (longpoll_pump), so that a change reaching ten thousand waiters does not hold
+ * the admin API (or anything else) for the whole burst: each turn serves a batch and
+ * whatever else is ready. The waiters stay on their connector's list meanwhile (expiry
+ * and shutdown find them there); a connector queued twice costs nothing the second time.
+ */
+#define LONGPOLL_BATCH 256
+static struct ctl_connector **pending;
+static size_t pending_head, pending_n, pending_cap;
+
 void longpoll_wake(struct ctl_connector *c)
 {
-	while (c->waiters)
-		resume(c->waiters);
+	if (!c->waiters)
+		return;
+	if (pending_n == pending_cap) {
+		size_t cap = pending_cap ? 2 * pending_cap : 256;
+		struct ctl_connector **v = realloc(pending, cap * sizeof(*v));
+		if (!v) {
+			/* no room to queue it: wake it now */
+			while (c->waiters)
+				resume(c->waiters);
+			return;
+		}
+		pending = v;
+		pending_cap = cap;
+	}
+	pending[pending_n++] = c;
+}
+
+bool longpoll_pump(void)
+{
+	size_t budget = LONGPOLL_BATCH;
+
+	while (pending_head < pending_n && budget) {
+		struct ctl_connector *c = pending[pending_head];
+		while (c->waiters && budget) {
+			resume(c->waiters);
+			budget--;
+		}
+		if (!c->waiters)
+			pending_head++;
+	}
+	if (pending_head == pending_n) {
+		pending_head = pending_n = 0;
+		return false;
+	}
+	return true;
 }
 
 void longpoll_expire(struct ctl_ctx *ctx)
@@ -108,6 +153,9 @@ size_t longpoll_shutdown(struct ctl_ctx *ctx)
 {
 	size_t n = 0;
 
+	free(pending);
+	pending = NULL;
+	pending_head = pending_n = pending_cap = 0;
 	for (size_t i = 0; i < ctx->store.n_conns; i++) {
 		struct ctl_connector *c = ctx->store.conns[i];
 		while (c->waiters) {

@@ -18,6 +18,7 @@
  * file is read, written into the database, and renamed to store.json.migrated.
  */
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,10 @@ struct store_db {
 	bool all; /* store_touch_all: the next save writes everything */
 	struct ctl_connector **touched;
 	size_t n_touched, cap_touched;
+	/* device secret (its SHA-256) -> connector, open addressing; filled as secrets are
+	 * looked up (store_find_by_secret), every hit checked against the connector */
+	struct ctl_connector **sidx;
+	size_t sidx_cap, sidx_n;
 };
 
 enum { T_NET, T_CONN, T_USER };
@@ -70,6 +75,7 @@ static void db_close(struct store_db *d)
 		sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
 	sqlite3_close(d->db);
 	free(d->touched);
+	free(d->sidx);
 	free(d);
 }
 
@@ -207,6 +213,60 @@ void store_touch_conn(struct ctl_store *s, struct ctl_connector *c)
 		d->cap_touched = cap;
 	}
 	d->touched[d->n_touched++] = c;
+}
+
+/* --- device secret index ------------------------------------------------------------ */
+
+static size_t sidx_slot(const uint8_t h[32], size_t cap)
+{
+	uint64_t v;
+
+	memcpy(&v, h, sizeof(v)); /* a SHA-256: its bytes are uniform already */
+	return (size_t)(v & (cap - 1));
+}
+
+static void sidx_put(struct store_db *d, struct ctl_connector *c)
+{
+	size_t i;
+
+	if ((d->sidx_n + 1) * 2 > d->sidx_cap) {
+		size_t cap = d->sidx_cap ? 2 * d->sidx_cap : 1024;
+		struct ctl_connector **v = calloc(cap, sizeof(*v)), **old = d->sidx;
+		if (!v)
+			return; /* no index: lookups scan */
+		for (size_t k = 0; k < d->sidx_cap; k++)
+			if (old[k]) {
+				for (i = sidx_slot(old[k]->secret_hash, cap); v[i]; i = (i + 1) & (cap - 1))
+					;
+				v[i] = old[k];
+			}
+		free(old);
+		d->sidx = v;
+		d->sidx_cap = cap;
+	}
+	for (i = sidx_slot(c->secret_hash, d->sidx_cap); d->sidx[i]; i = (i + 1) & (d->sidx_cap - 1))
+		if (d->sidx[i] == c)
+			return;
+	d->sidx[i] = c;
+	d->sidx_n++;
+}
+
+struct ctl_connector *store_find_by_secret(const struct ctl_store *s, const uint8_t h[32])
+{
+	struct store_db *d = s->db;
+	struct ctl_connector *found = NULL;
+
+	if (d && d->sidx_cap)
+		for (size_t i = sidx_slot(h, d->sidx_cap); d->sidx[i]; i = (i + 1) & (d->sidx_cap - 1))
+			if (d->sidx[i]->enrolled && !CRYPTO_memcmp(h, d->sidx[i]->secret_hash, 32))
+				return d->sidx[i];
+	/* not indexed yet (or a secret changed since): the whole list, as before */
+	for (size_t i = 0; i < s->n_conns; i++)
+		if (s->conns[i]->enrolled && CRYPTO_memcmp(h, s->conns[i]->secret_hash, 32) == 0)
+			found = s->conns[i];
+	if (found && d)
+		sidx_put(d, found);
+	return found;
 }
 
 void store_touch_all(struct ctl_store *s)

@@ -14,9 +14,9 @@
  *                  [--admin-token T --change-path P --change-body JSON]
  *                  [--reconnect]
  *     opens N connections (poller i uses secret i mod lines), each asks its config once
- *     (learning its ETag) and then long-polls with If-None-Match. Once all N hold, waits
- *     a second and sends the change (PATCH) on another thread, which then measures the
- *     admin API (GET /networks, back to back) until every poller was answered.
+ *     (learning its ETag) and then long-polls with If-None-Match. Once all N hold,
+ *     another thread measures the admin API (GET /networks, 20 ms apart) and, a second
+ *     in, sends the change (PATCH), until every poller was answered.
  *     --reconnect: pollers reconnect after any failure (the agent's backoff: doubling
  *     from 250 ms, capped at 2 s, jittered to [base/2, base]) and the run ends when every
  *     poller lost its connection once and holds again (a controller restart).
