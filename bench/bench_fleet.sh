@@ -38,6 +38,9 @@ ulimit -n "$(ulimit -Hn)"
 URL=https://192.0.2.1:8443
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
+# CPU time the controller used so far, ms (user + system): a figure the machine's other
+# load does not inflate the way it does wall-clock times
+cpu_ms() { awk -v t="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / t)}' "/proc/$pid/stat"; }
 
 start_ctl() {
 	ip netns exec "$NS" "$CTL" --state-dir "$1" --listen 192.0.2.1:8443 --public-url "$URL" \
@@ -74,6 +77,7 @@ for N in "${SIZES[@]}"; do
 	printf 'enrolments, 32 clients: %d in %.2f s (%.0f per second), store then holding %d connectors\n' \
 		"$N" "$(bc -l <<<"$ms/1000")" "$(bc -l <<<"$N*1000/$ms")" "$((N + 200))"
 	rss0=$(rss_kib)
+	cpu0=$(cpu_ms)
 	# RSS while holding: sampled every 100 ms in the background, the highest kept
 	( m=0; while kill -0 "$pid" 2>/dev/null; do r=$(rss_kib) || break; [ "$r" -gt "$m" ] && m=$r && echo "$m" >"$tmp/rss"; sleep 0.1; done ) &
 	sampler=$!
@@ -84,11 +88,14 @@ for N in "${SIZES[@]}"; do
 	kill "$sampler" 2>/dev/null || true
 	wait "$sampler" 2>/dev/null || true
 	rss1=$(cat "$tmp/rss")
+	cpu1=$(cpu_ms)
 	echo "long-polls:  $(jq -c '{held, held_ms, refused, errors, change_status, answered, statuses}' <<<"$out")"
 	echo "  change -> answer ms:   $(jq -c .wake_ms <<<"$out")"
 	echo "  admin API latency ms:  $(jq -c .admin_ms <<<"$out")"
 	printf '  controller RSS: %d KiB idle, %d KiB holding %d: %.1f KiB per connection\n' \
 		"$rss0" "$rss1" "$N" "$(bc -l <<<"($rss1-$rss0)/$N")"
+	printf '  controller CPU: %d ms for the whole run (%.2f ms per poller: TLS, 2-3 requests, the wake)\n' \
+		"$((cpu1 - cpu0))" "$(bc -l <<<"($cpu1-$cpu0)/$N")"
 
 	# reconnect storm
 	ip netns exec "$NS" "${LP[@]}" hold --secrets "$tmp/secrets-$N" --conns "$N" --wait 55 \
@@ -110,6 +117,7 @@ for N in "${SIZES[@]}"; do
 	wait "$storm" || true
 	out=$(cat "$tmp/storm.json")
 	down=$((t_up - t_kill))
+	echo "  (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
 	echo "storm:       $(jq -c '{conns, refused, errors}' <<<"$out"), controller down $down ms (kill -9, start, load)"
 	echo "  loss -> holding again ms: $(jq -c .back_ms <<<"$out")"
 	echo "  after the controller answered again: last poller back in $(( $(jq .back_ms.max <<<"$out") - down )) ms"
