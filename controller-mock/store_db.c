@@ -173,8 +173,13 @@ static int put_meta(struct store_db *d, const struct ctl_store *s, mg_err *e)
 	return 0;
 }
 
-static int put_conn(struct store_db *d, const struct ctl_connector *c, mg_err *e)
+static void sidx_put(struct store_db *d, struct ctl_connector *c);
+
+/* A connector's row; an enrolled one's secret goes into the index as well. */
+static int put_conn(struct store_db *d, struct ctl_connector *c, mg_err *e)
 {
+	if (c->enrolled)
+		sidx_put(d, c);
 	return put_json(d, T_CONN, c->id, conn_to_store_json(c), e);
 }
 
@@ -236,7 +241,8 @@ static void sidx_put(struct store_db *d, struct ctl_connector *c)
 			return; /* no index: lookups scan */
 		for (size_t k = 0; k < d->sidx_cap; k++)
 			if (old[k]) {
-				for (i = sidx_slot(old[k]->secret_hash, cap); v[i]; i = (i + 1) & (cap - 1))
+				for (i = sidx_slot(old[k]->secret_hash, cap); v[i];
+				     i = (i + 1) & (cap - 1))
 					;
 				v[i] = old[k];
 			}
@@ -244,7 +250,8 @@ static void sidx_put(struct store_db *d, struct ctl_connector *c)
 		d->sidx = v;
 		d->sidx_cap = cap;
 	}
-	for (i = sidx_slot(c->secret_hash, d->sidx_cap); d->sidx[i]; i = (i + 1) & (d->sidx_cap - 1))
+	for (i = sidx_slot(c->secret_hash, d->sidx_cap); d->sidx[i];
+	     i = (i + 1) & (d->sidx_cap - 1))
 		if (d->sidx[i] == c)
 			return;
 	d->sidx[i] = c;
@@ -257,7 +264,8 @@ struct ctl_connector *store_find_by_secret(const struct ctl_store *s, const uint
 	struct ctl_connector *found = NULL;
 
 	if (d && d->sidx_cap)
-		for (size_t i = sidx_slot(h, d->sidx_cap); d->sidx[i]; i = (i + 1) & (d->sidx_cap - 1))
+		for (size_t i = sidx_slot(h, d->sidx_cap); d->sidx[i];
+		     i = (i + 1) & (d->sidx_cap - 1))
 			if (d->sidx[i]->enrolled && !CRYPTO_memcmp(h, d->sidx[i]->secret_hash, 32))
 				return d->sidx[i];
 	/* not indexed yet (or a secret changed since): the whole list, as before */

@@ -36,10 +36,10 @@ kill -0 "$CTL_PID" || mg_fail "controller died"
 ctl_stop
 ctl_start "$CNS" "$MG_TMP/state" 192.0.2.1 8443 --no-hub --max-connections 100
 nsx "$CNS" "${LP[@]}" hold --secrets "$MG_TMP/secrets" --conns 150 --wait 20 \
-	--timeout 8 >"$MG_TMP/limited.json" &
+	--timeout 5 >"$MG_TMP/limited.json" &
 lp=$!
 bg_track "$lp"
-sleep 4
+sleep 2.5
 call GET /api/v1/networks
 expect 200
 wait "$lp" || mg_fail "mg_lpload failed"

@@ -353,6 +353,11 @@ static int cmd_enroll(void)
 		die("cannot write %s", opt.out);
 	printf("{\"enrolled\":%d,\"parallel\":%d,\"ms\":%lld}\n", ok, k,
 	       (long long)(mono_ms() - t0));
+	for (int i = 0; i < opt.count; i++)
+		free(secrets[i]);
+	free(secrets);
+	free(jobs);
+	free(th);
 	return 0;
 }
 
@@ -792,6 +797,14 @@ static int cmd_hold(void)
 	printf("}\n");
 	for (size_t i = 0; i < N; i++)
 		conn_close(&cs[i]);
+	for (size_t i = 0; i < n_sec; i++)
+		free(sec[i]);
+	free(sec);
+	free(cs);
+	free(admin_lat);
+	free(wake);
+	free(back);
+	close(ep);
 	return 0;
 }
 
@@ -799,6 +812,7 @@ int main(int argc, char **argv)
 {
 	struct rlimit rl;
 	const char *cmd = "";
+	int rc = -1;
 
 	for (int i = 1; i < argc; i++) {
 		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -858,9 +872,14 @@ int main(int argc, char **argv)
 		die("cannot load %s", opt.ca);
 	SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_PEER, NULL);
 	if (!strcmp(cmd, "enroll") && opt.admin_token && opt.network && opt.out && opt.count > 0)
-		return cmd_enroll();
-	if (!strcmp(cmd, "hold") && opt.secrets && opt.conns > 0)
-		return cmd_hold();
+		rc = cmd_enroll();
+	else if (!strcmp(cmd, "hold") && opt.secrets && opt.conns > 0)
+		rc = cmd_hold();
+	if (rc >= 0) {
+		SSL_CTX_free(ssl_ctx);
+		free(srcs);
+		return rc;
+	}
 	die("%s", "usage: mg_lpload enroll|hold ... (see the comment at the top of mg_lpload.c)");
 	return 2;
 }
