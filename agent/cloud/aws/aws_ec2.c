@@ -56,8 +56,7 @@ static int text_of(const struct xnode *n, const char *name, bool required, char 
 	out[0] = '\0';
 	if (!c) {
 		if (required)
-			return mg_err_set(e, "XML answer: <%s> missing in <%s>", name,
-					  n->name);
+			return mg_err_set(e, "XML answer: <%s> missing in <%s>", name, n->name);
 		return 0;
 	}
 	for (const struct xnode *t = c->children; t; t = t->next) {
@@ -212,7 +211,7 @@ static int parse_table(const struct xnode *it, struct cloud_scope *t, mg_err *e)
 int aws_xml_route_tables(const char *buf, size_t len, struct cloud_scopes *out, char *next_token,
 			 size_t next_len, mg_err *e)
 {
-	struct xdoc * d = xml_read(buf, len, e);
+	struct xdoc *d = xml_read(buf, len, e);
 	const struct xnode *root, *set;
 	int rc = -1;
 
@@ -245,7 +244,7 @@ out:
 
 int aws_xml_return_true(const char *buf, size_t len, const char *root_name, mg_err *e)
 {
-	struct xdoc * d = xml_read(buf, len, e);
+	struct xdoc *d = xml_read(buf, len, e);
 	const struct xnode *root;
 	bool ok = false;
 	int rc = -1;
@@ -254,8 +253,7 @@ int aws_xml_return_true(const char *buf, size_t len, const char *root_name, mg_e
 		return -1;
 	root = d->root;
 	if (!is(root, root_name)) {
-		mg_err_set(e, "XML answer: <%s> where <%s> was expected", root->name,
-			   root_name);
+		mg_err_set(e, "XML answer: <%s> where <%s> was expected", root->name, root_name);
 		goto out;
 	}
 	if (bool_of(root, "return", true, &ok, e))
@@ -272,7 +270,7 @@ out:
 
 int aws_xml_source_dest_check(const char *buf, size_t len, bool *on, mg_err *e)
 {
-	struct xdoc * d = xml_read(buf, len, e);
+	struct xdoc *d = xml_read(buf, len, e);
 	const struct xnode *root, *sdc;
 	int rc = -1;
 
@@ -318,7 +316,7 @@ void aws_xml_error(const char *buf, size_t len, long http_status, struct aws_ec2
 	    "RequestExpired", "ExpiredToken",          "InvalidClientTokenId",
 	};
 	mg_err e = {{0}};
-	struct xdoc * d;
+	struct xdoc *d;
 
 	memset(err, 0, sizeof(*err));
 	err->http_status = http_status;

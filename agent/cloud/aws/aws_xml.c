@@ -90,7 +90,8 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
 		if (!t)
 			return;
 	}
-	if ((size_t)len > SIZE_MAX - t->len - 1 || !(c = realloc(t->content, t->len + (size_t)len + 1))) {
+	if ((size_t)len > SIZE_MAX - t->len - 1 ||
+	    !(c = realloc(t->content, t->len + (size_t)len + 1))) {
 		stop(b, "out of memory");
 		return;
 	}
