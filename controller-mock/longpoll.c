@@ -20,6 +20,7 @@
 #include <sys/timerfd.h>
 
 #include "http.h"
+#include "log.h"
 
 void longpoll_suspend(struct req *r, struct ctl_connector *c, int64_t deadline_ms)
 {
@@ -68,14 +69,18 @@ static void resume(struct ctl_waiter *w)
  * whatever else is ready. The waiters stay on their connector's list meanwhile (expiry
  * and shutdown find them there); a connector queued twice costs nothing the second time.
  */
-#define LONGPOLL_BATCH 256
+#define LONGPOLL_BATCH 1024
 static struct ctl_connector **pending;
 static size_t pending_head, pending_n, pending_cap;
+static size_t burst_n;        /* waiters resumed since the queue was last empty */
+static int64_t burst_started; /* when that burst began (CLOCK_MONOTONIC ms) */
 
 void longpoll_wake(struct ctl_connector *c)
 {
 	if (!c->waiters)
 		return;
+	if (pending_head == pending_n && !burst_n)
+		burst_started = now_mono_ms();
 	if (pending_n == pending_cap) {
 		size_t cap = pending_cap ? 2 * pending_cap : 256;
 		struct ctl_connector **v = realloc(pending, cap * sizeof(*v));
@@ -100,12 +105,17 @@ bool longpoll_pump(void)
 		while (c->waiters && budget) {
 			resume(c->waiters);
 			budget--;
+			burst_n++;
 		}
 		if (!c->waiters)
 			pending_head++;
 	}
 	if (pending_head == pending_n) {
 		pending_head = pending_n = 0;
+		if (burst_n >= 1000)
+			log_info("long-poll: %zu waiters resumed in %lld ms", burst_n,
+				 (long long)(now_mono_ms() - burst_started));
+		burst_n = 0;
 		return false;
 	}
 	return true;
