@@ -73,9 +73,7 @@ enum MHD_Result api_enroll(struct req *r)
 		goto out;
 	}
 	sha256_str(tok, strlen(tok), h);
-	for (size_t i = 0; i < s->n_conns; i++)
-		if (CRYPTO_memcmp(h, s->conns[i]->token_hash, 32) == 0)
-			c = s->conns[i];
+	c = store_find_by_token(s, h);
 	if (c && c->token_used) {
 		res = reply_error(r, 409, "token_used",
 				  "this enrolment token was already used; create a new connector");

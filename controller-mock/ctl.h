@@ -178,6 +178,8 @@ int store_flush(struct ctl_store *s, mg_err *e);
 void store_db_close(struct ctl_store *s);
 /* The enrolled connector whose device secret has SHA-256 `h`, or NULL; O(1) once seen. */
 struct ctl_connector *store_find_by_secret(const struct ctl_store *s, const uint8_t h[32]);
+/* The connector whose enrolment token has SHA-256 `h`, or NULL; O(1) once seen. */
+struct ctl_connector *store_find_by_token(const struct ctl_store *s, const uint8_t h[32]);
 /* Print the database `path` as one JSON document (the former store.json) on stdout. */
 int store_dump(const char *path, mg_err *e);
 struct ctl_network *store_find_net(const struct ctl_store *s, const char *id);

@@ -405,18 +405,28 @@ const char *req_bearer(struct req *r, size_t *len)
 
 /* --- commit ------------------------------------------------------------------------ */
 
+/* A request that declared the few connectors it changed (store_touch_conn) can have
+ * set `wake` only on those: they are all that is looked at then. */
+#define COMMIT_FEW 16
+
 int ctl_commit(struct ctl_ctx *ctx, mg_err *e)
 {
+	struct ctl_connector *few[COMMIT_FEW], *const *touched;
+	size_t n = store_touched(&ctx->store, &touched);
 	mg_err he = {0};
 
+	if (n > COMMIT_FEW)
+		n = 0; /* many: the whole list below */
+	if (n)
+		memcpy(few, touched, n * sizeof(*few));
 	if (render_refresh(ctx, e) < 0 || store_save(&ctx->store, ctx->store_path, e) < 0) {
 		log_err("store: %s; stopping so that nothing unsaved is served", e->msg);
 		ctx->quit = true;
 		ctx->failed = true;
 		return -1;
 	}
-	for (size_t i = 0; i < ctx->store.n_conns; i++) {
-		struct ctl_connector *c = ctx->store.conns[i];
+	for (size_t i = 0; i < (n ? n : ctx->store.n_conns); i++) {
+		struct ctl_connector *c = n ? few[i] : ctx->store.conns[i];
 		if (c->wake) {
 			c->wake = false;
 			longpoll_wake(c);

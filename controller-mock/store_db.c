@@ -29,6 +29,12 @@
 #include "jsonu.h"
 #include "log.h"
 
+struct hidx {
+	struct ctl_connector **v;
+	size_t cap, n;
+	bool token; /* keyed by token_hash, else by secret_hash (enrolled only) */
+};
+
 struct store_db {
 	sqlite3 *db;
 	sqlite3_stmt *put[3]; /* networks, connectors, users */
@@ -38,10 +44,9 @@ struct store_db {
 	bool all; /* store_touch_all: the next save writes everything */
 	struct ctl_connector **touched;
 	size_t n_touched, cap_touched;
-	/* device secret (its SHA-256) -> connector, open addressing; filled as secrets are
-	 * looked up (store_find_by_secret), every hit checked against the connector */
-	struct ctl_connector **sidx;
-	size_t sidx_cap, sidx_n;
+	/* SHA-256 of the device secret / enrolment token -> connector (open addressing);
+	 * filled as rows are written and as lookups find them */
+	struct hidx secrets, tokens;
 };
 
 enum { T_NET, T_CONN, T_USER };
@@ -75,7 +80,8 @@ static void db_close(struct store_db *d)
 		sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
 	sqlite3_close(d->db);
 	free(d->touched);
-	free(d->sidx);
+	free(d->secrets.v);
+	free(d->tokens.v);
 	free(d);
 }
 
@@ -99,6 +105,7 @@ static int db_open(const char *path, struct store_db **out, mg_err *e)
 
 	if (!d)
 		return mg_err_set(e, "out of memory");
+	d->tokens.token = true;
 	if (sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK) {
 		mg_err_set(e, "cannot open %s: %s", path,
@@ -178,8 +185,7 @@ static void sidx_put(struct store_db *d, struct ctl_connector *c);
 /* A connector's row; an enrolled one's secret goes into the index as well. */
 static int put_conn(struct store_db *d, struct ctl_connector *c, mg_err *e)
 {
-	if (c->enrolled)
-		sidx_put(d, c);
+	sidx_put(d, c);
 	return put_json(d, T_CONN, c->id, conn_to_store_json(c), e);
 }
 
@@ -220,9 +226,9 @@ void store_touch_conn(struct ctl_store *s, struct ctl_connector *c)
 	d->touched[d->n_touched++] = c;
 }
 
-/* --- device secret index ------------------------------------------------------------ */
+/* --- hash indexes: device secret and enrolment token -> connector ------------------- */
 
-static size_t sidx_slot(const uint8_t h[32], size_t cap)
+static size_t hidx_slot(const uint8_t h[32], size_t cap)
 {
 	uint64_t v;
 
@@ -230,50 +236,89 @@ static size_t sidx_slot(const uint8_t h[32], size_t cap)
 	return (size_t)(v & (cap - 1));
 }
 
-static void sidx_put(struct store_db *d, struct ctl_connector *c)
+static const uint8_t *hidx_key(const struct hidx *x, const struct ctl_connector *c)
+{
+	return x->token ? c->token_hash : c->secret_hash;
+}
+
+static void hidx_put(struct hidx *x, struct ctl_connector *c)
 {
 	size_t i;
 
-	if ((d->sidx_n + 1) * 2 > d->sidx_cap) {
-		size_t cap = d->sidx_cap ? 2 * d->sidx_cap : 1024;
-		struct ctl_connector **v = calloc(cap, sizeof(*v)), **old = d->sidx;
+	if ((x->n + 1) * 2 > x->cap) {
+		size_t cap = x->cap ? 2 * x->cap : 1024;
+		struct ctl_connector **v = calloc(cap, sizeof(*v)), **old = x->v;
 		if (!v)
-			return; /* no index: lookups scan */
-		for (size_t k = 0; k < d->sidx_cap; k++)
+			return; /* no room: lookups scan */
+		for (size_t k = 0; k < x->cap; k++)
 			if (old[k]) {
-				for (i = sidx_slot(old[k]->secret_hash, cap); v[i];
+				for (i = hidx_slot(hidx_key(x, old[k]), cap); v[i];
 				     i = (i + 1) & (cap - 1))
 					;
 				v[i] = old[k];
 			}
 		free(old);
-		d->sidx = v;
-		d->sidx_cap = cap;
+		x->v = v;
+		x->cap = cap;
 	}
-	for (i = sidx_slot(c->secret_hash, d->sidx_cap); d->sidx[i];
-	     i = (i + 1) & (d->sidx_cap - 1))
-		if (d->sidx[i] == c)
+	for (i = hidx_slot(hidx_key(x, c), x->cap); x->v[i]; i = (i + 1) & (x->cap - 1))
+		if (x->v[i] == c)
 			return;
-	d->sidx[i] = c;
-	d->sidx_n++;
+	x->v[i] = c;
+	x->n++;
+}
+
+static void sidx_put(struct store_db *d, struct ctl_connector *c)
+{
+	if (c->enrolled)
+		hidx_put(&d->secrets, c);
+	hidx_put(&d->tokens, c);
+}
+
+/* Every hit is checked against the connector (a key may have changed since it was
+ * indexed); a miss falls back to the whole list, as before, and indexes what it finds. */
+static struct ctl_connector *hidx_find(const struct ctl_store *s, struct hidx *x,
+				       const uint8_t h[32])
+{
+	struct ctl_connector *found = NULL;
+
+	if (x && x->cap)
+		for (size_t i = hidx_slot(h, x->cap); x->v[i]; i = (i + 1) & (x->cap - 1))
+			if ((x->token || x->v[i]->enrolled) &&
+			    !CRYPTO_memcmp(h, hidx_key(x, x->v[i]), 32))
+				return x->v[i];
+	for (size_t i = 0; i < s->n_conns; i++)
+		if ((!x || x->token || s->conns[i]->enrolled) &&
+		    CRYPTO_memcmp(
+			h, x && x->token ? s->conns[i]->token_hash : s->conns[i]->secret_hash,
+			32) == 0)
+			found = s->conns[i];
+	if (found && x)
+		hidx_put(x, found);
+	return found;
 }
 
 struct ctl_connector *store_find_by_secret(const struct ctl_store *s, const uint8_t h[32])
 {
-	struct store_db *d = s->db;
 	struct ctl_connector *found = NULL;
 
-	if (d && d->sidx_cap)
-		for (size_t i = sidx_slot(h, d->sidx_cap); d->sidx[i];
-		     i = (i + 1) & (d->sidx_cap - 1))
-			if (d->sidx[i]->enrolled && !CRYPTO_memcmp(h, d->sidx[i]->secret_hash, 32))
-				return d->sidx[i];
-	/* not indexed yet (or a secret changed since): the whole list, as before */
+	if (s->db)
+		return hidx_find(s, &s->db->secrets, h);
 	for (size_t i = 0; i < s->n_conns; i++)
 		if (s->conns[i]->enrolled && CRYPTO_memcmp(h, s->conns[i]->secret_hash, 32) == 0)
 			found = s->conns[i];
-	if (found && d)
-		sidx_put(d, found);
+	return found;
+}
+
+struct ctl_connector *store_find_by_token(const struct ctl_store *s, const uint8_t h[32])
+{
+	struct ctl_connector *found = NULL;
+
+	if (s->db)
+		return hidx_find(s, &s->db->tokens, h);
+	for (size_t i = 0; i < s->n_conns; i++)
+		if (CRYPTO_memcmp(h, s->conns[i]->token_hash, 32) == 0)
+			found = s->conns[i];
 	return found;
 }
 
