@@ -4,7 +4,7 @@
 #   -> build/meshgate_<version>_<arch>.deb
 #
 # Depends is computed by dpkg-shlibdeps from the programs' shared libraries (libcurl4,
-# libnftnl11, libmnl0, libcjson1, libssl3, libxml2, libmicrohttpd12, libc6, ...).
+# libnftnl11, libmnl0, libcjson1, libssl3, libexpat1, libmicrohttpd12, libsqlite3-0, libc6, ...).
 # The maintainer scripts (dist/deb) work in a chroot or container without systemd:
 # postinst reloads systemd only where it runs and never starts the service (it needs an
 # enrolment first); prerm on removal stops and disables it and runs `meshgate down` when

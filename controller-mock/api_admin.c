@@ -255,6 +255,7 @@ enum MHD_Result api_connector_create(struct req *r)
 		res = reply_error(r, 409, "limit_reached", "%s", e.msg);
 		goto out;
 	}
+	store_touch_conn(&ctx->store, c); /* the only record changed: saved alone */
 	if (ctl_commit(ctx, &e) < 0) {
 		cJSON_Delete(j);
 		return reply_commit_failed(r, &e);

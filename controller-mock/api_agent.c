@@ -23,10 +23,7 @@ static struct ctl_connector *device_auth(struct req *r, enum MHD_Result *res)
 	if (tok) {
 		uint8_t h[32];
 		sha256_str(tok, len, h);
-		for (size_t i = 0; i < s->n_conns; i++)
-			if (s->conns[i]->enrolled &&
-			    CRYPTO_memcmp(h, s->conns[i]->secret_hash, 32) == 0)
-				found = s->conns[i];
+		found = store_find_by_secret(s, h);
 	}
 	if (!found) {
 		*res =
@@ -81,9 +78,7 @@ enum MHD_Result api_enroll(struct req *r)
 		goto out;
 	}
 	sha256_str(tok, strlen(tok), h);
-	for (size_t i = 0; i < s->n_conns; i++)
-		if (CRYPTO_memcmp(h, s->conns[i]->token_hash, 32) == 0)
-			c = s->conns[i];
+	c = store_find_by_token(s, h);
 	if (c && c->token_used) {
 		res = reply_error(r, 409, "token_used",
 				  "this enrolment token was already used; create a new connector");
@@ -122,6 +117,7 @@ enum MHD_Result api_enroll(struct req *r)
 	c->enrolled_at = now_unix();
 	c->token_used = true;
 	c->enrolled = true;
+	store_touch_conn(s, c); /* the only record changed: saved and rendered alone */
 	if (ctl_commit(ctx, &e) < 0) {
 		cJSON_Delete(j);
 		return reply_commit_failed(r, &e);
@@ -239,6 +235,8 @@ enum MHD_Result api_device_status(struct req *r)
 	cJSON_Delete(c->status);
 	c->status = j;
 	c->last_seen = now_unix();
+	store_touch_conn(&r->ctx->store, c); /* the only record changed */
+	ha_touch_peers(r->ctx, c); /* HA: the others' configs name this one's cloud next hop */
 	if (ctl_commit(r->ctx, &e) < 0)
 		return reply_commit_failed(r, &e);
 	return reply_empty(r, 204, NULL);

@@ -18,20 +18,23 @@
 #include "err.h"
 #include "wgkey.h"
 
-#define CTL_BODY_MAX       (64u * 1024)
-#define CTL_NAME_MAX       128
-#define CTL_ID_LEN         10 /* "n-" / "c-" / "u-" + 8 hex digits */
-#define CTL_SECRET_LEN     43 /* base64url of 32 random bytes */
-#define CTL_MAX_SUBNETS    256
-#define CTL_MAX_EXCLUDE    4096
-#define CTL_MAX_NETWORKS   1024
-#define CTL_MAX_CONNECTORS 4096
-#define CTL_MAX_USERS      4096
-#define CTL_WAIT_MAX       60
-#define CTL_MTU            1420
-#define CTL_KEEPALIVE      25
-#define CTL_STORE_FILE     "store.json"
-#define CTL_STORE_MAX      (64u << 20)
+#define CTL_BODY_MAX          (64u * 1024)
+#define CTL_NAME_MAX          128
+#define CTL_ID_LEN            10 /* "n-" / "c-" / "u-" + 8 hex digits */
+#define CTL_SECRET_LEN        43 /* base64url of 32 random bytes */
+#define CTL_MAX_SUBNETS       256
+#define CTL_MAX_EXCLUDE       4096
+#define CTL_MAX_NETWORKS      1024
+#define CTL_MAX_CONNECTORS    65536
+#define CTL_MAX_USERS         4096
+#define CTL_WAIT_MAX          60
+#define CTL_MTU               1420
+#define CTL_KEEPALIVE         25
+#define CTL_STORE_FILE        "store.db"
+#define CTL_STORE_LEGACY      "store.json" /* read once, then renamed .migrated */
+#define CTL_STORE_MAX         (64u << 20)
+#define CTL_MAX_CONNS_DEFAULT 16384
+#define CTL_ADMIN_RESERVE     64
 
 struct ctl_access {
 	struct cidr cidr;
@@ -140,9 +143,12 @@ struct ctl_user {
 
 enum ctl_conn_state { CONN_PENDING, CONN_ENROLLED, CONN_DISABLED, CONN_REVOKED };
 
+struct store_db;
+
 struct ctl_store {
-	struct cidr mesh;   /* mesh range; the hub holds index 1 */
-	uint64_t next_addr; /* high-water mark: never handed out twice */
+	struct store_db *db; /* store_db.c: the database, NULL until store_load */
+	struct cidr mesh;    /* mesh range; the hub holds index 1 */
+	uint64_t next_addr;  /* high-water mark: never handed out twice */
 	struct ctl_network **nets;
 	size_t n_nets;
 	struct ctl_connector **conns;
@@ -179,16 +185,51 @@ struct ctl_ctx {
 	bool resumed;
 	bool quit;
 	bool failed; /* stopped because the store could not be written */
+	/* connections (http.c): agents are served up to max_connections; CTL_ADMIN_RESERVE
+	 * more are kept for the admin API */
+	unsigned max_connections;
+	unsigned agent_connections;
+	int64_t lp_next_ms;  /* earliest long-poll deadline (longpoll.c), or INT64_MAX */
+	int64_t lp_armed_ms; /* what the timerfd is set to */
 };
 
 /* --- store.c: model, persistence, allocation ------------------------------------ */
 void store_init(struct ctl_store *s, const struct cidr *mesh);
 void store_free(struct ctl_store *s);
-/* Load `path`; a missing file leaves an empty store. Refuses anything inconsistent. */
+/* Open (or make) the database `path` and load it; a new database takes the content of a
+ * store.json beside it (migration). Refuses anything inconsistent. */
 int store_load(struct ctl_store *s, const char *path, mg_err *e);
+/* The JSON form: one document (the former store.json). */
+int store_load_file(struct ctl_store *s, const char *path, mg_err *e);
 int store_load_json(struct ctl_store *s, const char *buf, size_t len, mg_err *e);
+int store_load_tree(struct ctl_store *s, cJSON *j, mg_err *e); /* takes `j` */
 char *store_to_json(const struct ctl_store *s, mg_err *e);
-int store_save(const struct ctl_store *s, const char *path, mg_err *e);
+cJSON *conn_to_store_json(const struct ctl_connector *c);
+cJSON *user_to_store_json(const struct ctl_user *u);
+/*
+ * Persist the changes (`path` is unused: the database store_load opened). It writes the
+ * connectors declared with store_touch_conn() since the last save, or, when none was
+ * declared, every record. A request that changes only some connectors declares each one
+ * it changes (a hook changing another record touches it too); anything else declares
+ * nothing. Durable when it returns, except in group mode (store_group), where the loop's
+ * store_flush() commits before any answer is sent.
+ */
+int store_save(struct ctl_store *s, const char *path, mg_err *e);
+void store_touch_conn(struct ctl_store *s, struct ctl_connector *c);
+/* This request changed more than connectors it declared: save and render everything. */
+void store_touch_all(struct ctl_store *s);
+/* The connectors declared since the last save. */
+size_t store_touched(const struct ctl_store *s, struct ctl_connector *const **out);
+void store_group(struct ctl_store *s, bool on);
+bool store_pending(const struct ctl_store *s);
+int store_flush(struct ctl_store *s, mg_err *e);
+void store_db_close(struct ctl_store *s);
+/* The enrolled connector whose device secret has SHA-256 `h`, or NULL; O(1) once seen. */
+struct ctl_connector *store_find_by_secret(const struct ctl_store *s, const uint8_t h[32]);
+/* The connector whose enrolment token has SHA-256 `h`, or NULL; O(1) once seen. */
+struct ctl_connector *store_find_by_token(const struct ctl_store *s, const uint8_t h[32]);
+/* Print the database `path` as one JSON document (the former store.json) on stdout. */
+int store_dump(const char *path, mg_err *e);
 struct ctl_network *store_find_net(const struct ctl_store *s, const char *id);
 struct ctl_connector *store_find_conn(const struct ctl_store *s, const char *id);
 int store_add_net(struct ctl_store *s, struct ctl_network *n, mg_err *e);

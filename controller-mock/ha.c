@@ -533,3 +533,16 @@ enum MHD_Result api_connector_drain(struct req *r)
 	}
 	return reply_json(r, 200, out);
 }
+
+void ha_touch_peers(struct ctl_ctx *ctx, struct ctl_connector *c)
+{
+	const struct ctl_network *n = store_find_net(&ctx->store, c->network_id);
+
+	if (!n || !ha_enabled(&ctx->store, n))
+		return;
+	for (size_t i = 0; i < ctx->store.n_conns; i++) {
+		struct ctl_connector *o = ctx->store.conns[i];
+		if (o != c && !strcmp(o->network_id, c->network_id))
+			store_touch_conn(&ctx->store, o);
+	}
+}

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -75,6 +76,62 @@ static bool same_path(const struct route *a, const struct route *b)
 
 /* --- replies ------------------------------------------------------------------------- */
 
+/*
+ * Group commit: while a transaction holds changes not yet committed (store_pending), an
+ * answer is not sent but kept, and its connection suspended; the loop commits once after
+ * each MHD_run and then releases the kept answers (release_deferred). So no answer, of a
+ * change or of a read that saw one, leaves before the change is on disk, and the API
+ * calls of one turn share one fsync.
+ */
+static struct req *deferred_head;
+
+static enum MHD_Result defer(struct req *r, unsigned status, struct MHD_Response *resp)
+{
+	r->deferred = resp;
+	r->deferred_status = status;
+	r->deferred_next = deferred_head;
+	deferred_head = r;
+	r->answered = true;
+	MHD_suspend_connection(r->mc);
+	return MHD_YES;
+}
+
+static size_t release_deferred(struct ctl_ctx *ctx)
+{
+	size_t n = 0;
+
+	while (deferred_head) {
+		struct req *r = deferred_head;
+		deferred_head = r->deferred_next;
+		r->deferred_next = NULL;
+		MHD_resume_connection(r->mc);
+		n++;
+	}
+	if (n)
+		ctx->resumed = true;
+	return n;
+}
+
+static enum MHD_Result reply_error_v(struct req *r, unsigned status, const char *code,
+				     const char *msg);
+
+/* Resumed after the commit: send the kept answer, or 500 if the commit failed. */
+static enum MHD_Result send_deferred(struct req *r)
+{
+	struct MHD_Response *resp = r->deferred;
+	enum MHD_Result res;
+
+	r->deferred = NULL;
+	if (r->ctx->failed) {
+		MHD_destroy_response(resp);
+		return reply_error_v(r, 500, "storage_error",
+				     "could not persist the change; the controller stops");
+	}
+	res = MHD_queue_response(r->mc, r->deferred_status, resp);
+	MHD_destroy_response(resp);
+	return res;
+}
+
 /* Queue `resp` (taken) with the common headers. */
 static enum MHD_Result queue_resp(struct req *r, unsigned status, struct MHD_Response *resp,
 				  const char *ctype, const char *etag)
@@ -87,7 +144,9 @@ static enum MHD_Result queue_resp(struct req *r, unsigned status, struct MHD_Res
 	    (etag && MHD_add_response_header(resp, "ETag", etag) != MHD_YES) ||
 	    MHD_add_response_header(resp, "Cache-Control", "no-store") != MHD_YES ||
 	    (status == 401 &&
-	     MHD_add_response_header(resp, "WWW-Authenticate", "Bearer") != MHD_YES)) {
+	     MHD_add_response_header(resp, "WWW-Authenticate", "Bearer") != MHD_YES) ||
+	    (r->busy && (MHD_add_response_header(resp, "Connection", "close") != MHD_YES ||
+			 MHD_add_response_header(resp, "Retry-After", "5") != MHD_YES))) {
 		MHD_destroy_response(resp);
 		return MHD_NO;
 	}
@@ -102,6 +161,8 @@ static enum MHD_Result queue_resp(struct req *r, unsigned status, struct MHD_Res
 			}
 		MHD_add_response_header(resp, "Allow", allow);
 	}
+	if (store_pending(&r->ctx->store) && !r->ctx->failed)
+		return defer(r, status, resp);
 	res = MHD_queue_response(r->mc, status, resp);
 	MHD_destroy_response(resp);
 	cmetrics_count_status(status);
@@ -219,12 +280,19 @@ enum MHD_Result reply_json_secret(struct req *r, unsigned status, cJSON *j)
 enum MHD_Result reply_error(struct req *r, unsigned status, const char *code, const char *fmt, ...)
 {
 	char msg[600];
-	cJSON *j = cJSON_CreateObject(), *err;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	return reply_error_v(r, status, code, msg);
+}
+
+static enum MHD_Result reply_error_v(struct req *r, unsigned status, const char *code,
+				     const char *msg)
+{
+	cJSON *j = cJSON_CreateObject(), *err;
+
 	err = j ? cJSON_AddObjectToObject(j, "error") : NULL;
 	if (!err || !cJSON_AddStringToObject(err, "code", code) ||
 	    !cJSON_AddStringToObject(err, "message", msg)) {
@@ -347,19 +415,32 @@ const char *req_bearer(struct req *r, size_t *len)
 
 /* --- commit ------------------------------------------------------------------------ */
 
+/* A request that declared the few connectors it changed (store_touch_conn) can have
+ * set `wake` only on those: they are all that is looked at then. */
+#define COMMIT_FEW 16
+
 int ctl_commit(struct ctl_ctx *ctx, mg_err *e)
 {
+	struct ctl_connector *few[COMMIT_FEW], *const *touched;
 	mg_err he = {0};
 
-	ha_elect(ctx); /* roles first: they are part of every config rendered */
+	/* roles first: they are part of every config rendered; a change of role touches the
+	 * network (its active connector and epoch) and other connectors: save and render all */
+	if (ha_elect(ctx) > 0)
+		store_touch_all(&ctx->store);
+	size_t n = store_touched(&ctx->store, &touched);
+	if (n > COMMIT_FEW)
+		n = 0; /* many: the whole list below */
+	if (n)
+		memcpy(few, touched, n * sizeof(*few));
 	if (render_refresh(ctx, e) < 0 || store_save(&ctx->store, ctx->store_path, e) < 0) {
 		log_err("store: %s; stopping so that nothing unsaved is served", e->msg);
 		ctx->quit = true;
 		ctx->failed = true;
 		return -1;
 	}
-	for (size_t i = 0; i < ctx->store.n_conns; i++) {
-		struct ctl_connector *c = ctx->store.conns[i];
+	for (size_t i = 0; i < (n ? n : ctx->store.n_conns); i++) {
+		struct ctl_connector *c = n ? few[i] : ctx->store.conns[i];
 		if (c->wake) {
 			c->wake = false;
 			cmetrics_count_push();
@@ -369,6 +450,50 @@ int ctl_commit(struct ctl_ctx *ctx, mg_err *e)
 	if (hub_sync(ctx, &he) < 0)
 		log_err("%s", he.msg);
 	return 0;
+}
+
+/* --- connections ------------------------------------------------------------------ */
+
+/* Per connection: whether it counts against the agents' share (http_start). */
+struct ctl_sock {
+	bool agent;
+};
+
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct ctl_ctx *ctx = cls;
+	struct ctl_sock *sk = *socket_context;
+
+	(void)mc;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = calloc(1, sizeof(struct ctl_sock)); /* NULL: turned away */
+		return;
+	}
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (sk && sk->agent && ctx->agent_connections)
+			ctx->agent_connections--;
+		free(sk);
+		*socket_context = NULL;
+	}
+}
+
+/* An agent request: admit its connection to the agents' share, or false when full. */
+static bool agent_admit(struct req *r)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(r->mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct ctl_sock *sk = ci ? ci->socket_context : NULL;
+
+	if (!sk)
+		return false;
+	if (sk->agent)
+		return true;
+	if (r->ctx->agent_connections >= r->ctx->max_connections)
+		return false;
+	sk->agent = true;
+	r->ctx->agent_connections++;
+	return true;
 }
 
 /* --- routing ------------------------------------------------------------------------ */
@@ -446,6 +571,14 @@ static enum MHD_Result first_call(struct req *r, const char *url)
 				   r->method);
 	}
 	r->route = m;
+	/* past the agents' share: turned away at once, which frees the slot; the admin API
+	 * keeps its CTL_ADMIN_RESERVE connections */
+	if (routes[m].auth == AUTH_NONE && !agent_admit(r)) {
+		r->busy = true;
+		return reply_error(r, 503, "busy",
+				   "the controller serves at most %u agent connections; retry",
+				   r->ctx->max_connections);
+	}
 	if (routes[m].auth == AUTH_ADMIN && !admin_ok(r))
 		return reply_error(r, 401, "unauthorized",
 				   "missing or wrong admin token (Authorization: Bearer <token "
@@ -507,6 +640,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	if (r->deferred)
+		return send_deferred(r);
 	if (r->answered)
 		return MHD_YES;
 	if (r->too_big)
@@ -529,6 +664,41 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	free(r->body);
 	free(r);
 	*con_cls = NULL;
+}
+
+/*
+ * Every connection is a descriptor: raise the soft RLIMIT_NOFILE to the hard limit, and
+ * return how many connections fit in it (a margin is left for the store, the hub's
+ * netlink sockets, the listener, epoll, signalfd and timerfd).
+ */
+#define CTL_FD_MARGIN 64
+static unsigned fd_room(unsigned want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		log_warn("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+		return want;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t old = rl.rlim_cur;
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+			log_warn("raising the descriptor limit from %llu to %llu: %s",
+				 (unsigned long long)old, (unsigned long long)rl.rlim_max,
+				 strerror(errno));
+			rl.rlim_cur = old;
+		}
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)want + CTL_FD_MARGIN) {
+		unsigned fit =
+		    rl.rlim_cur > CTL_FD_MARGIN + 16 ? (unsigned)(rl.rlim_cur - CTL_FD_MARGIN) : 16;
+		log_warn("the descriptor limit (%llu, hard limit) holds %u connections, not %u: "
+			 "raise LimitNOFILE= (systemd) or ulimit -Hn",
+			 (unsigned long long)rl.rlim_cur, fit, want);
+		return fit;
+	}
+	return want;
 }
 
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -554,7 +724,8 @@ int http_start(struct ctl_ctx *ctx, const char *listen, mg_err *e)
 	struct sockaddr_in6 sa6 = {0};
 	struct sockaddr_in sa4 = {0};
 	const struct sockaddr *sa;
-	unsigned flags = MHD_USE_TLS | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	unsigned limit,
+	    flags = MHD_USE_TLS | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 
 	if (config_split_endpoint(listen, host, sizeof(host), &port) < 0 ||
 	    addr_parse(host, &fam, addr) < 0)
@@ -571,13 +742,23 @@ int http_start(struct ctl_ctx *ctx, const char *listen, mg_err *e)
 		memcpy(&sa4.sin_addr, addr, 4);
 		sa = (const struct sockaddr *)&sa4;
 	}
+	if (!ctx->max_connections)
+		ctx->max_connections = CTL_MAX_CONNS_DEFAULT;
+	limit = fd_room(ctx->max_connections + CTL_ADMIN_RESERVE);
+	if (limit < ctx->max_connections + CTL_ADMIN_RESERVE)
+		ctx->max_connections =
+		    limit > 2 * CTL_ADMIN_RESERVE ? limit - CTL_ADMIN_RESERVE : limit / 2;
+	ctx->lp_next_ms = INT64_MAX;
+	ctx->lp_armed_ms = -1;
+	/* no per-address limit: a NAT or a load generator puts thousands of connectors
+	 * behind one address */
 	ctx->mhd = MHD_start_daemon(
 	    flags, port, NULL, NULL, on_request, ctx, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_HTTPS_MEM_KEY, ctx->tls_key_pem,
 	    MHD_OPTION_HTTPS_MEM_CERT, ctx->tls_cert_pem, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-	    ctx, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)1000, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)200,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+	    ctx, MHD_OPTION_NOTIFY_CONNECTION, on_connection, ctx, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+	    (unsigned)4096, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
 	if (!ctx->mhd)
 		return mg_err_set(e,
 				  "cannot serve HTTPS on %s (address in use or not on this "
@@ -604,6 +785,19 @@ static int setup_fds(struct ctl_ctx *ctx, int *sfd, mg_err *e)
 	return 0;
 }
 
+/* Commit what this turn's requests changed, then let their answers go. */
+static void flush(struct ctl_ctx *ctx)
+{
+	mg_err fe = {0};
+
+	if (store_pending(&ctx->store) && store_flush(&ctx->store, &fe) < 0) {
+		log_err("store: %s; stopping so that nothing unsaved is served", fe.msg);
+		ctx->quit = true;
+		ctx->failed = true;
+	}
+	release_deferred(ctx);
+}
+
 int http_serve(struct ctl_ctx *ctx, mg_err *e)
 {
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(ctx->mhd, MHD_DAEMON_INFO_EPOLL_FD);
@@ -618,6 +812,7 @@ int http_serve(struct ctl_ctx *ctx, mg_err *e)
 	fds[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
 	fds[2] = (struct pollfd){.fd = ctx->timer_fd, .events = POLLIN};
 	fds[3] = (struct pollfd){.fd = ha_fd(ctx), .events = POLLIN};
+	store_group(&ctx->store, true);
 	while (!ctx->quit) {
 		MHD_UNSIGNED_LONG_LONG to;
 		int timeout = -1;
@@ -654,6 +849,9 @@ int http_serve(struct ctl_ctx *ctx, mg_err *e)
 		ctx->resumed = false;
 		if (MHD_run(ctx->mhd) != MHD_YES)
 			log_debug("MHD_run reported an error");
+		flush(ctx);
+		if (longpoll_pump())
+			ctx->resumed = true; /* more to wake: the next turn does not wait */
 		if (longpoll_arm(ctx, e) < 0)
 			goto fail;
 	}
@@ -670,10 +868,13 @@ void http_stop(struct ctl_ctx *ctx)
 	if (!ctx->mhd)
 		return;
 	/* microhttpd refuses to stop with suspended connections: answer them first */
-	if (longpoll_shutdown(ctx)) {
-		for (int i = 0; i < 5; i++)
+	if (longpoll_shutdown(ctx) + release_deferred(ctx)) {
+		for (int i = 0; i < 5; i++) {
 			MHD_run(ctx->mhd);
+			flush(ctx);
+		}
 	}
+	store_group(&ctx->store, false);
 	MHD_stop_daemon(ctx->mhd);
 	ctx->mhd = NULL;
 	if (ctx->timer_fd >= 0)

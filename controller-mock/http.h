@@ -35,6 +35,11 @@ struct req {
 	size_t received; /* body bytes seen, kept or not */
 	bool too_big;
 	bool answered;
+	bool busy; /* turned away (over the agents' connection share): close after it */
+	/* an answer kept until the turn's commit (group commit, http.c) */
+	struct MHD_Response *deferred;
+	unsigned deferred_status;
+	struct req *deferred_next;
 	struct ctl_waiter w;
 };
 
@@ -94,7 +99,10 @@ enum MHD_Result api_device_status(struct req *r);
 /* longpoll.c */
 void longpoll_suspend(struct req *r, struct ctl_connector *c, int64_t deadline_ms);
 void longpoll_unlink(struct ctl_waiter *w);
+/* Queue the waiters of `c` to be answered (longpoll_pump resumes them). */
 void longpoll_wake(struct ctl_connector *c);
+/* Resume the next batch of queued waiters; true when more remain. */
+bool longpoll_pump(void);
 void longpoll_expire(struct ctl_ctx *ctx);
 int longpoll_arm(struct ctl_ctx *ctx, mg_err *e);
 /* Wake every waiter for shutdown; returns how many were woken. */

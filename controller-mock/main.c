@@ -51,6 +51,11 @@ static void usage(FILE *f)
 	       "                          its last request (or while its long-poll is open);\n"
 	       "                          another host with the same identity is refused\n"
 	       "                          meanwhile (default 10)\n"
+	       "  --max-connections N     agent connections served at once (long-polls included;\n"
+	       "                          default 16384); 64 more are kept for the admin API.\n"
+	       "                          The descriptor limit is raised to its hard limit\n"
+	       "  --dump-store            print the store (state directory's store.db) as one\n"
+	       "                          JSON document and exit; works beside a running one\n"
 	       "  --log-level L           error, warn, info or debug (default info)\n"
 	       "  --help                  this text\n"
 	       "  --version               print the version\n"
@@ -106,8 +111,8 @@ static long parse_num(const char *s, long min, long max, const char *opt)
  * failure to remove them is worth a warning, not a refusal to start. */
 static void clean_stale_temps(const struct ctl_ctx *ctx)
 {
-	static const char *const files[] = {CTL_STORE_FILE, "admin.token", "hub.key",
-					    "key.pem",      "cert.pem",    "pin"};
+	static const char *const files[] = {CTL_STORE_LEGACY, "admin.token", "hub.key",
+					    "key.pem",        "cert.pem",    "pin"};
 	char path[sizeof(ctx->state_dir) + 32];
 	mg_err e = {0};
 
@@ -139,6 +144,8 @@ int main(int argc, char **argv)
 		O_HUBDOWN,
 		O_LOG,
 		O_IDLIVE,
+		O_MAXCONN,
+		O_DUMP,
 		O_HELP,
 		O_VERSION
 	};
@@ -155,6 +162,8 @@ int main(int argc, char **argv)
 	    {"hub-down-on-exit", no_argument, NULL, O_HUBDOWN},
 	    {"log-level", required_argument, NULL, O_LOG},
 	    {"identity-live-s", required_argument, NULL, O_IDLIVE},
+	    {"max-connections", required_argument, NULL, O_MAXCONN},
+	    {"dump-store", no_argument, NULL, O_DUMP},
 	    {"help", no_argument, NULL, O_HELP},
 	    {"version", no_argument, NULL, O_VERSION},
 	    {NULL, 0, NULL, 0},
@@ -165,6 +174,7 @@ int main(int argc, char **argv)
 	char host[CONFIG_ENDPOINT_MAX], ep_host[CONFIG_ENDPOINT_MAX], mesh_b[CIDR_STRLEN];
 	long hub_port = 51820;
 	int level = MG_LOG_INFO, opt, rc = 1;
+	bool dump = false;
 	struct cidr mesh;
 	uint16_t port;
 	mg_err e = {0};
@@ -214,6 +224,13 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case O_DUMP:
+			dump = true;
+			break;
+		case O_MAXCONN:
+			ctx.max_connections =
+			    (unsigned)parse_num(optarg, 1, 1000000, "--max-connections");
+			break;
 		case O_HELP:
 			usage(stdout);
 			return 0;
@@ -231,6 +248,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init("meshgate-controller-mock", (enum mg_log_level)level);
+	if (dump) {
+		char db[sizeof(ctx.store_path)];
+		snprintf(db, sizeof(db), "%.4095s/" CTL_STORE_FILE, state_dir);
+		if (store_dump(db, &e) < 0) {
+			log_err("%s", e.msg);
+			return 1;
+		}
+		return 0;
+	}
 
 	if (cidr_parse(mesh_s, &mesh, 0, &e) < 0 || cidr_max_len(&mesh) - mesh.len < 2) {
 		if (!e.msg[0])

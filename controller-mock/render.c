@@ -129,24 +129,35 @@ static int content_hash(const struct ctl_ctx *ctx, const struct ctl_connector *c
 	return 0;
 }
 
+static int refresh_one(struct ctl_ctx *ctx, struct ctl_connector *c, mg_err *e)
+{
+	uint8_t h[32];
+
+	if (!c->enrolled || c->revoked)
+		return 0;
+	if (content_hash(ctx, c, h, e) < 0)
+		return -1;
+	if (c->version > 0 && !memcmp(h, c->config_hash, 32))
+		return 0;
+	memcpy(c->config_hash, h, 32);
+	c->version++;
+	c->wake = true;
+	return 1;
+}
+
+/* When the request declared the connectors it changed (store_touch_conn), only those
+ * can have a new document: nothing else they depend on (networks, the hub) changed. */
 int render_refresh(struct ctl_ctx *ctx, mg_err *e)
 {
-	int bumped = 0;
+	struct ctl_connector *const *touched;
+	size_t n = store_touched(&ctx->store, &touched);
+	int bumped = 0, r;
 
-	for (size_t i = 0; i < ctx->store.n_conns; i++) {
-		struct ctl_connector *c = ctx->store.conns[i];
-		uint8_t h[32];
-
-		if (!c->enrolled || c->revoked)
-			continue;
-		if (content_hash(ctx, c, h, e) < 0)
+	for (size_t i = 0; i < (n ? n : ctx->store.n_conns); i++) {
+		r = refresh_one(ctx, n ? touched[i] : ctx->store.conns[i], e);
+		if (r < 0)
 			return -1;
-		if (c->version > 0 && !memcmp(h, c->config_hash, 32))
-			continue;
-		memcpy(c->config_hash, h, 32);
-		c->version++;
-		c->wake = true;
-		bumped++;
+		bumped += r;
 	}
 	return bumped;
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The model (networks, connectors, remote users, the address high-water mark) and its one
- * JSON file. */
+/* The model (networks, connectors, remote users, the address high-water mark) and its JSON
+ * form (one document, the former store.json; one entry per record in store.db: see
+ * store_db.c). A persisted field is added in conn_to_store_json and conn_from_store_json
+ * (keys list included), nowhere else. */
 #include <errno.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -44,6 +46,7 @@ void conn_free(struct ctl_connector *c)
 
 void store_free(struct ctl_store *s)
 {
+	store_db_close(s);
 	for (size_t i = 0; i < s->n_nets; i++)
 		net_free(s->nets[i]);
 	for (size_t i = 0; i < s->n_conns; i++)
@@ -212,7 +215,7 @@ static bool add_hex(cJSON *o, const char *key, const uint8_t *v, size_t n)
 	return cJSON_AddStringToObject(o, key, hex) != NULL;
 }
 
-static cJSON *conn_to_store_json(const struct ctl_connector *c)
+cJSON *conn_to_store_json(const struct ctl_connector *c)
 {
 	cJSON *o = cJSON_CreateObject();
 	char key[WG_KEY_B64_LEN];
@@ -256,7 +259,7 @@ fail:
 	return NULL;
 }
 
-static cJSON *user_to_store_json(const struct ctl_user *u)
+cJSON *user_to_store_json(const struct ctl_user *u)
 {
 	cJSON *o = cJSON_CreateObject();
 	char key[WG_KEY_B64_LEN];
@@ -322,18 +325,6 @@ oom:
 	cJSON_Delete(root);
 	mg_err_set(e, "out of memory serialising the store");
 	return NULL;
-}
-
-int store_save(const struct ctl_store *s, const char *path, mg_err *e)
-{
-	char *txt = store_to_json(s, e);
-	int rc;
-
-	if (!txt)
-		return -1;
-	rc = fs_write_atomic(path, txt, strlen(txt), 0600, e);
-	cJSON_free(txt);
-	return rc;
 }
 
 static int get_hex(const cJSON *o, const char *key, uint8_t *out, size_t n, mg_err *e)
@@ -517,6 +508,13 @@ fail:
 
 int store_load_json(struct ctl_store *s, const char *buf, size_t len, mg_err *e)
 {
+	cJSON *j = jsonu_parse(buf, len, CTL_STORE_MAX, e);
+
+	return j ? store_load_tree(s, j, e) : -1;
+}
+
+int store_load_tree(struct ctl_store *s, cJSON *j, mg_err *e)
+{
 	static const char *const keys[] = {
 	    "format", "mesh_range", "next_address_index", "networks", "connectors", "users", NULL};
 	const cJSON *nets = NULL, *conns = NULL, *users = NULL, *it;
@@ -524,11 +522,7 @@ int store_load_json(struct ctl_store *s, const char *buf, size_t len, mg_err *e)
 	struct cidr m;
 	int64_t fmt = 0, next = 0;
 	char a[CIDR_STRLEN], b[CIDR_STRLEN];
-	cJSON *j;
 
-	j = jsonu_parse(buf, len, CTL_STORE_MAX, e);
-	if (!j)
-		return -1;
 	if (jsonu_only_keys(j, keys, "store", e) < 0 ||
 	    jsonu_get_int(j, "format", true, STORE_FORMAT, STORE_FORMAT, &fmt, e) < 0 ||
 	    jsonu_get_str(j, "mesh_range", true, CIDR_STRLEN, &mesh, e) < 0 ||
@@ -585,7 +579,7 @@ fail:
 	return -1;
 }
 
-int store_load(struct ctl_store *s, const char *path, mg_err *e)
+int store_load_file(struct ctl_store *s, const char *path, mg_err *e)
 {
 	char *buf = NULL;
 	size_t len = 0;

@@ -21,6 +21,7 @@
 
 #include <openssl/rand.h>
 
+#include "backoff.h"
 #include "cli.h"
 #include "config.h"
 #include "ctlc.h"
@@ -170,33 +171,22 @@ static void set_error(struct daemon *d, enum err_src src, const char *msg)
 	update_status(d);
 }
 
-/* Capped exponential backoff with full jitter: uniform in [base/2, base]. */
-static uint64_t backoff_ms(struct daemon *d)
+/* The controller is not there (nothing listens, or it went away mid-request), as opposed
+ * to one that answered an error: retried soon, see backoff.h. */
+static bool controller_down(CURLcode rc)
 {
-	uint64_t base = 1000, cap = (uint64_t)d->o->backoff_max_s * 1000;
-	uint32_t r = 0;
-
-	for (unsigned i = 1; i < d->fails && base < cap; i++)
-		base *= 2;
-	if (base > cap)
-		base = cap;
-	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
-		r = (uint32_t)rand();
-	return base / 2 + r % (base / 2 + 1);
+	return rc == CURLE_COULDNT_CONNECT || rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR ||
+	       rc == CURLE_SEND_ERROR;
 }
 
-/*
- * The controller unreachable (refused, reset, timed out): probe again in 1 to 2 s (full
- * jitter), so that its return is noticed within 2 s; a probe is a connection attempt.
- * Answers that are errors back off exponentially (backoff_ms).
- */
-static uint64_t reconnect_ms(void)
+/* Capped exponential backoff with jitter: uniform in [base/2, base] (backoff.c). */
+static uint64_t backoff_ms(struct daemon *d, bool down)
 {
 	uint32_t r = 0;
 
 	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
 		r = (uint32_t)rand();
-	return 1000 + r % 1001;
+	return backoff_delay_ms(d->fails, down, (unsigned)d->o->backoff_max_s, r);
 }
 
 /* The HA role or lease changed: fence or unfence the cloud worker, arm the lease timer. */
@@ -552,7 +542,7 @@ static void finish_poll(struct daemon *d, struct ctlc_req *r, CURLcode rc)
 	load_last_good_once(d); /* no answer from the controller: what we had */
 	d->fails++;
 	d->dm.polls_failed++;
-	uint64_t wait = res == CTLC_ERR_TRANSPORT ? reconnect_ms() : backoff_ms(d);
+	uint64_t wait = backoff_ms(d, res == CTLC_ERR_TRANSPORT && controller_down(rc));
 	log_warn("%s (retrying in %.1f s)", e.msg, (double)wait / 1000);
 	set_error(d, ERR_CONN, e.msg);
 	arm(d, T_POLL, now_ms() + wait);

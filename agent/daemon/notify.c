@@ -1,15 +1,72 @@
 /* SPDX-License-Identifier: MIT */
-/* systemd notify protocol: readiness, status, watchdog (see notify.h). */
+/*
+ * systemd notify protocol: readiness, status, watchdog (see notify.h). The protocol is
+ * small and documented as stable (sd_notify(3), "the notification protocol"): one
+ * datagram of newline-separated VAR=value lines to the AF_UNIX socket named by
+ * $NOTIFY_SOCKET, a path or, starting with '@', an abstract name. It is spoken here
+ * rather than linking libsystemd, which maps a dozen libraries (gcrypt, compression) into
+ * the agent for these few lines.
+ */
 #include "notify.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <systemd/sd-daemon.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "log.h"
+
+/* 0, or -errno. */
+static int notify_send(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t len = path ? strlen(path) : 0;
+	ssize_t sent;
+	int fd, err;
+
+	if (!len)
+		return 0;
+	if ((path[0] != '/' && path[0] != '@') || len < 2 || len >= sizeof(sa.sun_path))
+		return -EAFNOSUPPORT; /* not a socket this implementation speaks to */
+	memcpy(sa.sun_path, path, len);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0'; /* abstract namespace: no terminating NUL counted */
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	sent = sendto(fd, state, strlen(state), MSG_NOSIGNAL, (const struct sockaddr *)&sa,
+		      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
+	err = sent < 0 ? -errno : (size_t)sent != strlen(state) ? -EMSGSIZE : 0;
+	close(fd);
+	return err;
+}
+
+/* $WATCHDOG_USEC, when $WATCHDOG_PID is unset or names this process; else 0. */
+static uint64_t watchdog_usec(void)
+{
+	const char *us = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	unsigned long long v;
+	char *end;
+
+	if (!us || !*us)
+		return 0;
+	if (pid && *pid) {
+		long p = strtol(pid, &end, 10);
+		if (*end || p != (long)getpid())
+			return 0;
+	}
+	errno = 0;
+	v = strtoull(us, &end, 10);
+	if (errno || *end || us[0] == '-')
+		return 0;
+	return (uint64_t)v;
+}
 
 static void send_state(struct notifier *n, const char *state)
 {
@@ -17,7 +74,7 @@ static void send_state(struct notifier *n, const char *state)
 
 	if (!n->enabled)
 		return;
-	r = sd_notify(0, state);
+	r = notify_send(state);
 	if (r < 0)
 		log_warn("systemd notify (%.*s): %s", (int)strcspn(state, "\n"), state,
 			 strerror(-r));
@@ -25,14 +82,13 @@ static void send_state(struct notifier *n, const char *state)
 
 void notify_init(struct notifier *n)
 {
-	uint64_t usec = 0;
 	const char *s = getenv("NOTIFY_SOCKET");
 
 	memset(n, 0, sizeof(*n));
 	n->enabled = s && *s;
 	/* > 0 only when $WATCHDOG_USEC is set and $WATCHDOG_PID, if set, is us */
-	if (n->enabled && sd_watchdog_enabled(0, &usec) > 0)
-		n->wd_usec = usec;
+	if (n->enabled)
+		n->wd_usec = watchdog_usec();
 }
 
 uint64_t notify_watchdog_interval_ms(const struct notifier *n)

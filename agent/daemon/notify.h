@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * systemd's notify protocol (sd_notify from libsystemd) for `meshgate run` under
+ * systemd's notify protocol (sd_notify(3), spoken by notify.c) for `meshgate run` under
  * Type=notify: READY=1 once the first config is fully in place (tunnel, routes,
  * firewall), STATUS= lines for `systemctl status`, WATCHDOG=1 from the event loop and
  * STOPPING=1. Without $NOTIFY_SOCKET every call is a cheap no-op.

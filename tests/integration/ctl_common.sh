@@ -53,3 +53,8 @@ ctl_stop() {
 	for _ in $(seq 1 50); do kill -0 "$CTL_PID" 2>/dev/null || return 0; sleep 0.1; done
 	mg_fail "controller did not stop on SIGTERM"
 }
+
+# ctl_dump [STATEDIR]: the controller's store as one JSON document (--dump-store).
+ctl_dump() {
+	"$CTLMOCK" --state-dir "${1:-$CTL_DIR}" --dump-store
+}

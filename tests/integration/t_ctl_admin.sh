@@ -59,7 +59,8 @@ expect 200
 assert_eq "$(jq -r '.connectors[0].state' <<<"$BODY")" pending "state"
 assert_eq "$(jq -r '.connectors[0].status' <<<"$BODY")" null "status"
 assert_not_contains "$BODY" "$tok" "token listed"
-assert_not_contains "$(cat "$MG_TMP/state/store.json")" "$tok" "token stored in clear"
+assert_not_contains "$(ctl_dump)" "$tok" "token stored in clear"
+if grep -qF -- "$tok" "$MG_TMP"/state/store.db*; then mg_fail "token in the database files"; fi
 call POST "/api/v1/connectors/$C/disable"
 expect 200
 assert_eq "$(jq -r .state <<<"$BODY")" disabled "disabled"

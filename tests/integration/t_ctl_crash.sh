@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ctl_common.sh"
 mg_setup ctl_crash
 ctl_ns_start --no-hub
-KILLS=${MG_CTL_KILLS:-12}
+KILLS=${MG_CTL_KILLS:-20}
 
 call POST /api/v1/networks '{"name":"A","subnets":["198.51.100.0/24"]}'
 A=$(jq -r .id <<<"$BODY")
@@ -37,7 +37,7 @@ for k in $(seq 1 "$KILLS"); do
 	sleep "0.$(printf '%03d' $((RANDOM % 200)))"
 	kill -KILL "$CTL_PID"
 	wait_until 10 sh -c '! kill -0 "$0"' "$CTL_PID" || mg_fail "controller survived kill -9"
-	jq -e .format "$MG_TMP/state/store.json" >/dev/null || mg_fail "cycle $k: store unparsable"
+	ctl_dump | jq -e .format >/dev/null || mg_fail "cycle $k: store unreadable"
 	[ -z "$(temps)" ] || left=$((left + 1))
 	if [ "$k" -eq $((KILLS / 2)) ]; then
 		# leftovers of a dead writer go, a live writer's stay

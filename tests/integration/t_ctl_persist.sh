@@ -22,7 +22,8 @@ snapshot() {
 	call GET /api/v1/networks
 	jq -S . <<<"$BODY" >"$MG_TMP/$1.nets"
 	call GET /api/v1/connectors
-	jq -S 'del(.connectors[].last_seen)' <<<"$BODY" >"$MG_TMP/$1.conns"
+	# (last contact and the HA lease are the running controller's, not stored)
+	jq -S 'del(.connectors[].last_seen, .connectors[].ha.lease_expires_in_ms, .connectors[].ha.live)' <<<"$BODY" >"$MG_TMP/$1.conns"
 }
 snapshot before
 ctl_stop
@@ -58,7 +59,7 @@ wait $burst || true
 n_acked=$(wc -l <"$MG_TMP/acked")
 mg_log "$n_acked networks acknowledged before kill -9"
 [ "$n_acked" -gt 0 ] || mg_fail "nothing acknowledged in 1 s"
-jq . "$MG_TMP/state/store.json" >/dev/null || mg_fail "store left unparsable"
+ctl_dump | jq . >/dev/null || mg_fail "store left unreadable"
 ctl_start "$CNS" "$MG_TMP/state" 192.0.2.1 8443
 call GET /api/v1/networks
 while read -r id; do
@@ -67,14 +68,14 @@ done <"$MG_TMP/acked"
 
 # a corrupt store stops the start with a clear message
 ctl_stop
-cp "$MG_TMP/state/store.json" "$MG_TMP/store.good"
-printf '{"format":1,' >"$MG_TMP/state/store.json"
+cp "$MG_TMP/state/store.db" "$MG_TMP/store.good"
+printf '{"format":1,' >"$MG_TMP/state/store.db"
 if nsx "$CNS" "$CTLMOCK" --state-dir "$MG_TMP/state" --listen 192.0.2.1:8443 \
 	--public-url "$CTL_URL" >"$MG_TMP/corrupt.log" 2>&1; then
 	mg_fail "started on a corrupt store"
 fi
 assert_contains "$(cat "$MG_TMP/corrupt.log")" "corrupt" "corrupt store message"
-cp "$MG_TMP/store.good" "$MG_TMP/state/store.json"
+cp "$MG_TMP/store.good" "$MG_TMP/state/store.db"
 ctl_start "$CNS" "$MG_TMP/state" 192.0.2.1 8443
 
 # malformed requests (bounded): the server keeps answering
@@ -100,4 +101,20 @@ done
 kill -0 "$CTL_PID" || mg_fail "controller died: $(tail -5 "$MG_TMP/state.log")"
 call GET /api/v1/hub
 assert_eq "$API_STATUS" 200 "still answering"
+
+# migration: a state directory of an older version (store.json, no store.db) starts with
+# the same content, read once (the file is renamed store.json.migrated)
+snapshot premig
+ctl_dump >"$MG_TMP/old.json"
+ctl_stop
+rm -f "$MG_TMP"/state/store.db*
+cp "$MG_TMP/old.json" "$MG_TMP/state/store.json"
+ctl_start "$CNS" "$MG_TMP/state" 192.0.2.1 8443
+snapshot postmig
+cmp -s "$MG_TMP/premig.nets" "$MG_TMP/postmig.nets" || mg_fail "networks changed by the migration"
+cmp -s "$MG_TMP/premig.conns" "$MG_TMP/postmig.conns" ||
+	mg_fail "connectors changed by the migration: $(diff "$MG_TMP/premig.conns" "$MG_TMP/postmig.conns")"
+[ ! -e "$MG_TMP/state/store.json" ] && [ -e "$MG_TMP/state/store.json.migrated" ] ||
+	mg_fail "store.json not renamed after the migration"
+assert_contains "$(cat "$MG_TMP/state.log")" "migrated" "migration logged"
 mg_pass

@@ -142,9 +142,10 @@ for k in "$PRIV1" "$PRIV5"; do
 	! grep -rqF -- "$k" "$MG_TMP/state" "$MG_TMP/state.log" ||
 		mg_fail "a generated private key is in the state directory or the log"
 done
-assert_contains "$(cat "$MG_TMP/state/store.json")" "$PUB1" "public key stored"
-assert_eq "$(jq '.users|length' "$MG_TMP/state/store.json")" 5 "users in store.json"
-assert_eq "$(jq '[.users[] | keys[]] | unique | sort' -c "$MG_TMP/state/store.json")" \
+ctl_dump >"$MG_TMP/store.dump"
+assert_contains "$(cat "$MG_TMP/store.dump")" "$PUB1" "public key stored"
+assert_eq "$(jq '.users|length' "$MG_TMP/store.dump")" 5 "users in the store"
+assert_eq "$(jq '[.users[] | keys[]] | unique | sort' -c "$MG_TMP/store.dump")" \
 	'["address_index","created_at","id","name","public_key","revoked"]' "stored user fields"
 mg_log "users $U1 $U2 $U3 $U4"
 mg_pass

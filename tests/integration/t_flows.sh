@@ -79,7 +79,7 @@ for site in a b c; do
 	secret=$(jq -r .device_secret "$sd/device.json")
 	priv=$(cat "$sd/private.key")
 	[ ${#secret} -ge 16 ] && [ ${#priv} -eq 44 ] || mg_fail "identity files of $site"
-	for f in "$MG_TMP"/*.log "$MG_TMP/ctl/store.json"; do
+	for f in "$MG_TMP"/*.log "$MG_TMP"/ctl/store.db*; do
 		if grep -qF -- "$secret" "$f"; then mg_fail "device secret of $site in $f"; fi
 		if grep -qF -- "$priv" "$f"; then mg_fail "private key of $site in $f"; fi
 	done

@@ -44,6 +44,7 @@ expect=(
 	"-rwxr-xr-x root/root ./usr/sbin/meshgate"
 	"-rwxr-xr-x root/root ./usr/sbin/meshgate-controller-mock"
 	"-rw-r--r-- root/root .$unitdir/meshgate.service"
+	"-rw-r--r-- root/root .$unitdir/meshgate-controller-mock.service"
 	"-rw-r--r-- root/root ./etc/default/meshgate"
 	"-rw-r--r-- root/root ./etc/meshgate/meshgate.conf"
 	"-rw-r--r-- root/root ./etc/iproute2/rt_protos.d/meshgate.conf"
@@ -113,7 +114,7 @@ for lib in $needed; do
 	grep -qE "(^|, )$pkg( |,|$)" <<<"$deps" || mg_fail "Depends lacks $pkg (for $lib): $deps"
 done
 # (t64: the names Ubuntu 24.04 gave these libraries)
-for pkg in libc6 libcurl4 libnftnl11 libmnl0 libcjson1 libssl3 libxml2 libmicrohttpd12; do
+for pkg in libc6 libcurl4 libnftnl11 libmnl0 libcjson1 libssl3 libexpat1 libmicrohttpd12 libsqlite3-0; do
 	grep -qE "(^|, )$pkg(t64)?( |,|$)" <<<"$deps" || mg_fail "Depends lacks $pkg: $deps"
 done
 if grep -q '^libsystemd.so' <<<"$needed"; then

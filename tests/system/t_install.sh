@@ -248,7 +248,8 @@ wait_until 5 test -S "$ROOT$sock" || mg_fail "notify socket: $(cat "$MG_TMP/noti
 ) &
 bg_track $!
 wait_until 5 test -s "$ROOT/tmp/mgt-run.pid" || mg_fail "meshgate run did not start: $(cat "$MG_TMP/run.log")"
-if grep -q sd_notify <(readelf -W --dyn-syms "$ROOT/usr/sbin/meshgate" 2>/dev/null); then
+# the agent speaks the notify protocol itself (no libsystemd): it names $NOTIFY_SOCKET
+if grep -qa NOTIFY_SOCKET "$ROOT/usr/sbin/meshgate"; then
 	wait_until 30 grep -qx READY=1 "$MG_TMP/notify.out" ||
 		mg_fail "no READY=1 within 30 s: $(cat "$MG_TMP/notify.out" 2>/dev/null); $(tail -20 "$MG_TMP/run.log")"
 	routes=$(nsx "$H" ip route show proto 109)
@@ -380,7 +381,7 @@ boot_part() {
 	# path; on a real host it is writable (forwarding, rp_filter), so make it so here
 	root_in sh -c 'mount --bind /proc/sys/net /proc/sys/net &&
 		mount -o remount,bind,rw /proc/sys/net' || mg_fail "cannot make /proc/sys/net writable in the container"
-	if ! grep -q sd_notify <(readelf -W --dyn-syms "$MESHGATE" 2>/dev/null); then
+	if ! grep -qa NOTIFY_SOCKET "$MESHGATE"; then
 		# this tree's agent sends no READY=1: Type=notify would wait 90 s and fail
 		notify=0
 		dropin='[Service]\nType=exec\n'

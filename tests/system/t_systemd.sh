@@ -18,7 +18,7 @@ mg_setup systemd
 CACHE=${MG_ROOT_CACHE:-/var/cache/meshgate-test}
 TAR=$CACHE/bookworm-systemd.tar
 # what the agent links, plus systemd itself and the tools the test uses inside
-PKGS=systemd,systemd-sysv,dbus,iproute2,nftables,wireguard-go,iputils-ping,libcurl4,libcjson1,libmnl0,libnftnl11,libxml2,libsystemd0
+PKGS=systemd,systemd-sysv,dbus,iproute2,nftables,wireguard-go,iputils-ping,libcurl4,libcjson1,libmnl0,libnftnl11,libexpat1
 for t in systemd-nspawn debootstrap; do
 	command -v "$t" >/dev/null || mg_fail "$t missing (scripts/deps installs it)"
 done

@@ -2,8 +2,6 @@
 #include "aws_ec2.h"
 
 #include <curl/curl.h>
-#include <libxml/parser.h>
-#include <libxml/tree.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -14,45 +12,32 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "aws_xml.h"
 #include "buf.h"
 #include "httpc.h"
 
 /* ---------------------------------------------------------------- XML helpers */
 
-static xmlDocPtr xml_read(const char *buf, size_t len, mg_err *e)
+static struct xdoc *xml_read(const char *buf, size_t len, mg_err *e)
 {
-	xmlDocPtr d;
-
 	if (!buf || !len)
 		return mg_err_set(e, "empty XML answer"), NULL;
 	if (len > AWS_XML_MAX || len > (size_t)INT32_MAX)
 		return mg_err_set(e, "XML answer of %zu bytes is over the %u-byte cap", len,
 				  AWS_XML_MAX),
 		       NULL;
-	/* no network, no DTD loading, no entity substitution, quiet */
-	d = xmlReadMemory(buf, (int)len, NULL, NULL,
-			  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (!d)
-		return mg_err_set(e, "malformed XML answer"), NULL;
-	if (d->intSubset || d->extSubset) {
-		xmlFreeDoc(d);
-		return mg_err_set(e, "XML answer carries a DTD; refused"), NULL;
-	}
-	if (!xmlDocGetRootElement(d)) {
-		xmlFreeDoc(d);
-		return mg_err_set(e, "XML answer has no root element"), NULL;
-	}
-	return d;
+	/* expat: no network, no DTD (refused), no entities but the five predefined */
+	return xdoc_parse(buf, len, e);
 }
 
-static bool is(const xmlNode *n, const char *name)
+static bool is(const struct xnode *n, const char *name)
 {
-	return n && n->type == XML_ELEMENT_NODE && !strcmp((const char *)n->name, name);
+	return n && n->type == XN_ELEMENT && !strcmp(n->name, name);
 }
 
-static const xmlNode *child(const xmlNode *n, const char *name)
+static const struct xnode *child(const struct xnode *n, const char *name)
 {
-	for (const xmlNode *c = n ? n->children : NULL; c; c = c->next)
+	for (const struct xnode *c = n ? n->children : NULL; c; c = c->next)
 		if (is(c, name))
 			return c;
 	return NULL;
@@ -62,25 +47,22 @@ static const xmlNode *child(const xmlNode *n, const char *name)
  * Text of element `name` under n (namespace ignored). Absent: "" and 0 unless required.
  * An element with element children (wrong type) or text that does not fit is an error.
  */
-static int text_of(const xmlNode *n, const char *name, bool required, char *out, size_t outlen,
+static int text_of(const struct xnode *n, const char *name, bool required, char *out, size_t outlen,
 		   mg_err *e)
 {
-	const xmlNode *c = child(n, name);
+	const struct xnode *c = child(n, name);
 	size_t len = 0;
 
 	out[0] = '\0';
 	if (!c) {
 		if (required)
-			return mg_err_set(e, "XML answer: <%s> missing in <%s>", name,
-					  (const char *)n->name);
+			return mg_err_set(e, "XML answer: <%s> missing in <%s>", name, n->name);
 		return 0;
 	}
-	for (const xmlNode *t = c->children; t; t = t->next) {
-		if (t->type == XML_ELEMENT_NODE)
+	for (const struct xnode *t = c->children; t; t = t->next) {
+		if (t->type == XN_ELEMENT)
 			return mg_err_set(e, "XML answer: <%s> should be text", name);
-		if (t->type != XML_TEXT_NODE && t->type != XML_CDATA_SECTION_NODE)
-			continue;
-		size_t tl = t->content ? strlen((const char *)t->content) : 0;
+		size_t tl = t->len;
 		if (tl >= outlen - len)
 			return mg_err_set(e, "XML answer: <%s> is too long", name);
 		memcpy(out + len, t->content, tl);
@@ -98,7 +80,7 @@ static int text_of(const xmlNode *n, const char *name, bool required, char *out,
 	return 0;
 }
 
-static int bool_of(const xmlNode *n, const char *name, bool required, bool *out, mg_err *e)
+static int bool_of(const struct xnode *n, const char *name, bool required, bool *out, mg_err *e)
 {
 	char v[16];
 
@@ -116,19 +98,18 @@ static int bool_of(const xmlNode *n, const char *name, bool required, bool *out,
 }
 
 /* <name><item>...</item>...</name>: the set element, checking it holds only items. */
-static int set_of(const xmlNode *n, const char *name, const xmlNode **out, mg_err *e)
+static int set_of(const struct xnode *n, const char *name, const struct xnode **out, mg_err *e)
 {
-	const xmlNode *s = child(n, name);
+	const struct xnode *s = child(n, name);
 
 	*out = s;
 	if (!s)
 		return 0;
-	for (const xmlNode *c = s->children; c; c = c->next) {
-		if (c->type == XML_ELEMENT_NODE && !is(c, "item"))
+	for (const struct xnode *c = s->children; c; c = c->next) {
+		if (c->type == XN_ELEMENT && !is(c, "item"))
 			return mg_err_set(e, "XML answer: <%s> holds <%s>, not <item>", name,
-					  (const char *)c->name);
-		if (c->type == XML_TEXT_NODE && c->content &&
-		    strspn((const char *)c->content, " \t\r\n") != strlen((const char *)c->content))
+					  c->name);
+		if (c->type == XN_TEXT && strspn(c->content, " \t\r\n") != c->len)
 			return mg_err_set(e, "XML answer: <%s> holds text, not <item>", name);
 	}
 	return 0;
@@ -136,7 +117,7 @@ static int set_of(const xmlNode *n, const char *name, const xmlNode **out, mg_er
 
 /* ---------------------------------------------------------------- parsers */
 
-static int parse_route(const xmlNode *it, struct cloud_route *r, mg_err *e)
+static int parse_route(const struct xnode *it, struct cloud_route *r, mg_err *e)
 {
 	char v4[CIDR_STRLEN], v6[CIDR_STRLEN], state[32], tmp[CLOUD_ID_LEN];
 
@@ -200,15 +181,15 @@ static int parse_route(const xmlNode *it, struct cloud_route *r, mg_err *e)
 	return 0;
 }
 
-static int parse_table(const xmlNode *it, struct cloud_scope *t, mg_err *e)
+static int parse_table(const struct xnode *it, struct cloud_scope *t, mg_err *e)
 {
-	const xmlNode *routes, *assocs;
+	const struct xnode *routes, *assocs;
 
 	if (text_of(it, "routeTableId", true, t->id, sizeof(t->id), e) ||
 	    text_of(it, "vpcId", false, t->network_id, sizeof(t->network_id), e) ||
 	    set_of(it, "routeSet", &routes, e) || set_of(it, "associationSet", &assocs, e))
 		return -1;
-	for (const xmlNode *a = assocs ? assocs->children : NULL; a; a = a->next) {
+	for (const struct xnode *a = assocs ? assocs->children : NULL; a; a = a->next) {
 		bool m = false;
 		if (!is(a, "item"))
 			continue;
@@ -216,7 +197,7 @@ static int parse_table(const xmlNode *it, struct cloud_scope *t, mg_err *e)
 			return mg_err_prefix(e, "route table %s", t->id);
 		t->main |= m;
 	}
-	for (const xmlNode *r = routes ? routes->children : NULL; r; r = r->next) {
+	for (const struct xnode *r = routes ? routes->children : NULL; r; r = r->next) {
 		struct cloud_route *cr;
 		if (!is(r, "item"))
 			continue;
@@ -230,24 +211,24 @@ static int parse_table(const xmlNode *it, struct cloud_scope *t, mg_err *e)
 int aws_xml_route_tables(const char *buf, size_t len, struct cloud_scopes *out, char *next_token,
 			 size_t next_len, mg_err *e)
 {
-	xmlDocPtr d = xml_read(buf, len, e);
-	const xmlNode *root, *set;
+	struct xdoc *d = xml_read(buf, len, e);
+	const struct xnode *root, *set;
 	int rc = -1;
 
 	if (next_len)
 		next_token[0] = '\0';
 	if (!d)
 		return -1;
-	root = xmlDocGetRootElement(d);
+	root = d->root;
 	if (!is(root, "DescribeRouteTablesResponse")) {
 		mg_err_set(e, "XML answer: <%s> where <DescribeRouteTablesResponse> was expected",
-			   (const char *)root->name);
+			   root->name);
 		goto out;
 	}
 	if (set_of(root, "routeTableSet", &set, e) ||
 	    text_of(root, "nextToken", false, next_token, next_len, e))
 		goto out;
-	for (const xmlNode *it = set ? set->children : NULL; it; it = it->next) {
+	for (const struct xnode *it = set ? set->children : NULL; it; it = it->next) {
 		struct cloud_scope *t;
 		if (!is(it, "item"))
 			continue;
@@ -257,23 +238,22 @@ int aws_xml_route_tables(const char *buf, size_t len, struct cloud_scopes *out, 
 	}
 	rc = 0;
 out:
-	xmlFreeDoc(d);
+	xdoc_free(d);
 	return rc;
 }
 
 int aws_xml_return_true(const char *buf, size_t len, const char *root_name, mg_err *e)
 {
-	xmlDocPtr d = xml_read(buf, len, e);
-	const xmlNode *root;
+	struct xdoc *d = xml_read(buf, len, e);
+	const struct xnode *root;
 	bool ok = false;
 	int rc = -1;
 
 	if (!d)
 		return -1;
-	root = xmlDocGetRootElement(d);
+	root = d->root;
 	if (!is(root, root_name)) {
-		mg_err_set(e, "XML answer: <%s> where <%s> was expected", (const char *)root->name,
-			   root_name);
+		mg_err_set(e, "XML answer: <%s> where <%s> was expected", root->name, root_name);
 		goto out;
 	}
 	if (bool_of(root, "return", true, &ok, e))
@@ -284,24 +264,24 @@ int aws_xml_return_true(const char *buf, size_t len, const char *root_name, mg_e
 	}
 	rc = 0;
 out:
-	xmlFreeDoc(d);
+	xdoc_free(d);
 	return rc;
 }
 
 int aws_xml_source_dest_check(const char *buf, size_t len, bool *on, mg_err *e)
 {
-	xmlDocPtr d = xml_read(buf, len, e);
-	const xmlNode *root, *sdc;
+	struct xdoc *d = xml_read(buf, len, e);
+	const struct xnode *root, *sdc;
 	int rc = -1;
 
 	if (!d)
 		return -1;
-	root = xmlDocGetRootElement(d);
+	root = d->root;
 	if (!is(root, "DescribeNetworkInterfaceAttributeResponse")) {
 		mg_err_set(e,
 			   "XML answer: <%s> where <DescribeNetworkInterfaceAttributeResponse> "
 			   "was expected",
-			   (const char *)root->name);
+			   root->name);
 		goto out;
 	}
 	sdc = child(root, "sourceDestCheck");
@@ -313,7 +293,7 @@ int aws_xml_source_dest_check(const char *buf, size_t len, bool *on, mg_err *e)
 		goto out;
 	rc = 0;
 out:
-	xmlFreeDoc(d);
+	xdoc_free(d);
 	return rc;
 }
 
@@ -336,15 +316,15 @@ void aws_xml_error(const char *buf, size_t len, long http_status, struct aws_ec2
 	    "RequestExpired", "ExpiredToken",          "InvalidClientTokenId",
 	};
 	mg_err e = {{0}};
-	xmlDocPtr d;
+	struct xdoc *d;
 
 	memset(err, 0, sizeof(*err));
 	err->http_status = http_status;
 	d = buf && len ? xml_read(buf, len, &e) : NULL;
 	if (d) {
-		const xmlNode *root = xmlDocGetRootElement(d);
-		const xmlNode *errs = is(root, "Response") ? child(root, "Errors") : NULL;
-		const xmlNode *er = child(errs, "Error");
+		const struct xnode *root = d->root;
+		const struct xnode *errs = is(root, "Response") ? child(root, "Errors") : NULL;
+		const struct xnode *er = child(errs, "Error");
 		if (er) {
 			/* a field of the wrong shape is left empty rather than failing */
 			if (text_of(er, "Code", false, err->code, sizeof(err->code), &e))
@@ -355,7 +335,7 @@ void aws_xml_error(const char *buf, size_t len, long http_status, struct aws_ec2
 		if (is(root, "Response") &&
 		    text_of(root, "RequestID", false, err->request_id, sizeof(err->request_id), &e))
 			err->request_id[0] = '\0';
-		xmlFreeDoc(d);
+		xdoc_free(d);
 	}
 	/* keep only printable ASCII: the message goes into a log line */
 	for (char *p = err->message; *p; p++)
