@@ -90,6 +90,7 @@ struct ctl_user {
 	uint8_t public_key[WG_KEY_LEN];
 	uint64_t addr_index; /* from store_alloc_addr: never reused */
 	bool revoked;        /* deleted; kept as a tombstone */
+	bool disabled;       /* cut off at the hub until enabled (config unchanged) */
 };
 
 enum ctl_conn_state { CONN_PENDING, CONN_ENROLLED, CONN_DISABLED, CONN_REVOKED };

@@ -37,19 +37,23 @@ int hub_desired_peers(const struct ctl_ctx *ctx, struct hub_peer **out, size_t *
 		const struct ctl_network *net = store_find_net(s, c->network_id);
 		struct hub_peer *p = &v[k];
 
-		if (conn_state(c) != CONN_ENROLLED || !net)
+		if (!c->enrolled || c->revoked || !net)
 			continue;
+		memcpy(p->public_key, c->public_key, WG_KEY_LEN);
+		p->owner_id = c->id;
+		k++;
+		if (c->disabled) { /* kept, with no allowed IPs: see hub.h */
+			p->cut = true;
+			continue;
+		}
 		p->allowed = calloc(net->n_subnets + 1, sizeof(*p->allowed));
 		if (!p->allowed) {
 			hub_peers_free(v, k);
 			return mg_err_set(e, "out of memory");
 		}
-		memcpy(p->public_key, c->public_key, WG_KEY_LEN);
-		p->owner_id = c->id;
 		store_addr(s, c->addr_index, &p->allowed[0]);
 		memcpy(p->allowed + 1, net->subnets, net->n_subnets * sizeof(*p->allowed));
 		p->n_allowed = net->n_subnets + 1;
-		k++;
 	}
 	for (size_t i = 0; i < s->n_users; i++) {
 		const struct ctl_user *u = s->users[i];
@@ -57,16 +61,20 @@ int hub_desired_peers(const struct ctl_ctx *ctx, struct hub_peer **out, size_t *
 
 		if (u->revoked)
 			continue;
+		memcpy(p->public_key, u->public_key, WG_KEY_LEN);
+		p->owner_id = u->id;
+		k++;
+		if (u->disabled) {
+			p->cut = true;
+			continue;
+		}
 		p->allowed = calloc(1, sizeof(*p->allowed));
 		if (!p->allowed) {
 			hub_peers_free(v, k);
 			return mg_err_set(e, "out of memory");
 		}
-		memcpy(p->public_key, u->public_key, WG_KEY_LEN);
-		p->owner_id = u->id;
 		store_addr(s, u->addr_index, &p->allowed[0]);
 		p->n_allowed = 1;
-		k++;
 	}
 	*out = v;
 	*n = k;
