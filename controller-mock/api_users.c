@@ -257,7 +257,8 @@ enum MHD_Result api_user_config(struct req *r)
 	if (!conf)
 		return reply_error(r, 500, "internal", "%s", e.msg);
 	out = cJSON_CreateObject();
-	if (!out || !user_base_json(r->ctx, u, out) || !cJSON_AddStringToObject(out, "config", conf)) {
+	if (!out || !user_base_json(r->ctx, u, out) ||
+	    !cJSON_AddStringToObject(out, "config", conf)) {
 		cJSON_Delete(out);
 		free(conf);
 		return reply_oom(r);

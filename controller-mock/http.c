@@ -587,7 +587,7 @@ static int setup_fds(struct ctl_ctx *ctx, int *sfd, mg_err *e)
 int http_serve(struct ctl_ctx *ctx, mg_err *e)
 {
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(ctx->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-	struct pollfd fds[3];
+	struct pollfd fds[4];
 	int sfd = -1;
 
 	if (!di)
@@ -605,7 +605,8 @@ int http_serve(struct ctl_ctx *ctx, mg_err *e)
 			timeout = to > 60000 ? 60000 : (int)to;
 		if (ctx->resumed)
 			timeout = 0; /* resumed during the last MHD_run: serve them now */
-		if (poll(fds, 3, timeout) < 0) {
+		fds[3] = (struct pollfd){.fd = hub_watch_fd(ctx), .events = POLLIN};
+		if (poll(fds, 4, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			mg_err_set(e, "poll: %s", strerror(errno));
@@ -626,6 +627,8 @@ int http_serve(struct ctl_ctx *ctx, mg_err *e)
 			}
 			longpoll_expire(ctx);
 		}
+		if (fds[3].revents & POLLIN)
+			hub_watch_run(ctx); /* hub.h: supervision of its wireguard-go */
 		/* this run serves every resume made so far; resumes made inside it (a
 		 * handler's commit waking long-polls) set the flag again */
 		ctx->resumed = false;

@@ -45,5 +45,13 @@ int hub_sync(struct ctl_ctx *ctx, mg_err *e);
  * forwarding (a restarted controller adopts the interface, sessions intact).
  */
 void hub_stop(struct ctl_ctx *ctx, bool remove);
+/*
+ * Supervision (hub_watch.c): a descriptor for the event loop, readable when the hub needs
+ * attention (its wireguard-go died, or the one-second tick that remembers the peers'
+ * endpoints); -1 without a hub. hub_watch_run() handles it: a dead daemon is restarted
+ * and every peer restored with its last endpoint, and logged.
+ */
+int hub_watch_fd(const struct ctl_ctx *ctx);
+void hub_watch_run(struct ctl_ctx *ctx);
 
 #endif

@@ -81,7 +81,7 @@ mg_log "connector: disable, enable"
 cut_and_restore connector connectors "$CID" "$CPUB"
 assert_contains "$(cat "$MG_TMP/run-a.log")" "disabled" "the agent was told it is disabled"
 assert_contains "$(hub_allowed "$CPUB")" "192.0.2.0/24" "connector's subnets back at the hub"
-nsx "$INET" ip route show proto 110 | grep -q 192.0.2.0/24 || mg_fail "hub route to site A not back"
+assert_contains "$(nsx "$INET" ip route show proto 110)" 192.0.2.0/24 "hub route to site A back"
 
 mg_log "user: disable, enable (config unchanged; fetch refused while disabled)"
 conf_before=$(api "$INET" GET "/api/v1/users/$UID_/config" | jq -r .config)
