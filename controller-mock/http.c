@@ -58,7 +58,7 @@ static const struct route routes[] = {
 
 #define API_PREFIX "/api/v1/"
 /* Bodies above CTL_BODY_MAX are read and discarded up to this many bytes. */
-#define CTL_DISCARD_MAX (1u << 20)
+#define CTL_DISCARD_MAX (2 * CTL_BODY_MAX)
 
 static bool same_path(const struct route *a, const struct route *b)
 {

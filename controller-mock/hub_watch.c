@@ -10,6 +10,7 @@
  * handshakes itself instead of waiting for the peers to notice.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +212,13 @@ int hub_watch_fd(const struct ctl_ctx *ctx)
 	return ctx->hub ? ctx->hub->epfd : -1;
 }
 
+static bool hub_link_ok(const struct ctl_ctx *ctx)
+{
+	mg_err e = {""};
+	uint32_t idx;
+	return rtnl_link_index(&ctx->hub->rt, ctx->hub_ifname, &idx, &e) == 0;
+}
+
 void hub_watch_run(struct ctl_ctx *ctx)
 {
 	struct hub *h = ctx->hub;
@@ -231,6 +239,12 @@ void hub_watch_run(struct ctl_ctx *ctx)
 		} else if (h->pidfd >= 0 && evs[i].data.fd == h->pidfd) {
 			died = true;
 		}
+	}
+	/* the interface goes with the process, a moment before its pidfd fires: a tick in
+	 * between sees the link gone; give the pidfd that moment to tell the cause */
+	if (!died && tick && h->pidfd >= 0 && h->wg && !hub_link_ok(ctx)) {
+		struct pollfd p = {.fd = h->pidfd, .events = POLLIN};
+		died = poll(&p, 1, 200) == 1;
 	}
 	if (died) {
 		why = "its wireguard-go died";
