@@ -214,12 +214,17 @@ static int sync_peers(struct ctl_ctx *ctx, const struct hub_peer *v, size_t n, m
 		p->n_allowed_ips = v[i].n_allowed;
 		p->replace_allowed_ips = true;
 		/*
-		 * Keepalives from the hub too: a peer (re)added with a known endpoint (after a
-		 * restart of wireguard-go) gets a keepalive at once, which starts the handshake
-		 * from the hub's side; a disabled peer's session stays fresh for its enable.
+		 * Keepalives from the hub to every peer whose endpoint it knows: a peer
+		 * (re)added with a remembered endpoint (after a restart of wireguard-go) gets
+		 * one at once, which starts the handshake from the hub's side; a disabled
+		 * peer's session stays fresh for its enable. A peer with no endpoint yet gets
+		 * none (it would only queue handshakes that cannot be sent).
 		 */
+		if (!ep)
+			continue;
+		/* (the device's own endpoints were just recorded: ep is the current one) */
 		p->persistent_keepalive = CTL_KEEPALIVE;
-		if (ep && !peer_has_endpoint(&cur, v[i].public_key)) {
+		if (!peer_has_endpoint(&cur, v[i].public_key)) {
 			p->endpoint = *ep;
 			p->has_endpoint = true;
 		}
