@@ -100,7 +100,7 @@ for a in 192.0.2.10 192.0.2.11; do
 done
 wait_until 5 nsx "$S_a" sh -c 'ss -ltn | grep -c ":8080" | grep -q 2' || mg_fail "servers not listening"
 for a in 192.0.2.10 192.0.2.11; do
-	echo "hello $a" | nsx "$S_b" nc -w2 -q1 "$a" 8080 || mg_fail "TCP to $a failed"
+	echo "hello $a" | nsx "$S_b" nc -N -w2 "$a" 8080 || mg_fail "TCP to $a failed"
 	wait_until 3 grep -q "hello $a" "$MG_TMP/srv-$a.log" || mg_fail "no data at $a"
 done
 assert_contains "$(cat "$MG_TMP/srv-192.0.2.10.log")" 198.51.100.10 "excluded destination not masqueraded"
