@@ -190,6 +190,7 @@ void hub_eps_record(struct hub *h, const struct wg_device *dev)
 	if (n != h->n_eps) {
 		h->n_eps = n;
 		qsort(h->eps, h->n_eps, sizeof(*h->eps), ep_cmp);
+		log_debug("hub: endpoints known for %zu peer(s)", h->n_eps);
 	}
 }
 

@@ -55,8 +55,9 @@ under_traffic() {
 	local ppb=$BG_PID
 	wait_until 5 grep -q "bytes from" "$pu" || mg_fail "$label: no user traffic before the kill"
 	wait_until 5 grep -q "bytes from" "$pb" || mg_fail "$label: no site B traffic before the kill"
-	# the controller reads the peers' endpoints once a second: let it see the user's
-	sleep 1.5
+	# the controller reads the peers' endpoints once a second: let it see all three
+	wait_until 5 grep -q "endpoints known for 3 peer(s)" "$CTL_LOG" ||
+		mg_fail "$label: the controller never saw the three endpoints"
 	lines=$(wc -l <"$CTL_LOG")
 	t0=$(now_ms)
 	t0s=$(printf '%d.%03d' $((t0 / 1000)) $((t0 % 1000)))
