@@ -49,6 +49,8 @@ connector for its LAN:
        /usr/sbin/meshgate, /usr/sbin/meshgate-controller-mock
        /lib/systemd/system/meshgate.service   (/usr/lib/... on Ubuntu 24.04)
        /etc/default/meshgate                  (MESHGATE_RUN_OPTS, a conffile)
+       /etc/meshgate/meshgate.conf            (the local settings, commented; a
+                                              conffile: an edited copy is kept)
        /etc/iproute2/rt_protos.d/meshgate.conf (`ip route show proto meshgate`)
        man pages meshgate(8), meshgate-controller-mock(8) and bash completion
   6. enrols once (`meshgate up --connect-file`): the identity and keys stay in

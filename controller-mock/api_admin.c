@@ -6,6 +6,7 @@
 
 #include "connstr.h"
 #include "http.h"
+#include "identity.h"
 #include "jsonu.h"
 #include "log.h"
 
@@ -35,7 +36,8 @@ static cJSON *conn_to_api_json(const struct ctl_ctx *ctx, const struct ctl_conne
 		     cJSON_AddStringToObject(o, "public_key", key) &&
 		     cJSON_AddStringToObject(o, "hostname", c->hostname) &&
 		     cJSON_AddStringToObject(o, "agent_version", c->agent_version) &&
-		     cJSON_AddNumberToObject(o, "config_version", (double)c->version);
+		     cJSON_AddNumberToObject(o, "config_version", (double)c->version) &&
+		     ident_to_api_json(o, c);
 	} else if (ok) {
 		ok = cJSON_AddNullToObject(o, "tunnel_address") &&
 		     cJSON_AddNullToObject(o, "enrolled_at") &&

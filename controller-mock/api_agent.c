@@ -7,6 +7,7 @@
 
 #include "connstr.h"
 #include "http.h"
+#include "identity.h"
 #include "jsonu.h"
 #include "log.h"
 
@@ -42,6 +43,8 @@ static struct ctl_connector *device_auth(struct req *r, enum MHD_Result *res)
 		    reply_error(r, 403, "device_disabled", "connector %s is disabled", found->id);
 		return NULL;
 	}
+	if (ident_check(r, found, res) < 0) /* one identity, one host */
+		return NULL;
 	return found;
 }
 
@@ -99,6 +102,8 @@ enum MHD_Result api_enroll(struct req *r)
 				  owner);
 		goto out;
 	}
+	if (ident_enrol(r, c, &res) < 0)
+		goto out;
 	if (store_alloc_addr(s, &idx, &e) < 0) {
 		res = reply_error(r, 409, "mesh_range_full", "%s", e.msg);
 		goto out;

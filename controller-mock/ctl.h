@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "cidr.h"
 #include "config.h"
@@ -59,6 +60,29 @@ struct ctl_network {
 struct ctl_waiter;
 struct hub;
 
+/* identity.c: a host presenting a connector's identity (docs/API.md, "One identity, one
+ * host"). */
+#define CTL_HOSTID_LEN   32
+#define CTL_HOSTNAME_MAX 64
+struct ctl_host {
+	char id[CTL_HOSTID_LEN + 1];     /* "" until a host identified itself */
+	char name[CTL_HOSTNAME_MAX + 1]; /* what it calls itself (printable ASCII) */
+	char addr[64];                   /* remote address of its last request */
+	int64_t seen_ms;                 /* CLOCK_MONOTONIC of its last request, 0: never */
+};
+struct ctl_ident {
+	struct ctl_host holder;          /* the admitted host (id and name are persisted) */
+	int64_t loaded_ms;               /* when a persisted holder was loaded (its grace period) */
+	struct ctl_host rival;           /* the last host refused (not persisted) */
+	int64_t rival_first, rival_last; /* unix seconds of the conflict's first/last attempt */
+	uint64_t rival_count;
+	/* the hub's endpoint for this connector while the holder was seen from the same
+	 * address: put back if a refused copy's handshake moved it */
+	struct sockaddr_storage hub_ep;
+	bool has_hub_ep;
+	int64_t hub_ep_checked_ms;
+};
+
 struct ctl_connector {
 	char id[CTL_ID_LEN + 1];
 	char name[CTL_NAME_MAX];
@@ -82,6 +106,7 @@ struct ctl_connector {
 	uint8_t config_hash[32];    /* SHA-256 of the rendered document minus "version" */
 	struct ctl_waiter *waiters; /* suspended long-poll requests (not persisted) */
 	bool wake;                  /* waiters must be woken after the next commit */
+	struct ctl_ident ident;     /* identity.c: which host holds this identity */
 };
 
 /* A remote user (a laptop running wg-quick). Only the public key is ever kept. */
@@ -119,6 +144,7 @@ struct ctl_ctx {
 	bool hub_down_on_exit;
 	struct hub *hub; /* the running hub (hub.c), NULL with --no-hub */
 	int64_t token_ttl;
+	int64_t ident_live_ms; /* identity.c: 0 is IDENT_LIVE_MS */
 	uint8_t admin_hash[32];
 	uint8_t hub_priv[WG_KEY_LEN];
 	uint8_t hub_pub[WG_KEY_LEN];

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <openssl/crypto.h>
 
+#include "cmetrics.h"
 #include "http.h"
 #include "hub.h"
 #include "jsonu.h"
@@ -105,6 +106,7 @@ static enum MHD_Result queue_resp(struct req *r, unsigned status, struct MHD_Res
 	}
 	res = MHD_queue_response(r->mc, status, resp);
 	MHD_destroy_response(resp);
+	cmetrics_count_status(status);
 	r->answered = true;
 	log_debug("%s %s -> %u", r->method, r->route >= 0 ? routes[r->route].seg[0] : "(unrouted)",
 		  status);
@@ -135,6 +137,12 @@ void json_wipe_strings(cJSON *j)
 			OPENSSL_cleanse(it->valuestring, strlen(it->valuestring));
 		json_wipe_strings(it->child);
 	}
+}
+
+enum MHD_Result reply_plain(struct req *r, unsigned status, const char *body, size_t len,
+			    const char *ctype)
+{
+	return queue(r, status, body, len, ctype, NULL);
 }
 
 enum MHD_Result reply_oom(struct req *r)
@@ -355,6 +363,7 @@ int ctl_commit(struct ctl_ctx *ctx, mg_err *e)
 		struct ctl_connector *c = ctx->store.conns[i];
 		if (c->wake) {
 			c->wake = false;
+			cmetrics_count_push();
 			longpoll_wake(c);
 		}
 	}
@@ -416,6 +425,17 @@ static enum MHD_Result first_call(struct req *r, const char *url)
 	const char *cl;
 	int m = route_match(url, r->method, r->id, sizeof(r->id));
 
+	if (!strcmp(url, "/metrics")) { /* the controller's own metrics (cmetrics.c) */
+		r->route = -1;
+		if (strcmp(r->method, "GET"))
+			return reply_error(r, 405, "method_not_allowed", "/metrics is GET only");
+		if (!admin_ok(r))
+			return reply_error(r, 401, "unauthorized",
+					   "missing or wrong admin token (Authorization: Bearer "
+					   "<token from admin.token>)");
+		r->answered = true;
+		return api_metrics(r);
+	}
 	if (m == -1) {
 		r->route = -1;
 		return reply_error(r, 404, "not_found", "no such API path");

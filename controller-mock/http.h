@@ -41,6 +41,9 @@ enum MHD_Result reply_empty(struct req *r, unsigned status, const char *etag);
 /* Takes `txt` (freed with cJSON_free). */
 enum MHD_Result reply_text(struct req *r, unsigned status, char *txt, const char *etag);
 enum MHD_Result reply_oom(struct req *r);
+/* A non-JSON answer (copied), e.g. the metrics text. */
+enum MHD_Result reply_plain(struct req *r, unsigned status, const char *body, size_t len,
+			    const char *ctype);
 /* reply_json for an answer that carries a secret: the strings of `j`, the printed text
  * and the buffer microhttpd sends from are wiped before they are freed. */
 enum MHD_Result reply_json_secret(struct req *r, unsigned status, cJSON *j);

@@ -214,19 +214,16 @@ static int sync_peers(struct ctl_ctx *ctx, const struct hub_peer *v, size_t n, m
 		p->n_allowed_ips = v[i].n_allowed;
 		p->replace_allowed_ips = true;
 		/*
-		 * Keepalives from the hub to every peer whose endpoint it knows: a peer
-		 * (re)added with a remembered endpoint (after a restart of wireguard-go) gets
-		 * one at once, which starts the handshake from the hub's side; a disabled
-		 * peer's session stays fresh for its enable. A peer with no endpoint yet gets
-		 * none (it would only queue handshakes that cannot be sent).
+		 * A peer (re)added while its endpoint is remembered (after a restart of
+		 * wireguard-go, hub_watch.c) gets it back, with a keepalive: setting one sends a
+		 * keepalive at once, which starts the handshake from the hub's side instead of
+		 * waiting for the peer to notice. The next sync turns it off again (0, as for
+		 * every other peer: the connectors and laptops keep their own).
 		 */
-		if (!ep)
-			continue;
-		/* (the device's own endpoints were just recorded: ep is the current one) */
-		p->persistent_keepalive = CTL_KEEPALIVE;
-		if (!peer_has_endpoint(&cur, v[i].public_key)) {
+		if (ep && !peer_has_endpoint(&cur, v[i].public_key)) {
 			p->endpoint = *ep;
 			p->has_endpoint = true;
+			p->persistent_keepalive = CTL_KEEPALIVE;
 		}
 	}
 	for (size_t i = 0; i < cur.n_peers; i++) {
@@ -365,4 +362,54 @@ void hub_stop(struct ctl_ctx *ctx, bool remove)
 	hub_free(h);
 	ctx->hub = NULL;
 	log_info("hub %s removed", ctx->hub_ifname);
+}
+
+/* --- one identity, one host (identity.c): the hub peer's endpoint ------------------- */
+
+bool hub_peer_endpoint(struct ctl_ctx *ctx, const uint8_t key[WG_KEY_LEN],
+		       struct sockaddr_storage *ep)
+{
+	struct wg_device cur = {0};
+	mg_err e = {""};
+	bool found = false;
+
+	if (!ctx->hub || !ctx->hub->wg ||
+	    wg_get_device(ctx->hub->wg, ctx->hub_ifname, &cur, &e) < 0)
+		return false;
+	for (size_t i = 0; i < cur.n_peers && !found; i++)
+		if (!memcmp(cur.peers[i].public_key, key, WG_KEY_LEN) &&
+		    cur.peers[i].has_endpoint) {
+			*ep = cur.peers[i].endpoint;
+			found = true;
+		}
+	wg_device_free(&cur);
+	return found;
+}
+
+int hub_peer_reset(struct ctl_ctx *ctx, const uint8_t key[WG_KEY_LEN],
+		   const struct sockaddr_storage *ep, mg_err *e)
+{
+	struct wg_peer p = {0};
+	struct wg_device dev = {0};
+
+	if (!ctx->hub || !ctx->hub->wg)
+		return 0;
+	snprintf(dev.ifname, sizeof(dev.ifname), "%s", ctx->hub_ifname);
+	memcpy(p.public_key, key, WG_KEY_LEN);
+	dev.peers = &p;
+	dev.n_peers = 1;
+	/* the remembered endpoint (hub_watch.c) is the holder's from now on: hub_sync
+	 * re-adds the peer with it, never with the copy's */
+	p.endpoint = *ep;
+	p.has_endpoint = true;
+	hub_eps_record(ctx->hub, &dev);
+	p.has_endpoint = false;
+	/* removing the peer drops the sessions a copy negotiated; hub_sync adds it again */
+	p.remove = true;
+	if (wg_set_device(ctx->hub->wg, &dev, e) < 0 || hub_sync(ctx, e) < 0)
+		return -1;
+	p.remove = false;
+	p.endpoint = *ep;
+	p.has_endpoint = true;
+	return wg_set_device(ctx->hub->wg, &dev, e);
 }

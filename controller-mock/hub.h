@@ -54,4 +54,14 @@ void hub_stop(struct ctl_ctx *ctx, bool remove);
 int hub_watch_fd(const struct ctl_ctx *ctx);
 void hub_watch_run(struct ctl_ctx *ctx);
 
+/* One identity, one host (identity.c). The endpoint the hub has for peer `key` (false:
+ * none, or no hub). */
+bool hub_peer_endpoint(struct ctl_ctx *ctx, const uint8_t key[WG_KEY_LEN],
+		       struct sockaddr_storage *ep);
+/* Drop every session of peer `key` and point it at `ep`: undoes a handshake made by a
+ * copy of the connector's identity, so the hub's next packet brings up a fresh session
+ * with the host at `ep`. */
+int hub_peer_reset(struct ctl_ctx *ctx, const uint8_t key[WG_KEY_LEN],
+		   const struct sockaddr_storage *ep, mg_err *e);
+
 #endif

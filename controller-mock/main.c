@@ -46,6 +46,10 @@ static void usage(FILE *f)
 	       "  --hub-down-on-exit      remove the hub interface when stopping; by default it\n"
 	       "                          keeps forwarding (the data plane outlives a controller\n"
 	       "                          restart, which adopts it again)\n"
+	       "  --identity-live-s S     a connector's host counts as present this long after\n"
+	       "                          its last request (or while its long-poll is open);\n"
+	       "                          another host with the same identity is refused\n"
+	       "                          meanwhile (default 10)\n"
 	       "  --log-level L           error, warn, info or debug (default info)\n"
 	       "  --help                  this text\n"
 	       "  --version               print the version\n"
@@ -133,6 +137,7 @@ int main(int argc, char **argv)
 		O_NOHUB,
 		O_HUBDOWN,
 		O_LOG,
+		O_IDLIVE,
 		O_HELP,
 		O_VERSION
 	};
@@ -148,6 +153,7 @@ int main(int argc, char **argv)
 	    {"no-hub", no_argument, NULL, O_NOHUB},
 	    {"hub-down-on-exit", no_argument, NULL, O_HUBDOWN},
 	    {"log-level", required_argument, NULL, O_LOG},
+	    {"identity-live-s", required_argument, NULL, O_IDLIVE},
 	    {"help", no_argument, NULL, O_HELP},
 	    {"version", no_argument, NULL, O_VERSION},
 	    {NULL, 0, NULL, 0},
@@ -189,6 +195,9 @@ int main(int argc, char **argv)
 			break;
 		case O_HUBIF:
 			hub_if = optarg;
+			break;
+		case O_IDLIVE:
+			ctx.ident_live_ms = parse_num(optarg, 1, 3600, "--identity-live-s") * 1000;
 			break;
 		case O_HUBDOWN:
 			ctx.hub_down_on_exit = true;

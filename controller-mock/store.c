@@ -10,6 +10,7 @@
 
 #include "ctl.h"
 #include "fsutil.h"
+#include "identity.h"
 #include "jsonu.h"
 
 #define STORE_FORMAT 1
@@ -239,7 +240,7 @@ static cJSON *conn_to_store_json(const struct ctl_connector *c)
 		    !cJSON_AddNumberToObject(o, "enrolled_at", (double)c->enrolled_at) ||
 		    !cJSON_AddNumberToObject(o, "last_seen", (double)c->last_seen) ||
 		    !cJSON_AddNumberToObject(o, "version", (double)c->version) ||
-		    !add_hex(o, "config_sha256", c->config_hash, 32))
+		    !add_hex(o, "config_sha256", c->config_hash, 32) || !ident_to_store_json(o, c))
 			goto fail;
 		if (c->status) {
 			cJSON *st = cJSON_Duplicate(c->status, true);
@@ -385,6 +386,8 @@ static int conn_from_store_json(struct ctl_store *s, const cJSON *o, mg_err *e)
 					   "version",
 					   "config_sha256",
 					   "status",
+					   "host_id",
+					   "host_name",
 					   NULL};
 	struct ctl_connector *c = calloc(1, sizeof(*c));
 	const cJSON *st = NULL;
@@ -438,7 +441,8 @@ static int conn_from_store_json(struct ctl_store *s, const cJSON *o, mg_err *e)
 		    jsonu_get_int(o, "last_seen", true, 0, INT64_MAX / 2, &c->last_seen, e) < 0 ||
 		    jsonu_get_int(o, "version", true, 1, INT64_MAX / 2, &c->version, e) < 0 ||
 		    get_hex(o, "config_sha256", c->config_hash, 32, e) < 0 ||
-		    jsonu_get_object(o, "status", false, &st, e) < 0)
+		    jsonu_get_object(o, "status", false, &st, e) < 0 ||
+		    ident_from_store_json(o, c, e) < 0)
 			goto fail;
 		if (wgkey_from_base64(key, c->public_key) < 0) {
 			mg_err_set(e, "\"public_key\" is not a WireGuard key");

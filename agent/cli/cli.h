@@ -30,6 +30,7 @@ int cmd_down(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_cleanup(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 
 /* Read a connection string from FILE ('-' = stdin) into out (NUL-terminated). */
 int cli_read_connect_file(const char *path, char *out, size_t outlen, mg_err *e);

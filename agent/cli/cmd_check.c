@@ -15,11 +15,14 @@
 
 #include <cjson/cJSON.h>
 
+#include "check_cloud.h"
 #include "cli.h"
 #include "connstr.h"
 #include "ctlc.h"
 #include "dataplane.h"
 #include "nft.h"
+#include "run_opts.h"
+#include "settings.h"
 #include "state.h"
 #include "wgkey.h"
 
@@ -205,6 +208,26 @@ static void check_controller(struct check *c, const struct ctlc_target *t, const
 		set(c, "controller", V_FAIL, "%s", e.msg);
 }
 
+/* The settings file: parsed with the daemon's own table (so `check` and `run` agree). */
+static void check_settings(struct check *c, const char *path)
+{
+	struct run_settings s;
+	mg_err e = {""};
+	size_t n = 0;
+
+	int r = run_settings_load_file(&s, path ? path : SETTINGS_PATH_DEFAULT, !path, &e);
+	for (size_t i = 0; i < RUN_OPTS_MAX; i++)
+		n += s.file_val[i] != NULL;
+	if (r < 0)
+		set(c, "settings", V_FAIL, "%s", e.msg);
+	else if (r > 0)
+		set(c, "settings", V_SKIP, "no %s (the defaults apply)", SETTINGS_PATH_DEFAULT);
+	else
+		set(c, "settings", V_OK, "%s: %zu setting%s, all valid", s.config, n,
+		    n == 1 ? "" : "s");
+	run_settings_free(&s);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -215,6 +238,12 @@ static void usage(FILE *f)
 		"  wireguard   the kernel module, else the userspace program and /dev/net/tun\n"
 		"  controller  HTTPS to the controller with the pin enforced; with an identity,\n"
 		"              its credentials too (the enrolment token is not spent)\n"
+		"  cloud       on a cloud VM: the provider, this VM's identity, and whether the\n"
+		"              cloud forwards for it (AWS source/destination check, Azure\n"
+		"              enableIPForwarding, GCP canIpForward, OCI skipSourceDestCheck)\n"
+		"  settings    the settings file (--config, else " SETTINGS_PATH_DEFAULT "\n"
+		"              when it exists): every key known, every value valid; a\n"
+		"              failure names FILE:LINE and the key\n"
 		"The controller comes from --connect/--connect-file, else from the identity in\n"
 		"the state directory (skipped when there is neither).\n"
 		"Prints one line per check; exits 0 when none failed, 1 otherwise.\n\n"
@@ -226,11 +255,31 @@ static void usage(FILE *f)
 		"      --wg-mode MODE         auto (default), kernel or userspace\n"
 		"      --wg-userspace-bin BIN userspace WireGuard program (default wireguard-go)\n"
 		"      --timeout SECONDS      limit for the controller request (1..60, default 5)\n"
+		"      --cloud PROVIDER       auto (default), none, or %s\n"
+		"      --cloud-metadata URL, --cloud-api URL, --cloud-ca-file FILE,\n"
+		"      --cloud-sysfs DIR, --cloud-azure-client-id ID   as for run\n"
 		"      --json                 one JSON object instead of lines\n"
-		"  -h, --help                 this text\n");
+		"      --config FILE          the settings file to validate\n"
+		"      --only-config          only that check (for scripts, after an edit)\n"
+		"  -h, --help                 this text\n",
+		cloud_provider_names());
 }
 
-enum { OPT_CA = 256, OPT_WG_MODE, OPT_WG_BIN, OPT_TIMEOUT, OPT_JSON };
+enum {
+	OPT_CA = 256,
+	OPT_WG_MODE,
+	OPT_WG_BIN,
+	OPT_TIMEOUT,
+	OPT_JSON,
+	OPT_CLOUD,
+	OPT_CLOUD_META,
+	OPT_CLOUD_API,
+	OPT_CLOUD_CA,
+	OPT_CLOUD_SYSFS,
+	OPT_CLOUD_AZURE_CLIENT,
+	OPT_CONFIG,
+	OPT_ONLY_CONFIG
+};
 
 int cmd_check(int argc, char **argv)
 {
@@ -243,15 +292,25 @@ int cmd_check(int argc, char **argv)
 	    {"wg-userspace-bin", required_argument, NULL, OPT_WG_BIN},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    {"json", no_argument, NULL, OPT_JSON},
+	    {"config", required_argument, NULL, OPT_CONFIG},
+	    {"only-config", no_argument, NULL, OPT_ONLY_CONFIG},
+	    {"cloud", required_argument, NULL, OPT_CLOUD},
+	    {"cloud-metadata", required_argument, NULL, OPT_CLOUD_META},
+	    {"cloud-api", required_argument, NULL, OPT_CLOUD_API},
+	    {"cloud-ca-file", required_argument, NULL, OPT_CLOUD_CA},
+	    {"cloud-sysfs", required_argument, NULL, OPT_CLOUD_SYSFS},
+	    {"cloud-azure-client-id", required_argument, NULL, OPT_CLOUD_AZURE_CLIENT},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *dir = STATE_DIR_DEFAULT, *file = NULL, *ca = NULL, *bin = "wireguard-go";
 	char connect[CONNSTR_MAX + 64] = "";
-	bool have_connect = false, json = false;
+	bool have_connect = false, json = false, only_config = false;
+	const char *config = NULL;
 	enum wg_mode mode = WG_MODE_AUTO;
 	int timeout_s = 5;
-	struct check ck[4];
+	struct check ck[6]; /* settings, privileges, nftables, wireguard, controller, cloud */
+	struct check_cloud_opts cloud = {.provider = "auto", .timeout_ms = 20000};
 	size_t n = 0;
 	mg_err e = {""};
 	int c, failed = 0;
@@ -291,6 +350,42 @@ int cmd_check(int argc, char **argv)
 		case OPT_JSON:
 			json = true;
 			break;
+		case OPT_CONFIG:
+			config = optarg;
+			break;
+		case OPT_ONLY_CONFIG:
+			only_config = true;
+			break;
+		case OPT_CLOUD:
+			if (strcmp(optarg, "auto") && strcmp(optarg, "none") &&
+			    !cloud_provider_by_name(optarg)) {
+				fprintf(stderr, "meshgate check: --cloud is auto, none or %s\n",
+					cloud_provider_names());
+				return EXIT_USAGE;
+			}
+			snprintf(cloud.provider, sizeof(cloud.provider), "%s", optarg);
+			break;
+		case OPT_CLOUD_META:
+			snprintf(cloud.ep.metadata, sizeof(cloud.ep.metadata), "%s", optarg);
+			break;
+		case OPT_CLOUD_API:
+			snprintf(cloud.ep.api, sizeof(cloud.ep.api), "%s", optarg);
+			break;
+		case OPT_CLOUD_CA:
+			snprintf(cloud.ep.ca_file, sizeof(cloud.ep.ca_file), "%s", optarg);
+			break;
+		case OPT_CLOUD_SYSFS:
+			snprintf(cloud.sysfs_root, sizeof(cloud.sysfs_root), "%s", optarg);
+			break;
+		case OPT_CLOUD_AZURE_CLIENT:
+			if (!optarg[0] || strlen(optarg) >= sizeof(cloud.ep.identity) ||
+			    strspn(optarg, "0123456789abcdefABCDEF-") != strlen(optarg)) {
+				fprintf(stderr, "meshgate check: --cloud-azure-client-id is a "
+						"client id (GUID)\n");
+				return EXIT_USAGE;
+			}
+			snprintf(cloud.ep.identity, sizeof(cloud.ep.identity), "%s", optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -308,6 +403,9 @@ int cmd_check(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
+	check_settings(&ck[n++], config);
+	if (only_config)
+		goto report;
 	check_privileges(&ck[n++]);
 	check_nftables(&ck[n++]);
 	check_wireguard(&ck[n++], mode, bin);
@@ -342,8 +440,13 @@ int cmd_check(int argc, char **argv)
 		set(cc, "controller", V_SKIP, "no connection string given and not enrolled in %s",
 		    dir);
 	}
-	wgkey_wipe(connect, sizeof(connect));
 
+	struct check *cl = &ck[n++];
+	enum check_cloud_verdict cv = check_cloud(&cloud, cl->detail, sizeof(cl->detail));
+	cl->name = "cloud";
+	cl->v = cv == CHECK_CLOUD_OK ? V_OK : cv == CHECK_CLOUD_FAIL ? V_FAIL : V_SKIP;
+report:
+	wgkey_wipe(connect, sizeof(connect));
 	for (size_t i = 0; i < n; i++)
 		failed += ck[i].v == V_FAIL;
 	if (json) {

@@ -11,95 +11,9 @@
 #include "daemon.h"
 #include "fsutil.h"
 #include "log.h"
+#include "run_opts.h"
 #include "state.h"
 #include "status.h"
-
-enum {
-	OPT_WG_MODE = 256,
-	OPT_WG_BIN,
-	OPT_SYSCTL_DROPIN,
-	OPT_LAN_IF,
-	OPT_POLL_WAIT,
-	OPT_STATUS_INTERVAL,
-	OPT_FORGET,
-	OPT_LOG_LEVEL,
-	OPT_NO_MSS,
-	OPT_OPEN_DOCKER,
-	OPT_OPEN_UFW,
-	OPT_CLOUD,
-	OPT_CLOUD_META,
-	OPT_CLOUD_API,
-	OPT_CLOUD_CA,
-	OPT_CLOUD_TABLES,
-	OPT_CLOUD_TAKEOVER,
-	OPT_CLOUD_SYSFS,
-	OPT_CLOUD_INTERVAL,
-	OPT_CLOUD_GCP_PRIO,
-	OPT_CLOUD_GCP_TAGS,
-	OPT_CLOUD_AZURE_CLIENT,
-};
-
-static const char dp_help[] =
-    "  -s, --state-dir DIR        state directory (default " STATE_DIR_DEFAULT ")\n"
-    "  -i, --ifname NAME          tunnel interface (default: as given to `up`, else mg0)\n"
-    "      --wg-mode MODE         auto (kernel WireGuard, else userspace), kernel, or\n"
-    "                             userspace (default auto)\n"
-    "      --wg-userspace-bin BIN userspace WireGuard program (default wireguard-go)\n"
-    "      --lan-if NAME          a LAN interface whose rp_filter is relaxed (repeat for\n"
-    "                             several; default: interfaces of the advertised subnets\n"
-    "                             and of the default route)\n"
-    "      --sysctl-dropin PATH   where the persistent sysctl file goes (default\n"
-    "                             " SYSCTL_DROPIN_DEFAULT "; empty string: none)\n"
-    "      --no-mss-clamp         do not clamp TCP MSS on the tunnel (on by default)\n"
-    "      --open-docker-user     add an accept for tunnel traffic to iptables'\n"
-    "                             DOCKER-USER chain (docker's FORWARD policy drop)\n"
-    "      --open-ufw             the same in ufw-user-forward (ufw's policy drop)\n"
-    "                             (both marked \"meshgate\" and removed by `down`)\n"
-    "      --cloud PROVIDER       auto (DMI hints, then a short metadata probe), a\n"
-    "                             provider (aws, azure, gcp, oci) or none (default auto)\n"
-    "      --cloud-route-tables IDS  comma-separated route tables to manage (default:\n"
-    "                             every table of the VPC/VNet; Azure: names or ids)\n"
-    "      --cloud-azure-client-id ID  Azure: the user-assigned managed identity to use\n"
-    "                             (default: the VM's system-assigned identity)\n"
-    "      --cloud-takeover       replace other targets' routes for our destinations\n"
-    "                             (blackhole routes are always replaced)\n"
-    "      --cloud-interval S     how often VPC routes are re-checked (default 60)\n"
-    "      --cloud-gcp-priority N GCP route priority 0..65535 (default 1000)\n"
-    "      --cloud-gcp-tags LIST  GCP routes only for instances with these network\n"
-    "                             tags (comma-separated; default: every instance)\n"
-    "      --cloud-metadata URL, --cloud-api URL, --cloud-ca-file FILE, --cloud-sysfs DIR\n"
-    "                             endpoints and trust for partitions, regions and tests\n"
-    "      --log-level LEVEL      error, warn, info (default) or debug\n"
-    "  -h, --help                 this text\n";
-
-static const struct option dp_opts_long[] = {
-    {"state-dir", required_argument, NULL, 's'},
-    {"ifname", required_argument, NULL, 'i'},
-    {"wg-mode", required_argument, NULL, OPT_WG_MODE},
-    {"wg-userspace-bin", required_argument, NULL, OPT_WG_BIN},
-    {"lan-if", required_argument, NULL, OPT_LAN_IF},
-    {"sysctl-dropin", required_argument, NULL, OPT_SYSCTL_DROPIN},
-    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-    {"poll-wait", required_argument, NULL, OPT_POLL_WAIT},
-    {"status-interval", required_argument, NULL, OPT_STATUS_INTERVAL},
-    {"forget", no_argument, NULL, OPT_FORGET},
-    {"no-mss-clamp", no_argument, NULL, OPT_NO_MSS},
-    {"open-docker-user", no_argument, NULL, OPT_OPEN_DOCKER},
-    {"open-ufw", no_argument, NULL, OPT_OPEN_UFW},
-    {"cloud", required_argument, NULL, OPT_CLOUD},
-    {"cloud-metadata", required_argument, NULL, OPT_CLOUD_META},
-    {"cloud-api", required_argument, NULL, OPT_CLOUD_API},
-    {"cloud-ca-file", required_argument, NULL, OPT_CLOUD_CA},
-    {"cloud-route-tables", required_argument, NULL, OPT_CLOUD_TABLES},
-    {"cloud-takeover", no_argument, NULL, OPT_CLOUD_TAKEOVER},
-    {"cloud-sysfs", required_argument, NULL, OPT_CLOUD_SYSFS},
-    {"cloud-interval", required_argument, NULL, OPT_CLOUD_INTERVAL},
-    {"cloud-gcp-priority", required_argument, NULL, OPT_CLOUD_GCP_PRIO},
-    {"cloud-gcp-tags", required_argument, NULL, OPT_CLOUD_GCP_TAGS},
-    {"cloud-azure-client-id", required_argument, NULL, OPT_CLOUD_AZURE_CLIENT},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-};
 
 static bool valid_ifname(const char *s)
 {
@@ -119,199 +33,71 @@ static void ifname_from_state(const char *dir, char ifname[16])
 	state_wipe(&st);
 }
 
-/* Parse the options shared by run and down; returns -1 on a usage error, 1 for --help. */
-static int parse_dp_opts(int argc, char **argv, const char *cmd, struct daemon_opts *o,
-			 bool *forget)
-{
-	const char *dropin = SYSCTL_DROPIN_DEFAULT;
-	int c, lvl;
+/* SIGHUP: the settings file again, then the same flags. */
+struct reload_ctx {
+	int argc;
+	char **argv;
+	struct run_settings *last;  /* the settings in force */
+	struct run_settings *first; /* what daemon_run was started with (kept) */
+};
 
-	memset(o, 0, sizeof(*o));
-	o->state_dir = STATE_DIR_DEFAULT;
-	o->poll_wait_s = 25;
-	o->status_interval_s = 10;
-	o->backoff_max_s = 60;
-	o->cloud_interval_s = 60;
-	snprintf(o->dp.wg_bin, sizeof(o->dp.wg_bin), "wireguard-go");
-	while ((c = getopt_long(argc, argv, "s:i:h", dp_opts_long, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			o->state_dir = optarg;
-			break;
-		case 'i':
-			if (!valid_ifname(optarg)) {
-				fprintf(stderr, "meshgate %s: bad interface name \"%s\"\n", cmd,
-					optarg);
-				return -1;
-			}
-			snprintf(o->dp.ifname, sizeof(o->dp.ifname), "%s", optarg);
-			break;
-		case OPT_WG_MODE:
-			if (wg_mode_parse(optarg, &o->dp.wg_mode) < 0) {
-				fprintf(stderr,
-					"meshgate %s: --wg-mode is auto, kernel or userspace\n",
-					cmd);
-				return -1;
-			}
-			break;
-		case OPT_WG_BIN:
-			snprintf(o->dp.wg_bin, sizeof(o->dp.wg_bin), "%s", optarg);
-			break;
-		case OPT_LAN_IF:
-			if (!valid_ifname(optarg) || o->dp.n_lan_ifs >= DP_MAX_LAN_IFS) {
-				fprintf(stderr, "meshgate %s: bad or too many --lan-if (max %d)\n",
-					cmd, DP_MAX_LAN_IFS);
-				return -1;
-			}
-			snprintf(o->dp.lan_ifs[o->dp.n_lan_ifs++], 16, "%s", optarg);
-			break;
-		case OPT_SYSCTL_DROPIN:
-			dropin = optarg;
-			break;
-		case OPT_LOG_LEVEL:
-			lvl = log_level_parse(optarg);
-			if (lvl < 0) {
-				fprintf(stderr,
-					"meshgate %s: --log-level is error, warn, info or "
-					"debug\n",
-					cmd);
-				return -1;
-			}
-			log_set_level((enum mg_log_level)lvl);
-			break;
-		case OPT_POLL_WAIT:
-			if (cli_parse_int(optarg, 1, 60, &o->poll_wait_s) < 0) {
-				fprintf(stderr, "meshgate %s: --poll-wait is 1..60 seconds\n", cmd);
-				return -1;
-			}
-			break;
-		case OPT_STATUS_INTERVAL:
-			if (cli_parse_int(optarg, 1, 3600, &o->status_interval_s) < 0) {
-				fprintf(stderr, "meshgate %s: --status-interval is 1..3600 s\n",
-					cmd);
-				return -1;
-			}
-			break;
-		case OPT_FORGET:
-			if (!forget) {
-				fprintf(stderr, "meshgate %s: --forget only goes with down\n", cmd);
-				return -1;
-			}
-			*forget = true;
-			break;
-		case OPT_CLOUD:
-			if (strcmp(optarg, "auto") && strcmp(optarg, "none") &&
-			    !cloud_provider_by_name(optarg)) {
-				fprintf(stderr,
-					"meshgate %s: --cloud is auto, none or a provider: %s\n",
-					cmd, cloud_provider_names());
-				return -1;
-			}
-			snprintf(o->cloud.provider, sizeof(o->cloud.provider), "%s", optarg);
-			break;
-		case OPT_CLOUD_META:
-			snprintf(o->cloud.ep.metadata, sizeof(o->cloud.ep.metadata), "%s", optarg);
-			break;
-		case OPT_CLOUD_API:
-			snprintf(o->cloud.ep.api, sizeof(o->cloud.ep.api), "%s", optarg);
-			break;
-		case OPT_CLOUD_CA:
-			snprintf(o->cloud.ep.ca_file, sizeof(o->cloud.ep.ca_file), "%s", optarg);
-			break;
-		case OPT_CLOUD_AZURE_CLIENT:
-			if (!optarg[0] || strlen(optarg) >= sizeof(o->cloud.ep.identity) ||
-			    strspn(optarg, "0123456789abcdefABCDEF-") != strlen(optarg)) {
-				fprintf(stderr,
-					"meshgate %s: --cloud-azure-client-id is a client id "
-					"(GUID)\n",
-					cmd);
-				return -1;
-			}
-			snprintf(o->cloud.ep.identity, sizeof(o->cloud.ep.identity), "%s", optarg);
-			break;
-		case OPT_CLOUD_SYSFS:
-			snprintf(o->cloud.sysfs_root, sizeof(o->cloud.sysfs_root), "%s", optarg);
-			break;
-		case OPT_CLOUD_TAKEOVER:
-			o->cloud.takeover = true;
-			break;
-		case OPT_CLOUD_GCP_PRIO: {
-			int v;
-			if (cli_parse_int(optarg, 0, 65535, &v) < 0) {
-				fprintf(stderr, "meshgate %s: --cloud-gcp-priority is 0..65535\n",
-					cmd);
-				return -1;
-			}
-			o->cloud.gcp_priority = v;
-			o->cloud.gcp_priority_set = true;
-			break;
-		}
-		case OPT_CLOUD_GCP_TAGS:
-			if (strlen(optarg) >= sizeof(o->cloud.gcp_tags) ||
-			    strspn(optarg, "abcdefghijklmnopqrstuvwxyz0123456789-,") !=
-				strlen(optarg)) {
-				fprintf(stderr,
-					"meshgate %s: --cloud-gcp-tags is a comma-separated "
-					"list of network tags (a-z, 0-9, -)\n",
-					cmd);
-				return -1;
-			}
-			snprintf(o->cloud.gcp_tags, sizeof(o->cloud.gcp_tags), "%s", optarg);
-			break;
-		case OPT_CLOUD_INTERVAL:
-			if (cli_parse_int(optarg, 5, 86400, &o->cloud_interval_s) < 0) {
-				fprintf(stderr, "meshgate %s: --cloud-interval is 5..86400 s\n",
-					cmd);
-				return -1;
-			}
-			break;
-		case OPT_CLOUD_TABLES: {
-			char buf[CM_MAX_TABLES * 64], *save = NULL, *tok;
-			snprintf(buf, sizeof(buf), "%s", optarg);
-			o->cloud.n_tables = 0;
-			for (tok = strtok_r(buf, ",", &save); tok;
-			     tok = strtok_r(NULL, ",", &save)) {
-				if (o->cloud.n_tables >= CM_MAX_TABLES || !*tok ||
-				    strlen(tok) >= CLOUD_ID_LEN) {
-					fprintf(stderr,
-						"meshgate %s: --cloud-route-tables: at most %d "
-						"ids\n",
-						cmd, CM_MAX_TABLES);
-					return -1;
-				}
-				snprintf(o->cloud.tables[o->cloud.n_tables++], CLOUD_ID_LEN, "%s",
-					 tok);
-			}
-			break;
-		}
-		case OPT_NO_MSS:
-			o->dp.no_mss_clamp = true;
-			break;
-		case OPT_OPEN_DOCKER:
-			o->dp.open_docker_user = true;
-			break;
-		case OPT_OPEN_UFW:
-			o->dp.open_ufw = true;
-			break;
-		case 'h':
-			return 1;
-		default:
-			return -1;
-		}
+static void log_changed(void *ctx, const char *key, bool live)
+{
+	const char *path = ctx;
+	if (live)
+		log_info("settings: %s changed in %s: applied", key, path);
+	else
+		log_warn("settings: %s changed in %s: needs a restart (systemctl restart "
+			 "meshgate); the running value stays",
+			 key, path);
+}
+
+static int reload_settings(void *vctx, struct daemon_opts *fresh, mg_err *e)
+{
+	struct reload_ctx *rc = vctx;
+	struct run_settings *n = calloc(1, sizeof(*n));
+	char **argv;
+
+	if (!n)
+		return mg_err_set(e, "out of memory");
+	/* getopt permutes argv: parse a copy of the pointers */
+	argv = calloc((size_t)rc->argc + 1, sizeof(*argv));
+	if (!argv) {
+		free(n);
+		return mg_err_set(e, "out of memory");
 	}
-	if (optind < argc) {
-		fprintf(stderr, "meshgate %s: unexpected argument \"%s\"\n", cmd, argv[optind]);
-		return -1;
+	memcpy(argv, rc->argv, (size_t)rc->argc * sizeof(*argv));
+	int r = run_settings_from_argv(n, rc->argc, argv, RUN_CMD_RUN);
+	free(argv);
+	if (r != 0) {
+		run_settings_free(n);
+		free(n);
+		return mg_err_set(e, "settings not reloaded (the error is above); the running "
+				     "ones stay");
 	}
-	sysctl_ctx_init(&o->dp.sysctl, o->state_dir, dropin, NULL);
+	run_settings_diff(rc->last, n, log_changed, n->config);
+	*fresh = n->o;
+	if (rc->last != rc->first) {
+		run_settings_free(rc->last);
+		free(rc->last);
+	}
+	rc->last = n;
 	return 0;
 }
 
 int cmd_run(int argc, char **argv)
 {
-	struct daemon_opts o;
-	int r = parse_dp_opts(argc, argv, "run", &o, NULL);
+	struct run_settings s;
+	struct reload_ctx rc = {.argc = argc};
+	int r, rcode;
 
+	rc.argv = calloc((size_t)argc + 1, sizeof(*rc.argv));
+	if (!rc.argv) {
+		fprintf(stderr, "meshgate run: out of memory\n");
+		return EXIT_FAIL;
+	}
+	memcpy(rc.argv, argv, (size_t)argc * sizeof(*argv));
+	r = run_settings_from_argv(&s, argc, argv, RUN_CMD_RUN);
 	if (r != 0) {
 		FILE *f = r > 0 ? stdout : stderr;
 		fprintf(
@@ -322,28 +108,48 @@ int cmd_run(int argc, char **argv)
 		    "applying each change within a second without resetting the tunnel,\n"
 		    "repairs drift (deleted routes or tunnel, forwarding turned off) and\n"
 		    "reports status. SIGTERM removes the tunnel and its routes; sysctls stay\n"
-		    "until `meshgate down`. Exits 3 after the controller revoked this\n"
-		    "connector (everything meshgate made is removed first).\n"
+		    "until `meshgate down`. SIGHUP re-reads the settings file. Exits 3 after\n"
+		    "the controller revoked this connector (everything meshgate made is\n"
+		    "removed first).\n"
 		    "Under systemd (meshgate.service, Type=notify) it sends READY=1 once the\n"
 		    "first config is fully in place (tunnel, routes, firewall), STATUS= lines\n"
 		    "for `systemctl status`, and watchdog pings when WatchdogSec= is set.\n\n"
-		    "Options:\n%s"
-		    "      --poll-wait S          long-poll wait asked of the controller (25)\n"
-		    "      --status-interval S    status report period (10)\n",
-		    dp_help);
+		    "Options:\n%s%s",
+		    run_opts_help, run_opts_help_run);
+		run_settings_free(&s);
+		free(rc.argv);
 		return r > 0 ? EXIT_OK : EXIT_USAGE;
 	}
-	log_init("meshgate", log_get_level());
-	return daemon_run(&o);
+	rc.first = rc.last = &s;
+	s.o.reload = reload_settings;
+	s.o.reload_ctx = &rc;
+	log_init("meshgate", s.o.log_level >= 0 ? (enum mg_log_level)s.o.log_level : MG_LOG_INFO);
+	if (s.have_file)
+		log_info("settings from %s", s.config);
+	rcode = daemon_run(&s.o);
+	if (rc.last != rc.first) {
+		run_settings_free(rc.last);
+		free(rc.last);
+	}
+	run_settings_free(&s);
+	free(rc.argv);
+	return rcode;
 }
 
 int cmd_down(int argc, char **argv)
 {
+	struct run_settings s;
 	struct daemon_opts o;
 	struct dataplane *dp = NULL;
-	bool forget = false;
+	bool forget;
 	mg_err e = {""};
-	int r = parse_dp_opts(argc, argv, "down", &o, &forget), lockfd, rc = EXIT_OK;
+	int r = run_settings_from_argv(&s, argc, argv, RUN_CMD_DOWN), lockfd, rc = EXIT_OK;
+
+	o = s.o;
+	forget = s.forget;
+	run_settings_free(&s);
+	if (r == 0 && s.o.log_level >= 0)
+		log_set_level((enum mg_log_level)s.o.log_level);
 
 	if (r != 0) {
 		FILE *f = r > 0 ? stdout : stderr;
@@ -357,8 +163,9 @@ int cmd_down(int argc, char **argv)
 			"Options:\n%s"
 			"      --forget               also delete the identity (device secret,\n"
 			"                             private key, last config): the next `up`\n"
-			"                             enrols afresh\n",
-			dp_help);
+			"                             enrols afresh\n"
+			"The settings file's keys (see meshgate(8)) apply to down too.\n",
+			run_opts_help);
 		return r > 0 ? EXIT_OK : EXIT_USAGE;
 	}
 	if (!fs_exists(o.state_dir)) {

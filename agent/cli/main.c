@@ -18,6 +18,7 @@ static const struct {
     {"status", cmd_status, "show what the agent knows (--json for machines)"},
     {"down", cmd_down, "remove everything meshgate made on this host (--forget: and the identity)"},
     {"check", cmd_check, "preflight: privileges, nftables, WireGuard, path to the controller"},
+    {"doctor", cmd_doctor, "find what keeps the connector from working, and the fix for each"},
     {"cleanup", cmd_cleanup, "after an unclean stop: remove the tunnel, routes and table left"},
     {"version", cmd_version, "print the version"},
 };

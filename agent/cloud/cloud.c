@@ -189,6 +189,10 @@ cloud_detect(const char *sysfs_root, const struct cloud_endpoints *ep, long prob
 			return &cloud_azure_ops;
 		if (h == CLOUD_HINT_NONE && cloud_gcp_ops.detect(ep, probe_ms) == 1)
 			return &cloud_gcp_ops;
+		/* last: OCI's IMDS v2 (GET /opc/v2/instance/ with "Authorization: Bearer
+		 * Oracle"), bounded like the others, asked only when no other one answered */
+		if (h == CLOUD_HINT_NONE && cloud_oci_ops.detect(ep, probe_ms) == 1)
+			return &cloud_oci_ops;
 		mg_err_set(why, "%s: the instance metadata service did not answer within %ld ms",
 			   h == CLOUD_HINT_AWS ? "DMI says AWS" : "configured metadata endpoint",
 			   probe_ms);

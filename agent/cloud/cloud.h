@@ -248,6 +248,14 @@ struct cloud_provider_ops {
 	 */
 	int (*apply_plan)(struct cloud_provider *p, const struct cloud_identity *id,
 			  struct cloud_plan *plan, struct cloud_err *ce);
+	/*
+	 * Optional (meshgate doctor; NULL = cannot tell): read, never change, whether the
+	 * NIC may carry traffic for others (AWS source/dest check off, Azure
+	 * enableIPForwarding, GCP canIpForward, OCI skipSourceDestCheck). 0 with *on set, or
+	 * -1 with `ce` set (UNAUTHORIZED names the missing permission).
+	 */
+	int (*read_forwarding)(struct cloud_provider *p, const struct cloud_identity *id, bool *on,
+			       struct cloud_err *ce);
 };
 
 extern const struct cloud_provider_ops cloud_aws_ops;

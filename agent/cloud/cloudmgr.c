@@ -25,7 +25,22 @@ struct cloudmgr {
 	struct crec_owned_list owned;
 	struct crec_report last;
 	unsigned long passes, failures; /* counters for the status */
+	/* since the start, for the metrics: route writes that succeeded, errors by kind */
+	unsigned long tot_creates, tot_replaces, tot_deletes, tot_errors[CLOUD_ERR_KINDS];
+	unsigned long tot_write_failed[3]; /* by enum cloud_op */
 };
+
+/* Add one pass's report to the totals. */
+static void add_totals(struct cloudmgr *cm, const struct crec_report *r)
+{
+	cm->tot_creates += r->creates;
+	cm->tot_replaces += r->replaces;
+	cm->tot_deletes += r->deletes;
+	for (int k = 0; k < CLOUD_ERR_KINDS; k++)
+		cm->tot_errors[k] += r->by_kind[k];
+	for (int k = 0; k < 3; k++)
+		cm->tot_write_failed[k] += r->write_failed[k];
+}
 
 static int owned_load(struct cloudmgr *cm, mg_err *e)
 {
@@ -234,6 +249,9 @@ int cm_sync(struct cloudmgr *cm, bool manage_routes, const struct cidr *dests, s
 	crec_report_free(&cm->last);
 	r = crec_run(&in, &cm->owned, &cm->last, &ce);
 	save(cm); /* record what is ours even after a partial run */
+	add_totals(cm, &cm->last);
+	if (r < 0 && ce.kind > 0 && ce.kind < CLOUD_ERR_KINDS)
+		cm->tot_errors[ce.kind]++;
 	if (r < 0) {
 		*e = ce.e;
 		snprintf(cm->state, sizeof(cm->state), "%s: %.230s", cloud_err_kind_name(ce.kind),
@@ -318,6 +336,22 @@ cJSON *cm_status(const struct cloudmgr *cm)
 		cJSON_AddNumberToObject(cn, "conflicts", (double)cm->last.conflicts);
 		cJSON_AddNumberToObject(cn, "errors", (double)cm->last.errors);
 		cJSON_AddNumberToObject(cn, "replans", (double)cm->last.replans);
+		cJSON *tot = cJSON_AddObjectToObject(cn, "totals");
+		if (tot) {
+			cJSON_AddNumberToObject(tot, "created", (double)cm->tot_creates);
+			cJSON_AddNumberToObject(tot, "replaced", (double)cm->tot_replaces);
+			cJSON_AddNumberToObject(tot, "removed", (double)cm->tot_deletes);
+			cJSON_AddNumberToObject(tot, "create_failed",
+						(double)cm->tot_write_failed[CLOUD_OP_CREATE]);
+			cJSON_AddNumberToObject(tot, "replace_failed",
+						(double)cm->tot_write_failed[CLOUD_OP_REPLACE]);
+			cJSON_AddNumberToObject(tot, "delete_failed",
+						(double)cm->tot_write_failed[CLOUD_OP_DELETE]);
+			cJSON *te = cJSON_AddObjectToObject(tot, "errors_by_kind");
+			for (int k = 1; te && k < CLOUD_ERR_KINDS; k++)
+				cJSON_AddNumberToObject(te, cloud_err_kind_name(k),
+							(double)cm->tot_errors[k]);
+		}
 		cJSON *bk = cJSON_AddObjectToObject(cn, "errors_by_kind");
 		for (int k = 1; bk && k < CLOUD_ERR_KINDS; k++)
 			if (cm->last.by_kind[k])

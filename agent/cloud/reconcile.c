@@ -259,6 +259,8 @@ static bool apply(struct ctx *c, struct cloud_plan *pl, struct crec_scope_report
 		} else if (er->kind == CLOUD_ERR_CONFLICT) {
 			conflict(tr, &it->dst, "", er->e.msg, "");
 		} else {
+			if ((unsigned)it->op < MG_ARRAY_SIZE(c->rep->write_failed))
+				c->rep->write_failed[it->op]++;
 			scope_error(c, tr, it->op == CLOUD_OP_DELETE ? "removing" : "routing",
 				    &it->dst, er);
 		}

@@ -56,6 +56,7 @@ struct crec_report {
 	size_t replans;                  /* scopes re-listed after a PRECONDITION */
 	size_t skipped_local;            /* destinations inside the network's own CIDRs */
 	size_t by_kind[CLOUD_ERR_KINDS]; /* errors by kind */
+	size_t write_failed[3];          /* route writes that failed, by enum cloud_op */
 	bool aborted;                    /* stopped early: aborted or writes not allowed */
 	struct crec_scope_report *scopes;
 	size_t n_scopes;

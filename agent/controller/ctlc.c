@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "hostid.h"
 #include "httpc.h"
 #include "jsonu.h"
 #include "version.h"
@@ -31,6 +32,7 @@ int ctlc_global_init(mg_err *e)
 	CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (rc != CURLE_OK)
 		return mg_err_set(e, "libcurl init: %s", curl_easy_strerror(rc));
+	hostid_self(); /* the host fingerprint, computed once */
 	return 0;
 }
 
@@ -54,6 +56,7 @@ const char *ctlc_result_name(enum ctlc_result r)
 	    [CTLC_ERR_TOKEN_INVALID] = "token_invalid",
 	    [CTLC_ERR_REFUSED] = "refused",
 	    [CTLC_ERR_PROTOCOL] = "protocol",
+	    [CTLC_ERR_IDENTITY] = "identity_in_use",
 	};
 	return (unsigned)r < MG_ARRAY_SIZE(names) && names[r] ? names[r] : "?";
 }
@@ -85,6 +88,28 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
 			goto fail;                                                                 \
 		}                                                                                  \
 	} while (0)
+
+/* Who we are (hostid.h): on every request, so the controller can tell a cloned identity. */
+static int add_host_headers(struct ctlc_req *r, mg_err *e)
+{
+	const struct hostid *h = hostid_self();
+	char hdr[128];
+	struct curl_slist *nl;
+
+	if (!h)
+		return 0; /* no fingerprint: the controller treats us as an unknown host */
+	snprintf(hdr, sizeof(hdr), HOSTID_HDR ": %s", h->id);
+	nl = curl_slist_append(r->hdrs, hdr);
+	if (nl) {
+		r->hdrs = nl;
+		snprintf(hdr, sizeof(hdr), HOSTID_NAME_HDR ": %s", h->name);
+		nl = curl_slist_append(r->hdrs, hdr);
+	}
+	if (!nl)
+		return mg_err_set(e, "out of memory");
+	r->hdrs = nl;
+	return 0;
+}
 
 static struct ctlc_req *req_new(const struct ctlc_target *t, const char *path, const char *bearer,
 				const char *post_json, const char *extra_header, size_t max_body,
@@ -146,6 +171,8 @@ static struct ctlc_req *req_new(const struct ctlc_target *t, const char *path, c
 			goto oom;
 		r->hdrs = nl;
 	}
+	if (add_host_headers(r, e) < 0)
+		goto fail;
 	if (extra_header) {
 		nl = curl_slist_append(r->hdrs, extra_header);
 		if (!nl)
@@ -296,6 +323,7 @@ static const struct {
     {"invalid_token", CTLC_ERR_TOKEN_INVALID,
      "the controller does not know this enrolment token (mistyped, or the connector was "
      "deleted)"},
+    {"identity_in_use", CTLC_ERR_IDENTITY, NULL}, /* the message names the other host */
 };
 
 /* A non-2xx answer: its API code as a result, "<status> <code>: <message>" in e. */
@@ -310,7 +338,7 @@ static enum ctlc_result api_error(const struct ctlc_req *r, long status, mg_err 
 		j = jsonu_parse(r->resp.p, r->resp.len, r->resp.max, &tmp);
 	if (j && jsonu_get_object(j, "error", true, &err, &tmp) == 0) {
 		jsonu_get_str(err, "code", false, 64, &c, &tmp);
-		jsonu_get_str(err, "message", false, 256, &m, &tmp);
+		jsonu_get_str(err, "message", false, 400, &m, &tmp);
 	}
 	mg_err_set(e, "controller answered %ld%s%s%s%s", status, c ? " " : "", c ? c : "",
 		   m ? ": " : "", m ? m : "");

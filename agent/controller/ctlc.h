@@ -36,6 +36,7 @@ enum ctlc_result {
 	CTLC_ERR_TOKEN_INVALID, /* enrolment: the controller does not know the token */
 	CTLC_ERR_REFUSED,       /* any other API error (status and code in the message) */
 	CTLC_ERR_PROTOCOL,      /* a 2xx answer that is not what the API promises */
+	CTLC_ERR_IDENTITY,      /* 409 identity_in_use: another host holds this identity */
 };
 
 /* "revoked", "transport"...: for logs and tests. */

@@ -24,7 +24,9 @@
 #include "cli.h"
 #include "config.h"
 #include "ctlc.h"
+#include "dmetrics.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "state.h"
 #include "status.h"
@@ -49,7 +51,11 @@ enum dtimer {
 };
 
 struct daemon {
-	const struct daemon_opts *o;
+	const struct daemon_opts *o; /* = &opts */
+	struct daemon_opts opts;     /* SIGHUP changes the live ones */
+	struct cloud_opts co;        /* what the cloud worker was started with */
+	struct metrics_srv *ms;      /* --metrics-listen; NULL: off */
+	struct dmetrics dm;
 	struct agent_state st;
 	struct dataplane *dp;
 	struct cloudworker *cw; /* cloud calls run there, never in this loop */
@@ -76,6 +82,10 @@ struct daemon {
 	bool report_again;     /* a report was asked for while one was in flight */
 	bool stop;
 	int exit_code;
+	/* one identity, one host: the last good config waits for the first answer (a clone
+	 * must not bring the tunnel up before the controller can refuse it) */
+	bool lastgood_pending;
+	bool ident_refused; /* the controller gave this identity to another host */
 
 	char ifname[16];    /* the tunnel */
 	struct notifier nt; /* systemd: READY=1, STATUS=, watchdog */
@@ -274,8 +284,12 @@ static int take_config(struct daemon *d, const char *json, size_t len, bool from
 
 	if (parsed == 0 && !from_disk)
 		status_set_fetched(d->sf, c.version);
+	if (!from_disk)
+		d->dm.configs_received++;
 	if (parsed < 0 || check_safety(d, &c, &e) < 0) {
 		config_free(&c);
+		if (!from_disk)
+			d->dm.configs_refused++;
 		log_err("config refused, keeping version %lld in force: %s",
 			(long long)(d->have_applied ? d->applied.version : 0), e.msg);
 		set_error(d, ERR_CFG, e.msg);
@@ -321,6 +335,53 @@ static void schedule_repair(struct daemon *d)
 	arm(d, T_REPAIR, t + 50 < d->drift_first + 300 ? t + 50 : d->drift_first + 300);
 }
 
+/* The first poll is answered at once (wait 0) or given up after this long. */
+#define FIRST_POLL_TIMEOUT_MS 3000
+/* While another host holds our identity, ask again this often. */
+#define IDENTITY_RETRY_MS 10000
+
+/*
+ * The controller gave this connector's identity to another host (a cloned machine): stop
+ * routing at once (the copy's handshakes would steal the hub's peer from the real host),
+ * write no cloud routes, say so, and keep asking: when the other host is gone for good
+ * the controller admits this one and the config comes back as usual.
+ */
+static void identity_refused(struct daemon *d, const char *msg)
+{
+	mg_err e = {""};
+
+	cw_allow_writes(d->cw, false);
+	if (!d->ident_refused)
+		log_err("identity refused: %s. The tunnel is down and no cloud routes are "
+			"written here; retrying every %d s",
+			msg, IDENTITY_RETRY_MS / 1000);
+	d->ident_refused = true;
+	d->lastgood_pending = false;
+	if (d->have_applied || d->applying) {
+		if (daemon_teardown(d->o, d->dp, d->cw, TEARDOWN_TUNNEL, &e) < 0)
+			log_err("removing the tunnel: %s", e.msg);
+		config_free(&d->applied);
+		d->have_applied = false;
+		d->applying = false;
+		free(d->pending_json);
+		d->pending_json = NULL;
+		d->pending_len = 0;
+	}
+	status_set_applied(d->sf, -1); /* nothing in force here (a copied status.json says so) */
+	d->at[T_REPAIR] = d->at[T_CLOUD] = 0;
+	d->seen_etag[0] = '\0'; /* once admitted, the config comes at once */
+	set_error(d, ERR_CONN, msg);
+}
+
+static void identity_admitted(struct daemon *d)
+{
+	if (!d->ident_refused)
+		return;
+	d->ident_refused = false;
+	cw_allow_writes(d->cw, true);
+	log_info("the controller admits this host again: applying its config");
+}
+
 static void revoke_and_stop(struct daemon *d)
 {
 	mg_err e = {""};
@@ -342,8 +403,15 @@ static int start_request(struct daemon *d, int kind)
 	mg_err e = {""};
 
 	if (kind == REQ_POLL) {
-		r = ctlc_config_req(&d->st.target, d->st.secret, d->seen_etag, d->o->poll_wait_s,
-				    &e);
+		r = ctlc_config_req(&d->st.target, d->st.secret, d->seen_etag,
+				    d->lastgood_pending ? 0 : d->o->poll_wait_s, &e);
+		if (r && d->lastgood_pending &&
+		    curl_easy_setopt(ctlc_req_handle(r), CURLOPT_TIMEOUT_MS,
+				     (long)FIRST_POLL_TIMEOUT_MS) != CURLE_OK) {
+			ctlc_req_free(r);
+			r = NULL;
+			mg_err_set(&e, "libcurl: cannot set CURLOPT_TIMEOUT_MS");
+		}
 	} else {
 		struct dp_stats s = {0};
 		cJSON *j = cJSON_CreateObject(), *t;
@@ -406,13 +474,24 @@ static int start_request(struct daemon *d, int kind)
 	return 0;
 }
 
+static void load_last_good_once(struct daemon *d);
+
 static void finish_poll(struct daemon *d, struct ctlc_req *r, CURLcode rc)
 {
 	mg_err e = {""};
 	enum ctlc_result res = ctlc_req_finish(r, rc, &e);
 
+	if (res == CTLC_OK || res == CTLC_NOT_MODIFIED || res == CTLC_ERR_REVOKED)
+		d->dm.last_contact = (int64_t)time(NULL);
+	if (res == CTLC_ERR_IDENTITY) {
+		identity_refused(d, e.msg);
+		arm(d, T_POLL, now_ms() + IDENTITY_RETRY_MS);
+		return;
+	}
 	if (res == CTLC_OK || res == CTLC_NOT_MODIFIED) {
+		d->dm.polls_ok++;
 		d->fails = 0;
+		identity_admitted(d);
 		set_error(d, ERR_CONN, NULL);
 		if (res == CTLC_OK) {
 			size_t len;
@@ -422,6 +501,7 @@ static void finish_poll(struct daemon *d, struct ctlc_req *r, CURLcode rc)
 					 ctlc_req_etag(r));
 			take_config(d, body, len, false);
 		}
+		load_last_good_once(d); /* when that config was refused */
 		arm(d, T_POLL, now_ms());
 		return;
 	}
@@ -429,7 +509,9 @@ static void finish_poll(struct daemon *d, struct ctlc_req *r, CURLcode rc)
 		revoke_and_stop(d);
 		return;
 	}
+	load_last_good_once(d); /* no answer from the controller: what we had */
 	d->fails++;
+	d->dm.polls_failed++;
 	uint64_t wait = backoff_ms(d);
 	log_warn("%s (retrying in %.1f s)", e.msg, (double)wait / 1000);
 	set_error(d, ERR_CONN, e.msg);
@@ -443,6 +525,8 @@ static void finish_report(struct daemon *d, struct ctlc_req *r, CURLcode rc)
 
 	if (res == CTLC_ERR_REVOKED)
 		revoke_and_stop(d);
+	else if (res == CTLC_ERR_IDENTITY)
+		identity_refused(d, e.msg);
 	else if (res != CTLC_OK)
 		log_debug("status report: %s (%s)", e.msg, ctlc_result_name(res));
 	if (d->report_again) {
@@ -496,6 +580,97 @@ static int setup_signals(struct daemon *d, mg_err *e)
 	return 0;
 }
 
+/* ---- metrics and settings reload ---------------------------------------------------- */
+
+static void render_metrics(void *ctx, struct mg_buf *b)
+{
+	struct daemon *d = ctx;
+
+	d->dm.applied_version = d->have_applied ? d->applied.version : -1;
+	d->dm.applying = d->applying;
+	d->dm.routes_desired = d->have_applied ? d->applied.n_routes : 0;
+	d->dm.have_hub = d->have_applied;
+	if (d->have_applied)
+		memcpy(d->dm.hub_key, d->applied.tunnel.hub_public_key, sizeof(d->dm.hub_key));
+	dmetrics_render(&d->dm, d->dp, d->cw, d->ms, b);
+}
+
+/* (Re)open the metrics endpoint as the settings say; a failure is logged, never fatal. */
+static void metrics_start(struct daemon *d)
+{
+	mg_err e = {""};
+
+	metrics_close(d->ms);
+	d->ms = NULL;
+	if (!d->opts.metrics_listen[0])
+		return;
+	if (metrics_open(&d->ms, d->opts.metrics_listen, render_metrics, d, &e) < 0)
+		log_err("%s (metrics off; fix metrics_listen and send SIGHUP)", e.msg);
+	else
+		log_info("metrics at http://%s/metrics", d->opts.metrics_listen);
+}
+
+static bool cloud_scope_changed(const struct cloud_opts *a, const struct cloud_opts *b)
+{
+	if (a->n_tables != b->n_tables || a->takeover != b->takeover ||
+	    a->gcp_priority_set != b->gcp_priority_set || a->gcp_priority != b->gcp_priority ||
+	    strcmp(a->gcp_tags, b->gcp_tags))
+		return true;
+	for (size_t i = 0; i < a->n_tables; i++)
+		if (strcmp(a->tables[i], b->tables[i]))
+			return true;
+	return false;
+}
+
+/* SIGHUP: apply what can change live; the reload hook logged what needs a restart. */
+static void reload_settings(struct daemon *d)
+{
+	struct daemon_opts f;
+	mg_err e = {""};
+
+	if (!d->opts.reload)
+		return;
+	if (d->opts.reload(d->opts.reload_ctx, &f, &e) < 0) {
+		log_err("%s", e.msg);
+		return;
+	}
+	d->opts.log_level = f.log_level;
+	log_set_level(f.log_level >= 0 ? (enum mg_log_level)f.log_level : MG_LOG_INFO);
+	d->opts.poll_wait_s = f.poll_wait_s;
+	d->opts.status_interval_s = f.status_interval_s;
+	d->opts.cloud_interval_s = f.cloud_interval_s;
+	if (strcmp(f.metrics_listen, d->opts.metrics_listen) || (f.metrics_listen[0] && !d->ms)) {
+		memcpy(d->opts.metrics_listen, f.metrics_listen, sizeof(f.metrics_listen));
+		metrics_start(d);
+	}
+	if (cloud_scope_changed(&d->co, &f.cloud)) {
+		struct cloud_opts co = d->co;
+		struct cloudworker *nw = NULL;
+		memcpy(co.tables, f.cloud.tables, sizeof(co.tables));
+		co.n_tables = f.cloud.n_tables;
+		co.takeover = f.cloud.takeover;
+		co.gcp_priority_set = f.cloud.gcp_priority_set;
+		co.gcp_priority = f.cloud.gcp_priority;
+		memcpy(co.gcp_tags, f.cloud.gcp_tags, sizeof(co.gcp_tags));
+		/* a new worker with the new scope (the old one's pass is abandoned) */
+		cw_stop(d->cw);
+		d->cw = NULL;
+		if (cw_start(&nw, d->opts.state_dir, &co, &e) < 0) {
+			log_err("cloud: %s (keeping the previous scope)", e.msg);
+			if (cw_start(&nw, d->opts.state_dir, &d->co, &e) < 0) {
+				log_err("cloud: %s: stopping", e.msg);
+				d->stop = true;
+				d->exit_code = EXIT_FAIL;
+				return;
+			}
+		} else {
+			d->co = co;
+			log_info("cloud: route tables in scope, takeover and GCP settings updated");
+		}
+		d->cw = nw;
+	}
+}
+
 static void handle_signals(struct daemon *d)
 {
 	struct signalfd_siginfo si;
@@ -508,7 +683,8 @@ static void handle_signals(struct daemon *d)
 			d->stop = true;
 			break;
 		case SIGHUP:
-			log_info("SIGHUP: re-checking everything now");
+			log_info("SIGHUP: re-reading the settings, re-checking everything now");
+			reload_settings(d);
 			dp_firewall_scan(d->dp);
 			arm(d, T_CLOUD, now_ms());
 			arm(d, T_REPAIR, now_ms());
@@ -521,6 +697,7 @@ static void handle_signals(struct daemon *d)
 				if (pid <= 0)
 					break;
 				if (dp_reap_child(d->dp, pid)) {
+					d->dm.repairs[DM_REPAIR_WIREGUARD]++;
 					log_warn(
 					    "userspace WireGuard (pid %d) exited; recreating the "
 					    "tunnel",
@@ -544,10 +721,21 @@ static void load_last_good(struct daemon *d)
 			log_warn("last good config unreadable: %s", e.msg);
 		return;
 	}
-	if (take_config(d, json, len, true) == 0)
+	if (take_config(d, json, len, true) == 0 && !d->seen_etag[0])
 		snprintf(d->seen_etag, sizeof(d->seen_etag), "\"%lld\"",
 			 (long long)d->applied.version);
 	free(json);
+}
+
+/* After the first answer of the controller (or its failure to answer): the last good
+ * config, unless a config from the controller is in force already. */
+static void load_last_good_once(struct daemon *d)
+{
+	if (!d->lastgood_pending)
+		return;
+	d->lastgood_pending = false;
+	if (!d->have_applied)
+		load_last_good(d);
 }
 
 /* How long a revocation waits for the cloud worker to remove our cloud routes. */
@@ -605,6 +793,7 @@ static void on_repair(struct daemon *d, uint64_t now)
 	} else {
 		set_error(d, ERR_APPLY, NULL);
 		if (changes) {
+			d->dm.repairs[DM_REPAIR_DATAPATH]++;
 			log_warn("drift repaired: %d change%s re-applied", changes,
 				 changes == 1 ? "" : "s");
 			request_report(d);
@@ -622,9 +811,11 @@ static void on_sysctl(struct daemon *d, uint64_t now)
 		return;
 	if (dp_check_sysctls(d->dp, &changed, &e) < 0)
 		log_err("sysctl check: %s", e.msg);
-	else if (changed)
+	else if (changed) {
+		d->dm.repairs[DM_REPAIR_SYSCTL] += (uint64_t)changed;
 		log_warn("drift repaired: %d sysctl value%s put back", changed,
 			 changed == 1 ? "" : "s");
+	}
 	/* a safety net under the nftables events (lost on overflow) */
 	if (!d->at[T_REPAIR] && dp_firewall_missing(d->dp))
 		schedule_repair(d);
@@ -691,7 +882,7 @@ static void run_timers(struct daemon *d)
  */
 static int wait_and_dispatch(struct daemon *d)
 {
-	struct curl_waitfd extra[4] = {
+	struct curl_waitfd extra[4 + METRICS_MAX_FDS] = {
 	    {.fd = d->sigfd, .events = CURL_WAIT_POLLIN},
 	    {.fd = cw_event_fd(d->cw), .events = CURL_WAIT_POLLIN},
 	};
@@ -711,6 +902,8 @@ static int wait_and_dispatch(struct daemon *d)
 		if (dp_event_fd(d->dp, w) >= 0)
 			extra[n_extra++] = (struct curl_waitfd){.fd = dp_event_fd(d->dp, w),
 								.events = CURL_WAIT_POLLIN};
+	unsigned n_dp = n_extra;
+	n_extra += metrics_poll_fds(d->ms, extra + n_extra, METRICS_MAX_FDS);
 	if (curl_multi_poll(d->multi, extra, n_extra, timeout, NULL) != CURLM_OK) {
 		log_err("curl_multi_poll failed");
 		d->exit_code = EXIT_FAIL;
@@ -718,13 +911,15 @@ static int wait_and_dispatch(struct daemon *d)
 	}
 	if (extra[0].revents)
 		handle_signals(d);
-	if (extra[1].revents && cw_read(d->cw, &cr)) {
+	/* (a SIGHUP may have replaced the worker: its new fd is read on the next turn) */
+	if (extra[1].revents && d->cw && cw_read(d->cw, &cr)) {
 		if (!cr.ok)
 			log_err("%s", cr.msg);
 		request_report(d);
 	}
-	for (unsigned w = 2; w < n_extra; w++)
+	for (unsigned w = 2; w < n_dp; w++)
 		events |= extra[w].revents != 0;
+	metrics_dispatch(d->ms, extra + n_dp, n_extra - n_dp);
 	if (events) {
 		bool drift = false;
 		if (dp_event_read(d->dp, &drift, &e) < 0)
@@ -739,11 +934,14 @@ static int wait_and_dispatch(struct daemon *d)
 
 int daemon_run(const struct daemon_opts *o)
 {
-	struct daemon d = {.o = o, .sigfd = -1, .exit_code = EXIT_OK};
+	struct daemon d = {.opts = *o, .sigfd = -1, .exit_code = EXIT_OK};
 	struct cloud_opts co = o->cloud;
 	mg_err e = {""};
 	int lockfd;
 
+	d.o = &d.opts;
+	d.dm.applied_version = -1;
+	d.dm.ha_role = "none";
 	notify_init(&d.nt);
 
 	/* enrolment first: a missing or empty state directory is "not enrolled" (exit 4),
@@ -771,6 +969,7 @@ int daemon_run(const struct daemon_opts *o)
 	snprintf(d.ifname, sizeof(d.ifname), "%s", dpo.ifname);
 	snprintf(co.mesh.network, sizeof(co.mesh.network), "%s", d.st.network_id);
 	snprintf(co.mesh.connector, sizeof(co.mesh.connector), "%s", d.st.device_id);
+	d.co = co;
 	if (setup_signals(&d, &e) < 0 || dp_open(&d.dp, &dpo, &e) < 0 ||
 	    cw_start(&d.cw, o->state_dir, &co, &e) < 0) {
 		log_err("%s", e.msg);
@@ -786,10 +985,11 @@ int daemon_run(const struct daemon_opts *o)
 	}
 	log_info("meshgate %s running as %s (controller %s, interface %s)", MG_VERSION,
 		 d.st.device_id, d.st.target.url, dpo.ifname);
+	metrics_start(&d);
 	status_set_daemon(d.sf, "starting", NULL);
 	status_flush(d.sf);
 	update_status(&d);
-	load_last_good(&d);
+	d.lastgood_pending = true; /* applied after the first poll: see load_last_good_once */
 
 	uint64_t t = now_ms();
 	d.wd_every = notify_watchdog_interval_ms(&d.nt);
@@ -825,6 +1025,7 @@ out:
 		}
 		curl_multi_cleanup(d.multi);
 	}
+	metrics_close(d.ms);
 	status_close(d.sf);
 	config_free(&d.applied);
 	free(d.pending_json);

@@ -15,6 +15,12 @@ struct daemon_opts {
 	int backoff_max_s;     /* cap of the retry backoff (default 60) */
 	int cloud_interval_s;  /* VPC route re-check period (default 60) */
 	struct cloud_opts cloud;
+	int log_level;           /* enum mg_log_level; -1: not set (info) */
+	char metrics_listen[64]; /* "ADDR:PORT" of the Prometheus endpoint; "": off */
+	/* SIGHUP: the settings as they are now (settings file, then the same flags) into
+	 * *fresh; the daemon applies what can change live. NULL: SIGHUP only re-checks. */
+	int (*reload)(void *ctx, struct daemon_opts *fresh, mg_err *e);
+	void *reload_ctx;
 };
 
 /* Runs until SIGTERM/SIGINT (returns EXIT_OK), revocation (EXIT_REVOKED) or a fatal error. */

@@ -540,6 +540,15 @@ again:
 	return 0;
 }
 
+int dp_fw_counters(struct dataplane *dp, struct nft_counters *out, mg_err *e)
+{
+	if (!dp || !dp->nft) {
+		memset(out, 0, sizeof(*out));
+		return 0;
+	}
+	return nft_counters_read(dp->nft, out, e);
+}
+
 int dp_stats(struct dataplane *dp, struct dp_stats *s)
 {
 	struct wg_device dev = {0};

@@ -76,6 +76,8 @@ void dp_firewall_scan(struct dataplane *dp);
 bool dp_firewall_missing(struct dataplane *dp);
 
 int dp_stats(struct dataplane *dp, struct dp_stats *s);
+/* Our firewall rules' counters (NAT, access-policy drops), for the metrics. */
+int dp_fw_counters(struct dataplane *dp, struct nft_counters *out, mg_err *e);
 
 /* Subnets directly connected to this host outside the tunnel (for safety checks). */
 int dp_lan_subnets(struct dataplane *dp, struct cidr **out, size_t *n, mg_err *e);

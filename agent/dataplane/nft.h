@@ -54,9 +54,40 @@ int nft_remove(struct nft_ctx *c, mg_err *e);
 /* Is our table there? 1 yes, 0 no, -1 error. */
 int nft_table_present(struct nft_ctx *c, mg_err *e);
 
+/* The counters of our rules (nft_counters.c); all 0 and present false without a table. */
+struct nft_counters {
+	bool present;
+	uint64_t nat_packets, nat_bytes;
+	uint64_t drop_packets[2], drop_bytes[2]; /* [0] forward, [1] input (to the host) */
+};
+int nft_counters_read(struct nft_ctx *c, struct nft_counters *out, mg_err *e);
+
 /* Read-only scan for what will still drop mesh traffic; one line each, with the fix. */
 int nft_coexist_scan(struct nft_ctx *c, const char *tun_if, char warnings[][NFT_WARN_LEN], int max,
 		     mg_err *e);
+
+/*
+ * The doctor's firewall scan, read-only: in every other table, the base chains on the
+ * forward and postrouting hooks (ip, ip6, inet) and the chains they jump or go to, each
+ * drop policy and each rule whose verdict is drop or reject. A rule matching only on
+ * conntrack state (`ct state invalid drop`) is left out. `tun_accepted`: the chain's
+ * path accepts packets in on `tun` before (our opt-in rules, or the admin's own).
+ */
+enum nft_fw_kind { NFT_FW_POLICY_DROP, NFT_FW_RULE_DROP, NFT_FW_RULE_REJECT };
+struct nft_fw_hit {
+	enum nft_fw_kind kind;
+	uint32_t family, hook;
+	char table[64], chain[64], base[64]; /* chain holding it, the base chain reaching it */
+	uint64_t handle;                     /* of the rule (0 for a policy) */
+	char iif[20], oif[20];               /* its interface match ("" none; "eth*" prefix) */
+	bool matches;                        /* the rule has other matches besides interfaces */
+	bool tun_accepted;
+	const char *owner; /* "docker", "ufw", "firewalld" or "" */
+};
+int nft_fw_scan(struct nft_ctx *c, const char *tun, struct nft_fw_hit *out, size_t max, size_t *n,
+		mg_err *e);
+/* Our table's TCP MSS clamp rule: 1 present, 0 not (or no table), -1 error. */
+int nft_mss_clamp_present(struct nft_ctx *c, mg_err *e);
 
 /* Change notifications (NFNLGRP_NFTABLES) for the daemon's loop. */
 int nft_mon_open(struct nft_ctx *c, mg_err *e);

@@ -342,3 +342,278 @@ int nft_mon_read(struct nft_ctx *c, bool *touched, mg_err *e)
 		}
 	}
 }
+
+/* ---- the doctor's scan: drops on the forward and postrouting paths ------------------- */
+
+enum rv { RV_NONE, RV_ACCEPT, RV_DROP, RV_REJECT, RV_JUMP };
+
+struct rule_info {
+	enum rv v;
+	char target[64]; /* RV_JUMP: the chain */
+	char iif[20], oif[20];
+	bool matches, ct, mss;
+	uint64_t handle;
+};
+
+struct rule_list {
+	struct rule_info v[256];
+	size_t n;
+};
+
+/* An interface name from a cmp's data: NUL inside = exact, none = prefix ("eth+"). */
+static void ifname_of(const void *d, uint32_t len, char *out, size_t olen)
+{
+	const char *s = d;
+	size_t k = 0;
+	bool exact = false;
+
+	for (uint32_t i = 0; i < len && i < IFNAMSIZ; i++) {
+		if (!s[i]) {
+			exact = true;
+			break;
+		}
+		if (k + 2 < olen)
+			out[k++] = s[i] >= 0x21 && s[i] < 0x7f ? s[i] : '?';
+	}
+	if (!exact && k + 1 < olen)
+		out[k++] = '*';
+	out[k] = '\0';
+}
+
+static void rule_parse(struct nftnl_rule *r, struct rule_info *ri)
+{
+	struct nftnl_expr_iter *it = nftnl_expr_iter_create(r);
+	struct nftnl_expr *x;
+	uint32_t reg_meta[32] = {0}; /* which meta key a register holds (0 none) */
+	bool reg_ct[32] = {0};       /* the register holds conntrack data */
+
+	memset(ri, 0, sizeof(*ri));
+	ri->handle = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
+	if (!it)
+		return;
+	while ((x = nftnl_expr_iter_next(it))) {
+		const char *name = nftnl_expr_get_str(x, NFTNL_EXPR_NAME);
+		if (!name)
+			continue;
+		if (!strcmp(name, "meta") && nftnl_expr_is_set(x, NFTNL_EXPR_META_DREG)) {
+			uint32_t reg = nftnl_expr_get_u32(x, NFTNL_EXPR_META_DREG);
+			if (reg < 32) {
+				reg_meta[reg] = nftnl_expr_get_u32(x, NFTNL_EXPR_META_KEY) + 1;
+				reg_ct[reg] = false;
+			}
+		} else if (!strcmp(name, "bitwise")) {
+			uint32_t sr = nftnl_expr_get_u32(x, NFTNL_EXPR_BITWISE_SREG);
+			uint32_t dr = nftnl_expr_get_u32(x, NFTNL_EXPR_BITWISE_DREG);
+			if (sr < 32 && dr < 32) {
+				reg_ct[dr] = reg_ct[sr];
+				reg_meta[dr] = reg_meta[sr];
+			}
+			if (sr >= 32 || !reg_ct[sr])
+				ri->matches = true;
+		} else if (!strcmp(name, "cmp")) {
+			uint32_t reg = nftnl_expr_get_u32(x, NFTNL_EXPR_CMP_SREG), len = 0;
+			uint32_t key = reg < 32 ? reg_meta[reg] : 0;
+			const void *d = nftnl_expr_get_data(x, NFTNL_EXPR_CMP_DATA, &len);
+			bool eq = nftnl_expr_get_u32(x, NFTNL_EXPR_CMP_OP) == NFT_CMP_EQ;
+			if (eq && d && key == NFT_META_IIFNAME + 1)
+				ifname_of(d, len, ri->iif, sizeof(ri->iif));
+			else if (eq && d && key == NFT_META_OIFNAME + 1)
+				ifname_of(d, len, ri->oif, sizeof(ri->oif));
+			else if (key != NFT_META_NFPROTO + 1 && !(reg < 32 && reg_ct[reg]))
+				ri->matches = true; /* nfproto: how inet tables say "ip" */
+		} else if (!strcmp(name, "ct")) {
+			uint32_t reg = nftnl_expr_get_u32(x, NFTNL_EXPR_CT_DREG);
+			ri->ct = true;
+			if (nftnl_expr_is_set(x, NFTNL_EXPR_CT_DREG) && reg < 32) {
+				reg_ct[reg] = true;
+				reg_meta[reg] = 0;
+			}
+		} else if (!strcmp(name, "reject")) {
+			ri->v = RV_REJECT;
+		} else if (!strcmp(name, "rt") &&
+			   nftnl_expr_get_u32(x, NFTNL_EXPR_RT_KEY) == NFT_RT_TCPMSS) {
+			ri->mss = true;
+		} else if (!strcmp(name, "immediate") &&
+			   nftnl_expr_is_set(x, NFTNL_EXPR_IMM_VERDICT)) {
+			int v = (int)nftnl_expr_get_u32(x, NFTNL_EXPR_IMM_VERDICT);
+			if (v == NF_DROP)
+				ri->v = RV_DROP;
+			else if (v == NF_ACCEPT)
+				ri->v = RV_ACCEPT;
+			else if ((v == NFT_JUMP || v == NFT_GOTO) &&
+				 nftnl_expr_is_set(x, NFTNL_EXPR_IMM_CHAIN)) {
+				ri->v = RV_JUMP;
+				snprintf(ri->target, sizeof(ri->target), "%s",
+					 nftnl_expr_get_str(x, NFTNL_EXPR_IMM_CHAIN));
+			}
+		} else if (strcmp(name, "counter") && strcmp(name, "log") &&
+			   strcmp(name, "match") && strcmp(name, "target")) {
+			ri->matches = true; /* payload, lookup, bitwise...: a condition */
+		}
+	}
+	nftnl_expr_iter_destroy(it);
+}
+
+static int fw_rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rule_list *l = data;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+
+	if (!r)
+		return MNL_CB_ERROR;
+	if (nftnl_rule_nlmsg_parse(nlh, r) == 0 && l->n < MG_ARRAY_SIZE(l->v))
+		rule_parse(r, &l->v[l->n++]);
+	nftnl_rule_free(r);
+	return MNL_CB_OK;
+}
+
+static int chain_rules(struct nft_ctx *c, uint32_t family, const char *table, const char *chain,
+		       struct rule_list *l, mg_err *e)
+{
+	struct nftnl_rule *q = nft_rule_new(table, (uint16_t)family, chain);
+	int r;
+
+	l->n = 0;
+	if (!q)
+		return mg_err_set(e, "out of memory");
+	r = dump(c, NFT_MSG_GETRULE, (uint16_t)family, q, rule_req_build, fw_rule_cb, l, e);
+	nftnl_rule_free(q);
+	return r;
+}
+
+static bool if_match(const char *pat, const char *name)
+{
+	size_t n = strlen(pat);
+	if (n && pat[n - 1] == '*')
+		return !strncmp(pat, name, n - 1);
+	return !strcmp(pat, name);
+}
+
+struct fw_walk {
+	struct nft_ctx *c;
+	const char *tun;
+	const struct nft_chain_info *base;
+	const char *owner;
+	struct nft_fw_hit *out;
+	size_t max, *n;
+	bool tun_accepted;
+	size_t first; /* the base chain's first hit */
+	int visited;
+};
+
+static int walk(struct fw_walk *w, const char *chain, int depth, mg_err *e)
+{
+	struct rule_list *l;
+
+	if (depth > 4 || ++w->visited > 64)
+		return 0;
+	l = malloc(sizeof(*l));
+	if (!l)
+		return mg_err_set(e, "out of memory");
+	if (chain_rules(w->c, w->base->family, w->base->table, chain, l, e) < 0) {
+		free(l);
+		return -1;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		const struct rule_info *ri = &l->v[i];
+		if (ri->v == RV_ACCEPT && ri->iif[0] && if_match(ri->iif, w->tun) &&
+		    !w->tun_accepted)
+			w->tun_accepted = true;
+		if (ri->v == RV_JUMP && strcmp(ri->target, chain) &&
+		    walk(w, ri->target, depth + 1, e) < 0) {
+			free(l);
+			return -1;
+		}
+		if ((ri->v != RV_DROP && ri->v != RV_REJECT) || (ri->ct && !ri->matches) ||
+		    *w->n >= w->max)
+			continue;
+		struct nft_fw_hit *h = &w->out[(*w->n)++];
+		memset(h, 0, sizeof(*h));
+		h->kind = ri->v == RV_DROP ? NFT_FW_RULE_DROP : NFT_FW_RULE_REJECT;
+		h->family = w->base->family;
+		h->hook = w->base->hook;
+		snprintf(h->table, sizeof(h->table), "%s", w->base->table);
+		snprintf(h->chain, sizeof(h->chain), "%s", chain);
+		snprintf(h->base, sizeof(h->base), "%s", w->base->name);
+		h->handle = ri->handle;
+		snprintf(h->iif, sizeof(h->iif), "%s", ri->iif);
+		snprintf(h->oif, sizeof(h->oif), "%s", ri->oif);
+		h->matches = ri->matches || ri->ct;
+		h->tun_accepted = w->tun_accepted;
+		h->owner = w->owner;
+	}
+	free(l);
+	return 0;
+}
+
+int nft_fw_scan(struct nft_ctx *c, const char *tun, struct nft_fw_hit *out, size_t max, size_t *n,
+		mg_err *e)
+{
+	struct nft_chain_list cl;
+	int r = 0;
+
+	*n = 0;
+	if (nft_list_chains(c, &cl, e) < 0)
+		return -1;
+	for (size_t i = 0; i < cl.n && r == 0; i++) {
+		const struct nft_chain_info *ci = &cl.v[i];
+		if (!ci->base ||
+		    (ci->hook != NF_INET_FORWARD && ci->hook != NF_INET_POST_ROUTING) ||
+		    (ci->family != NFPROTO_IPV4 && ci->family != NFPROTO_IPV6 &&
+		     ci->family != NFPROTO_INET) ||
+		    (ci->family == NFPROTO_INET && !strcmp(ci->table, NFT_TABLE_NAME)))
+			continue;
+		struct fw_walk w = {.c = c, .tun = tun, .base = ci, .out = out, .max = max, .n = n};
+		w.owner = find_chain(&cl, ci->family, ci->table, "DOCKER-USER") ? "docker"
+			  : find_chain(&cl, ci->family, ci->table, "ufw-user-forward") ||
+				  find_chain(&cl, ci->family, ci->table, "ufw6-user-forward")
+			      ? "ufw"
+			  : !strcmp(ci->table, "firewalld") ? "firewalld"
+							    : "";
+		w.first = *n;
+		r = walk(&w, ci->name, 0, e);
+		if (r == 0 && ci->policy == NF_DROP && *n < max) {
+			struct nft_fw_hit *h = &out[(*n)++];
+			memset(h, 0, sizeof(*h));
+			h->kind = NFT_FW_POLICY_DROP;
+			h->family = ci->family;
+			h->hook = ci->hook;
+			snprintf(h->table, sizeof(h->table), "%s", ci->table);
+			snprintf(h->chain, sizeof(h->chain), "%s", ci->name);
+			snprintf(h->base, sizeof(h->base), "%s", ci->name);
+			h->owner = w.owner;
+		}
+		/* an accept for the tunnel anywhere on the path covers the base chain's drops */
+		for (size_t k = w.first; r == 0 && k < *n; k++)
+			out[k].tun_accepted = w.tun_accepted;
+	}
+	free(cl.v);
+	return r;
+}
+
+int nft_mss_clamp_present(struct nft_ctx *c, mg_err *e)
+{
+	struct nft_chain_list cl;
+	struct rule_list *l = malloc(sizeof(*l));
+	int found = 0;
+
+	if (!l)
+		return mg_err_set(e, "out of memory");
+	if (nft_list_chains(c, &cl, e) < 0) {
+		free(l);
+		return -1;
+	}
+	for (size_t i = 0; i < cl.n && !found; i++) {
+		if (cl.v[i].family != NFPROTO_INET || strcmp(cl.v[i].table, NFT_TABLE_NAME))
+			continue;
+		if (chain_rules(c, NFPROTO_INET, NFT_TABLE_NAME, cl.v[i].name, l, e) < 0) {
+			found = -1;
+			break;
+		}
+		for (size_t k = 0; k < l->n; k++)
+			found |= l->v[k].mss;
+	}
+	free(cl.v);
+	free(l);
+	return found;
+}

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Every Azure JSON parser (IMDS, token, VM, NIC, VNet, subnet, route table, LRO, errors)
- * on exact-size buffers; results must be self-consistent. */
+/* Every Azure JSON parser (IMDS, token, VM, NIC and its forwarding PUT body, VNet, subnet,
+ * route table, LRO, errors) on exact-size buffers; results must be self-consistent. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "azure_json.h"
+#include "jsonu.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -54,6 +55,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (az_parse_nic(buf, size, "000D3A12010A", "198.18.1.10", &nic, &e) == 0 &&
 	    (!nic.subnet_id[0] || !nic.etag[0]))
 		abort();
+	char *put = az_nic_with_forwarding(buf, size, &e);
+	if (put) {
+		/* the PUT body: JSON again, with forwarding on */
+		mg_err pe = {""};
+		cJSON *j = jsonu_parse(put, strlen(put), AZ_JSON_MAX * 2, &pe);
+		const cJSON *props = j ? cJSON_GetObjectItemCaseSensitive(j, "properties") : NULL;
+		if (!j ||
+		    !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(props, "enableIPForwarding")))
+			abort();
+		cJSON_Delete(j);
+		cJSON_free(put);
+	}
 	if (az_parse_vnet(buf, size, &vnet, &e) == 0 &&
 	    (vnet.n_prefixes == 0 || vnet.n_prefixes > CLOUD_MAX_NET_CIDRS ||
 	     vnet.n_tables > AZ_MAX_TABLES))

@@ -54,7 +54,8 @@ nv=$(topo_network vpc '"subnets":["198.18.0.0/16"],"manage_cloud_routes":true,"a
 topo_connector b "$nb"
 C_v=$CV
 topo_connector v "$nv" --cloud aws --cloud-metadata http://169.254.169.254 \
-	--cloud-api https://198.18.1.1 --cloud-ca-file "$MG_TMP/fake/ca.pem"
+	--cloud-api https://198.18.1.1 --cloud-ca-file "$MG_TMP/fake/ca.pem" \
+	--metrics-listen 127.0.0.1:9586
 topo_wait_applied b
 topo_wait_applied v
 
@@ -69,6 +70,16 @@ done
 assert_eq "$(routes_of rtb-000000000000000db | jq -r '.[]|select(.dst=="198.51.100.0/24")|.eni')" eni-0c0000000000000a2 "foreign route untouched"
 _conflict() { jq -e '.daemon.cloud.tables[]|select(.id=="rtb-000000000000000db")|.conflicts==1' "$STATE_v/status.json" >/dev/null 2>&1; }
 wait_until 10 _conflict || mg_fail "conflict not reported: $(jq -c .daemon.cloud "$STATE_v/status.json")"
+# the same in the metrics (issue 17): owned/conflicting routes per table, writes by action
+M=$(nsx "$CV" curl -sf http://127.0.0.1:9586/metrics) || mg_fail "no metrics"
+mv() { awk -v k="$1" '$1 == k { print $2 }' <<<"$M"; }
+assert_eq "$(mv 'meshgate_cloud_routes_conflicting{provider="aws",table="rtb-000000000000000db"}')" 1 "conflict metric"
+[ "$(mv 'meshgate_cloud_routes_owned{provider="aws",table="rtb-0000000000000main"}')" -ge 2 ] || mg_fail "owned metric: $(grep routes_owned <<<"$M")"
+[ "$(mv 'meshgate_cloud_route_writes_total{provider="aws",action="create",result="ok"}')" -ge 4 ] || mg_fail "create metric: $(grep writes <<<"$M")"
+assert_eq "$(mv 'meshgate_cloud_route_writes_total{provider="aws",action="replace",result="ok"}')" 1 "blackhole replaced (metric)"
+if command -v promtool >/dev/null; then
+	promtool check metrics <<<"$M" >/dev/null 2>&1 || mg_fail "promtool: $(promtool check metrics <<<"$M" 2>&1)"
+fi
 
 mg_log "the app host, with no route of its own, reaches site B through the VPC route"
 ping_ok "$AP" 198.51.100.10 15 || mg_fail "app host cannot reach site B: $(cat "$MG_TMP/vpcr.log" | tail -5)"

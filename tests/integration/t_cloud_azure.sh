@@ -6,9 +6,10 @@
 # with a subnet of its VNet; a new site appears within 2 s and a removed one disappears; a
 # restart and a steady state make zero PUT/DELETE calls; a foreign route for our prefix is
 # reported and left alone; throttling converges without extra writes; an expired token is
-# refreshed; a missing permission is named; `down` removes exactly our routes; and an app
+# refreshed; a missing permission is named; `down` removes exactly our routes; an app
 # host in another subnet, with no route of its own, reaches the remote site through the
-# VNet route alone.
+# VNet route alone; and on an instance of a uniform VM scale set the connector finds its NIC
+# under the scale set's path and diagnoses forwarding off there (never writing the NIC).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/topo.sh"
 mg_setup cloud_azure
@@ -50,6 +51,7 @@ bg_start "$V" "$MG_TMP/fake.log" "$PY" "$FAKE/fake_azure.py" --state-dir "$MG_TM
 	--imds-listen 169.254.169.254:80 --arm-listen 198.18.1.1:443 --arm-host 198.18.1.1 \
 	--arm-san 198.18.1.1 --control-listen 127.0.0.1:8799 --retry-after 0 --lro-polls 1
 wait_until 15 test -s "$MG_TMP/fake/ready.json" || mg_fail "fake Azure did not start: $(cat "$MG_TMP/fake.log")"
+FAKE_PID=$BG_PID
 bg_start "$V" "$MG_TMP/vnetr.log" "$PY" "$FAKE/vnet_router.py" --routes "$MG_TMP/fake/vnet-routes.json" \
 	--subnet snet-app=s2 --subnet snet-gw=s1
 ctl() { nsx "$V" curl -s -X "${2:-GET}" ${3:+-d "$3"} "http://127.0.0.1:8799$1"; }
@@ -63,6 +65,9 @@ mutating() { ctl /counters | jq '.mutating'; }
 IP=198.18.1.10
 # snet-db gets the spare table: three tables in scope (rt-gw, rt-app, rt-spare)
 ctl /associate POST '{"subnet":"snet-db","route_table":"rt-spare"}' >/dev/null
+# least privilege: the driver reads routes only through their table's GET (the custom role
+# leaves routes/read out), so the whole run goes without it
+ctl /deny POST '{"action":"Microsoft.Network/routeTables/routes/read"}' >/dev/null
 TABLES="rt-gw rt-app rt-spare"
 CLOUD_ARGS=(--cloud azure --cloud-metadata http://169.254.169.254 --cloud-api https://198.18.1.1
 	--cloud-ca-file "$MG_TMP/fake/ca.pem" --cloud-interval 5)
@@ -176,6 +181,9 @@ ctl /deny POST '{"action":"Microsoft.Network/routeTables/routes/write"}' >/dev/n
 api "$INET" PATCH "/api/v1/networks/$nc_" '{"subnets":["192.0.2.0/24"]}' >/dev/null
 _denied() { grep -q "Microsoft.Network/routeTables/routes/write" "$STATE_v/status.json" && grep -q "Network Contributor" "$STATE_v/status.json"; }
 wait_until 15 _denied || mg_fail "missing permission not named: $(jq -c .daemon.cloud "$STATE_v/status.json")"
+st=$(nsx "$CV" "$MESHGATE" status --state-dir "$STATE_v" 2>&1) || mg_fail "meshgate status: $st"
+[[ $st == *"; last error: "*"Microsoft.Network/routeTables/routes/write"* ]] ||
+	mg_fail "meshgate status does not show the table's last error: $st"
 ctl /allow POST '{"action":"Microsoft.Network/routeTables/routes/write"}' >/dev/null
 t0=$(now_ms)
 wait_until 90 _c_in || mg_fail "no convergence after the permission came back"
@@ -208,4 +216,47 @@ for t in $TABLES; do
 done
 assert_eq "$(routes_of rt-spare | jq -c '[.[]|{name,dst,ip}]')" '[{"name":"legacy-fw","dst":"198.51.100.0/24","ip":"198.18.3.50"}]' "foreign route after down"
 assert_eq "$(routes_of rt-app | jq -r '[.[]|.name]|join(",")')" onprem-legacy "rt-app after down"
+
+mg_log "a uniform scale set's instance: VM and NIC read under the scale set's path"
+# the same VNet, with the connector's VM now instance 3 of the scale set vmss-gw: Azure
+# serves its VM and NIC only under .../virtualMachineScaleSets/vmss-gw/virtualMachines/3
+# (the plain paths answer 404), the NIC at api-version 2018-10-01 and read only. While the
+# scale set's model leaves IP forwarding off the connector says so and how to fix it and
+# writes nothing; once it is on, the routes appear with this instance's address.
+kill -TERM "$FAKE_PID"
+wait_until 10 sh -c "! kill -0 $FAKE_PID 2>/dev/null" || mg_fail "fake Azure did not stop"
+jq -n '{vms: [{name: "vmss-gw_3", scale_set: "vmss-gw", instance_id: "3",
+	nic: {name: "vmss-gw-nic", mac: "00-0D-3A-12-01-0A", ip: "198.18.1.10", subnet: "snet-gw"},
+	system_identity: {principal_id: "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8c",
+		client_id: "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5e"},
+	user_identities: []}], default_vm: "vmss-gw_3"}' >"$MG_TMP/vmss.json"
+bg_start "$V" "$MG_TMP/fake2.log" "$PY" "$FAKE/fake_azure.py" --state-dir "$MG_TMP/fake2" \
+	--topology "$MG_TMP/vmss.json" --imds-listen 169.254.169.254:80 --arm-listen 198.18.1.1:443 \
+	--arm-host 198.18.1.1 --arm-san 198.18.1.1 --control-listen 127.0.0.1:8799 --retry-after 0 --lro-polls 1
+wait_until 15 test -s "$MG_TMP/fake2/ready.json" || mg_fail "fake Azure (scale set) did not start: $(cat "$MG_TMP/fake2.log")"
+ctl /deny POST '{"action":"Microsoft.Network/routeTables/routes/read"}' >/dev/null
+calls() { ctl /counters | jq -r --arg k "$1" '.calls[$k] // 0'; }
+topo_run v --cloud azure --cloud-metadata http://169.254.169.254 --cloud-api https://198.18.1.1 \
+	--cloud-ca-file "$MG_TMP/fake2/ca.pem" --cloud-interval 5
+_vmss_diag() { jq -e '.daemon.cloud.state|test("scale set vmss-gw.*enableIPForwarding")' "$STATE_v/status.json" >/dev/null 2>&1; }
+wait_until 20 _vmss_diag || mg_fail "no scale-set forwarding diagnosis: $(jq -c .daemon.cloud "$STATE_v/status.json" 2>&1) $(tail -5 "$MG_TMP/run-v.log")"
+mg_log "status: $(jq -r .daemon.cloud.state "$STATE_v/status.json")"
+assert_eq "$(jq -r '.daemon.cloud|[.instance,.nic,.network]|join(" ")' "$STATE_v/status.json")" \
+	"vmss-gw_3 vmss-gw-nic vnet-mesh" "status identity of the scale-set instance"
+[ "$(calls "GET vmssVirtualMachines")" -ge 1 ] && [ "$(calls "GET vmssNetworkInterfaces")" -ge 1 ] ||
+	mg_fail "the scale-set paths were not used: $(ctl /counters | jq -c .calls)"
+assert_eq "$(ctl /counters | jq '.mutating')" 0 "writes while the scale set's forwarding is off"
+ctl /nic/ip-forwarding POST '{"nic":"vmss-gw-nic","enabled":true}' >/dev/null
+# a config change starts the next pass now rather than at the next interval
+api "$INET" PATCH "/api/v1/networks/$nd" '{"subnets":["198.19.7.0/24"]}' >/dev/null
+_vmss_routes() {
+	for t in rt-gw rt-app; do
+		routes_of $t | jq -e --arg ip $IP 'any(.dst=="100.96.0.0/11" and .ip==$ip)' >/dev/null || return 1
+	done
+}
+wait_until 20 _vmss_routes || mg_fail "no routes after forwarding came on: $(routes_of rt-gw) $(routes_of rt-app) $(tail -5 "$MG_TMP/run-v.log")"
+assert_eq "$(ctl /counters | jq '[.calls|to_entries[]|select(.key|test("^(PUT|DELETE|PATCH) (networkInterfaces|vmss)"))|.value]|add // 0')" \
+	0 "NIC writes for a scale-set instance"
+assert_eq "$(ctl /counters | jq '[.calls|to_entries[]|select(.key|test("^GET (virtualMachines|networkInterfaces)$"))|.value]|add // 0')" \
+	0 "reads under the plain VM/NIC paths"
 mg_pass

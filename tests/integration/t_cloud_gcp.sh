@@ -5,7 +5,8 @@
 # router alone; a new site appears within seconds and a removed one goes; a restart makes
 # zero inserts/deletes; a foreign route is left alone and reported; throttling x5 and an
 # expired token converge; a next-hop change inserts before it deletes (no gap); canIpForward
-# false is diagnosed in `meshgate status` with nothing written; `down` deletes exactly ours.
+# false is diagnosed in `meshgate status` and `meshgate check` with nothing written; `down`
+# deletes exactly ours.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/topo.sh"
 mg_setup cloud_gcp
@@ -142,8 +143,17 @@ st=$(nsx "$CV" "$MESHGATE" status --state-dir "$STATE_v" 2>&1) || true
 grep -q "canIpForward=false" <<<"$st" || mg_fail "meshgate status does not say it: $st"
 grep -q "can-ip-forward" <<<"$st" || mg_fail "meshgate status does not say how to fix it: $st"
 mg_log "status says: $(grep -m1 canIpForward <<<"$st")"
+# meshgate check says it too (one line, read only), and says so once it is true
+ck=$(nsx "$CV" "$MESHGATE" check --state-dir "$STATE_v" "${CLOUD[@]}" 2>&1) || true
+grep -Eq "^FAIL +cloud +gcp: instance mg-conn-2.*canIpForward=false.*can-ip-forward" <<<"$ck" ||
+	mg_fail "meshgate check does not report canIpForward=false: $ck"
+mg_log "check says: $(grep -m1 cloud <<<"$ck")"
 assert_eq "$(ctl /counters | jq .mutating)" 0 "writes while canIpForward is false"
 ctl /instance POST '{"name":"mg-conn-2","can_ip_forward":true}' >/dev/null
+ck=$(nsx "$CV" "$MESHGATE" check --state-dir "$STATE_v" "${CLOUD[@]}" --json 2>&1) || true
+assert_eq "$(jq -r '.checks[]|select(.name=="cloud")|.result' <<<"$ck")" ok "check's cloud result with canIpForward true"
+jq -e '.checks[]|select(.name=="cloud")|.detail|test("mg-conn-2.*canIpForward true")' <<<"$ck" >/dev/null ||
+	mg_fail "meshgate check does not show canIpForward true: $ck"
 
 mg_log "down deletes exactly our routes"
 kill -TERM "$PID_v"

@@ -5,7 +5,9 @@
 # "meshgate:<network>:<connector>" and targeting its private IP OCID. Others' rules go back
 # byte for byte through every PUT; a site appears within 2 s and a removed one goes; a restart
 # makes zero PUTs; a concurrent edit (412) is redone keeping both changes; throttling x5
-# converges; token expiry and certificate rotation are survived; a missing policy is named;
+# converges; token expiry and certificate rotation are survived; a missing policy is named; a
+# request the API refuses (a tampered header once, a wrong key, a stale date) is recovered from
+# or reported with its likely cause;
 # `meshgate down` removes exactly our rules; and an app host in another subnet reaches the
 # remote site only through the VCN router's rule to the connector.
 . "$(dirname "$0")/lib.sh"
@@ -151,6 +153,34 @@ _denied() { grep -q "manage route-tables" "$STATE_v/status.json"; }
 wait_until 15 _denied || mg_fail "missing policy not named: $(jq -c .daemon.cloud "$STATE_v/status.json")"
 ctl /allow POST '{"operation":"UpdateRouteTable"}' >/dev/null
 wait_until 90 _c_out || mg_fail "no convergence after the policy came back"
+
+mg_log "refused signatures: one is recovered from, a lasting one is reported with its likely cause"
+# a signed header changed once on the way: 401, the agent federates again, retries, goes on
+ctl /counters/reset POST '{}' >/dev/null
+ctl /signature/refuse POST '{"kind":"tampered","count":1,"service":"api"}' >/dev/null
+api "$INET" PATCH "/api/v1/networks/$nc_" '{"subnets":["192.0.2.0/24"]}' >/dev/null
+wait_until 15 _c_in || mg_fail "no convergence after one tampered request: $(tail -5 "$MG_TMP/run-v.log")"
+ctl /log | jq -e 'any(.[]; .status==401 and (.reason // "" | test("does not verify.*tampered")))' >/dev/null ||
+	mg_fail "the fake did not refuse the tampered request: $(ctl /log | jq -c '[.[]|select(.status==401)]')"
+# every API request signed with a key that is not its keyId's: refused even after a new
+# federation, and the report says the clock is fine, so the signature itself was refused
+ctl /signature/refuse POST '{"kind":"wrong_key","count":1000,"service":"api"}' >/dev/null
+api "$INET" PATCH "/api/v1/networks/$nc_" '{"subnets":[]}' >/dev/null
+_wrong_key() { grep -q "401 NotAuthenticated with a fresh token.*the signature itself was refused" "$STATE_v/status.json"; }
+wait_until 20 _wrong_key || mg_fail "a refused signature is not reported: $(jq -c .daemon.cloud "$STATE_v/status.json")"
+mg_log "reported: $(jq -r '[.daemon.cloud.state, (.daemon.cloud.tables[]?.last_error // empty)]|map(select(test("401")))|.[0]' "$STATE_v/status.json")"
+ctl /signature/refuse POST '{}' >/dev/null
+# a stale date: the service's clock runs 10 minutes ahead; federation is refused too, and the
+# report names the clock and by how much (from the answer's Date)
+ctl /clock POST '{"offset":600}' >/dev/null
+api "$INET" PATCH "/api/v1/networks/$nc_" '{"subnets":["192.0.2.0/24"]}' >/dev/null
+_stale() { grep -Eq "clock is (59[0-9]|60[0-9]) s behind OCI's" "$STATE_v/status.json"; }
+wait_until 20 _stale || mg_fail "a stale date is not reported as the clock: $(jq -c .daemon.cloud "$STATE_v/status.json")"
+mg_log "reported: $(jq -r '[.daemon.cloud.state, (.daemon.cloud.tables[]?.last_error // empty)]|map(select(test("clock")))|.[0]' "$STATE_v/status.json")"
+ctl /clock POST '{"offset":0}' >/dev/null
+api "$INET" PATCH "/api/v1/networks/$nc_" '{"subnets":[]}' >/dev/null
+wait_until 20 _c_out || mg_fail "no convergence once signatures were accepted again: $(tail -5 "$MG_TMP/run-v.log")"
+[ "$(ctl /counters | jq '.errors.NotAuthenticated // 0')" -ge 3 ] || mg_fail "the fake refused too little: $(ctl /counters | jq -c .errors)"
 
 mg_log "down removes exactly our rules"
 kill -TERM "$PID_v"

@@ -45,6 +45,7 @@ expect=(
 	"-rwxr-xr-x root/root ./usr/sbin/meshgate-controller-mock"
 	"-rw-r--r-- root/root .$unitdir/meshgate.service"
 	"-rw-r--r-- root/root ./etc/default/meshgate"
+	"-rw-r--r-- root/root ./etc/meshgate/meshgate.conf"
 	"-rw-r--r-- root/root ./etc/iproute2/rt_protos.d/meshgate.conf"
 	"-rw-r--r-- root/root ./usr/share/doc/meshgate/copyright"
 	"-rw-r--r-- root/root ./usr/share/doc/meshgate/changelog.gz"
@@ -175,6 +176,7 @@ assert_eq "$out" "" "dpkg --verify"
 cf=$(root_run none dpkg-query -W -f='${Conffiles}' meshgate)
 assert_contains "$cf" "/etc/default/meshgate"
 assert_contains "$cf" "/etc/iproute2/rt_protos.d/meshgate.conf"
+assert_contains "$cf" "/etc/meshgate/meshgate.conf"
 
 mg_log "the programs run in the root"
 out=$(root_run none meshgate --help) || mg_fail "meshgate --help: $out"

@@ -52,6 +52,8 @@ for code in "$revoked" "$notenrolled" "$usage"; do
 	grep -qw "$code" <<<"$(val RestartPreventExitStatus)" || fail "exit $code restarts (RestartPreventExitStatus=$(val RestartPreventExitStatus))"
 done
 grep -q "^ExecStopPost=/usr/sbin/meshgate cleanup" "$UNIT" || fail "no ExecStopPost cleanup"
+# `systemctl reload` re-reads the settings file (SIGHUP), never a restart
+grep -q "^ExecReload=/bin/sh -c 'kill -HUP \\\$MAINPID'\$" "$UNIT" || fail "no ExecReload sending SIGHUP"
 grep -q "^ExecStart=/usr/sbin/meshgate run " "$UNIT" || fail "ExecStart is not meshgate run"
 [ "$(val CapabilityBoundingSet)" = "CAP_NET_ADMIN" ] || fail "CapabilityBoundingSet=$(val CapabilityBoundingSet)"
 [ "$(val RestrictAddressFamilies)" = "AF_UNIX AF_INET AF_INET6 AF_NETLINK" ] || fail "RestrictAddressFamilies=$(val RestrictAddressFamilies)"

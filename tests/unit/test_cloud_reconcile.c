@@ -385,6 +385,8 @@ static void test_scope_and_errors(void **state)
 	assert_non_null(strstr(rep.scopes[0].last_error, "198.51.100.0/24"));
 	assert_int_equal(rep.scopes[0].last_kind, CLOUD_ERR_THROTTLED);
 	assert_int_equal(rep.by_kind[CLOUD_ERR_THROTTLED], 1);
+	assert_int_equal(rep.write_failed[CLOUD_OP_CREATE], 1); /* the metrics' result=failed */
+	assert_int_equal(rep.write_failed[CLOUD_OP_DELETE], 0);
 	crec_report_free(&rep);
 	assert_int_equal(run(&p, &id, scope, 1, want2, 2, false, &own, &rep), 0);
 	assert_int_equal(rep.errors, 0);

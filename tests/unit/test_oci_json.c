@@ -18,6 +18,7 @@
 
 #include "jsonu.h"
 #include "oci_api.h"
+#include "oci_http.h"
 #include "oci_imds.h"
 
 #define D MG_TESTDATA_DIR "/oci/"
@@ -301,6 +302,25 @@ static void test_marker_backoff(void **state)
 	assert_int_equal(oci_backoff_ms(200, 5000, 20, 0), 2500);
 }
 
+/* The reason given for a 401 after a fresh federation: the clock when OCI's Date is far off. */
+static void test_401_hint(void **state)
+{
+	char out[240];
+	const time_t t = 1700000000; /* Tue, 14 Nov 2023 22:13:20 GMT */
+
+	(void)state;
+	oci_401_hint("Tue, 14 Nov 2023 22:20:20 GMT", t, out, sizeof(out));
+	assert_non_null(strstr(out, "clock is 420 s behind OCI's"));
+	oci_401_hint("Tue, 14 Nov 2023 22:06:20 GMT", t, out, sizeof(out));
+	assert_non_null(strstr(out, "clock is 420 s ahead of OCI's"));
+	oci_401_hint("Tue, 14 Nov 2023 22:14:00 GMT", t, out, sizeof(out));
+	assert_non_null(strstr(out, "the signature itself was refused"));
+	oci_401_hint("", t, out, sizeof(out));
+	assert_non_null(strstr(out, "check this host's clock"));
+	oci_401_hint("Tue, 14 Nov 2023 22:14:00 GMT trailing", t, out, sizeof(out));
+	assert_non_null(strstr(out, "check this host's clock"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest t[] = {
@@ -310,6 +330,7 @@ int main(void)
 	    cmocka_unit_test(test_route_table),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_marker_backoff),
+	    cmocka_unit_test(test_401_hint),
 	};
 	return cmocka_run_group_tests(t, NULL, NULL);
 }

@@ -183,6 +183,24 @@ static void to_cloud_err(const struct aws_ec2_error *err, const mg_err *e, struc
 	ce->e = *e;
 }
 
+/* Doctor: the source/destination check, read only. */
+static int aws_read_forwarding(struct cloud_provider *p, const struct cloud_identity *id, bool *on,
+			       struct cloud_err *ce)
+{
+	struct aws_ec2_error err;
+	bool sdc = true;
+
+	memset(&err, 0, sizeof(err));
+	if (need_ec2(p, &ce->e))
+		return cloud_err_set(ce, CLOUD_ERR_FATAL, NULL, "%s", ce->e.msg);
+	if (aws_ec2_get_source_dest_check(&p->ec2, id->nic_id, &sdc, &err, &ce->e)) {
+		to_cloud_err(&err, &ce->e, ce);
+		return -1;
+	}
+	*on = !sdc;
+	return 0;
+}
+
 static int aws_list(struct cloud_provider *p, const struct cloud_identity *id,
 		    const char *const *ids, size_t n_ids, struct cloud_scopes *out,
 		    struct cloud_err *ce)
@@ -286,6 +304,7 @@ const struct cloud_provider_ops cloud_aws_ops = {
     .identity = aws_identity,
     .refresh_credentials = aws_refresh,
     .ensure_forwarding = aws_ensure_forwarding,
+    .read_forwarding = aws_read_forwarding,
     .list_scopes = aws_list,
     .classify = aws_classify,
     .apply_plan = aws_apply,

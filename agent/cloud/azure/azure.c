@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The Azure provider: IMDS for who we are and managed-identity tokens, ARM for the rest.
- * Identity: VM -> its NIC (matched by MAC or private IP) -> subnet -> VNet. Scopes are the
+ * Identity: VM -> its NIC (matched by MAC or private IP) -> subnet -> VNet; for a uniform
+ * scale set's instance the VM and its NICs are read under the scale set's path
+ * (.../virtualMachineScaleSets/{s}/virtualMachines/{i}[/networkInterfaces/{n}], IMDS gives
+ * that resource id), and its NIC's forwarding belongs to the scale set's model. Scopes are the
  * route tables associated with a subnet of the VNet (or the configured ones), keyed by a
  * short id: "<table>" in the VM's resource group, "<rg>/<table>" elsewhere in the
  * subscription, the full resource id otherwise. Routes are keyed by name; ours are named
@@ -19,6 +22,7 @@
 #include "azure_arm.h"
 #include "azure_imds.h"
 #include "azure_json.h"
+#include "azure_perms.h"
 #include "cloud.h"
 #include "jsonu.h"
 #include "log.h"
@@ -114,13 +118,21 @@ static void az_close(struct cloud_provider *p)
 	free(p);
 }
 
+/* A uniform scale set's instance NIC: read under the scale set's path, never PUT. */
+static bool az_is_vmss_nic(const char *rid)
+{
+	return strcasestr(rid, "/providers/Microsoft.Compute/virtualMachineScaleSets/") &&
+	       strcasestr(rid, "/networkInterfaces/");
+}
+
 /* GET a resource by id (or path) with the api-version of its provider. */
 static int get_rid(struct cloud_provider *p, const char *rid, const char *what, char **out,
 		   size_t *len, struct az_err *err, mg_err *e)
 {
 	char path[AZ_RID_LEN + 64];
-	const char *ver =
-	    strcasestr(rid, "/providers/Microsoft.Compute/") ? AZ_API_COMPUTE : AZ_API_NETWORK;
+	const char *ver = az_is_vmss_nic(rid)                                ? AZ_API_VMSS_NIC
+			  : strcasestr(rid, "/providers/Microsoft.Compute/") ? AZ_API_COMPUTE
+									     : AZ_API_NETWORK;
 
 	snprintf(path, sizeof(path), "%s?api-version=%s", rid, ver);
 	if (az_arm_get(&p->arm, path, out, len, err, e))
@@ -262,28 +274,35 @@ static int need_ready(const struct cloud_provider *p, mg_err *e)
 
 /* ---- forwarding ---- */
 
-/* The NIC body with enableIPForwarding true, for a whole-resource PUT. */
-static char *with_forwarding(const char *buf, size_t len, mg_err *e)
+/* Doctor: enableIPForwarding of our NIC, read only. */
+static int az_read_forwarding(struct cloud_provider *p, const struct cloud_identity *id, bool *on,
+			      struct cloud_err *ce)
 {
-	cJSON *j = jsonu_parse(buf, len, AZ_JSON_MAX, e), *props;
-	char *out = NULL;
+	struct az_nic nic;
+	struct az_err err;
+	char *buf = NULL;
+	size_t len = 0;
 
-	if (!j)
-		return NULL;
-	props = cJSON_GetObjectItemCaseSensitive(j, "properties");
-	if (!cJSON_IsObject(props)) {
-		mg_err_set(e, "network interface without properties");
-		goto out;
+	(void)id;
+	memset(&err, 0, sizeof(err));
+	if (need_ready(p, &ce->e))
+		return cloud_err_set(ce, CLOUD_ERR_FATAL, NULL, "%s", ce->e.msg);
+	if (get_rid(p, p->nic_rid, "network interface", &buf, &len, &err, &ce->e)) {
+		ce->kind = az_err_kind(&err, ce->permission, sizeof(ce->permission));
+		if (ce->kind == CLOUD_ERR_UNAUTHORIZED && !ce->permission[0])
+			snprintf(ce->permission, sizeof(ce->permission), "%s",
+				 az_permissions[AZ_PERM_NIC_READ]);
+		free(buf);
+		return -1;
 	}
-	cJSON_DeleteItemFromObjectCaseSensitive(props, "enableIPForwarding");
-	if (!cJSON_AddTrueToObject(props, "enableIPForwarding")) {
-		mg_err_set(e, "out of memory");
-		goto out;
+	if (az_parse_nic(buf, len, NULL, NULL, &nic, &ce->e)) {
+		free(buf);
+		ce->kind = CLOUD_ERR_FATAL;
+		return -1;
 	}
-	out = jsonu_print(j, e);
-out:
-	cJSON_Delete(j);
-	return out;
+	free(buf);
+	*on = nic.forwarding;
+	return 0;
 }
 
 static int az_ensure_forwarding(struct cloud_provider *p, const struct cloud_identity *id,
@@ -314,6 +333,20 @@ static int az_ensure_forwarding(struct cloud_provider *p, const struct cloud_ide
 			return mg_err_set(e, "IP forwarding of %s is still off after the update",
 					  id->nic_id);
 		}
+		if (az_is_vmss_nic(p->nic_rid)) {
+			/* the instance's NIC is the scale set model's: ARM refuses a PUT of it */
+			char ss[96] = "";
+			free(buf);
+			az_rid_part(p->nic_rid, "virtualMachineScaleSets", ss, sizeof(ss));
+			return mg_err_set(
+			    e,
+			    "IP forwarding of %s (scale set %s) is off and Azure drops "
+			    "what this VM forwards; set enableIPForwarding: true in the "
+			    "scale set's model (virtualMachineProfile.networkProfile."
+			    "networkInterfaceConfigurations[].properties) and upgrade "
+			    "the instances: meshgate does not change a scale set",
+			    id->nic_id, ss);
+		}
 		if (!cloud_may_write(&p->hooks)) {
 			free(buf);
 			return mg_err_set(e,
@@ -321,7 +354,7 @@ static int az_ensure_forwarding(struct cloud_provider *p, const struct cloud_ide
 					  "writes are not allowed",
 					  id->nic_id);
 		}
-		body = with_forwarding(buf, len, e);
+		body = az_nic_with_forwarding(buf, len, e);
 		free(buf);
 		if (!body)
 			return mg_err_prefix(e, "network interface %s", id->nic_id);
@@ -583,6 +616,7 @@ const struct cloud_provider_ops cloud_azure_ops = {
     .identity = az_identity,
     .refresh_credentials = az_refresh,
     .ensure_forwarding = az_ensure_forwarding,
+    .read_forwarding = az_read_forwarding,
     .list_scopes = az_list,
     .classify = az_classify,
     .apply_plan = az_apply,

@@ -303,9 +303,10 @@ out:
 const char *az_role_for(const char *action)
 {
 	/* every action the driver needs (azure_perms.c) is in Network Contributor, apart
-	 * from reading the VM (Reader, or Virtual Machine Contributor); the custom role of
+	 * from reading the VM or the scale-set instance and its NIC (Microsoft.Compute:
+	 * Reader, or Virtual Machine Contributor); the custom role of
 	 * cloud/azure/meshgate.arm.json holds exactly that list */
-	if (!strcasecmp(action, az_permissions[AZ_PERM_VM_READ]))
+	if (!strncasecmp(action, "Microsoft.Compute/", 18))
 		return "Reader";
 	return "Network Contributor";
 }

@@ -352,6 +352,29 @@ static int add_table(struct az_vnet *v, const char *id, mg_err *e)
 	return 0;
 }
 
+char *az_nic_with_forwarding(const char *buf, size_t len, mg_err *e)
+{
+	cJSON *j = jsonu_parse(buf, len, AZ_JSON_MAX, e), *props;
+	char *out = NULL;
+
+	if (!j)
+		return NULL;
+	props = cJSON_GetObjectItemCaseSensitive(j, "properties");
+	if (!cJSON_IsObject(props)) {
+		mg_err_set(e, "network interface without properties");
+		goto out;
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(props, "enableIPForwarding");
+	if (!cJSON_AddTrueToObject(props, "enableIPForwarding")) {
+		mg_err_set(e, "out of memory");
+		goto out;
+	}
+	out = jsonu_print(j, e);
+out:
+	cJSON_Delete(j);
+	return out;
+}
+
 int az_parse_vnet(const char *buf, size_t len, struct az_vnet *v, mg_err *e)
 {
 	const cJSON *props, *as, *pfx, *subnets = NULL, *it;

@@ -21,6 +21,9 @@
 #define AZ_API_COMPUTE "2024-07-01"
 #define AZ_API_IMDS    "2021-10-01"
 #define AZ_API_TOKEN   "2018-02-01"
+/* a uniform scale set's instance NIC (.../virtualMachineScaleSets/{s}/virtualMachines/{i}/
+ * networkInterfaces/{n}): served by the network provider at this version only */
+#define AZ_API_VMSS_NIC "2018-10-01"
 
 #define AZ_JSON_MAX       (4u << 20) /* one ARM answer */
 #define AZ_RID_LEN        512        /* an ARM resource id */
@@ -68,6 +71,10 @@ struct az_nic {
 };
 int az_parse_nic(const char *buf, size_t len, const char *mac, const char *ip, struct az_nic *n,
 		 mg_err *e);
+
+/* The NIC answer `buf` with properties.enableIPForwarding true, everything else as read: the
+ * body of the whole-NIC PUT that turns forwarding on. Heap (cJSON_free), or NULL with `e`. */
+char *az_nic_with_forwarding(const char *buf, size_t len, mg_err *e);
 
 /* VNet: its address space and every route table associated with one of its subnets. */
 struct az_vnet {

@@ -9,12 +9,13 @@
 
 enum az_perm {
 	AZ_PERM_VM_READ,          /* identity: the VM, for its NICs */
+	AZ_PERM_VMSS_VM_READ,     /* identity: a scale set's instance, for its NICs */
+	AZ_PERM_VMSS_NIC_READ,    /* identity, forwarding: a scale set's instance NIC */
 	AZ_PERM_NIC_READ,         /* identity, forwarding: the VM's NIC */
 	AZ_PERM_NIC_WRITE,        /* forwarding: turn enableIPForwarding on */
 	AZ_PERM_SUBNET_READ,      /* identity: the NIC's subnet */
 	AZ_PERM_VNET_READ,        /* identity, scopes: the VNet's prefixes and tables */
-	AZ_PERM_ROUTE_TABLE_READ, /* scopes: a table and its routes */
-	AZ_PERM_ROUTE_READ,       /* routes of a table */
+	AZ_PERM_ROUTE_TABLE_READ, /* scopes: a table with its routes (one GET; no route GETs) */
 	AZ_PERM_ROUTE_WRITE,      /* plans: create or replace a route */
 	AZ_PERM_ROUTE_DELETE,     /* plans: remove a route */
 	AZ_PERM_OP_READ,          /* following a write: Azure-AsyncOperation */

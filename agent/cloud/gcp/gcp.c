@@ -193,6 +193,26 @@ static int gcp_ensure_forwarding(struct cloud_provider *p, const struct cloud_id
 			  id->instance_id);
 }
 
+/* Doctor: canIpForward, read only. */
+static int gcp_read_forwarding(struct cloud_provider *p, const struct cloud_identity *id, bool *on,
+			       struct cloud_err *ce)
+{
+	struct gcp_error err;
+
+	(void)id;
+	memset(&err, 0, sizeof(err));
+	if (need_ready(p, &ce->e))
+		return cloud_err_set(ce, CLOUD_ERR_FATAL, NULL, "%s", ce->e.msg);
+	if (gcp_compute_can_ip_forward(&p->cc, p->md.zone, p->md.name, on, &err, &ce->e)) {
+		to_cloud_err(&err, &ce->e, ce);
+		if (ce->kind == CLOUD_ERR_UNAUTHORIZED && !ce->permission[0])
+			snprintf(ce->permission, sizeof(ce->permission), "%s",
+				 gcp_permissions[GCP_PERM_INSTANCES_GET]);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---------------------------------------------------------------- ownership */
 
 void gcp_route_name(const char *mesh_net, const struct cidr *dst, const char *instance,
@@ -515,6 +535,7 @@ const struct cloud_provider_ops cloud_gcp_ops = {
     .identity = gcp_identity,
     .refresh_credentials = gcp_refresh,
     .ensure_forwarding = gcp_ensure_forwarding,
+    .read_forwarding = gcp_read_forwarding,
     .list_scopes = gcp_list,
     .classify = gcp_classify,
     .apply_plan = gcp_apply,

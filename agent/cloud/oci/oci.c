@@ -241,6 +241,28 @@ static int read_skip(struct cloud_provider *p, const char *vnic, bool *skip, mg_
 	return rc;
 }
 
+/* Doctor: skipSourceDestCheck of our VNIC, read only. */
+static int oci_read_forwarding(struct cloud_provider *p, const struct cloud_identity *id, bool *on,
+			       struct cloud_err *ce)
+{
+	char path[CLOUD_ID_LEN + 64];
+	struct oci_error err;
+	struct oci_resp r;
+	int rc;
+
+	if (!p->api_ready)
+		return cloud_err_set(ce, CLOUD_ERR_FATAL, NULL,
+				     "OCI provider: identity() must come first");
+	snprintf(path, sizeof(path), "/" OCI_API_VERSION "/vnics/%s", id->nic_id);
+	if (oci_call(&p->api, "GetVnic", "GET", path, NULL, NULL, &r, &err, ce))
+		return -1;
+	rc = oci_parse_vnic(r.body, r.len, on, NULL, 0, &ce->e);
+	oci_resp_free(&r);
+	if (rc)
+		ce->kind = CLOUD_ERR_FATAL;
+	return rc;
+}
+
 static int oci_ensure_forwarding(struct cloud_provider *p, const struct cloud_identity *id,
 				 mg_err *e)
 {
@@ -573,6 +595,7 @@ const struct cloud_provider_ops cloud_oci_ops = {
     .identity = oci_identity,
     .refresh_credentials = oci_refresh,
     .ensure_forwarding = oci_ensure_forwarding,
+    .read_forwarding = oci_read_forwarding,
     .list_scopes = oci_list,
     .classify = oci_classify,
     .apply_plan = oci_apply,

@@ -566,7 +566,8 @@ int oci_call(struct oci_api *a, const char *op, const char *method, const char *
 	     struct cloud_err *ce)
 {
 	bool forced = false, mutating = strcmp(method, "GET") != 0;
-	char rid[64];
+	char rid[64], srv_date[40] = "";
+	time_t signed_at = 0;
 	uint32_t rnd;
 	mg_err e = {""};
 
@@ -591,6 +592,7 @@ int oci_call(struct oci_api *a, const char *op, const char *method, const char *
 			return cloud_err_set(ce, CLOUD_ERR_UNAUTHORIZED, NULL,
 					     "%s: no OCI credentials: %s", op, e.msg);
 		memset(err, 0, sizeof(*err));
+		signed_at = api_now(a);
 		if (attempt(a, method, target, body, if_match, rid, key, token, &r, &e)) {
 			err->aborted = r.aborted;
 			snprintf(err->message, sizeof(err->message), "%s", e.msg);
@@ -603,6 +605,7 @@ int oci_call(struct oci_api *a, const char *op, const char *method, const char *
 				return 0;
 			}
 			oci_parse_error(r.body, r.len, err);
+			snprintf(srv_date, sizeof(srv_date), "%s", r.date);
 			oci_resp_free(&r);
 			if (r.status == 401 && !forced) {
 				/* the token expired or was revoked: federate once, then retry */
@@ -650,6 +653,14 @@ int oci_call(struct oci_api *a, const char *op, const char *method, const char *
 				     "OCI %s: 404 %s (opc-request-id %s): missing "
 				     "policy? %s",
 				     op, err->code, err->request_id, perm);
+	if (err->status == 401) {
+		/* refused even with a token just federated: say why it may be */
+		char why[240];
+		oci_401_hint(srv_date, signed_at, why, sizeof(why));
+		return cloud_err_set(ce, k, NULL,
+				     "OCI %s: 401 %s with a fresh token (opc-request-id %s): %s",
+				     op, err->code[0] ? err->code : "-", err->request_id, why);
+	}
 	return cloud_err_set(ce, k, NULL, "OCI %s: HTTP %ld %s: %.180s (opc-request-id %s)", op,
 			     err->status, err->code[0] ? err->code : "-", err->message,
 			     err->request_id);

@@ -39,6 +39,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 	    {"etag:", offsetof(struct oci_resp, etag), CLOUD_ID_LEN},
 	    {"opc-request-id:", offsetof(struct oci_resp, request_id), 96},
 	    {"opc-next-page:", offsetof(struct oci_resp, next_page), 512},
+	    {"date:", offsetof(struct oci_resp, date), 40},
 	};
 
 	for (size_t i = 0; i < MG_ARRAY_SIZE(want); i++) {
@@ -47,6 +48,34 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 			copy_trim((char *)r + want[i].off, want[i].cap, p + nl, len - nl);
 	}
 	return len;
+}
+
+void oci_401_hint(const char *server_date, time_t signed_at, char *out, size_t len)
+{
+	struct tm tm;
+	const char *end = NULL;
+
+	memset(&tm, 0, sizeof(tm));
+	if (server_date && server_date[0])
+		end = strptime(server_date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (!end || *end) {
+		snprintf(out, len,
+			 "OCI refused the request's signature: check this host's clock (a request "
+			 "dated more than 5 minutes off is refused) and that nothing on the way "
+			 "changes signed headers");
+		return;
+	}
+	long skew = (long)(timegm(&tm) - signed_at);
+	if (skew > 240 || skew < -240)
+		snprintf(out, len,
+			 "this host's clock is %ld s %s OCI's and OCI refuses a request dated more "
+			 "than 5 minutes off: set the time (NTP, e.g. chrony)",
+			 skew < 0 ? -skew : skew, skew > 0 ? "behind" : "ahead of");
+	else
+		snprintf(out, len,
+			 "the clock agrees with OCI's, so the signature itself was refused: a "
+			 "signed header changed on the way (a proxy?) or the request was signed "
+			 "with a key that is not its keyId's");
 }
 
 int oci_connect_to_of(const char *url, char *out, size_t outlen, mg_err *e)

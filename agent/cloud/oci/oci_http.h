@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "cloud.h"
 #include "err.h"
@@ -31,6 +32,7 @@ struct oci_resp {
 	char etag[CLOUD_ID_LEN];
 	char request_id[96];
 	char next_page[512];
+	char date[40]; /* the answer's Date header: the service's clock */
 	bool aborted;
 	bool too_big;
 };
@@ -42,6 +44,14 @@ void oci_resp_free(struct oci_resp *r);
 int oci_http_do(const struct oci_http *c, const char *method, const char *url,
 		const char *const *hdrs, size_t n_hdrs, const char *body, size_t blen,
 		struct oci_resp *r, mg_err *e);
+
+/*
+ * Why a signed request came back 401 NotAuthenticated, for the one line the user reads: the
+ * clock when the answer's Date (`server_date`) is more than 4 minutes from `signed_at` (OCI
+ * refuses a request dated more than 5 minutes off), else the signature itself (a signed
+ * header changed on the way, or a key that is not the keyId's). Always fills `out`.
+ */
+void oci_401_hint(const char *server_date, time_t signed_at, char *out, size_t len);
 
 /* "host:port" from a URL such as https://198.18.1.1 or https://h:8443/ ("" for ""). */
 int oci_connect_to_of(const char *url, char *out, size_t outlen, mg_err *e);

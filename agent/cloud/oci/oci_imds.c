@@ -372,7 +372,8 @@ static int federate(struct oci_auth *a, struct leaf *l, mg_err *e)
 	snprintf(host, sizeof(host), "%s", a->auth_url + 8);
 	host[strcspn(host, "/")] = '\0';
 	snprintf(url, sizeof(url), "%s/v1/x509", a->auth_url);
-	oci_http_date(auth_now(a), date);
+	time_t signed_at = auth_now(a);
+	oci_http_date(signed_at, date);
 	snprintf(clen, sizeof(clen), "%zu", strlen(bs));
 	if (oci_body_sha256_b64(bs, strlen(bs), sha, e))
 		goto out;
@@ -402,6 +403,13 @@ static int federate(struct oci_auth *a, struct leaf *l, mg_err *e)
 	const char *hl[] = {hd[0], hd[1], hd[2], hd[3], hauth_s};
 	if (oci_http_do(&a->http, "POST", url, hl, MG_ARRAY_SIZE(hl), bs, strlen(bs), &r, e)) {
 		mg_err_prefix(e, "federation");
+		goto out;
+	}
+	if (r.status == 401) {
+		char why[240];
+		oci_401_hint(r.date, signed_at, why, sizeof(why));
+		mg_err_set(e, "federation at %s refused: HTTP 401 (opc-request-id %s): %s", url,
+			   r.request_id, why);
 		goto out;
 	}
 	if (r.status != 200) {

@@ -27,6 +27,10 @@ NET_VERSIONS = ("2022-07-01", "2022-09-01", "2022-11-01", "2023-02-01", "2023-04
                 "2024-07-01", "2024-10-01", "2025-01-01", "2025-05-01")
 COMPUTE_VERSIONS = ("2022-03-01", "2022-08-01", "2022-11-01", "2023-03-01", "2023-07-01", "2023-09-01",
                     "2024-03-01", "2024-07-01", "2024-11-01")
+# the scale-set NIC paths (Microsoft.Compute/virtualMachineScaleSets/.../networkInterfaces) are
+# served by the network provider with their own api-version (NetworkInterfaces_
+# GetVirtualMachineScaleSetNetworkInterface: 2018-10-01 in every network spec since)
+VMSS_NIC_VERSIONS = ("2017-03-30", "2018-10-01")
 NEXT_HOP_TYPES = ("VirtualNetworkGateway", "VnetLocal", "Internet", "VirtualAppliance", "None")
 MGMT_AUDIENCES = ("https://management.azure.com/", "https://management.azure.com",
                   "https://management.core.windows.net/", "https://management.core.windows.net")
@@ -159,10 +163,23 @@ class Cloud:
 
     # --- ids --------------------------------------------------------------------------------
     def vm_id(self, vm):
+        if vm.get("scale_set"):  # a uniform scale set's instance
+            return "%s/providers/Microsoft.Compute/virtualMachineScaleSets/%s/virtualMachines/%s" % (
+                self.rg_id, vm["scale_set"], vm.get("instance_id", "0"))
         return "%s/providers/Microsoft.Compute/virtualMachines/%s" % (self.rg_id, vm["name"])
 
     def nic_id(self, nic):
+        vm = self.vms.get(nic["vm"].lower())
+        if vm is not None and vm.get("scale_set"):
+            return "%s/networkInterfaces/%s" % (self.vm_id(vm), nic["name"])
         return "%s/networkInterfaces/%s" % (self.net_prefix, nic["name"])
+
+    def vmss_vm(self, scale_set, instance_id):
+        for vm in self.vms.values():
+            if (vm.get("scale_set") or "").lower() == scale_set.lower() and \
+                    str(vm.get("instance_id", "0")) == instance_id:
+                return vm
+        return None
 
     def vnet_id(self):
         return "%s/virtualNetworks/%s" % (self.net_prefix, self.vnet["name"])
@@ -344,6 +361,28 @@ class Cloud:
                     "clientId": self.identities[n.lower()]["client_id"]} for n in vm["user_identities"]}
         if ident:
             out["identity"] = ident
+        return out
+
+    def vmss_vm_json(self, vm):
+        """A uniform scale set's instance (VirtualMachineScaleSetVMs_Get)."""
+        nic = self.nics[vm["nic"]["name"].lower()]
+        out = self.vm_json(vm)
+        out.update({"name": "%s_%s" % (vm["scale_set"], vm.get("instance_id", "0")),
+                    "type": "Microsoft.Compute/virtualMachineScaleSets/virtualMachines",
+                    "instanceId": str(vm.get("instance_id", "0")),
+                    "sku": {"name": vm.get("size", "Standard_B2s"), "tier": "Standard"}})
+        props = out["properties"]
+        props["latestModelApplied"] = True
+        # the instance lists its NICs without "properties"; the model's configuration says
+        # which one is primary and whether it forwards
+        props["networkProfile"] = {"networkInterfaces": [{"id": self.nic_id(nic)}]}
+        props["networkProfileConfiguration"] = {"networkInterfaceConfigurations": [{
+            "name": nic["name"], "properties": {
+                "primary": True, "enableAcceleratedNetworking": False,
+                "enableIPForwarding": nic["fwd"],
+                "ipConfigurations": [{"name": "ipconfig1", "properties": {
+                    "subnet": {"id": self.subnet_id(self.subnets[nic["subnet"].lower()])},
+                    "privateIPAddressVersion": "IPv4"}}]}}]}
         return out
 
     def nic_json(self, nic):

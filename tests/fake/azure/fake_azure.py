@@ -49,6 +49,8 @@ FAULT_KINDS = ("throttle", "conflict", "retryable", "500", "502", "503", "504", 
 # resource kinds: (compute?, RBAC action prefix)
 KINDS = {
     "virtualMachines": (True, "Microsoft.Compute/virtualMachines"),
+    "vmssVirtualMachines": (True, "Microsoft.Compute/virtualMachineScaleSets/virtualMachines"),
+    "vmssNetworkInterfaces": ("vmss", "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/networkInterfaces"),
     "networkInterfaces": (False, "Microsoft.Network/networkInterfaces"),
     "virtualNetworks": (False, "Microsoft.Network/virtualNetworks"),
     "subnets": (False, "Microsoft.Network/virtualNetworks/subnets"),
@@ -84,6 +86,12 @@ def parse_arm_path(path):
     ns, rest, lrest = low[5], s[6:], low[6:]
     if ns == "microsoft.compute" and len(rest) == 2 and lrest[0] == "virtualmachines":
         return "virtualMachines", dict(p, name=rest[1])
+    if ns == "microsoft.compute" and len(rest) == 4 and lrest[0] == "virtualmachinescalesets" \
+            and lrest[2] == "virtualmachines":
+        return "vmssVirtualMachines", dict(p, parent=rest[1], name=rest[3])
+    if ns == "microsoft.compute" and len(rest) == 6 and lrest[0] == "virtualmachinescalesets" \
+            and lrest[2] == "virtualmachines" and lrest[4] == "networkinterfaces":
+        return "vmssNetworkInterfaces", dict(p, parent=rest[1], vm=rest[3], name=rest[5])
     if ns != "microsoft.network":
         return None
     if len(rest) == 2 and lrest[0] == "networkinterfaces":
@@ -126,13 +134,15 @@ class Arm:
         if ver is None:
             raise ApiError(400, "MissingApiVersionParameter",
                            "The api-version query parameter (?api-version=) is required for all requests.")
-        known = am.COMPUTE_VERSIONS if compute else am.NET_VERSIONS
+        known = am.VMSS_NIC_VERSIONS if compute == "vmss" else am.COMPUTE_VERSIONS if compute else am.NET_VERSIONS
         if not re.match(r"^\d{4}-\d{2}-\d{2}(-preview)?$", ver):
             raise ApiError(400, "InvalidApiVersionParameter",
                            "The api-version '%s' is invalid. The supported versions are '%s'."
                            % (ver, ",".join(reversed(known))))
         if ver not in known:
             rtype = {"subnets": "virtualNetworks/subnets", "routes": "routeTables/routes",
+                     "vmssVirtualMachines": "virtualMachineScaleSets/virtualMachines",
+                     "vmssNetworkInterfaces": "virtualMachineScaleSets/virtualMachines/networkInterfaces",
                      "operations": "locations/operations",
                      "operationResults": "locations/operationResults"}.get(kind, kind)
             raise ApiError(400, "NoRegisteredProviderFound",
@@ -207,9 +217,20 @@ class Arm:
             return 204, None, {}
         if kind == "virtualMachines":
             vm = c.vms.get(p["name"].lower())
-            if vm is None:
+            if vm is None or vm.get("scale_set"):
                 raise not_found("Microsoft.Compute/virtualMachines", p["name"], p["rg"])
             return 200, c.vm_json(vm), {}
+        if kind in ("vmssVirtualMachines", "vmssNetworkInterfaces"):
+            vm = c.vmss_vm(p["parent"], p["name"] if kind == "vmssVirtualMachines" else p["vm"])
+            if vm is None:
+                raise not_found("Microsoft.Compute/virtualMachineScaleSets/virtualMachines",
+                                "%s/%s" % (p["parent"], p.get("vm", p["name"])), p["rg"])
+            if kind == "vmssVirtualMachines":
+                return 200, c.vmss_vm_json(vm), {}
+            nic = c.nics.get(p["name"].lower())
+            if nic is None or nic["vm"].lower() != vm["name"].lower():
+                raise not_found("Microsoft.Network/networkInterfaces", p["name"], p["rg"])
+            return 200, c.nic_json(nic), {}
         if kind == "virtualNetworks":
             if p["name"].lower() != c.vnet["name"].lower():
                 raise not_found("Microsoft.Network/virtualNetworks", p["name"], p["rg"])
@@ -223,7 +244,8 @@ class Arm:
             return 200, c.subnet_json(s), {}
         if kind == "networkInterfaces":
             nic = c.nics.get(p["name"].lower())
-            if nic is None:
+            if nic is None or c.vms[nic["vm"].lower()].get("scale_set"):
+                # a uniform scale set's NICs live under the scale set's path only
                 raise not_found("Microsoft.Network/networkInterfaces", p["name"], p["rg"])
             if method == "GET":
                 return 200, c.nic_json(nic), {}

@@ -179,6 +179,7 @@ class Cloud:
         self.force_page_size = args.force_page_size
         self.clock_offset = 0.0
         self.faults, self.denied, self.pending_edits = [], set(), {}
+        self.refusals = []  # signature refusals on request: {"kind", "count", "service"}
         # identity: the current leaf per instance; every leaf ever issued by its SHA-256 fingerprint
         self.pki = oci_pki.IdentityPki(args.state_dir, args.cert_lifetime)
         self.leaf, self.leaves = {}, {}
@@ -278,6 +279,18 @@ class Cloud:
             for k in [k for k, t in self.tokens.items() if t["exp"] < now - 3600]:
                 del self.tokens[k]
         return token
+
+    def take_refusal(self, service):
+        """The signature refusal to apply to this request of `service` ("api" or
+        "federation"), if one is pending: "tampered", "stale" or "wrong_key"."""
+        with self.lock:
+            for r in self.refusals:
+                if r["count"] > 0 and r.get("service") in (None, service):
+                    r["count"] -= 1
+                    kind = r["kind"]
+                    self.refusals = [x for x in self.refusals if x["count"] > 0]
+                    return kind
+        return None
 
     def expire_tokens(self):
         with self.lock:
@@ -389,7 +402,7 @@ class Api:
         self.c = cloud
 
     # --- authentication -----------------------------------------------------------------
-    def _date_ok(self, h):
+    def _date_ok(self, h, stale=False):
         raw = (h.get("x-date") or h.get("date") or [None])[0]
         if raw is None:
             raise not_authenticated("no date header")
@@ -398,6 +411,8 @@ class Api:
         except (TypeError, ValueError, IndexError):
             raise not_authenticated("date header is not an HTTP date: %r" % raw)
         skew = time.time() + self.c.clock_offset - ts
+        if stale:  # as if the request had been signed 10 minutes earlier
+            skew += self.c.max_skew + 300
         if abs(skew) > self.c.max_skew:
             raise not_authenticated("date is %.0f s off the fake's clock (max %.0f)" % (skew, self.c.max_skew))
 
@@ -405,10 +420,23 @@ class Api:
         auth = hv.parse_authorization((headers.get("authorization") or [None])[0])
         hv.check_policy(method, auth["headers"], federation)
         hv.check_body(headers, body)
-        self._date_ok(headers)
+        refuse = self.c.take_refusal("federation" if federation else "api")
+        if refuse == "tampered":
+            # a signed header changed on the way (the first one after the date): the
+            # service sees other bytes than the client signed
+            name = next((n for n in auth["headers"] if n not in ("(request-target)", "date", "x-date")),
+                        auth["headers"][-1])
+            headers = dict(headers)
+            headers[name] = [v + "x" for v in headers.get(name) or [""]]
+        self._date_ok(headers, stale=refuse == "stale")
         text = hv.signing_string(method, target, headers, auth["headers"])
-        if not hv.verify(key(auth), text, auth["signature"]):
-            raise hv.SigError("signature does not verify (keyId %.40s...)" % auth["keyId"])
+        pub = key(auth)
+        if refuse == "wrong_key":
+            # signed with a key that is not the keyId's: verify with another one
+            pub = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+        if not hv.verify(pub, text, auth["signature"]):
+            raise hv.SigError("signature does not verify (keyId %.40s...)%s"
+                              % (auth["keyId"], " [refused on request: %s]" % refuse if refuse else ""))
 
     def authenticate_api(self, method, target, headers, body):
         def key(auth):
@@ -784,6 +812,10 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
     server_version = "fake-oci"
     sys_version = ""
 
+    def date_time_string(self, timestamp=None):
+        # the Date header is the service's clock, /clock offset included
+        return email.utils.formatdate((timestamp or time.time()) + self.server.cloud.clock_offset, usegmt=True)
+
     def log_message(self, fmt, *a):
         if self.server.cloud.args.verbose:
             log("api " + fmt % a)
@@ -1068,6 +1100,18 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
             c.faults.append({"kind": kind, "count": int(req.get("count", 1)), "operation": req.get("operation"),
                              "seconds": req.get("seconds")})
             return {"faults": c.faults}
+        if p == "/signature/refuse":
+            kind = req.get("kind")
+            if kind is None:
+                c.refusals = []
+                return {"refusals": []}
+            if kind not in ("tampered", "stale", "wrong_key"):
+                raise ValueError("unknown refusal kind %r" % kind)
+            if req.get("service") not in (None, "api", "federation"):
+                raise ValueError("service is api or federation")
+            with c.lock:
+                c.refusals.append({"kind": kind, "count": int(req.get("count", 1)), "service": req.get("service")})
+            return {"refusals": c.refusals}
         if p == "/deny":
             c.denied.add(req["operation"])
             return {"denied": sorted(c.denied)}
@@ -1079,6 +1123,7 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
             return {"ok": True}
         if p == "/reset":
             c.faults, c.denied, c.pending_edits, c.clock_offset = [], set(), {}, 0.0
+            c.refusals = []
             c.reset_counters()
             return {"ok": True}
         if p == "/clock":
