@@ -112,6 +112,10 @@ enum MHD_Result api_networks_create(struct req *r)
 		res = reply_error(r, 409, "subnet_conflict", "%s", e.msg);
 		goto out;
 	}
+	if (net_check_limits(&ctx->store, n, &e) < 0) {
+		res = reply_error(r, 409, "limit_reached", "%s", e.msg);
+		goto out;
+	}
 	if (store_add_net(&ctx->store, n, &e) < 0) {
 		res = reply_error(r, 409, "limit_reached", "%s", e.msg);
 		goto out;
@@ -181,6 +185,10 @@ enum MHD_Result api_network_patch(struct req *r)
 	}
 	if (net_check_conflicts(s, c, &e) < 0) {
 		res = reply_error(r, 409, "subnet_conflict", "%s", e.msg);
+		goto out;
+	}
+	if (net_check_limits(s, c, &e) < 0) {
+		res = reply_error(r, 409, "limit_reached", "%s", e.msg);
 		goto out;
 	}
 	for (size_t i = 0; i < s->n_nets; i++)

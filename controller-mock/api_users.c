@@ -15,7 +15,7 @@
 
 static const char *user_state_name(const struct ctl_user *u)
 {
-	return u->revoked ? "revoked" : "active";
+	return u->revoked ? "revoked" : u->disabled ? "disabled" : "active";
 }
 
 /* id, name, address, public_key: the fields every user object has. */
@@ -38,7 +38,8 @@ static cJSON *user_to_api_json(const struct ctl_ctx *ctx, const struct ctl_user 
 
 	if (!o || !user_base_json(ctx, u, o) ||
 	    !cJSON_AddNumberToObject(o, "created_at", (double)u->created_at) ||
-	    !cJSON_AddStringToObject(o, "state", user_state_name(u))) {
+	    !cJSON_AddStringToObject(o, "state", user_state_name(u)) ||
+	    !cJSON_AddBoolToObject(o, "disabled", u->disabled)) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -190,4 +191,78 @@ enum MHD_Result api_user_delete(struct req *r)
 		log_info("user %s (%s) revoked", u->id, u->name);
 	}
 	return reply_empty(r, 204, NULL);
+}
+
+enum MHD_Result api_user_get(struct req *r)
+{
+	struct ctl_user *u = store_find_user(&r->ctx->store, r->id);
+
+	if (!u)
+		return reply_error(r, 404, "not_found", "no user %s", r->id);
+	return reply_json(r, 200, user_to_api_json(r->ctx, u));
+}
+
+/*
+ * Disable: the hub keeps the user's peer with no allowed IPs (see hub.h), so nothing
+ * passes from the next packet on, and enable restores it at once on the same session.
+ * The user's address, key and config do not change.
+ */
+static enum MHD_Result user_set_disabled(struct req *r, bool disabled)
+{
+	struct ctl_user *u = store_find_user(&r->ctx->store, r->id);
+	mg_err e = {0};
+
+	if (!u)
+		return reply_error(r, 404, "not_found", "no user %s", r->id);
+	if (u->revoked)
+		return reply_error(r, 409, "user_revoked", "user %s was deleted; create a new one",
+				   u->id);
+	if (u->disabled != disabled) {
+		u->disabled = disabled;
+		if (ctl_commit(r->ctx, &e) < 0)
+			return reply_commit_failed(r, &e);
+		log_info("user %s (%s) %s", u->id, u->name, disabled ? "disabled" : "enabled");
+	}
+	return reply_json(r, 200, user_to_api_json(r->ctx, u));
+}
+
+enum MHD_Result api_user_disable(struct req *r)
+{
+	return user_set_disabled(r, true);
+}
+
+enum MHD_Result api_user_enable(struct req *r)
+{
+	return user_set_disabled(r, false);
+}
+
+/* The user's wg-quick config again, with the private key placeholder (never kept). */
+enum MHD_Result api_user_config(struct req *r)
+{
+	struct ctl_user *u = store_find_user(&r->ctx->store, r->id);
+	mg_err e = {0};
+	char *conf;
+	cJSON *out;
+
+	if (!u)
+		return reply_error(r, 404, "not_found", "no user %s", r->id);
+	if (u->revoked)
+		return reply_error(r, 409, "user_revoked", "user %s was deleted; create a new one",
+				   u->id);
+	if (u->disabled)
+		return reply_error(r, 403, "user_disabled",
+				   "user %s is disabled; enable it first (its config is unchanged)",
+				   u->id);
+	conf = user_config_text(r->ctx, u, NULL, &e);
+	if (!conf)
+		return reply_error(r, 500, "internal", "%s", e.msg);
+	out = cJSON_CreateObject();
+	if (!out || !user_base_json(r->ctx, u, out) ||
+	    !cJSON_AddStringToObject(out, "config", conf)) {
+		cJSON_Delete(out);
+		free(conf);
+		return reply_oom(r);
+	}
+	free(conf);
+	return reply_json(r, 200, out);
 }

@@ -16,17 +16,19 @@
 #include "cidr.h"
 #include "config.h"
 #include "err.h"
+#include "mg_limits.h"
 #include "wgkey.h"
 
-#define CTL_BODY_MAX          (64u * 1024)
+/* caps from meshgate's one table of limits (mg_limits.h, docs/LIMITS.md) */
+#define CTL_BODY_MAX          MG_LIMIT_BODY_BYTES
 #define CTL_NAME_MAX          128
 #define CTL_ID_LEN            10 /* "n-" / "c-" / "u-" + 8 hex digits */
 #define CTL_SECRET_LEN        43 /* base64url of 32 random bytes */
-#define CTL_MAX_SUBNETS       256
-#define CTL_MAX_EXCLUDE       4096
-#define CTL_MAX_NETWORKS      1024
-#define CTL_MAX_CONNECTORS    65536
-#define CTL_MAX_USERS         4096
+#define CTL_MAX_SUBNETS       MG_LIMIT_SUBNETS
+#define CTL_MAX_EXCLUDE       MG_LIMIT_EXCLUDES
+#define CTL_MAX_NETWORKS      MG_LIMIT_NETWORKS
+#define CTL_MAX_CONNECTORS    MG_LIMIT_CONNECTORS
+#define CTL_MAX_USERS         MG_LIMIT_USERS
 #define CTL_WAIT_MAX          60
 #define CTL_MTU               1420
 #define CTL_KEEPALIVE         25
@@ -139,6 +141,7 @@ struct ctl_user {
 	uint8_t public_key[WG_KEY_LEN];
 	uint64_t addr_index; /* from store_alloc_addr: never reused */
 	bool revoked;        /* deleted; kept as a tombstone */
+	bool disabled;       /* cut off at the hub until enabled (config unchanged) */
 };
 
 enum ctl_conn_state { CONN_PENDING, CONN_ENROLLED, CONN_DISABLED, CONN_REVOKED };
@@ -259,6 +262,9 @@ cJSON *net_to_json(const struct ctl_network *n);
 void net_free(struct ctl_network *n);
 /* Subnets of `n` against the mesh range and every other network: 0 or -1 (conflict). */
 int net_check_conflicts(const struct ctl_store *s, const struct ctl_network *n, mg_err *e);
+/* Subnets of all networks together (with `n` in place of its stored version) within
+ * MG_LIMIT_SUBNETS: 0 or -1 (the API answers 409 limit_reached). */
+int net_check_limits(const struct ctl_store *s, const struct ctl_network *n, mg_err *e);
 /* A display name: non-empty, no control characters. */
 int ctl_check_name(const char *s, mg_err *e);
 cJSON *cidr_list_json(const struct cidr *v, size_t n);

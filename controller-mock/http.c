@@ -50,6 +50,10 @@ static const struct route routes[] = {
     {{"users"}, "GET", api_users_list, AUTH_ADMIN},
     {{"users"}, "POST", api_user_create, AUTH_ADMIN},
     {{"users", "*"}, "DELETE", api_user_delete, AUTH_ADMIN},
+    {{"users", "*"}, "GET", api_user_get, AUTH_ADMIN},
+    {{"users", "*", "disable"}, "POST", api_user_disable, AUTH_ADMIN},
+    {{"users", "*", "enable"}, "POST", api_user_enable, AUTH_ADMIN},
+    {{"users", "*", "config"}, "GET", api_user_config, AUTH_ADMIN},
     {{"hub"}, "GET", api_hub, AUTH_ADMIN},
     {{"enroll"}, "POST", api_enroll, AUTH_NONE},
     {{"device", "config"}, "GET", api_device_config, AUTH_NONE},
@@ -58,7 +62,7 @@ static const struct route routes[] = {
 
 #define API_PREFIX "/api/v1/"
 /* Bodies above CTL_BODY_MAX are read and discarded up to this many bytes. */
-#define CTL_DISCARD_MAX (1u << 20)
+#define CTL_DISCARD_MAX (2 * CTL_BODY_MAX)
 
 static bool same_path(const struct route *a, const struct route *b)
 {
@@ -801,7 +805,7 @@ static void flush(struct ctl_ctx *ctx)
 int http_serve(struct ctl_ctx *ctx, mg_err *e)
 {
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(ctx->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-	struct pollfd fds[4];
+	struct pollfd fds[5];
 	int sfd = -1;
 
 	if (!di)
@@ -821,7 +825,9 @@ int http_serve(struct ctl_ctx *ctx, mg_err *e)
 			timeout = to > 60000 ? 60000 : (int)to;
 		if (ctx->resumed)
 			timeout = 0; /* resumed during the last MHD_run: serve them now */
-		if (poll(fds, 4, timeout) < 0) {
+		/* the hub's wireguard-go watch: its fd changes as the hub restarts it */
+		fds[4] = (struct pollfd){.fd = hub_watch_fd(ctx), .events = POLLIN};
+		if (poll(fds, 5, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			mg_err_set(e, "poll: %s", strerror(errno));
@@ -844,6 +850,8 @@ int http_serve(struct ctl_ctx *ctx, mg_err *e)
 		}
 		if (fds[3].revents & POLLIN)
 			ha_run(ctx); /* leases ran out, long-polls closed: failover */
+		if (fds[4].revents & POLLIN)
+			hub_watch_run(ctx); /* hub.h: supervision of its wireguard-go */
 		/* this run serves every resume made so far; resumes made inside it (a
 		 * handler's commit waking long-polls) set the flag again */
 		ctx->resumed = false;

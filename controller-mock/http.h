@@ -90,6 +90,10 @@ enum MHD_Result api_hub(struct req *r);
 enum MHD_Result api_users_list(struct req *r);
 enum MHD_Result api_user_create(struct req *r);
 enum MHD_Result api_user_delete(struct req *r);
+enum MHD_Result api_user_get(struct req *r);
+enum MHD_Result api_user_disable(struct req *r);
+enum MHD_Result api_user_enable(struct req *r);
+enum MHD_Result api_user_config(struct req *r);
 
 /* api_agent.c */
 enum MHD_Result api_enroll(struct req *r);

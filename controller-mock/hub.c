@@ -8,15 +8,10 @@
 #include <string.h>
 
 #include "ha.h"
+#include "hub_priv.h"
 #include "log.h"
 #include "rtnl.h"
 #include "wg.h"
-
-struct hub {
-	struct wg_ctx *wg;
-	struct rtnl rt;
-	uint32_t ifindex;
-};
 
 void hub_peers_free(struct hub_peer *v, size_t n)
 {
@@ -38,20 +33,24 @@ int hub_desired_peers(const struct ctl_ctx *ctx, struct hub_peer **out, size_t *
 		const struct ctl_network *net = store_find_net(s, c->network_id);
 		struct hub_peer *p = &v[k];
 
-		if (conn_state(c) != CONN_ENROLLED || !net)
+		if (!c->enrolled || c->revoked || !net)
 			continue;
+		memcpy(p->public_key, c->public_key, WG_KEY_LEN);
+		p->owner_id = c->id;
+		k++;
+		if (c->disabled) { /* kept, with no allowed IPs: see hub.h */
+			p->cut = true;
+			continue;
+		}
 		p->allowed = calloc(net->n_subnets + 1, sizeof(*p->allowed));
 		if (!p->allowed) {
 			hub_peers_free(v, k);
 			return mg_err_set(e, "out of memory");
 		}
-		memcpy(p->public_key, c->public_key, WG_KEY_LEN);
-		p->owner_id = c->id;
 		store_addr(s, c->addr_index, &p->allowed[0]);
 		/* a standby connector: its tunnel address only (ha.c) */
 		p->n_allowed = ha_routes_subnets(s, c) ? net->n_subnets + 1 : 1;
 		memcpy(p->allowed + 1, net->subnets, (p->n_allowed - 1) * sizeof(*p->allowed));
-		k++;
 	}
 	for (size_t i = 0; i < s->n_users; i++) {
 		const struct ctl_user *u = s->users[i];
@@ -59,16 +58,20 @@ int hub_desired_peers(const struct ctl_ctx *ctx, struct hub_peer **out, size_t *
 
 		if (u->revoked)
 			continue;
+		memcpy(p->public_key, u->public_key, WG_KEY_LEN);
+		p->owner_id = u->id;
+		k++;
+		if (u->disabled) {
+			p->cut = true;
+			continue;
+		}
 		p->allowed = calloc(1, sizeof(*p->allowed));
 		if (!p->allowed) {
 			hub_peers_free(v, k);
 			return mg_err_set(e, "out of memory");
 		}
-		memcpy(p->public_key, u->public_key, WG_KEY_LEN);
-		p->owner_id = u->id;
 		store_addr(s, u->addr_index, &p->allowed[0]);
 		p->n_allowed = 1;
-		k++;
 	}
 	*out = v;
 	*n = k;
@@ -105,23 +108,18 @@ static void hub_forwarding(const char *ifname)
 	}
 }
 
-static int hub_start(struct ctl_ctx *ctx, mg_err *e)
+/* The interface of `h` (WireGuard, key, port, address, up), its daemon watched. */
+static int hub_up(struct ctl_ctx *ctx, struct hub *h, mg_err *e)
 {
-	struct hub *h = calloc(1, sizeof(*h));
 	struct wg_device dev = {0};
 	struct cidr addr;
 
-	if (!h)
-		return mg_err_set(e, "out of memory");
 	h->wg = wg_ctx_new(WG_MODE_AUTO);
-	if (!h->wg || rtnl_open(&h->rt, e) < 0) {
-		if (!h->wg)
-			mg_err_set(e, "out of memory");
-		wg_ctx_free(h->wg);
-		free(h);
-		return -1;
-	}
-	if (wg_attach(h->wg, ctx->hub_ifname, e) < 0)
+	if (!h->wg)
+		return mg_err_set(e, "out of memory");
+	/* a socket left by a killed daemon would be adopted: remove it first */
+	if (wg_uapi_reap_stale(h->wg, ctx->hub_ifname, e) < 0 ||
+	    wg_attach(h->wg, ctx->hub_ifname, e) < 0)
 		goto fail;
 	if (rtnl_link_index(&h->rt, ctx->hub_ifname, &h->ifindex, e) != 0)
 		goto fail;
@@ -140,16 +138,50 @@ static int hub_start(struct ctl_ctx *ctx, mg_err *e)
 	    rtnl_link_set(&h->rt, h->ifindex, true, CTL_MTU, e) < 0)
 		goto fail;
 	hub_forwarding(ctx->hub_ifname);
-	ctx->hub = h;
+	hub_watch_daemon(h, ctx->hub_ifname);
 	log_info("hub %s up (%s WireGuard, port %u)", ctx->hub_ifname, wg_backend_name(h->wg),
 		 ctx->hub_port);
 	return 0;
 fail:
 	mg_err_prefix(e, "hub %s", ctx->hub_ifname);
+	wg_ctx_free(h->wg);
+	h->wg = NULL;
+	return -1;
+}
+
+static void hub_free(struct hub *h)
+{
+	hub_watch_free(h);
 	rtnl_close(&h->rt);
 	wg_ctx_free(h->wg);
 	free(h);
-	return -1;
+}
+
+static int hub_start(struct ctl_ctx *ctx, mg_err *e)
+{
+	struct hub *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return mg_err_set(e, "out of memory");
+	h->epfd = h->tfd = h->pidfd = -1;
+	if (rtnl_open(&h->rt, e) < 0) {
+		free(h);
+		return -1;
+	}
+	if (hub_watch_init(h, e) < 0 || hub_up(ctx, h, e) < 0) {
+		hub_free(h);
+		return -1;
+	}
+	ctx->hub = h;
+	return 0;
+}
+
+static bool peer_has_endpoint(const struct wg_device *d, const uint8_t key[WG_KEY_LEN])
+{
+	for (size_t i = 0; i < d->n_peers; i++)
+		if (!memcmp(d->peers[i].public_key, key, WG_KEY_LEN))
+			return d->peers[i].has_endpoint;
+	return false;
 }
 
 static bool peer_desired(const struct hub_peer *v, size_t n, const uint8_t key[WG_KEY_LEN])
@@ -173,13 +205,28 @@ static int sync_peers(struct ctl_ctx *ctx, const struct hub_peer *v, size_t n, m
 		return mg_err_set(e, "out of memory");
 	}
 	snprintf(want.ifname, sizeof(want.ifname), "%s", ctx->hub_ifname);
+	hub_eps_record(ctx->hub, &cur);
+	hub_eps_prune(ctx->hub, v, n);
 	/* update in place: peers that stay keep their sessions */
 	for (size_t i = 0; i < n; i++) {
 		struct wg_peer *p = &want.peers[want.n_peers++];
+		const struct sockaddr_storage *ep = hub_eps_find(ctx->hub, v[i].public_key);
 		memcpy(p->public_key, v[i].public_key, WG_KEY_LEN);
 		p->allowed_ips = v[i].allowed;
 		p->n_allowed_ips = v[i].n_allowed;
 		p->replace_allowed_ips = true;
+		/*
+		 * A peer (re)added while its endpoint is remembered (after a restart of
+		 * wireguard-go, hub_watch.c) gets it back, with a keepalive: setting one sends a
+		 * keepalive at once, which starts the handshake from the hub's side instead of
+		 * waiting for the peer to notice. The next sync turns it off again (0, as for
+		 * every other peer: the connectors and laptops keep their own).
+		 */
+		if (ep && !peer_has_endpoint(&cur, v[i].public_key)) {
+			p->endpoint = *ep;
+			p->has_endpoint = true;
+			p->persistent_keepalive = CTL_KEEPALIVE;
+		}
 	}
 	for (size_t i = 0; i < cur.n_peers; i++) {
 		if (peer_desired(v, n, cur.peers[i].public_key))
@@ -222,24 +269,62 @@ static int sync_routes(struct ctl_ctx *ctx, const struct hub_peer *v, size_t n, 
 	return r;
 }
 
+static int hub_sync_now(struct ctl_ctx *ctx, mg_err *e);
+
+int hub_revive(struct ctl_ctx *ctx, const char *why, mg_err *e)
+{
+	struct hub *h = ctx->hub;
+	int64_t t0 = now_mono_ms();
+	pid_t old = h->pid;
+	size_t neps = h->n_eps;
+	char how[64];
+	uint32_t idx;
+
+	hub_watch_forget(h, how, sizeof(how));
+	if (old)
+		log_warn("hub %s: %s (wireguard-go pid %d %s); restarting it", ctx->hub_ifname, why,
+			 (int)old, how);
+	else
+		log_warn("hub %s: %s; rebuilding it", ctx->hub_ifname, why);
+	wg_ctx_free(h->wg);
+	h->wg = NULL;
+	/* a daemon that hangs (rather than died) still holds the link: delete it */
+	if (rtnl_link_index(&h->rt, ctx->hub_ifname, &idx, e) == 0 &&
+	    rtnl_link_delete(&h->rt, idx, e) < 0)
+		log_warn("hub %s: %s", ctx->hub_ifname, e->msg);
+	if (hub_up(ctx, h, e) < 0)
+		return -1;
+	h->restarts++;
+	if (hub_sync_now(ctx, e) < 0)
+		return -1;
+	log_warn("hub %s: back in %lld ms (restart %u): every peer restored, %zu with its "
+		 "endpoint (the hub starts their handshakes)",
+		 ctx->hub_ifname, (long long)(now_mono_ms() - t0), h->restarts, neps);
+	return 0;
+}
+
 int hub_sync(struct ctl_ctx *ctx, mg_err *e)
 {
-	struct hub_peer *v;
-	size_t n;
 	uint32_t idx;
-	int r;
 
 	if (ctx->no_hub)
 		return 0;
 	/* the interface vanished (deleted, or wireguard-go died): build it again */
-	if (ctx->hub && rtnl_link_index(&ctx->hub->rt, ctx->hub_ifname, &idx, e) != 0) {
-		log_warn("hub %s is gone; recreating it", ctx->hub_ifname);
-		rtnl_close(&ctx->hub->rt);
-		free(ctx->hub);
-		ctx->hub = NULL;
-	}
+	if (ctx->hub &&
+	    (!ctx->hub->wg || rtnl_link_index(&ctx->hub->rt, ctx->hub_ifname, &idx, e) != 0))
+		return hub_revive(ctx, ctx->hub->wg ? "its interface vanished" : "it is down", e);
 	if (!ctx->hub && hub_start(ctx, e) < 0)
 		return -1;
+	return hub_sync_now(ctx, e);
+}
+
+/* Peers and routes in line with the store, on a hub that is up. */
+static int hub_sync_now(struct ctl_ctx *ctx, mg_err *e)
+{
+	struct hub_peer *v;
+	size_t n;
+	int r;
+
 	if (hub_desired_peers(ctx, &v, &n, e) < 0)
 		return mg_err_prefix(e, "hub");
 	r = sync_peers(ctx, v, n, e);
@@ -265,20 +350,18 @@ void hub_stop(struct ctl_ctx *ctx, bool remove)
 		log_info("hub %s left forwarding; the next start adopts it (--hub-down-on-exit "
 			 "removes it instead)",
 			 ctx->hub_ifname);
-		rtnl_close(&h->rt);
-		wg_ctx_free(h->wg);
-		free(h);
+		hub_free(h);
 		ctx->hub = NULL;
 		return;
 	}
-	if (wg_destroy(h->wg, ctx->hub_ifname, &e) < 0)
+	char how[64];
+	hub_watch_forget(h, how, sizeof(how)); /* what follows ends it on purpose */
+	if (h->wg && wg_destroy(h->wg, ctx->hub_ifname, &e) < 0)
 		log_warn("hub %s: %s", ctx->hub_ifname, e.msg);
 	if (rtnl_route_dump(&h->rt, HUB_RTPROT, 0, &cur, &nc, &e) == 0 && nc)
 		rtnl_routes_apply(&h->rt, NULL, 0, cur, nc, HUB_RTPROT, NULL, &e);
 	free(cur);
-	rtnl_close(&h->rt);
-	wg_ctx_free(h->wg);
-	free(h);
+	hub_free(h);
 	ctx->hub = NULL;
 	log_info("hub %s removed", ctx->hub_ifname);
 }
@@ -292,7 +375,8 @@ bool hub_peer_endpoint(struct ctl_ctx *ctx, const uint8_t key[WG_KEY_LEN],
 	mg_err e = {""};
 	bool found = false;
 
-	if (!ctx->hub || wg_get_device(ctx->hub->wg, ctx->hub_ifname, &cur, &e) < 0)
+	if (!ctx->hub || !ctx->hub->wg ||
+	    wg_get_device(ctx->hub->wg, ctx->hub_ifname, &cur, &e) < 0)
 		return false;
 	for (size_t i = 0; i < cur.n_peers && !found; i++)
 		if (!memcmp(cur.peers[i].public_key, key, WG_KEY_LEN) &&
@@ -310,12 +394,18 @@ int hub_peer_reset(struct ctl_ctx *ctx, const uint8_t key[WG_KEY_LEN],
 	struct wg_peer p = {0};
 	struct wg_device dev = {0};
 
-	if (!ctx->hub)
+	if (!ctx->hub || !ctx->hub->wg)
 		return 0;
 	snprintf(dev.ifname, sizeof(dev.ifname), "%s", ctx->hub_ifname);
 	memcpy(p.public_key, key, WG_KEY_LEN);
 	dev.peers = &p;
 	dev.n_peers = 1;
+	/* the remembered endpoint (hub_watch.c) is the holder's from now on: hub_sync
+	 * re-adds the peer with it, never with the copy's */
+	p.endpoint = *ep;
+	p.has_endpoint = true;
+	hub_eps_record(ctx->hub, &dev);
+	p.has_endpoint = false;
 	/* removing the peer drops the sessions a copy negotiated; hub_sync adds it again */
 	p.remove = true;
 	if (wg_set_device(ctx->hub->wg, &dev, e) < 0 || hub_sync(ctx, e) < 0)

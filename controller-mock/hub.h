@@ -20,10 +20,22 @@ struct hub_peer {
 	struct cidr *allowed; /* the tunnel /32 (or /128), then a connector's network's subnets */
 	size_t n_allowed;
 	const char *owner_id; /* the connector ("c-...") or user ("u-...") of this peer */
+	bool cut;             /* disabled: kept as a peer, with no allowed IPs */
 };
 
-/* The desired peers: every enrolled connector that is neither disabled nor revoked, then
- * every user that is not revoked (allowed IPs: its address only). */
+/*
+ * The desired peers: every enrolled connector that is not revoked, then every user that
+ * is not revoked (allowed IPs: its address only).
+ *
+ * A disabled connector or user stays a peer of the hub with NO allowed IPs (`cut`):
+ * WireGuard's cryptokey routing then drops every packet from it (no source address is
+ * allowed) and sends none to it (no destination maps to it), and the hub's routes to
+ * its subnets are withdrawn, so it is cut at once. But its endpoint and its session
+ * stay, so enabling it (allowed IPs back) lets traffic flow again at once, in both
+ * directions, without waiting for a handshake that neither side would start (a peer
+ * removed and re-added has no endpoint, and the other side keeps sending on a session
+ * the hub forgot).
+ */
 int hub_desired_peers(const struct ctl_ctx *ctx, struct hub_peer **out, size_t *n, mg_err *e);
 void hub_peers_free(struct hub_peer *v, size_t n);
 /* Bring the hub in line with the store (creating it on first use). --no-hub: a no-op. */
@@ -33,6 +45,14 @@ int hub_sync(struct ctl_ctx *ctx, mg_err *e);
  * forwarding (a restarted controller adopts the interface, sessions intact).
  */
 void hub_stop(struct ctl_ctx *ctx, bool remove);
+/*
+ * Supervision (hub_watch.c): a descriptor for the event loop, readable when the hub needs
+ * attention (its wireguard-go died, or the one-second tick that remembers the peers'
+ * endpoints); -1 without a hub. hub_watch_run() handles it: a dead daemon is restarted
+ * and every peer restored with its last endpoint, and logged.
+ */
+int hub_watch_fd(const struct ctl_ctx *ctx);
+void hub_watch_run(struct ctl_ctx *ctx);
 
 /* One identity, one host (identity.c). The endpoint the hub has for peer `key` (false:
  * none, or no hub). */

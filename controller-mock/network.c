@@ -33,8 +33,8 @@ int ctl_check_name(const char *s, mg_err *e)
 }
 
 /* An array of strict CIDRs, sorted, exact duplicates dropped. */
-static int parse_cidrs(const cJSON *arr, const char *what, size_t max, struct cidr **out,
-		       size_t *n_out, const char **code, mg_err *e)
+static int parse_cidrs(const cJSON *arr, const char *what, size_t max, const char *limit,
+		       struct cidr **out, size_t *n_out, const char **code, mg_err *e)
 {
 	size_t n = (size_t)cJSON_GetArraySize(arr), i = 0;
 	const cJSON *it;
@@ -42,8 +42,11 @@ static int parse_cidrs(const cJSON *arr, const char *what, size_t max, struct ci
 
 	*out = NULL;
 	*n_out = 0;
-	if (n > max)
-		return mg_err_set(e, "\"%s\" has more than %zu entries", what, max);
+	if (n > max) {
+		*code = "limit_reached";
+		return mg_err_set(e, "\"%s\" has %zu entries, more than the limit of %zu (%s)",
+				  what, n, max, limit);
+	}
 	if (n == 0)
 		return 0;
 	v = calloc(n, sizeof(*v));
@@ -84,8 +87,13 @@ static int parse_access(const cJSON *arr, struct ctl_access **out, size_t *n_out
 
 	*out = NULL;
 	*n_out = 0;
-	if (n > CONFIG_MAX_ACCESS)
-		return mg_err_set(e, "\"access\" has more than %d entries", CONFIG_MAX_ACCESS);
+	if (n > MG_LIMIT_ACCESS) {
+		*code = "limit_reached";
+		return mg_err_set(e,
+				  "\"access\" has %zu entries, more than the limit of %d (access "
+				  "entries per network, docs/LIMITS.md)",
+				  n, MG_LIMIT_ACCESS);
+	}
 	if (n == 0)
 		return 0;
 	v = calloc(n, sizeof(*v));
@@ -215,9 +223,13 @@ int net_from_json(struct ctl_network *n, const cJSON *j, enum net_parse_mode mod
 		    jsonu_get_bool(nat, "enabled", false, &nat_en, e) < 0 ||
 		    jsonu_get_array(nat, "exclude", false, SIZE_MAX, &exclude, e) < 0))
 		return mg_err_prefix(e, "\"nat\"");
-	if (subnets && parse_cidrs(subnets, "subnets", CTL_MAX_SUBNETS, &sv, &ns, code, e) < 0)
+	if (subnets &&
+	    parse_cidrs(subnets, "subnets", CTL_MAX_SUBNETS,
+			"subnets of all networks together, docs/LIMITS.md", &sv, &ns, code, e) < 0)
 		return -1;
-	if (exclude && parse_cidrs(exclude, "nat.exclude", CTL_MAX_EXCLUDE, &xv, &nx, code, e) < 0)
+	if (exclude &&
+	    parse_cidrs(exclude, "nat.exclude", CTL_MAX_EXCLUDE,
+			"NAT exclusions per network, docs/LIMITS.md", &xv, &nx, code, e) < 0)
 		goto fail;
 	if (access && parse_access(access, &av, &na, code, e) < 0)
 		goto fail;
@@ -347,32 +359,83 @@ fail:
 	return NULL;
 }
 
+struct owned_cidr {
+	struct cidr c;
+	const struct ctl_network *net;
+};
+
+static int owned_cmp(const void *a, const void *b)
+{
+	return cidr_cmp(&((const struct owned_cidr *)a)->c, &((const struct owned_cidr *)b)->c);
+}
+
+/*
+ * Sorted by (family, address, prefix length), a CIDR that overlaps any later one overlaps
+ * the one right after it (everything in between starts inside it), and the other
+ * networks never overlap each other: so one sort and one pass over neighbours find any
+ * conflict of `n`, in O(T log T) for T subnets in all (tens of thousands stay fast).
+ */
 int net_check_conflicts(const struct ctl_store *s, const struct ctl_network *n, mg_err *e)
 {
 	char a[CIDR_STRLEN], b[CIDR_STRLEN];
+	struct owned_cidr *v;
+	size_t t = n->n_subnets, k = 0;
+	int r = 0;
 
-	for (size_t i = 0; i < n->n_subnets; i++) {
-		const struct cidr *c = &n->subnets[i];
-		if (cidr_overlaps(c, &s->mesh))
+	for (size_t i = 0; i < n->n_subnets; i++)
+		if (cidr_overlaps(&n->subnets[i], &s->mesh))
 			return mg_err_set(e, "subnet %s overlaps the mesh range %s",
-					  cidr_format(c, a), cidr_format(&s->mesh, b));
-		for (size_t k = i + 1; k < n->n_subnets; k++)
-			if (cidr_overlaps(c, &n->subnets[k]))
-				return mg_err_set(e, "subnets %s and %s overlap", cidr_format(c, a),
-						  cidr_format(&n->subnets[k], b));
-		for (size_t m = 0; m < s->n_nets; m++) {
-			const struct ctl_network *o = s->nets[m];
-			if (!strcmp(o->id, n->id))
-				continue;
-			for (size_t k = 0; k < o->n_subnets; k++)
-				if (cidr_overlaps(c, &o->subnets[k]))
-					return mg_err_set(e,
-							  "subnet %s overlaps %s of network %s "
-							  "(%s)",
-							  cidr_format(c, a),
-							  cidr_format(&o->subnets[k], b), o->id,
-							  o->name);
+					  cidr_format(&n->subnets[i], a), cidr_format(&s->mesh, b));
+	for (size_t m = 0; m < s->n_nets; m++)
+		if (strcmp(s->nets[m]->id, n->id))
+			t += s->nets[m]->n_subnets;
+	if (!t)
+		return 0;
+	v = calloc(t, sizeof(*v));
+	if (!v)
+		return mg_err_set(e, "out of memory");
+	for (size_t i = 0; i < n->n_subnets; i++)
+		v[k++] = (struct owned_cidr){n->subnets[i], n};
+	for (size_t m = 0; m < s->n_nets; m++) {
+		const struct ctl_network *o = s->nets[m];
+		if (!strcmp(o->id, n->id))
+			continue;
+		for (size_t i = 0; i < o->n_subnets; i++)
+			v[k++] = (struct owned_cidr){o->subnets[i], o};
+	}
+	qsort(v, t, sizeof(*v), owned_cmp);
+	for (size_t i = 0; i + 1 < t && r == 0; i++) {
+		const struct owned_cidr *x = &v[i], *y = &v[i + 1];
+		if (!cidr_overlaps(&x->c, &y->c) || (x->net != n && y->net != n))
+			continue;
+		if (x->net == y->net) {
+			r = mg_err_set(e, "subnets %s and %s overlap", cidr_format(&x->c, a),
+				       cidr_format(&y->c, b));
+		} else {
+			const struct owned_cidr *mine = x->net == n ? x : y,
+						*o = x->net == n ? y : x;
+			r = mg_err_set(e, "subnet %s overlaps %s of network %s (%s)",
+				       cidr_format(&mine->c, a), cidr_format(&o->c, b), o->net->id,
+				       o->net->name);
 		}
 	}
+	free(v);
+	return r;
+}
+
+int net_check_limits(const struct ctl_store *s, const struct ctl_network *n, mg_err *e)
+{
+	size_t t = n->n_subnets;
+
+	for (size_t m = 0; m < s->n_nets; m++)
+		if (strcmp(s->nets[m]->id, n->id))
+			t += s->nets[m]->n_subnets;
+	if (t > MG_LIMIT_SUBNETS)
+		return mg_err_set(
+		    e,
+		    "all networks together would have %zu subnets, more than the limit "
+		    "of %d (every connector routes them and every user's AllowedIPs "
+		    "lists them; docs/LIMITS.md)",
+		    t, MG_LIMIT_SUBNETS);
 	return 0;
 }

@@ -95,8 +95,10 @@ static int parse_cidr_list(const cJSON *arr, const char *what, size_t max, struc
 		return 0;
 	n = (size_t)cJSON_GetArraySize(arr);
 	if (n > max)
-		return mg_err_set(e, "\"%s\" has %zu entries, more than the %zu allowed", what, n,
-				  max);
+		return mg_err_set(e,
+				  "\"%s\" has %zu entries, more than the limit of %zu "
+				  "(docs/LIMITS.md)",
+				  what, n, max);
 	if (n == 0)
 		return 0;
 	*out = calloc(n, sizeof(**out));
@@ -307,7 +309,10 @@ int config_parse(const char *json, size_t len, struct mg_config *c, mg_err *e)
 	}
 
 	arr = NULL;
-	if (jsonu_get_array(j, "access", false, CONFIG_MAX_ACCESS, &arr, e) < 0 ||
+	if (jsonu_get_array(j, "access", false, SIZE_MAX, &arr, e) < 0 ||
+	    (arr && (size_t)cJSON_GetArraySize(arr) > CONFIG_MAX_ACCESS &&
+	     mg_err_set(e, "\"access\" has %d entries, more than the limit of %d (docs/LIMITS.md)",
+			cJSON_GetArraySize(arr), CONFIG_MAX_ACCESS) < 0) ||
 	    parse_access(arr, c, e) < 0)
 		goto fail;
 	if (jsonu_get_bool(j, "egress", false, &c->egress, e) < 0)
@@ -339,7 +344,7 @@ int config_check_safety(const struct mg_config *c, const struct config_safety *s
 	size_t max = s && s->max_routes ? s->max_routes : CONFIG_MAX_ROUTES;
 
 	if (c->n_routes > max)
-		return mg_err_set(e, "unsafe config: %zu routes, more than the cap of %zu",
+		return mg_err_set(e, "unsafe config: %zu routes, more than the limit of %zu",
 				  c->n_routes, max);
 	for (size_t i = 0; i < c->n_routes; i++) {
 		const struct cidr *r = &c->routes[i];

@@ -13,15 +13,17 @@
 
 #include "cidr.h"
 #include "err.h"
+#include "mg_limits.h"
 #include "wgkey.h"
 
-#define CONFIG_MAX_BYTES     (8u << 20) /* 8 MiB: 100,000 exclusions fit comfortably */
-#define CONFIG_MAX_ROUTES    4096       /* kernel routes on the tunnel */
-#define CONFIG_MAX_ADVERTISE 1024
-#define CONFIG_MAX_EXCLUDE   100000
-#define CONFIG_MAX_ACCESS    1024
-#define CONFIG_MAX_PORTS     256
-#define CONFIG_MAX_CLOUD     1024
+/* The document's caps: meshgate's one table of limits (mg_limits.h, docs/LIMITS.md). */
+#define CONFIG_MAX_BYTES     MG_LIMIT_CONFIG_BYTES
+#define CONFIG_MAX_ROUTES    MG_LIMIT_ROUTES /* kernel routes on the tunnel */
+#define CONFIG_MAX_ADVERTISE MG_LIMIT_SUBNETS
+#define CONFIG_MAX_EXCLUDE   MG_LIMIT_EXCLUDES
+#define CONFIG_MAX_ACCESS    MG_LIMIT_ACCESS
+#define CONFIG_MAX_PORTS     MG_LIMIT_PORTS
+#define CONFIG_MAX_CLOUD     MG_LIMIT_ROUTES /* cloud.destinations are the routes */
 #define CONFIG_ENDPOINT_MAX  262
 
 enum access_mode { ACCESS_FULL, ACCESS_PORTS, ACCESS_DENY };

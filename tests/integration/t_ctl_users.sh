@@ -113,7 +113,43 @@ expect 204
 call DELETE /api/v1/users/u-00000000
 expect 404 not_found
 call GET "/api/v1/users/$U2"
+expect 200
+assert_eq "$(jq -r '[.state, .disabled] | @tsv' <<<"$BODY")" "$(printf 'revoked\tfalse')" "GET of a deleted user"
+call GET /api/v1/users/u-00000000
+expect 404 not_found
+call PUT "/api/v1/users/$U2"
 expect 405 method_not_allowed
+
+# --- disable / enable: state, errors, the config fetch -----------------------------------
+call POST "/api/v1/users/$U2/disable"
+expect 409 user_revoked
+call GET "/api/v1/users/$U2/config"
+expect 409 user_revoked
+call POST /api/v1/users/u-00000000/enable
+expect 404 not_found
+call GET "/api/v1/users/$U1/disable"
+expect 405 method_not_allowed
+call GET "/api/v1/users/$U3/config"
+expect 200
+conf3=$(jq -r .config <<<"$BODY")
+assert_contains "$conf3" "PrivateKey = <your private key>" "re-fetched config has the placeholder"
+assert_eq "$(jq -r .address <<<"$BODY")" 100.96.0.5/32 "address in the config answer"
+call POST "/api/v1/users/$U3/disable"
+expect 200
+assert_eq "$(jq -r '[.state, .disabled] | @tsv' <<<"$BODY")" "$(printf 'disabled\ttrue')" "disable answer"
+call POST "/api/v1/users/$U3/disable"
+expect 200
+call GET "/api/v1/users/$U3/config"
+expect 403 user_disabled
+call POST "/api/v1/users/$U3/enable"
+expect 200
+assert_eq "$(jq -r .state <<<"$BODY")" active "enable answer"
+call GET "/api/v1/users/$U3/config"
+expect 200
+assert_eq "$(jq -r .config <<<"$BODY")" "$conf3" "config unchanged by disable and enable"
+# kept disabled across the restart below
+call POST "/api/v1/users/$U3/disable"
+expect 200
 call GET /api/v1/users
 assert_eq "$(jq -r ".users[] | select(.id==\"$U2\") | .state" <<<"$BODY")" revoked "tombstone"
 # a revoked user's key is free again, its address is not
@@ -130,6 +166,7 @@ ctl_start "$CNS" "$MG_TMP/state" 192.0.2.1 8443 --no-hub --log-level debug
 call GET /api/v1/users
 jq -S . <<<"$BODY" >"$MG_TMP/users.after"
 diff "$MG_TMP/users.before" "$MG_TMP/users.after" || mg_fail "users changed by restart"
+assert_eq "$(jq -r ".users[] | select(.id==\"$U3\") | .state" <<<"$BODY")" disabled "disabled kept across restart"
 call POST /api/v1/users '{"name":"after restart"}'
 expect 201
 assert_eq "$(jq -r .address <<<"$BODY")" 100.96.0.7/32 "high-water mark kept across restart"
@@ -146,6 +183,6 @@ ctl_dump >"$MG_TMP/store.dump"
 assert_contains "$(cat "$MG_TMP/store.dump")" "$PUB1" "public key stored"
 assert_eq "$(jq '.users|length' "$MG_TMP/store.dump")" 5 "users in the store"
 assert_eq "$(jq '[.users[] | keys[]] | unique | sort' -c "$MG_TMP/store.dump")" \
-	'["address_index","created_at","id","name","public_key","revoked"]' "stored user fields"
+	'["address_index","created_at","disabled","id","name","public_key","revoked"]' "stored user fields"
 mg_log "users $U1 $U2 $U3 $U4"
 mg_pass

@@ -6,7 +6,8 @@ ctl_raw.py --url https://ADDR:PORT --cafile cert.pem REQUEST...
 Each REQUEST is the request's bytes written with Python escapes (\\r\\n, \\x00, \\xff; the
 escapes are decoded, other characters are taken as Latin-1), sent on its own
 connection, after which the answer is read to the end (the server closes: send
-"Connection: close" or HTTP/1.0) or for at most 10 s. Prints one JSON line per
+"Connection: close" or HTTP/1.0) or for at most 10 s. A REQUEST "@FILE" is read from
+FILE (same escapes; for requests past the limit of one argument). Prints one JSON line per
 request:
   {"status": 404, "json": true, "code": "not_found", "body": "...", "error": null, "ms": 12}
 "json" is true when the body decodes as strict UTF-8 and parses as a JSON object
@@ -78,6 +79,9 @@ def main():
     u = urlsplit(args.url)
     ctx = ssl.create_default_context(cafile=args.cafile)
     for r in args.requests:
+        if r.startswith("@"):
+            with open(r[1:], "r", encoding="latin-1") as f:
+                r = f.read()
         data = codecs.escape_decode(r.encode("latin-1"))[0]
         t = time.monotonic()
         out, err = send(u.hostname, u.port, ctx, data)

@@ -396,7 +396,10 @@ static char *doc_with_n(const char *key, size_t n, bool nested)
 	char *d = malloc(cap), *p;
 	assert_non_null(d);
 	p = d + snprintf(d, cap, "%.*s", (int)strlen(min_doc) - 1, min_doc);
-	p += sprintf(p, nested ? ",\"%s\":{\"exclude\":[" : ",\"%s\":[", key);
+	if (nested && !strcmp(key, "cloud"))
+		p += sprintf(p, ",\"cloud\":{\"manage_routes\":true,\"destinations\":[");
+	else
+		p += sprintf(p, nested ? ",\"%s\":{\"exclude\":[" : ",\"%s\":[", key);
 	for (size_t i = 0; i < n; i++)
 		p += sprintf(p, "%s\"10.%zu.%zu.0/24\"", i ? "," : "", (i >> 8) & 255, i & 255);
 	strcpy(p, nested ? "]}}" : "]}");
@@ -412,16 +415,40 @@ static void test_limits(void **state)
 	assert_int_equal(c.n_routes, CONFIG_MAX_ROUTES);
 	config_free(&c);
 	free(d);
+	char want[160];
+	/* the one table of limits: at least 10,000 routes and exclusions */
+	assert_true(CONFIG_MAX_ROUTES >= 10000 && CONFIG_MAX_EXCLUDE >= 10000);
+	assert_int_equal(CONFIG_MAX_ROUTES, MG_LIMIT_ROUTES);
+	assert_int_equal(CONFIG_MAX_CLOUD, MG_LIMIT_ROUTES);
 	d = doc_with_n("routes", CONFIG_MAX_ROUTES + 1, false);
-	parse_bad(d, "\"routes\" has 4097 entries, more than the 4096 allowed");
+	snprintf(want, sizeof(want),
+		 "\"routes\" has %d entries, more than the limit of %d (docs/LIMITS.md)",
+		 MG_LIMIT_ROUTES + 1, MG_LIMIT_ROUTES);
+	parse_bad(d, want);
 	free(d);
 	d = doc_with_n("advertised", CONFIG_MAX_ADVERTISE + 1, false);
-	parse_bad(d, "\"advertised\" has 1025 entries");
+	snprintf(want, sizeof(want), "\"advertised\" has %d entries", MG_LIMIT_SUBNETS + 1);
+	parse_bad(d, want);
 	free(d);
-	d = doc_with_n("nat", 20000, true);
+	d = doc_with_n("nat", MG_LIMIT_EXCLUDES, true);
 	parse_ok(d, &c);
-	assert_int_equal(c.nat.n_exclude, 20000);
+	assert_int_equal(c.nat.n_exclude, MG_LIMIT_EXCLUDES);
 	config_free(&c);
+	free(d);
+	d = doc_with_n("nat", MG_LIMIT_EXCLUDES + 1, true);
+	snprintf(want, sizeof(want), "\"nat.exclude\" has %d entries, more than the limit of %d",
+		 MG_LIMIT_EXCLUDES + 1, MG_LIMIT_EXCLUDES);
+	parse_bad(d, want);
+	free(d);
+	/* cloud.destinations are the routes: as many (the 1,024 cap of old is gone) */
+	d = doc_with_n("cloud", MG_LIMIT_ROUTES, true);
+	parse_ok(d, &c);
+	assert_int_equal(c.cloud.n_destinations, MG_LIMIT_ROUTES);
+	config_free(&c);
+	free(d);
+	d = doc_with_n("cloud", MG_LIMIT_ROUTES + 1, true);
+	snprintf(want, sizeof(want), "\"cloud.destinations\" has %d entries", MG_LIMIT_ROUTES + 1);
+	parse_bad(d, want);
 	free(d);
 
 	/* too many access rules */
@@ -433,7 +460,9 @@ static void test_limits(void **state)
 		p += sprintf(p, "%s{\"cidr\":\"10.%zu.%zu.0/24\",\"mode\":\"full\"}", i ? "," : "",
 			     (i >> 8) & 255, i & 255);
 	strcpy(p, "]}");
-	parse_bad(a, "\"access\" has more than 1024 entries");
+	snprintf(want, sizeof(want), "\"access\" has %d entries, more than the limit of %d",
+		 MG_LIMIT_ACCESS + 1, MG_LIMIT_ACCESS);
+	parse_bad(a, want);
 	free(a);
 }
 
@@ -591,7 +620,7 @@ static void test_safety_route_cap(void **state)
 	safe(&c, &s);
 	config_free(&c);
 	safety_doc("\"10.1.0.0/16\",\"10.2.0.0/16\",\"10.3.0.0/16\"", false, "100.96.0.100/11", &c);
-	unsafe(&c, &s, "3 routes, more than the cap of 2");
+	unsafe(&c, &s, "3 routes, more than the limit of 2");
 	config_free(&c);
 	/* duplicates collapse before the cap is applied */
 	safety_doc("\"10.1.0.0/16\",\"10.2.0.0/16\",\"10.1.0.0/16\"", false, "100.96.0.100/11", &c);
@@ -610,7 +639,10 @@ static void test_safety_route_cap(void **state)
 		big.routes[i].len = 24;
 	}
 	big.tunnel.address = cidr_of("100.96.0.0/11");
-	unsafe(&big, &d, "4097 routes, more than the cap of 4096");
+	char want[96];
+	snprintf(want, sizeof(want), "%d routes, more than the limit of %d", MG_LIMIT_ROUTES + 1,
+		 MG_LIMIT_ROUTES);
+	unsafe(&big, &d, want);
 	config_free(&big);
 }
 

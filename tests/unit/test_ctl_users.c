@@ -278,8 +278,14 @@ static void test_hub_peers(void **st)
 	user(&ctx.store, "u-00000001", 2);
 	user(&ctx.store, "u-00000002", 3)->revoked = true;
 	user(&ctx.store, "u-00000003", 4);
+	user(&ctx.store, "u-00000004", 5)->disabled = true;
 	assert_int_equal(hub_desired_peers(&ctx, &v, &n, &e), 0);
-	assert_int_equal(n, 3);
+	assert_int_equal(n, 4);
+	/* a disabled user stays a peer, cut: no allowed IPs */
+	assert_string_equal(v[3].owner_id, "u-00000004");
+	assert_true(v[3].cut);
+	assert_int_equal(v[3].n_allowed, 0);
+	assert_false(v[0].cut);
 	assert_string_equal(v[0].owner_id, "c-00000001");
 	assert_int_equal(v[0].n_allowed, 2);
 	assert_string_equal(v[1].owner_id, "u-00000001");
