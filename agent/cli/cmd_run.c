@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ctlc.h"
 #include "daemon.h"
 #include "fsutil.h"
 #include "log.h"
@@ -97,6 +98,7 @@ int cmd_run(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	memcpy(rc.argv, argv, (size_t)argc * sizeof(*argv));
+	ctlc_claim_identity(true); /* the daemon holds the identity for this host (ctlc.h) */
 	r = run_settings_from_argv(&s, argc, argv, RUN_CMD_RUN);
 	if (r != 0) {
 		FILE *f = r > 0 ? stdout : stderr;

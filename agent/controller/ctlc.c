@@ -32,7 +32,6 @@ int ctlc_global_init(mg_err *e)
 	CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (rc != CURLE_OK)
 		return mg_err_set(e, "libcurl init: %s", curl_easy_strerror(rc));
-	hostid_self(); /* the host fingerprint, computed once */
 	return 0;
 }
 
@@ -89,10 +88,18 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
 		}                                                                                  \
 	} while (0)
 
-/* Who we are (hostid.h): on every request, so the controller can tell a cloned identity. */
+static bool claim_identity;
+
+void ctlc_claim_identity(bool on)
+{
+	claim_identity = on;
+}
+
+/* Who we are (hostid.h): on every request of the daemon, so the controller can tell a
+ * cloned identity. */
 static int add_host_headers(struct ctlc_req *r, mg_err *e)
 {
-	const struct hostid *h = hostid_self();
+	const struct hostid *h = claim_identity ? hostid_self() : NULL;
 	char hdr[128];
 	struct curl_slist *nl;
 

@@ -75,6 +75,15 @@ enum ctlc_result ctlc_enroll(const struct ctlc_target *t, const char *token,
 enum ctlc_result ctlc_fetch_config(const struct ctlc_target *t, const char *secret, int wait_s,
 				   long timeout_ms, char **json, size_t *len, mg_err *e);
 
+/*
+ * Whether requests carry this host's fingerprint (hostid.h), i.e. claim the identity for
+ * this host: only the daemon (`meshgate run`) does. One-shot commands (up, check, doctor)
+ * neither claim nor can be refused: a sandboxed service may see another boot id than a
+ * shell on the same machine (a container manager's boot id under the service's own
+ * /proc), and `check` on the host that runs the agent must not look like a clone.
+ */
+void ctlc_claim_identity(bool on);
+
 /* libcurl global init/cleanup wrappers (once per process). */
 int ctlc_global_init(mg_err *e);
 void ctlc_global_cleanup(void);
