@@ -30,6 +30,7 @@ struct hub {
 	struct hub_ep *eps;
 	size_t n_eps;
 	unsigned restarts;
+	bool egress_on; /* hub_egress.c: the policy rule and table are in place */
 };
 
 /* hub.c: build the interface again after its wireguard-go died (or it vanished), and
