@@ -17,6 +17,7 @@
  */
 #include <linux/rtnetlink.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -36,6 +37,31 @@ static void rule_of(const struct ctl_ctx *ctx, int family, struct rtnl_rule *rl)
 	rl->protocol = HUB_RTPROT;
 }
 
+/* rtnl_routes_sync for our table, which the kernel does not know (a dump of it fails)
+ * until a route is in it: dump every table and keep ours. */
+static int table_sync(struct hub *h, const struct rtnl_route *want, size_t nw, size_t *nadd,
+		      size_t *ndel, mg_err *e)
+{
+	struct rtnl_route *cur = NULL, *add = NULL, *del = NULL;
+	size_t nc = 0, k = 0;
+	int r = -1;
+
+	*nadd = *ndel = 0;
+	if (rtnl_route_dump(&h->rt, HUB_RTPROT, 0, &cur, &nc, e) < 0)
+		return -1;
+	for (size_t i = 0; i < nc; i++)
+		if (cur[i].table == HUB_EGRESS_TABLE)
+			cur[k++] = cur[i];
+	if (rtnl_route_diff(want, nw, cur, k, &add, nadd, &del, ndel, e) == 0)
+		r = (*nadd || *ndel) ? rtnl_routes_apply(&h->rt, add, *nadd, del, *ndel, HUB_RTPROT,
+							 NULL, e)
+				     : 0;
+	free(cur);
+	free(add);
+	free(del);
+	return r;
+}
+
 int hub_egress_sync(struct ctl_ctx *ctx, bool on, mg_err *e)
 {
 	struct hub *h = ctx->hub;
@@ -52,8 +78,7 @@ int hub_egress_sync(struct ctl_ctx *ctx, bool on, mg_err *e)
 	}
 	/* off: the table's routes go first, then the rules (nothing points at an empty
 	 * table); on: the routes first too, so the rule never sends into an empty table */
-	if (rtnl_routes_sync(&h->rt, HUB_RTPROT, HUB_EGRESS_TABLE, want, on ? 2 : 0, &nadd, &ndel,
-			     e) < 0)
+	if (table_sync(h, want, on ? 2 : 0, &nadd, &ndel, e) < 0)
 		return mg_err_prefix(e, "egress table %u", HUB_EGRESS_TABLE);
 	for (int v6 = 0; v6 < 2; v6++) {
 		rule_of(ctx, v6 ? AF_INET6 : AF_INET, &rl);
