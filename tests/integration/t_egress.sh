@@ -21,6 +21,10 @@ na=$(topo_network site-a '"subnets":["192.0.2.0/24"],"access":[{"cidr":"192.0.2.
 nb=$(topo_network site-b '"subnets":["198.51.100.0/24"],"access":[{"cidr":"198.51.100.0/24","mode":"full"}]')
 api "$INET" POST /api/v1/networks '{"name":"second","egress":true}' >/dev/null
 assert_eq "$(api_st)" 409 "a second egress network"
+# site A's router masquerades its own LAN only (as a home router does): mesh sources that
+# reach it unmasqueraded would go out as they are, so the server would see them
+nsx "$R_a" nft flush chain ip sitenat post
+nsx "$R_a" nft add rule ip sitenat post oifname wan ip saddr 192.0.2.0/24 masquerade
 topo_connector a "$na"
 topo_connector b "$nb"
 
@@ -88,7 +92,10 @@ ping_ok "$NS_full" 198.18.50.80 || mg_fail "full-tunnel user cannot ping the int
 mg_log "full-tunnel user -> site B: direct, the server there sees the user's mesh address"
 wait_until 10 _seen_is "$NS_full" http://198.51.100.10:8080/ "${ADDR_full%/*}" ||
 	mg_fail "site B saw '$(seen "$NS_full" http://198.51.100.10:8080/)', want ${ADDR_full%/*}"
-ping_ok "$NS_full" 192.0.2.10 || mg_fail "full-tunnel user cannot reach site A's LAN"
+mg_log "full-tunnel user -> site A's LAN: not masqueraded (network A has NAT off)"
+bg_start "$S_a" "$MG_TMP/srva.log" python3 -c "$SRV" 192.0.2.10
+wait_until 10 _seen_is "$NS_full" http://192.0.2.10:8080/ "${ADDR_full%/*}" ||
+	mg_fail "site A's server saw '$(seen "$NS_full" http://192.0.2.10:8080/)', want ${ADDR_full%/*}"
 
 mg_log "split-tunnel user: the internet is reached directly, the sites through the mesh"
 assert_not_contains "$(nsx "$NS_split" ip route get 198.18.50.80)" "$IF_split" "split user's internet route"
