@@ -260,7 +260,8 @@ static int egress_access(const struct nft_spec *s, struct nft_spec *out, struct 
 	*owned = calloc(n + 2, sizeof(**owned));
 	if (!*owned)
 		return mg_err_set(e, "out of memory");
-	memcpy(*owned, s->access, n * sizeof(**owned));
+	if (n)
+		memcpy(*owned, s->access, n * sizeof(**owned));
 	if (!has4)
 		(*owned)[n++] =
 		    (struct access_rule){.cidr = {.family = AF_INET}, .mode = ACCESS_FULL};
