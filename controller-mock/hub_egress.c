@@ -53,9 +53,9 @@ static int table_sync(struct hub *h, const struct rtnl_route *want, size_t nw, s
 		if (cur[i].table == HUB_EGRESS_TABLE)
 			cur[k++] = cur[i];
 	if (rtnl_route_diff(want, nw, cur, k, &add, nadd, &del, ndel, e) == 0)
-		r = (*nadd || *ndel) ? rtnl_routes_apply(&h->rt, add, *nadd, del, *ndel, HUB_RTPROT,
-							 NULL, e)
-				     : 0;
+		r = (*nadd || *ndel)
+			? rtnl_routes_apply(&h->rt, add, *nadd, del, *ndel, HUB_RTPROT, NULL, e)
+			: 0;
 	free(cur);
 	free(add);
 	free(del);

@@ -185,13 +185,15 @@ static void test_config_text(void **st)
 	free(txt);
 	txt = user_config_text(&ctx, split, NULL, &e);
 	assert_non_null(txt);
-	assert_non_null(strstr(txt, "\nAllowedIPs = 100.96.0.0/11, 192.0.2.0/24, 198.51.100.0/24\n"));
+	assert_non_null(
+	    strstr(txt, "\nAllowedIPs = 100.96.0.0/11, 192.0.2.0/24, 198.51.100.0/24\n"));
 	free(txt);
 	/* no egress network any more: the full-tunnel user gets the split config */
 	b->egress = false;
 	txt = user_config_text(&ctx, full, NULL, &e);
 	assert_non_null(txt);
-	assert_non_null(strstr(txt, "\nAllowedIPs = 100.96.0.0/11, 192.0.2.0/24, 198.51.100.0/24\n"));
+	assert_non_null(
+	    strstr(txt, "\nAllowedIPs = 100.96.0.0/11, 192.0.2.0/24, 198.51.100.0/24\n"));
 	free(txt);
 	store_free(&ctx.store);
 }
