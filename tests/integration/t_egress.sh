@@ -9,12 +9,13 @@
 #  - the hub's host talks to the internet directly, its API answers, and connector A's
 #    long-poll keeps working during a download through it;
 #  - egress off: the hub's rule and table are gone, the user's config is split again;
+#    a controller stopped with --hub-down-on-exit removes them too;
 #  - the checks can fail: without the hub's rule the server sees the mesh address.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/topo.sh"
 mg_setup egress
 
-topo_internet
+topo_internet --hub-down-on-exit
 topo_site a 192.0.2 10
 topo_site b 198.51.100 20
 na=$(topo_network site-a '"subnets":["192.0.2.0/24"],"access":[{"cidr":"192.0.2.0/24","mode":"full"}],"egress":true')
@@ -142,4 +143,10 @@ assert_eq "$(api_st)" 200 "B becomes the egress"
 api "$INET" PATCH "/api/v1/users/$ID_split" '{"full_tunnel":true}' >/dev/null
 assert_eq "$(api_st)" 200 "full_tunnel with an egress network"
 assert_eq "$(api "$INET" GET "/api/v1/users/$ID_split" | jq -r .full_tunnel)" true "full_tunnel shown"
+assert_contains "$(nsx "$INET" ip rule show)" "iif $HUB_IF lookup 1109" "hub policy rule back with B"
+
+mg_log "the controller stopped with --hub-down-on-exit removes its rule"
+kill -TERM "$CTL_PID"
+[ "$(bg_wait "$CTL_DIR.log" 10)" = 0 ] || mg_fail "controller did not stop cleanly: $(tail -5 "$CTL_DIR.log")"
+assert_not_contains "$(nsx "$INET" ip rule show; nsx "$INET" ip -6 rule show)" "lookup 1109" "rules after the stop"
 mg_pass
