@@ -71,6 +71,11 @@ int hub_egress_sync(struct ctl_ctx *ctx, bool on, mg_err *e)
 
 	if (!h)
 		return 0;
+	/* called after every change: only a change of state (or a new interface, whose
+	 * routes went with the old one) costs netlink work; the first call after a start
+	 * writes either way, adopting or removing what an earlier run left */
+	if (h->egress_ifindex == h->ifindex && h->egress_on == on)
+		return 0;
 	for (int v6 = 0; v6 < 2; v6++) {
 		want[v6].dst.family = v6 ? AF_INET6 : AF_INET; /* len 0: the default route */
 		want[v6].oif = h->ifindex;
@@ -85,11 +90,12 @@ int hub_egress_sync(struct ctl_ctx *ctx, bool on, mg_err *e)
 		if ((on ? rtnl_rule_add : rtnl_rule_del)(&h->rt, &rl, e) < 0)
 			return -1;
 	}
-	if (on != h->egress_on || nadd || ndel)
+	if (on || h->egress_ifindex)
 		log_info("hub %s: internet egress %s (rule iif %s lookup %u, default routes %zu "
 			 "added, %zu removed)",
 			 ctx->hub_ifname, on ? "on" : "off", ctx->hub_ifname, HUB_EGRESS_TABLE,
 			 nadd, ndel);
 	h->egress_on = on;
+	h->egress_ifindex = h->ifindex;
 	return 0;
 }

@@ -10,6 +10,7 @@
 #    long-poll keeps working during a download through it;
 #  - egress off: the hub's rule and table are gone, the user's config is split again;
 #    a controller stopped with --hub-down-on-exit removes them too;
+#  - a kill -9 of the hub's wireguard-go: the restarted hub has its egress table again;
 #  - the checks can fail: without the hub's rule the server sees the mesh address.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/topo.sh"
@@ -121,6 +122,16 @@ assert_eq "$(stat -c %s "$bytes_file")" 8000000 "bytes through the egress"
 api "$INET" GET /api/v1/hub >/dev/null
 assert_eq "$(api_st)" 200 "the hub's API"
 _seen_is "$NS_full" http://198.18.50.80:8080/ 203.0.113.10 || mg_fail "egress lost after the config change"
+
+mg_log "the hub's wireguard-go killed: the restarted hub has the egress table again"
+wgpid=$(grep -o "wireguard-go serving $HUB_IF (pid [0-9]*" "$CTL_DIR.log" | tail -1 | grep -o '[0-9]*$')
+[ -n "$wgpid" ] || mg_fail "no wireguard-go pid in the controller's log"
+kill -9 "$wgpid"
+_restored() { grep -q "back in .* (restart 1)" "$CTL_DIR.log"; }
+wait_until 10 _restored || mg_fail "the hub did not come back: $(tail -5 "$CTL_DIR.log")"
+assert_contains "$(nsx "$INET" ip route show table 1109)" "default dev $HUB_IF" "egress table after the restart"
+wait_until 10 _seen_is "$NS_full" http://198.18.50.80:8080/ 203.0.113.10 ||
+	mg_fail "egress after the hub's restart: server saw '$(seen "$NS_full" http://198.18.50.80:8080/)'"
 
 mg_log "the checks can fail: without the hub's rule the server sees the user's mesh address"
 nsx "$INET" ip rule del iif "$HUB_IF" lookup 1109
