@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "connstr.h"
+#include "egress.h"
 #include "ha.h"
 #include "http.h"
 #include "identity.h"
@@ -112,6 +113,10 @@ enum MHD_Result api_networks_create(struct req *r)
 		res = reply_error(r, 409, "subnet_conflict", "%s", e.msg);
 		goto out;
 	}
+	if (egress_check_conflict(&ctx->store, n, &e) < 0) {
+		res = reply_error(r, 409, "egress_conflict", "%s", e.msg);
+		goto out;
+	}
 	if (net_check_limits(&ctx->store, n, &e) < 0) {
 		res = reply_error(r, 409, "limit_reached", "%s", e.msg);
 		goto out;
@@ -185,6 +190,10 @@ enum MHD_Result api_network_patch(struct req *r)
 	}
 	if (net_check_conflicts(s, c, &e) < 0) {
 		res = reply_error(r, 409, "subnet_conflict", "%s", e.msg);
+		goto out;
+	}
+	if (egress_check_conflict(s, c, &e) < 0) {
+		res = reply_error(r, 409, "egress_conflict", "%s", e.msg);
 		goto out;
 	}
 	if (net_check_limits(s, c, &e) < 0) {

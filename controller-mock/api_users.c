@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "egress.h"
 #include "http.h"
 #include "jsonu.h"
 #include "log.h"
@@ -32,6 +33,14 @@ static bool user_base_json(const struct ctl_ctx *ctx, const struct ctl_user *u, 
 	       cJSON_AddStringToObject(o, "public_key", key);
 }
 
+/* full_tunnel without an egress network would send everything into a tunnel that has no
+ * way out: refused (docs/API.md, "Internet egress") */
+static enum MHD_Result reply_no_egress(struct req *r)
+{
+	return reply_error(r, 409, "no_egress_network",
+			   "\"full_tunnel\" needs a network with \"egress\": true (none has it)");
+}
+
 static cJSON *user_to_api_json(const struct ctl_ctx *ctx, const struct ctl_user *u)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -39,7 +48,8 @@ static cJSON *user_to_api_json(const struct ctl_ctx *ctx, const struct ctl_user 
 	if (!o || !user_base_json(ctx, u, o) ||
 	    !cJSON_AddNumberToObject(o, "created_at", (double)u->created_at) ||
 	    !cJSON_AddStringToObject(o, "state", user_state_name(u)) ||
-	    !cJSON_AddBoolToObject(o, "disabled", u->disabled)) {
+	    !cJSON_AddBoolToObject(o, "disabled", u->disabled) ||
+	    !cJSON_AddBoolToObject(o, "full_tunnel", u->full_tunnel)) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -69,14 +79,14 @@ oom:
 
 enum MHD_Result api_user_create(struct req *r)
 {
-	static const char *const keys[] = {"name", "public_key", NULL};
+	static const char *const keys[] = {"name", "public_key", "full_tunnel", NULL};
 	struct ctl_ctx *ctx = r->ctx;
 	struct ctl_store *s = &ctx->store;
 	struct ctl_user *u = NULL;
 	const char *name = NULL, *pub = NULL, *owner;
 	uint8_t priv[WG_KEY_LEN];
 	char priv_b64[WG_KEY_B64_LEN] = "", *conf = NULL;
-	bool generated = false;
+	bool generated = false, full = false;
 	enum MHD_Result res;
 	mg_err e = {0};
 	cJSON *j = req_json(r, &res), *out;
@@ -86,8 +96,13 @@ enum MHD_Result api_user_create(struct req *r)
 	if (jsonu_only_keys(j, keys, "user", &e) < 0 ||
 	    jsonu_get_str(j, "name", true, CTL_NAME_MAX - 1, &name, &e) < 0 ||
 	    ctl_check_name(name, &e) < 0 ||
-	    jsonu_get_str(j, "public_key", false, 64, &pub, &e) < 0) {
+	    jsonu_get_str(j, "public_key", false, 64, &pub, &e) < 0 ||
+	    jsonu_get_bool(j, "full_tunnel", false, &full, &e) < 0) {
 		res = reply_error(r, 400, "invalid_request", "%s", e.msg);
+		goto out;
+	}
+	if (full && !egress_net(s)) {
+		res = reply_no_egress(r);
 		goto out;
 	}
 	u = calloc(1, sizeof(*u));
@@ -117,6 +132,7 @@ enum MHD_Result api_user_create(struct req *r)
 		goto out;
 	}
 	snprintf(u->name, sizeof(u->name), "%s", name);
+	u->full_tunnel = full;
 	u->created_at = now_unix();
 	if (store_new_id(s, 'u', u->id, &e) < 0) {
 		res = reply_error(r, 500, "internal", "%s", e.msg);
@@ -265,4 +281,60 @@ enum MHD_Result api_user_config(struct req *r)
 	}
 	free(conf);
 	return reply_json(r, 200, out);
+}
+
+/*
+ * PATCH: `name` and `full_tunnel`. The hub does not change (a user's peer allows its own
+ * address either way); the user's next config (GET .../config) has the new AllowedIPs.
+ */
+enum MHD_Result api_user_patch(struct req *r)
+{
+	static const char *const keys[] = {"name", "full_tunnel", NULL};
+	struct ctl_user *u = store_find_user(&r->ctx->store, r->id);
+	const char *name = NULL;
+	bool full;
+	enum MHD_Result res;
+	mg_err e = {0};
+	cJSON *j;
+
+	if (!u)
+		return reply_error(r, 404, "not_found", "no user %s", r->id);
+	if (u->revoked)
+		return reply_error(r, 409, "user_revoked", "user %s was deleted; create a new one",
+				   u->id);
+	j = req_json(r, &res);
+	if (!j)
+		return res;
+	full = u->full_tunnel;
+	if (jsonu_only_keys(j, keys, "user", &e) < 0 ||
+	    jsonu_get_str(j, "name", false, CTL_NAME_MAX - 1, &name, &e) < 0 ||
+	    (name && ctl_check_name(name, &e) < 0) ||
+	    jsonu_get_bool(j, "full_tunnel", false, &full, &e) < 0) {
+		res = reply_error(r, 400, "invalid_request", "%s", e.msg);
+		goto out;
+	}
+	if (full && !u->full_tunnel && !egress_net(&r->ctx->store)) {
+		res = reply_no_egress(r);
+		goto out;
+	}
+	if (full != u->full_tunnel || (name && strcmp(name, u->name) != 0)) {
+		bool was_full = u->full_tunnel;
+		char was_name[CTL_NAME_MAX];
+		snprintf(was_name, sizeof(was_name), "%s", u->name);
+		u->full_tunnel = full;
+		if (name)
+			snprintf(u->name, sizeof(u->name), "%s", name);
+		if (ctl_commit(r->ctx, &e) < 0) {
+			u->full_tunnel = was_full;
+			snprintf(u->name, sizeof(u->name), "%s", was_name);
+			res = reply_commit_failed(r, &e);
+			goto out;
+		}
+		log_info("user %s (%s) changed: full tunnel %s", u->id, u->name,
+			 u->full_tunnel ? "on" : "off");
+	}
+	res = reply_json(r, 200, user_to_api_json(r->ctx, u));
+out:
+	cJSON_Delete(j);
+	return res;
 }

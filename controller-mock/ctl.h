@@ -142,6 +142,7 @@ struct ctl_user {
 	uint64_t addr_index; /* from store_alloc_addr: never reused */
 	bool revoked;        /* deleted; kept as a tombstone */
 	bool disabled;       /* cut off at the hub until enabled (config unchanged) */
+	bool full_tunnel;    /* egress.h: AllowedIPs 0.0.0.0/0, ::/0 (needs an egress network) */
 };
 
 enum ctl_conn_state { CONN_PENDING, CONN_ENROLLED, CONN_DISABLED, CONN_REVOKED };

@@ -51,6 +51,7 @@ static const struct route routes[] = {
     {{"users"}, "POST", api_user_create, AUTH_ADMIN},
     {{"users", "*"}, "DELETE", api_user_delete, AUTH_ADMIN},
     {{"users", "*"}, "GET", api_user_get, AUTH_ADMIN},
+    {{"users", "*"}, "PATCH", api_user_patch, AUTH_ADMIN},
     {{"users", "*", "disable"}, "POST", api_user_disable, AUTH_ADMIN},
     {{"users", "*", "enable"}, "POST", api_user_enable, AUTH_ADMIN},
     {{"users", "*", "config"}, "GET", api_user_config, AUTH_ADMIN},

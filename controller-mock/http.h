@@ -94,6 +94,7 @@ enum MHD_Result api_user_get(struct req *r);
 enum MHD_Result api_user_disable(struct req *r);
 enum MHD_Result api_user_enable(struct req *r);
 enum MHD_Result api_user_config(struct req *r);
+enum MHD_Result api_user_patch(struct req *r);
 
 /* api_agent.c */
 enum MHD_Result api_enroll(struct req *r);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "egress.h"
 #include "ha.h"
 #include "hub_priv.h"
 #include "log.h"
@@ -42,7 +43,7 @@ int hub_desired_peers(const struct ctl_ctx *ctx, struct hub_peer **out, size_t *
 			p->cut = true;
 			continue;
 		}
-		p->allowed = calloc(net->n_subnets + 1, sizeof(*p->allowed));
+		p->allowed = calloc(net->n_subnets + 3, sizeof(*p->allowed));
 		if (!p->allowed) {
 			hub_peers_free(v, k);
 			return mg_err_set(e, "out of memory");
@@ -51,6 +52,11 @@ int hub_desired_peers(const struct ctl_ctx *ctx, struct hub_peer **out, size_t *
 		/* a standby connector: its tunnel address only (ha.c) */
 		p->n_allowed = ha_routes_subnets(s, c) ? net->n_subnets + 1 : 1;
 		memcpy(p->allowed + 1, net->subnets, (p->n_allowed - 1) * sizeof(*p->allowed));
+		/* the active connector of the egress network: the rest of the internet too */
+		if (egress_conn_exits(s, c)) {
+			p->allowed[p->n_allowed++] = (struct cidr){.family = AF_INET};
+			p->allowed[p->n_allowed++] = (struct cidr){.family = AF_INET6};
+		}
 	}
 	for (size_t i = 0; i < s->n_users; i++) {
 		const struct ctl_user *u = s->users[i];
@@ -85,7 +91,7 @@ int hub_desired_peers(const struct ctl_ctx *ctx, struct hub_peer **out, size_t *
  */
 static void hub_forwarding(const char *ifname)
 {
-	char ifkey[96];
+	char ifkey[96], rpkey[96];
 	const struct {
 		const char *path, *value;
 	} keys[] = {
@@ -93,8 +99,12 @@ static void hub_forwarding(const char *ifname)
 	    {"/proc/sys/net/ipv6/conf/all/forwarding", "1\n"},
 	    {"/proc/sys/net/ipv4/conf/all/send_redirects", "0\n"},
 	    {ifkey, "0\n"},
+	    /* loose: replies from the internet come in on the hub interface from the egress
+	     * connector with addresses the main table routes elsewhere (hub_egress.c) */
+	    {rpkey, "2\n"},
 	};
 	snprintf(ifkey, sizeof(ifkey), "/proc/sys/net/ipv4/conf/%s/send_redirects", ifname);
+	snprintf(rpkey, sizeof(rpkey), "/proc/sys/net/ipv4/conf/%s/rp_filter", ifname);
 	for (size_t i = 0; i < MG_ARRAY_SIZE(keys); i++) {
 		FILE *f = fopen(keys[i].path, "w");
 		if (!f || fputs(keys[i].value, f) < 0) {
@@ -258,6 +268,10 @@ static int sync_routes(struct ctl_ctx *ctx, const struct hub_peer *v, size_t n, 
 		return mg_err_set(e, "out of memory");
 	for (size_t i = 0; i < n; i++)
 		for (size_t k = 1; k < v[i].n_allowed; k++) { /* [0] is inside the mesh range */
+			/* egress: the default routes live in the hub's own table, looked up for
+			 * packets from the hub interface only (hub_egress.c): never the host's */
+			if (cidr_is_default(&v[i].allowed[k]))
+				continue;
 			want[nw].dst = v[i].allowed[k];
 			want[nw].oif = h->ifindex;
 			nw++;
@@ -330,6 +344,8 @@ static int hub_sync_now(struct ctl_ctx *ctx, mg_err *e)
 	r = sync_peers(ctx, v, n, e);
 	if (r == 0)
 		r = sync_routes(ctx, v, n, e);
+	if (r == 0)
+		r = hub_egress_sync(ctx, egress_net(&ctx->store) != NULL, e);
 	hub_peers_free(v, n);
 	if (r < 0)
 		return mg_err_prefix(e, "hub %s", ctx->hub_ifname);
@@ -361,6 +377,8 @@ void hub_stop(struct ctl_ctx *ctx, bool remove)
 	if (rtnl_route_dump(&h->rt, HUB_RTPROT, 0, &cur, &nc, &e) == 0 && nc)
 		rtnl_routes_apply(&h->rt, NULL, 0, cur, nc, HUB_RTPROT, NULL, &e);
 	free(cur);
+	if (hub_egress_sync(ctx, false, &e) < 0) /* the policy rules, if egress was on */
+		log_warn("hub %s: %s", ctx->hub_ifname, e.msg);
 	hub_free(h);
 	ctx->hub = NULL;
 	log_info("hub %s removed", ctx->hub_ifname);

@@ -30,6 +30,10 @@ struct hub {
 	struct hub_ep *eps;
 	size_t n_eps;
 	unsigned restarts;
+	/* hub_egress.c: the policy rules and table were last written (on or off) for the
+	 * interface egress_ifindex; 0: not yet since the start */
+	bool egress_on;
+	uint32_t egress_ifindex;
 };
 
 /* hub.c: build the interface again after its wireguard-go died (or it vanished), and

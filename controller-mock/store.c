@@ -273,7 +273,8 @@ cJSON *user_to_store_json(const struct ctl_user *u)
 	    !cJSON_AddStringToObject(o, "public_key", key) ||
 	    !cJSON_AddNumberToObject(o, "address_index", (double)u->addr_index) ||
 	    !cJSON_AddBoolToObject(o, "revoked", u->revoked) ||
-	    !cJSON_AddBoolToObject(o, "disabled", u->disabled)) {
+	    !cJSON_AddBoolToObject(o, "disabled", u->disabled) ||
+	    !cJSON_AddBoolToObject(o, "full_tunnel", u->full_tunnel)) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -459,8 +460,9 @@ fail:
 
 static int user_from_store_json(struct ctl_store *s, const cJSON *o, mg_err *e)
 {
-	static const char *const keys[] = {
-	    "id", "name", "created_at", "public_key", "address_index", "revoked", "disabled", NULL};
+	static const char *const keys[] = {"id",         "name",          "created_at",
+					   "public_key", "address_index", "revoked",
+					   "disabled",   "full_tunnel",   NULL};
 	struct ctl_user *u = calloc(1, sizeof(*u));
 	const char *key = NULL, *owner;
 	int64_t idx = 0;
@@ -479,7 +481,9 @@ static int user_from_store_json(struct ctl_store *s, const cJSON *o, mg_err *e)
 	    jsonu_get_str(o, "public_key", true, 64, &key, e) < 0 ||
 	    jsonu_get_int(o, "address_index", true, 2, INT64_MAX / 2, &idx, e) < 0 ||
 	    jsonu_get_bool(o, "revoked", true, &u->revoked, e) < 0 ||
-	    jsonu_get_bool(o, "disabled", false, &u->disabled, e) < 0) /* absent in older stores */
+	    /* "disabled" and "full_tunnel" are absent in older stores */
+	    jsonu_get_bool(o, "disabled", false, &u->disabled, e) < 0 ||
+	    jsonu_get_bool(o, "full_tunnel", false, &u->full_tunnel, e) < 0)
 		goto fail;
 	if (strlen(u->id) != CTL_ID_LEN || strncmp(u->id, "u-", 2)) {
 		mg_err_set(e, "user id \"%s\" is malformed", u->id);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "egress.h"
 
 struct sbuf {
 	char *p;
@@ -27,7 +28,8 @@ __attribute__((format(printf, 2, 3))) static void sb_add(struct sbuf *b, const c
 
 /*
  * [Interface] PrivateKey, Address (the user's /32 or /128), MTU; [Peer] the hub, with
- * AllowedIPs = the mesh range, then every network's subnets sorted and de-duplicated.
+ * AllowedIPs = the mesh range, then every network's subnets sorted and de-duplicated;
+ * for a full-tunnel user while an egress network exists, 0.0.0.0/0 and ::/0 instead.
  */
 char *user_config_text(const struct ctl_ctx *ctx, const struct ctl_user *u, const char *priv_b64,
 		       mg_err *e)
@@ -63,10 +65,14 @@ char *user_config_text(const struct ctl_ctx *ctx, const struct ctl_user *u, cons
 	wgkey_to_base64(ctx->hub_pub, key);
 	sb_add(&b, "[Interface]\nPrivateKey = %s\nAddress = %s\nMTU = %d\n\n",
 	       priv_b64 ? priv_b64 : USER_KEY_PLACEHOLDER, cidr_format(&addr, a), CTL_MTU);
-	sb_add(&b, "[Peer]\nPublicKey = %s\nEndpoint = %s\nAllowedIPs = %s", key, ctx->hub_endpoint,
-	       cidr_format(&s->mesh, a));
-	for (size_t i = 0; i < n; i++)
-		sb_add(&b, ", %s", cidr_format(&v[i], a));
+	sb_add(&b, "[Peer]\nPublicKey = %s\nEndpoint = %s\nAllowedIPs = ", key, ctx->hub_endpoint);
+	if (egress_user_full(s, u)) { /* full tunnel: everything, the mesh included */
+		sb_add(&b, "0.0.0.0/0, ::/0");
+	} else {
+		sb_add(&b, "%s", cidr_format(&s->mesh, a));
+		for (size_t i = 0; i < n; i++)
+			sb_add(&b, ", %s", cidr_format(&v[i], a));
+	}
 	sb_add(&b, "\nPersistentKeepalive = %d\n", CTL_KEEPALIVE);
 	free(v);
 	return b.p;

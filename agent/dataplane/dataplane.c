@@ -383,6 +383,7 @@ static void fw_digest(const struct nft_spec *s, uint8_t out[32])
 	EVP_DigestUpdate(m, s->tun_if, sizeof(s->tun_if));
 	EVP_DigestUpdate(m, flags, sizeof(flags));
 	EVP_DigestUpdate(m, s->exclude, s->n_exclude * sizeof(*s->exclude));
+	EVP_DigestUpdate(m, s->lan, s->n_lan * sizeof(*s->lan));
 	for (size_t i = 0; i < s->n_access; i++) {
 		EVP_DigestUpdate(m, &s->access[i].cidr, sizeof(s->access[i].cidr));
 		EVP_DigestUpdate(m, &s->access[i].mode, sizeof(s->access[i].mode));
@@ -400,6 +401,8 @@ static int apply_firewall(struct dataplane *dp, const struct mg_config *c, int *
 	    .exclude = c->nat.exclude,
 	    .n_exclude = c->nat.n_exclude,
 	    .egress = c->egress,
+	    .lan = c->advertised,
+	    .n_lan = c->n_advertised,
 	    .access = c->access,
 	    .n_access = c->n_access,
 	    .mss_clamp = !dp->o.no_mss_clamp,

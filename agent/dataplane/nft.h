@@ -29,8 +29,12 @@ struct nft_spec {
 	bool nat;                   /* masquerade tunnel -> non-tunnel traffic ... */
 	const struct cidr *exclude; /* ... except to these destinations */
 	size_t n_exclude;
-	bool egress; /* this LAN is the mesh's internet exit: NAT on, and what
-			the access list does not name is reachable */
+	bool egress; /* this LAN is the mesh's internet exit: mesh traffic to anything but
+			`lan` (and `exclude`) is masqueraded, and what the access list does not
+			name is reachable */
+	const struct cidr *lan; /* with egress and without nat: this network's own subnets,
+				   reached with the mesh source address as without egress */
+	size_t n_lan;
 	const struct access_rule *access;
 	size_t n_access;
 	bool mss_clamp;

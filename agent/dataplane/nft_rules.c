@@ -112,7 +112,11 @@ static int access_rules(struct nft_build *bd, const struct nft_spec *s, const ch
 static int build_ruleset(struct nft_ctx *c, struct nft_build *bd, const struct nft_spec *s,
 			 const struct nft_chain_list *cl, unsigned flags, mg_err *e)
 {
-	size_t nmax = s->n_exclude + 2 * s->n_access + 2;
+	/* egress without NAT: the LAN keeps seeing mesh addresses, everything else (the
+	 * internet) is masqueraded: the LAN's subnets join the exclusions */
+	size_t n_ex = s->n_exclude + (s->egress && !s->nat ? s->n_lan : 0);
+	size_t nmax = n_ex + 2 * s->n_access + 2;
+	struct cidr *ex = calloc(n_ex + 1, sizeof(*ex));
 	struct nft_range *rs = calloc(nmax, sizeof(*rs)), *split = NULL;
 	struct ports_sets *ps = calloc(s->n_access + 1, sizeof(*ps));
 	uint32_t ex4 = 0, ex6 = 0, full4 = 0, full6 = 0;
@@ -120,8 +124,12 @@ static int build_ruleset(struct nft_ctx *c, struct nft_build *bd, const struct n
 	int ret = -1;
 	size_t n;
 
-	if (!rs || !ps)
+	if (!rs || !ps || !ex)
 		goto oom;
+	if (s->n_exclude)
+		memcpy(ex, s->exclude, s->n_exclude * sizeof(*ex));
+	if (n_ex > s->n_exclude)
+		memcpy(ex + s->n_exclude, s->lan, (n_ex - s->n_exclude) * sizeof(*ex));
 	/* add (so the delete never fails), delete (wipes ours), create afresh */
 	if (nft_add_table(bd, NFT_MSG_NEWTABLE, NLM_F_CREATE, e) < 0 ||
 	    nft_add_table(bd, NFT_MSG_DELTABLE, 0, e) < 0 ||
@@ -129,10 +137,10 @@ static int build_ruleset(struct nft_ctx *c, struct nft_build *bd, const struct n
 		goto out;
 
 	if (nat) {
-		n = nft_merge_prefixes(s->exclude, s->n_exclude, AF_INET, rs);
+		n = nft_merge_prefixes(ex, n_ex, AF_INET, rs);
 		if (nft_add_set(bd, "nat_ex4", DT_IPV4_ADDR, 4, rs, n, &ex4, e) < 0)
 			goto out;
-		n = nft_merge_prefixes(s->exclude, s->n_exclude, AF_INET6, rs);
+		n = nft_merge_prefixes(ex, n_ex, AF_INET6, rs);
 		if (nft_add_set(bd, "nat_ex6", DT_IPV6_ADDR, 16, rs, n, &ex6, e) < 0)
 			goto out;
 	}
@@ -224,6 +232,7 @@ static int build_ruleset(struct nft_ctx *c, struct nft_build *bd, const struct n
 oom:
 	mg_err_set(e, "out of memory");
 out:
+	free(ex);
 	free(rs);
 	free(split);
 	free(ps);
@@ -251,7 +260,8 @@ static int egress_access(const struct nft_spec *s, struct nft_spec *out, struct 
 	*owned = calloc(n + 2, sizeof(**owned));
 	if (!*owned)
 		return mg_err_set(e, "out of memory");
-	memcpy(*owned, s->access, n * sizeof(**owned));
+	if (n)
+		memcpy(*owned, s->access, n * sizeof(**owned));
 	if (!has4)
 		(*owned)[n++] =
 		    (struct access_rule){.cidr = {.family = AF_INET}, .mode = ACCESS_FULL};

@@ -218,6 +218,8 @@ int doc_fix_nft(struct doc_ctx *c, mg_err *e)
 	s.exclude = c->cfg.nat.exclude;
 	s.n_exclude = c->cfg.nat.n_exclude;
 	s.egress = c->cfg.egress;
+	s.lan = c->cfg.advertised;
+	s.n_lan = c->cfg.n_advertised;
 	s.access = c->cfg.access;
 	s.n_access = c->cfg.n_access;
 	s.mss_clamp = !c->o->no_mss_clamp;

@@ -48,7 +48,7 @@ for p in "networks/$BAD" "networks/$BAD/connectors" "connectors/$BAD" \
 	users/*/config) own="GET" ;;
 	networks/*) own="GET PATCH" ;;
 	connectors/*) own="GET DELETE" ;;
-	users/*) own="GET DELETE" ;;
+	users/*) own="GET PATCH DELETE" ;;
 	esac
 	for m in GET POST PATCH DELETE PUT; do
 		body=""

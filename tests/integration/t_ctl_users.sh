@@ -183,6 +183,6 @@ ctl_dump >"$MG_TMP/store.dump"
 assert_contains "$(cat "$MG_TMP/store.dump")" "$PUB1" "public key stored"
 assert_eq "$(jq '.users|length' "$MG_TMP/store.dump")" 5 "users in the store"
 assert_eq "$(jq '[.users[] | keys[]] | unique | sort' -c "$MG_TMP/store.dump")" \
-	'["address_index","created_at","disabled","id","name","public_key","revoked"]' "stored user fields"
+	'["address_index","created_at","disabled","full_tunnel","id","name","public_key","revoked"]' "stored user fields"
 mg_log "users $U1 $U2 $U3 $U4"
 mg_pass

@@ -75,6 +75,11 @@ apply "$(cfg '"egress":true,"access":[{"cidr":"192.0.2.0/24","mode":"deny"}]')"
 assert_eq "$(elems full4)" '[{"range":["0.0.0.0","192.0.1.255"]},{"range":["192.0.3.0","255.255.255.255"]}]' "egress full4 around the deny"
 assert_eq "$(elems full6)" '[{"prefix":{"addr":"::","len":0}}]' "egress full6"
 rules postrouting | grep -q masquerade || mg_fail "egress without masquerade"
+# egress without NAT: the network's own subnets (advertised) keep the mesh source address
+apply "$(cfg '"egress":true,"advertised":["192.0.2.0/24"],"nat":{"enabled":false,"exclude":["198.51.100.0/25"]}')"
+assert_eq "$(elems nat_ex4)" '[{"prefix":{"addr":"192.0.2.0","len":24}},{"prefix":{"addr":"198.51.100.0","len":25}}]' "egress: the LAN is not masqueraded"
+apply "$(cfg '"egress":true,"advertised":["192.0.2.0/24"],"nat":{"enabled":true,"exclude":["198.51.100.0/25"]}')"
+assert_eq "$(elems nat_ex4)" '[{"prefix":{"addr":"198.51.100.0","len":25}}]' "egress with NAT: the exclusions only"
 
 mg_log "a batch the kernel refuses leaves the table byte-identical"
 before=$(nsx "$N" nft -j list table inet meshgate)

@@ -53,6 +53,8 @@ static int apply(struct nft_ctx *c, int argc, char **argv)
 	s.exclude = cfg.nat.exclude;
 	s.n_exclude = cfg.nat.n_exclude;
 	s.egress = cfg.egress;
+	s.lan = cfg.advertised;
+	s.n_lan = cfg.n_advertised;
 	s.access = cfg.access;
 	s.n_access = cfg.n_access;
 	struct timespec t0, t1;
