@@ -176,6 +176,17 @@ static void check_api(struct doc_ctx *c)
 			   "with its connection string: meshgate down --forget; meshgate up "
 			   "--connect-file FILE");
 		break;
+	case CTLC_ERR_IDENTITY:
+		f = doc_add(c->r, DOC_FAIL, "controller", "identity",
+			    "another host holds this connector's identity: %s", e.msg);
+		doc_why(f, "this host's state directory is a copy (a cloned VM image, a restored "
+			   "backup): two machines would fight over one hub peer, so the controller "
+			   "refuses the copy and it never brings its tunnel up");
+		doc_fix(
+		    f, "on this copy, forget the identity and enrol it as a connector of its own: "
+		       "meshgate down --forget; create a new connector in the controller; meshgate "
+		       "up --connect-file FILE (leave the host named above as it is)");
+		break;
 	case CTLC_ERR_DISABLED:
 		f = doc_add(c->r, DOC_WARN, "controller", "credentials",
 			    "this connector is disabled in the controller");
