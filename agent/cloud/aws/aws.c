@@ -107,6 +107,7 @@ static int aws_identity(struct cloud_provider *p, struct cloud_identity *id, mg_
 			return -1;
 		snprintf(p->region, sizeof(p->region), "%s", id->region);
 		p->ec2.abort = p->abort;
+		p->ec2.hooks = &p->hooks;
 		p->ec2_ready = true;
 	}
 	return 0;
