@@ -34,6 +34,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "cidr.h"
 #include "err.h"
@@ -279,6 +280,13 @@ struct cloud_provider_ops {
 	 */
 	int (*read_forwarding)(struct cloud_provider *p, const struct cloud_identity *id, bool *on,
 			       struct cloud_err *ce);
+	/*
+	 * Optional (status; NULL = not shown): which credential the driver uses, in `text`
+	 * ("system-assigned managed identity", "instance role NAME"...; "" = none yet), and
+	 * when the current token or credentials expire (0 = unknown, none yet, or never).
+	 * Never a secret. No network.
+	 */
+	void (*credential)(struct cloud_provider *p, char *text, size_t len, time_t *expires);
 };
 
 extern const struct cloud_provider_ops cloud_aws_ops;

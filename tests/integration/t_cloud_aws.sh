@@ -70,6 +70,10 @@ done
 assert_eq "$(routes_of rtb-000000000000000db | jq -r '.[]|select(.dst=="198.51.100.0/24")|.eni')" eni-0c0000000000000a2 "foreign route untouched"
 _conflict() { jq -e '.daemon.cloud.tables[]|select(.id=="rtb-000000000000000db")|.conflicts==1' "$STATE_v/status.json" >/dev/null 2>&1; }
 wait_until 10 _conflict || mg_fail "conflict not reported: $(jq -c .daemon.cloud "$STATE_v/status.json")"
+# the credential in use: the instance's role and when its credentials expire
+[[ $(jq -r .daemon.cloud.credential "$STATE_v/status.json") == "instance role "?* ]] ||
+	mg_fail "no instance role in status: $(jq -c .daemon.cloud "$STATE_v/status.json")"
+[ "$(jq -r '.daemon.cloud.credential_expires // ""' "$STATE_v/status.json")" != "" ] || mg_fail "no credential expiry in status"
 # the same in the metrics (issue 17): owned/conflicting routes per table, writes by action
 M=$(nsx "$CV" curl -sf http://127.0.0.1:9586/metrics) || mg_fail "no metrics"
 mv() { awk -v k="$1" '$1 == k { print $2 }' <<<"$M"; }
