@@ -152,7 +152,8 @@ mg_log "restart with the VM's user-assigned identity: zero mutating calls"
 kill -TERM "$PID_v"
 wait_until 5 sh -c "! kill -0 $PID_v 2>/dev/null"
 ctl /counters/reset POST '{}' >/dev/null
-topo_run v "${CLOUD_ARGS[@]}" --cloud-azure-client-id 3c5b7a91-2d4e-4f60-8a1b-9c0d1e2f3a4b
+topo_run v "${CLOUD_ARGS[@]}" --cloud-azure-client-id 3c5b7a91-2d4e-4f60-8a1b-9c0d1e2f3a4b \
+	--metrics-listen 127.0.0.1:9586
 _synced() { [ "$(ctl /counters | jq '.calls["GET routeTables"] // 0')" -ge 3 ] && grep -q "config version" "$MG_TMP/run-v.log"; }
 wait_until 15 _synced || mg_fail "no cloud sync after restart: $(ctl /counters | jq -c .calls)"
 sleep 1
@@ -172,6 +173,13 @@ mg_log "PUT routes calls with 5 throttles: $puts ($ok_puts accepted) after $(($(
 # 3 tables: the throttled attempts are retries of the same 3 writes, nothing more
 assert_eq "$ok_puts" 3 "accepted route writes"
 [ "$puts" -le 8 ] || mg_fail "$puts PUT routes calls for 3 routes and 5 throttles"
+# the same requests in the metrics (the fake's counters were reset at the agent's start)
+M=$(nsx "$CV" curl -sf http://127.0.0.1:9586/metrics) || mg_fail "no metrics"
+call() { awk -v k="meshgate_cloud_api_calls_total{provider=\"azure\",action=\"$1\",result=\"$2\"}" 'index($0, k " ") == 1 { print $NF }' <<<"$M"; }
+assert_eq "$(call 'PUT routes' throttled)" 5 "throttled PUT routes (metric)"
+assert_eq "$(call 'PUT routes' ok)" "$ok_puts" "accepted PUT routes (metric)"
+[ "$(call 'GET operations' ok)" -ge 3 ] || mg_fail "LRO polls not counted: $(grep api_calls_total <<<"$M")"
+if grep -q 'api_calls_total{provider="azure",action="other"' <<<"$M"; then mg_fail "an ARM request outside the action table: $(grep api_calls_total <<<"$M")"; fi
 
 mg_log "an expired token is refreshed"
 tok0=$(ctl /counters | jq '.imds["token 200"] // 0')

@@ -148,7 +148,7 @@ int gcp_compute_call(struct gcp_compute *c, const char *method, const char *path
 		} else {
 			gcp_parse_error(rs.body, rs.len, rs.status, err);
 			gcp_http_resp_free(&rs);
-			cloud_call_count(c->hooks, "gcp", action, rs.status,
+			cloud_call_count(c->hooks, "gcp", action, err->http_status,
 					 strstr(err->reason, "RateLimitExceeded") ||
 					     !strcmp(err->reason, "rateLimitExceeded") ||
 					     !strcmp(err->status, "RESOURCE_EXHAUSTED"));
