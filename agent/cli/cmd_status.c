@@ -134,6 +134,12 @@ static void print_human(const cJSON *s, bool enrolled)
 				    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cl, "forwarding"))
 					? "on"
 					: "not verified");
+			if (str_or(cl, "credential", NULL))
+				printf("%-18s credential: %s%s%s\n", "",
+				       str_or(cl, "credential", ""),
+				       str_or(cl, "credential_expires", NULL) ? ", token expires "
+									      : "",
+				       str_or(cl, "credential_expires", ""));
 			const cJSON *tb;
 			cJSON_ArrayForEach(tb, cJSON_GetObjectItemCaseSensitive(cl, "tables"))
 			{

@@ -34,6 +34,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "cidr.h"
 #include "err.h"
@@ -68,15 +69,38 @@ struct cloud_mesh_id {
  *  - may_write: false = no mutating call may START (fencing: another connector took
  *    over). Checked before every single mutating request; reads stay allowed.
  */
+/* The result class of one API request (cloud_calls.h names them for the metrics). */
+enum cloud_call_result {
+	CLOUD_CALL_OK,           /* 2xx */
+	CLOUD_CALL_THROTTLED,    /* 429 or the provider's throttling code */
+	CLOUD_CALL_DENIED,       /* 401, 403: credentials or a permission */
+	CLOUD_CALL_CLIENT_ERROR, /* any other 4xx (not found, conflict, precondition...) */
+	CLOUD_CALL_SERVER_ERROR, /* 5xx */
+	CLOUD_CALL_NO_ANSWER,    /* no HTTP answer: connect error, timeout */
+	CLOUD_CALL_RESULTS
+};
+
 struct cloud_hooks {
 	bool (*aborted)(void *ud);
 	bool (*may_write)(void *ud);
 	void *ud;
+	/* Optional: one API request done (each attempt); `slot` from cloud_call_slot(). Called
+	 * through cloud_call_count() only. */
+	void (*api_call)(void *ud, unsigned slot, enum cloud_call_result res);
 };
 bool cloud_aborted(const struct cloud_hooks *h);
 bool cloud_may_write(const struct cloud_hooks *h);
 /* Sleep up to `ms` in short slices; false (early) when aborted. */
 bool cloud_sleep_ms(const struct cloud_hooks *h, long ms);
+/*
+ * THE counting point of cloud API requests: every driver calls it once per HTTP exchange
+ * with its provider's API (each attempt, retries included; never for an aborted one).
+ * `action` is one of the provider's fixed table in cloud_calls.c (anything else counts as
+ * "other"); `http_status` 0 = no answer; `throttled` = the provider's own throttling code
+ * in an answer that is not a 429 (EC2 RequestLimitExceeded, GCP rateLimitExceeded).
+ */
+void cloud_call_count(const struct cloud_hooks *h, const char *provider, const char *action,
+		      long http_status, bool throttled);
 
 struct cloud_open_opts {
 	struct cloud_endpoints ep;
@@ -256,6 +280,13 @@ struct cloud_provider_ops {
 	 */
 	int (*read_forwarding)(struct cloud_provider *p, const struct cloud_identity *id, bool *on,
 			       struct cloud_err *ce);
+	/*
+	 * Optional (status; NULL = not shown): which credential the driver uses, in `text`
+	 * ("system-assigned managed identity", "instance role NAME"...; "" = none yet), and
+	 * when the current token or credentials expire (0 = unknown, none yet, or never).
+	 * Never a secret. No network.
+	 */
+	void (*credential)(struct cloud_provider *p, char *text, size_t len, time_t *expires);
 };
 
 extern const struct cloud_provider_ops cloud_aws_ops;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fsutil.h"
 #include "jsonu.h"
@@ -357,6 +358,17 @@ cJSON *cm_status(const struct cloudmgr *cm)
 		cJSON_AddStringToObject(j, "network", cm->id.network_id);
 		cJSON_AddStringToObject(j, "region", cm->id.region);
 		cJSON_AddBoolToObject(j, "forwarding", cm->forwarding_ok);
+	}
+	if (cm->p && cm->ops->credential) {
+		char cred[256] = "", when[32] = "";
+		time_t exp = 0;
+		struct tm tm;
+		cm->ops->credential(cm->p, cred, sizeof(cred), &exp);
+		if (cred[0])
+			cJSON_AddStringToObject(j, "credential", cred);
+		if (exp > 0 && gmtime_r(&exp, &tm) &&
+		    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm))
+			cJSON_AddStringToObject(j, "credential_expires", when);
 	}
 	cJSON_AddNumberToObject(j, "owned_routes", (double)cm->owned.n);
 	cJSON *cn = cJSON_AddObjectToObject(j, "counters");

@@ -54,6 +54,7 @@ struct cloudworker {
 	double owned; /* from the last snapshot */
 	struct cw_result res;
 	bool have_res;
+	struct cloud_call_counts calls; /* API requests; only the worker thread adds */
 };
 
 static bool hook_aborted(void *ud)
@@ -77,6 +78,18 @@ static bool hook_may_write(void *ud)
 	uint64_t until = atomic_load(&w->write_until);
 
 	return atomic_load(&w->writes_ok) && (until == UINT64_MAX || mono_ms() < until);
+}
+
+/* Every API request of the provider (cloud_call_count), on the worker thread. */
+static void hook_api_call(void *ud, unsigned slot, enum cloud_call_result res)
+{
+	struct cloudworker *w = ud;
+
+	if (slot >= CLOUD_CALL_SLOTS || (unsigned)res >= CLOUD_CALL_RESULTS)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->calls.n[slot][res]++;
+	pthread_mutex_unlock(&w->mu);
 }
 
 static void snapshot(struct cloudworker *w)
@@ -178,7 +191,7 @@ int cw_start(struct cloudworker **out, const char *state_dir, const struct cloud
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->wake, NULL);
 	pthread_cond_init(&w->done, NULL);
-	co.hooks = (struct cloud_hooks){hook_aborted, hook_may_write, w};
+	co.hooks = (struct cloud_hooks){hook_aborted, hook_may_write, w, hook_api_call};
 	if (cm_open(&w->cm, state_dir, &co, e) < 0)
 		goto fail;
 	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -299,6 +312,13 @@ void cw_set_ha(struct cloudworker *w, bool standby, bool takeover, const struct 
 		w->peers = copy;
 		w->n_peers = n;
 	}
+	pthread_mutex_unlock(&w->mu);
+}
+
+void cw_api_calls(struct cloudworker *w, struct cloud_call_counts *out)
+{
+	pthread_mutex_lock(&w->mu);
+	*out = w->calls;
 	pthread_mutex_unlock(&w->mu);
 }
 

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cloud_calls.h"
 #include "cloudmgr.h"
 
 struct cloudworker;
@@ -55,6 +56,8 @@ void cw_set_write_deadline(struct cloudworker *w, uint64_t until_ms);
  * takes over the routes of `peers` (the network's other connectors). */
 void cw_set_ha(struct cloudworker *w, bool standby, bool takeover, const struct crec_peer *peers,
 	       size_t n);
+/* The cloud API requests counted so far (a copy taken under the worker's lock). */
+void cw_api_calls(struct cloudworker *w, struct cloud_call_counts *out);
 /* The status as of the last finished step: a copy for the caller to own (or NULL). */
 cJSON *cw_status(struct cloudworker *w);
 

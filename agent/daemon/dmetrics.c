@@ -30,6 +30,27 @@ static const char *str(const cJSON *o, const char *k, const char *dflt)
 	return cJSON_IsString(v) ? v->valuestring : dflt;
 }
 
+/* Every (provider, action, result) counted so far: a fixed table, so a bounded label set. */
+static void api_call_metrics(struct cloudworker *cw, struct mg_buf *b)
+{
+	struct cloud_call_counts c = {0}; /* 2.3 KB */
+
+	if (cw)
+		cw_api_calls(cw, &c);
+	prom_family(b, "meshgate_cloud_api_calls_total", "counter",
+		    "Cloud API requests (each attempt) by provider, action and result (ok, "
+		    "throttled, denied, client_error, server_error, no_answer).");
+	for (unsigned s = 0; s < cloud_call_slots(); s++) {
+		const char *prov, *act;
+		cloud_call_slot_name(s, &prov, &act);
+		for (int r = 0; r < CLOUD_CALL_RESULTS; r++)
+			if (c.n[s][r])
+				prom_sample(b, "meshgate_cloud_api_calls_total", (double)c.n[s][r],
+					    "provider", prov, "action", act, "result",
+					    cloud_call_result_name(r), NULL);
+	}
+}
+
 static void cloud_metrics(struct cloudworker *cw, struct mg_buf *b)
 {
 	cJSON *st = cw ? cw_status(cw) : NULL;
@@ -78,6 +99,7 @@ static void cloud_metrics(struct cloudworker *cw, struct mg_buf *b)
 			    prov, "table", id, NULL);
 	}
 	cJSON_Delete(st);
+	api_call_metrics(cw, b);
 }
 
 void dmetrics_render(const struct dmetrics *m, struct dataplane *dp, struct cloudworker *cw,

@@ -52,6 +52,9 @@ struct doc_ctx {
 	bool have_config;
 	struct mg_config cfg;
 	bool agent_running; /* status.json names a live pid in state "running" */
+	/* the agent's last error when the controller refused it as a copy (identity_in_use):
+	 * doctor's own requests claim no identity (ctlc.h), the daemon's do */
+	char identity_error[512];
 	char ifname[16];
 	const char *lan[DOC_MAX_LAN_IFS];
 	char lan_names[DOC_MAX_LAN_IFS][16];

@@ -123,6 +123,18 @@ static void check_clock(struct doc_ctx *c)
 		   "or install chrony; check with timedatectl status");
 }
 
+static void identity_finding(struct doc_ctx *c, const char *msg)
+{
+	struct doc_finding *f = doc_add(c->r, DOC_FAIL, "controller", "identity",
+					"another host holds this connector's identity: %s", msg);
+	doc_why(f, "this host's state directory is a copy (a cloned VM image, a restored "
+		   "backup): two machines would fight over one hub peer, so the controller "
+		   "refuses the copy and it never brings its tunnel up");
+	doc_fix(f, "on this copy, forget the identity and enrol it as a connector of its own: "
+		   "meshgate down --forget; create a new connector in the controller; meshgate "
+		   "up --connect-file FILE (leave the host named above as it is)");
+}
+
 static void check_api(struct doc_ctx *c)
 {
 	char *json = NULL;
@@ -140,6 +152,10 @@ static void check_api(struct doc_ctx *c)
 		doc_add(c->r, DOC_OK, "controller", "reachable",
 			"the controller %s answers, with the pinned key, and knows this connector",
 			url);
+		/* the running agent's own requests carry this host's fingerprint: a refusal
+		 * of those is in its status */
+		if (c->agent_running && c->identity_error[0])
+			identity_finding(c, c->identity_error);
 		return;
 	case CTLC_ERR_TRANSPORT:
 		f = doc_add(c->r, DOC_FAIL, "controller", "reachable",
@@ -175,6 +191,9 @@ static void check_api(struct doc_ctx *c)
 		doc_fix(f, "create a new connector for this host in the controller and enrol "
 			   "with its connection string: meshgate down --forget; meshgate up "
 			   "--connect-file FILE");
+		break;
+	case CTLC_ERR_IDENTITY:
+		identity_finding(c, e.msg);
 		break;
 	case CTLC_ERR_DISABLED:
 		f = doc_add(c->r, DOC_WARN, "controller", "credentials",

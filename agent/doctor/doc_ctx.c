@@ -81,6 +81,10 @@ int doc_ctx_load(struct doc_ctx *c, const struct doc_opts *o, struct doc_report 
 		if (cJSON_IsString(st) && !strcmp(st->valuestring, "running") &&
 		    cJSON_IsNumber(pid) && pid->valuedouble > 1 && pid->valuedouble < 1 << 30)
 			c->agent_running = kill((pid_t)pid->valuedouble, 0) == 0 || errno == EPERM;
+		const cJSON *le = cJSON_GetObjectItemCaseSensitive(status, "last_error");
+		if (cJSON_IsString(le) && strstr(le->valuestring, "identity_in_use"))
+			snprintf(c->identity_error, sizeof(c->identity_error), "%s",
+				 le->valuestring);
 		cJSON_Delete(status);
 	}
 	for (size_t i = 0; i < o->n_lan_ifs; i++) {

@@ -70,6 +70,10 @@ done
 assert_eq "$(routes_of rtb-000000000000000db | jq -r '.[]|select(.dst=="198.51.100.0/24")|.eni')" eni-0c0000000000000a2 "foreign route untouched"
 _conflict() { jq -e '.daemon.cloud.tables[]|select(.id=="rtb-000000000000000db")|.conflicts==1' "$STATE_v/status.json" >/dev/null 2>&1; }
 wait_until 10 _conflict || mg_fail "conflict not reported: $(jq -c .daemon.cloud "$STATE_v/status.json")"
+# the credential in use: the instance's role and when its credentials expire
+[[ $(jq -r .daemon.cloud.credential "$STATE_v/status.json") == "instance role "?* ]] ||
+	mg_fail "no instance role in status: $(jq -c .daemon.cloud "$STATE_v/status.json")"
+[ "$(jq -r '.daemon.cloud.credential_expires // ""' "$STATE_v/status.json")" != "" ] || mg_fail "no credential expiry in status"
 # the same in the metrics (issue 17): owned/conflicting routes per table, writes by action
 M=$(nsx "$CV" curl -sf http://127.0.0.1:9586/metrics) || mg_fail "no metrics"
 mv() { awk -v k="$1" '$1 == k { print $2 }' <<<"$M"; }
@@ -77,6 +81,13 @@ assert_eq "$(mv 'meshgate_cloud_routes_conflicting{provider="aws",table="rtb-000
 [ "$(mv 'meshgate_cloud_routes_owned{provider="aws",table="rtb-0000000000000main"}')" -ge 2 ] || mg_fail "owned metric: $(grep routes_owned <<<"$M")"
 [ "$(mv 'meshgate_cloud_route_writes_total{provider="aws",action="create",result="ok"}')" -ge 4 ] || mg_fail "create metric: $(grep writes <<<"$M")"
 assert_eq "$(mv 'meshgate_cloud_route_writes_total{provider="aws",action="replace",result="ok"}')" 1 "blackhole replaced (metric)"
+# every API request by action and result, as many as the fake answered
+call() { mv "meshgate_cloud_api_calls_total{provider=\"aws\",action=\"$1\",result=\"$2\"}"; }
+[ "$(call DescribeRouteTables ok)" -ge 1 ] || mg_fail "DescribeRouteTables metric: $(grep api_calls <<<"$M")"
+[ "$(call DescribeRouteTables ok)" -le "$(ctl /counters | jq '.ok.DescribeRouteTables')" ] ||
+	mg_fail "more DescribeRouteTables counted than the fake answered: $(grep api_calls <<<"$M")"
+assert_eq "$(call CreateRoute ok)" "$(ctl /counters | jq '.ok.CreateRoute')" "CreateRoute requests (metric and fake)"
+assert_eq "$(call ModifyNetworkInterfaceAttribute ok)" 1 "source/dest check turned off once (metric)"
 if command -v promtool >/dev/null; then
 	promtool check metrics <<<"$M" >/dev/null 2>&1 || mg_fail "promtool: $(promtool check metrics <<<"$M" 2>&1)"
 fi
@@ -97,11 +108,15 @@ _c_out() { ! _c_in; }
 wait_until 4 _c_out || mg_fail "site C's route was not removed"
 
 mg_log "restart: zero mutating calls"
+# site C's route gone from every table first: a stop in the middle of the pass would leave
+# a delete to the next start
+_c_gone() { for t in $TABLES; do routes_of $t | jq -e 'all(.dst!="192.0.2.0/24")' >/dev/null || return 1; done; }
+wait_until 4 _c_gone || mg_fail "site C's route left in a table: $(ctl /state | jq -c .route_tables)"
 kill -TERM "$PID_v"
 wait_until 5 sh -c "! kill -0 $PID_v 2>/dev/null"
 ctl /counters/reset POST '{}' >/dev/null
 topo_run v --cloud aws --cloud-metadata http://169.254.169.254 --cloud-api https://198.18.1.1 \
-	--cloud-ca-file "$MG_TMP/fake/ca.pem"
+	--cloud-ca-file "$MG_TMP/fake/ca.pem" --metrics-listen 127.0.0.1:9586
 _synced() { [ "$(ctl /counters | jq '.read_ok')" -ge 1 ] && grep -q "config version" "$MG_TMP/run-v.log"; }
 wait_until 10 _synced || mg_fail "no cloud sync after restart"
 sleep 1
@@ -117,6 +132,13 @@ creates=$(ctl /counters | jq '.calls.CreateRoute // 0')
 # 3 tables; the throttled attempts are retries of the same calls, nothing more
 [ "$creates" -le 8 ] || mg_fail "$creates CreateRoute calls for 3 routes and 5 throttles"
 mg_log "CreateRoute calls with 5 throttles: $creates"
+# the restarted agent counted them (the fake's counters were reset at its start)
+M=$(nsx "$CV" curl -sf http://127.0.0.1:9586/metrics) || mg_fail "no metrics after the restart"
+assert_eq "$(call CreateRoute throttled)" 5 "throttled CreateRoute requests (metric)"
+assert_eq "$(call CreateRoute ok)" "$(ctl /counters | jq '.ok.CreateRoute')" "CreateRoute after throttling (metric and fake)"
+if command -v promtool >/dev/null; then
+	promtool check metrics <<<"$M" >/dev/null 2>&1 || mg_fail "promtool: $(promtool check metrics <<<"$M" 2>&1)"
+fi
 
 mg_log "expired credentials are refreshed"
 ctl /creds/expire POST '{}' >/dev/null

@@ -109,6 +109,12 @@ mg_log "meshgate status, cloud part:"$'\n'"$(sed -n '/^Cloud:/,/^NAT:/p' <<<"$st
 	mg_fail "meshgate status does not show the Azure identity: $st"
 [[ $st == *"rt-spare: 1 ours, 1 conflict - 198.51.100.0/24 already routes to 198.18.3.50"* ]] ||
 	mg_fail "meshgate status does not show the conflict: $st"
+# the managed identity in use and its token's expiry, in the future
+[[ $st == *"credential: system-assigned managed identity, token expires 20"*Z* ]] ||
+	mg_fail "meshgate status does not show the managed identity: $st"
+exp=$(jq -r '.daemon.cloud.credential_expires' "$STATE_v/status.json")
+[ "$(date -u -d "$exp" +%s 2>/dev/null || echo 0)" -gt "$(date +%s)" ] ||
+	mg_fail "token expiry '$exp' in status.json is not a time to come"
 
 mg_log "the app host, with no route of its own, reaches site B through the VNet route"
 ping_ok "$AP" 198.51.100.10 15 || mg_fail "app host cannot reach site B: $(tail -5 "$MG_TMP/vnetr.log")"
@@ -146,10 +152,13 @@ mg_log "restart with the VM's user-assigned identity: zero mutating calls"
 kill -TERM "$PID_v"
 wait_until 5 sh -c "! kill -0 $PID_v 2>/dev/null"
 ctl /counters/reset POST '{}' >/dev/null
-topo_run v "${CLOUD_ARGS[@]}" --cloud-azure-client-id 3c5b7a91-2d4e-4f60-8a1b-9c0d1e2f3a4b
+topo_run v "${CLOUD_ARGS[@]}" --cloud-azure-client-id 3c5b7a91-2d4e-4f60-8a1b-9c0d1e2f3a4b \
+	--metrics-listen 127.0.0.1:9586
 _synced() { [ "$(ctl /counters | jq '.calls["GET routeTables"] // 0')" -ge 3 ] && grep -q "config version" "$MG_TMP/run-v.log"; }
 wait_until 15 _synced || mg_fail "no cloud sync after restart: $(ctl /counters | jq -c .calls)"
 sleep 1
+assert_eq "$(jq -r .daemon.cloud.credential "$STATE_v/status.json")" \
+	"user-assigned managed identity, client id 3c5b7a91-2d4e-4f60-8a1b-9c0d1e2f3a4b" "status: the identity"
 assert_eq "$(mutating)" 0 "mutating calls after a restart"
 
 mg_log "throttled x5, then converges without extra calls"
@@ -164,6 +173,13 @@ mg_log "PUT routes calls with 5 throttles: $puts ($ok_puts accepted) after $(($(
 # 3 tables: the throttled attempts are retries of the same 3 writes, nothing more
 assert_eq "$ok_puts" 3 "accepted route writes"
 [ "$puts" -le 8 ] || mg_fail "$puts PUT routes calls for 3 routes and 5 throttles"
+# the same requests in the metrics (the fake's counters were reset at the agent's start)
+M=$(nsx "$CV" curl -sf http://127.0.0.1:9586/metrics) || mg_fail "no metrics"
+call() { awk -v k="meshgate_cloud_api_calls_total{provider=\"azure\",action=\"$1\",result=\"$2\"}" 'index($0, k " ") == 1 { print $NF }' <<<"$M"; }
+assert_eq "$(call 'PUT routes' throttled)" 5 "throttled PUT routes (metric)"
+assert_eq "$(call 'PUT routes' ok)" "$ok_puts" "accepted PUT routes (metric)"
+[ "$(call 'GET operations' ok)" -ge 3 ] || mg_fail "LRO polls not counted: $(grep api_calls_total <<<"$M")"
+if grep -q 'api_calls_total{provider="azure",action="other"' <<<"$M"; then mg_fail "an ARM request outside the action table: $(grep api_calls_total <<<"$M")"; fi
 
 mg_log "an expired token is refreshed"
 tok0=$(ctl /counters | jq '.imds["token 200"] // 0')

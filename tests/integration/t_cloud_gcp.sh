@@ -93,7 +93,7 @@ mg_log "restart: zero inserts and deletes"
 kill -TERM "$PID_v"
 wait_until 5 sh -c "! kill -0 $PID_v 2>/dev/null"
 ctl /counters/reset POST '{}' >/dev/null
-topo_run v "${CLOUD[@]}"
+topo_run v "${CLOUD[@]}" --metrics-listen 127.0.0.1:9586
 _synced() { [ "$(ctl /counters | jq '.ok["routes.list"] // 0')" -ge 1 ] && grep -q "config version" "$MG_TMP/run-v.log"; }
 wait_until 15 _synced || mg_fail "no cloud sync after restart: $(ctl /counters)"
 sleep 1
@@ -108,6 +108,13 @@ wait_until 40 _c_in || mg_fail "no convergence after throttling: $(tail "$MG_TMP
 ins=$(ctl /counters | jq '.calls["routes.insert"] // 0')
 mg_log "converged after 5 throttles in $(($(now_ms) - t0)) ms with $ins routes.insert calls"
 [ "$ins" -le 7 ] || mg_fail "$ins routes.insert calls for 1 route and 5 throttles"
+# the same requests in the metrics (the fake's counters were reset at the agent's start)
+M=$(nsx "$CV" curl -sf http://127.0.0.1:9586/metrics) || mg_fail "no metrics"
+call() { awk -v k="meshgate_cloud_api_calls_total{provider=\"gcp\",action=\"$1\",result=\"$2\"}" '$1 == k { print $2 }' <<<"$M"; }
+assert_eq "$(call routes.insert throttled)" 5 "throttled routes.insert (metric)"
+assert_eq "$(call routes.insert ok)" "$(ctl /counters | jq '.ok["routes.insert"] // 0')" "routes.insert (metric and fake)"
+[ "$(call routes.list ok)" -ge 1 ] || mg_fail "routes.list not counted: $(grep api_calls_total <<<"$M")"
+if grep -q 'api_calls_total{provider="gcp",action="other"' <<<"$M"; then mg_fail "a Compute request outside the action table: $(grep api_calls_total <<<"$M")"; fi
 
 mg_log "an expired token is refreshed"
 ctl /tokens/expire POST '{}' >/dev/null

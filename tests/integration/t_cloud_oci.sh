@@ -111,7 +111,7 @@ mg_log "restart: zero PUTs"
 kill -TERM "$PID_v"
 wait_until 5 sh -c "! kill -0 $PID_v 2>/dev/null"
 ctl /counters/reset POST '{}' >/dev/null
-topo_run v "${CLOUD_ARGS[@]}"
+topo_run v "${CLOUD_ARGS[@]}" --metrics-listen 127.0.0.1:9586
 _synced() { [ "$(ctl /counters | jq '.calls.GetRouteTable // 0')" -ge 2 ]; }
 wait_until 15 _synced || mg_fail "no cloud sync after restart: $(tail "$MG_TMP/run-v.log")"
 sleep 2
@@ -137,6 +137,13 @@ puts=$(ctl /counters | jq '.calls.UpdateRouteTable // 0')
 mg_log "converged after 5 throttles in $(($(now_ms) - t0)) ms with $puts UpdateRouteTable calls"
 [ "$puts" -le 9 ] || mg_fail "$puts UpdateRouteTable calls for 2 tables and 5 throttles"
 assert_eq "$(foreign_of "$RTB")" "$FOREIGN_B" "others' rules after throttling"
+# the metrics: these 5 throttles (the only ones since the agent's start), no unknown operation
+M=$(nsx "$CV" curl -sf http://127.0.0.1:9586/metrics) || mg_fail "no metrics"
+call() { awk -v k="meshgate_cloud_api_calls_total{provider=\"oci\",action=\"$1\",result=\"$2\"}" 'index($0, k " ") == 1 { print $NF }' <<<"$M"; }
+assert_eq "$(call UpdateRouteTable throttled)" 5 "throttled UpdateRouteTable (metric)"
+[ "$(call UpdateRouteTable ok)" -ge "$(ctl /counters | jq '.ok.UpdateRouteTable // 0')" ] ||
+	mg_fail "fewer UpdateRouteTable counted than the fake accepted: $(grep api_calls_total <<<"$M")"
+if grep -q 'api_calls_total{provider="oci",action="other"' <<<"$M"; then mg_fail "an OCI request outside the action table: $(grep api_calls_total <<<"$M")"; fi
 
 mg_log "token expiry and certificate rotation (old leaf revoked) are survived"
 fed0=$(ctl /counters | jq '.federation_ok // 0')

@@ -103,6 +103,20 @@ for g in FAIL WARN OK; do assert_contains "$out" "$g ("; done
 ip -n "$R_a" route add 100.96.0.0/11 via 192.0.2.2
 nsx "$R_a" nft delete table inet mtu
 
+mg_log "a handshake that never completed: the hub peer set anew, UDP to the hub dropped"
+hub_port=$(nsx "$C_a" wg show "$IF_a" endpoints | awk '{ sub(/.*:/, "", $2); print $2 }')
+[ -n "$hub_port" ] || mg_fail "no hub endpoint: $(nsx "$C_a" wg show "$IF_a" 2>&1)"
+nsx "$C_a" nft add table inet hsblk
+nsx "$C_a" nft add chain inet hsblk out '{ type filter hook output priority 0; policy accept; }'
+nsx "$C_a" nft add rule inet hsblk out udp dport "$hub_port" drop
+nsx "$C_a" wg showconf "$IF_a" >"$MG_TMP/wg.conf"
+nsx "$C_a" wg setconf "$IF_a" "$MG_TMP/wg.conf" # peers replaced: no handshake yet
+run_json --handshake-max-age 1
+finding fail controller/handshake "let UDP to"
+jq -e 'any(.findings[]; .id=="handshake" and (.what|contains("ever completed")))' <<<"$J" >/dev/null ||
+	mg_fail "not a never-completed handshake: $(jq -c '.findings[]|select(.id=="handshake")' <<<"$J")"
+nsx "$C_a" nft delete table inet hsblk
+
 mg_log "controller faults: unreachable, wrong pin (a copy of the state with one field changed)"
 cp -a "$STATE_a" "$MG_TMP/st2"
 jq '.controller_url="https://203.0.113.1:9"' "$STATE_a/device.json" >"$MG_TMP/st2/device.json"

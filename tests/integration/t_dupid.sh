@@ -95,6 +95,12 @@ assert_eq "$(jq -r .identity_conflict.address <<<"$c")" 203.0.113.20 "the clone'
 [ "$(jq -r .identity_conflict.count <<<"$c")" -ge 1 ] || mg_fail "conflict count: $c"
 grep -q 'presents the identity held by host "site-a-host"' "$CTL_DIR.log" ||
 	mg_fail "the controller did not log the conflict"
+# meshgate doctor on the clone (its host: same network namespace, same host name) says why
+dj=$(nsx "$C_k" unshare --uts sh -c 'hostname clone-host && exec "$@"' sh "$MESHGATE" doctor \
+	--json --state-dir "$STATE_k" --cloud none --timeout 500 || true)
+jq -e 'any(.findings[]; .severity=="fail" and .check=="controller" and .id=="identity" and
+	(.what|contains("site-a-host")) and (.fix|contains("meshgate down --forget")))' <<<"$dj" >/dev/null ||
+	mg_fail "doctor on the clone has no controller/identity finding: $(jq -c '[.findings[]?|select(.severity!="ok")]' <<<"$dj" 2>&1)"
 
 mg_log "a copy started out of the controller's reach takes the hub peer until refused; the controller puts it back"
 # what the startup rule cannot prevent: no controller answer, so the copy applies its last

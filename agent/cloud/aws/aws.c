@@ -107,6 +107,7 @@ static int aws_identity(struct cloud_provider *p, struct cloud_identity *id, mg_
 			return -1;
 		snprintf(p->region, sizeof(p->region), "%s", id->region);
 		p->ec2.abort = p->abort;
+		p->ec2.hooks = &p->hooks;
 		p->ec2_ready = true;
 	}
 	return 0;
@@ -296,6 +297,15 @@ static int aws_apply(struct cloud_provider *p, const struct cloud_identity *id,
 	return 0;
 }
 
+static void aws_credential(struct cloud_provider *p, char *text, size_t len, time_t *expires)
+{
+	bool have = p->creds.access_key_id[0] != '\0';
+
+	snprintf(text, len, "%s%s", have && p->imds.role[0] ? "instance role " : "",
+		 have ? p->imds.role : "");
+	*expires = have ? p->creds.expiration : 0;
+}
+
 const struct cloud_provider_ops cloud_aws_ops = {
     .name = "aws",
     .detect = aws_detect,
@@ -308,4 +318,5 @@ const struct cloud_provider_ops cloud_aws_ops = {
     .list_scopes = aws_list,
     .classify = aws_classify,
     .apply_plan = aws_apply,
+    .credential = aws_credential,
 };

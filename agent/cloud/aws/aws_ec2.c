@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cloud_calls.h"
 #include "log.h"
 #include "aws_xml.h"
 #include "buf.h"
@@ -681,12 +682,15 @@ int aws_ec2_call(struct aws_ec2 *c, const char *action, const struct aws_param *
 			memset(err, 0, sizeof(*err));
 			err->retryable = status == 0 && strstr(te.msg, "cannot reach") != NULL;
 			*e = te;
+			if (err->retryable) /* no answer (a local failure sent nothing) */
+				cloud_call_count(c->hooks, "aws", action, 0, false);
 			if (!err->retryable)
 				break;
 			log_debug("EC2 %s: %s (attempt %d of %d)", action, te.msg, i + 1, attempts);
 			continue;
 		}
 		if (status >= 200 && status < 300) {
+			cloud_call_count(c->hooks, "aws", action, status, false);
 			free(form);
 			*resp = body;
 			*resp_len = blen;
@@ -694,6 +698,9 @@ int aws_ec2_call(struct aws_ec2 *c, const char *action, const struct aws_param *
 		}
 		aws_xml_error(body, blen, status, err);
 		free(body);
+		cloud_call_count(c->hooks, "aws", action, status,
+				 !strcmp(err->code, "RequestLimitExceeded") ||
+				     !strncmp(err->code, "Throttling", 10));
 		aws_ec2_error_msg(err, action, e);
 		if (err->auth && !reauth_done) {
 			/* new credentials once, straight away */

@@ -61,6 +61,8 @@ struct aws_ec2 {
 	/* polled before every attempt, in retry sleeps and during transfers: true = give up
 	 * now (the call fails with err->aborted). aborted may be NULL. */
 	struct httpc_abort abort;
+	/* where each request is counted (cloud_call_count); NULL = nowhere */
+	const struct cloud_hooks *hooks;
 	/* the default transport's handle, kept between calls so its TLS connection to EC2 is
 	 * reused (one thread uses a client at a time); freed by aws_ec2_close */
 	void *curl;

@@ -337,6 +337,8 @@ int aws_imds_credentials(struct aws_imds *m, struct aws_creds *c, mg_err *e)
 	rc = aws_imds_get(m, path, buf, AWS_IMDS_MAX_BODY, NULL, e);
 	if (!rc)
 		rc = aws_creds_parse(buf, strlen(buf), c, e);
+	if (!rc)
+		snprintf(m->role, sizeof(m->role), "%.127s", role);
 	OPENSSL_cleanse(buf, AWS_IMDS_MAX_BODY);
 	free(buf);
 	return rc;

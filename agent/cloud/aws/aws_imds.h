@@ -22,6 +22,7 @@ struct aws_imds {
 	char token[512];
 	time_t token_expiry;
 	int token_ttl;            /* seconds asked for; at most 21600 */
+	char role[128];           /* the IAM role of the last credentials read ("" = none) */
 	long timeout_ms;          /* per request */
 	time_t (*now)(void);      /* tests; NULL = time() */
 	struct httpc_abort abort; /* polled during requests; aborted may be NULL */

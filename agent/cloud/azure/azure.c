@@ -608,6 +608,16 @@ static int az_apply(struct cloud_provider *p, const struct cloud_identity *id,
 	return 0;
 }
 
+static void az_credential(struct cloud_provider *p, char *text, size_t len, time_t *expires)
+{
+	if (p->ep.identity[0])
+		snprintf(text, len, "user-assigned managed identity, client id %.64s",
+			 p->ep.identity);
+	else
+		snprintf(text, len, "system-assigned managed identity");
+	*expires = p->have_tok ? p->tok.expires_on : 0;
+}
+
 const struct cloud_provider_ops cloud_azure_ops = {
     .name = "azure",
     .detect = az_detect,
@@ -620,4 +630,5 @@ const struct cloud_provider_ops cloud_azure_ops = {
     .list_scopes = az_list,
     .classify = az_classify,
     .apply_plan = az_apply,
+    .credential = az_credential,
 };

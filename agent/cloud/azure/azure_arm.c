@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "cloud_calls.h"
 #include "azure_perms.h"
 #include "log.h"
 
@@ -110,13 +111,14 @@ static void set_err(struct az_err *err, const struct az_resp *r)
 static int call(struct az_arm *c, const char *method, const char *path, const char *body,
 		const char *cond, struct az_resp *r, struct az_err *err, mg_err *e)
 {
-	char url[AZ_URL_MAX + CLOUD_URL_LEN], auth[8300];
+	char url[AZ_URL_MAX + CLOUD_URL_LEN], auth[8300], action[80];
 	bool mutating = strcmp(method, "GET") != 0, refreshed = false;
 	int rc = -1;
 
 	memset(err, 0, sizeof(*err));
 	if (url_of(c, path, url, sizeof(url), e))
 		return -1;
+	cloud_call_azure_action(method, url, action, sizeof(action));
 	for (int attempt = 0; attempt < c->max_attempts; attempt++) {
 		const char *hdrs[5] = {auth, "Accept: application/json", NULL, NULL, NULL};
 		size_t nh = 2;
@@ -154,13 +156,18 @@ static int call(struct az_arm *c, const char *method, const char *path, const ch
 			}
 			if (r->too_big)
 				goto out;
+			cloud_call_count(c->hooks, "azure", action, 0, false);
 			wait =
 			    az_backoff_ms(c->backoff_base_ms, c->backoff_cap_ms, attempt, rnd(c));
 		} else if (r->status >= 200 && r->status < 300) {
+			cloud_call_count(c->hooks, "azure", action, r->status, false);
 			rc = 0;
 			goto out;
 		} else {
 			set_err(err, r);
+			cloud_call_count(c->hooks, "azure", action, r->status,
+					 !strcmp(err->code, "SubscriptionRequestsThrottled") ||
+					     !strcmp(err->code, "TooManyRequests"));
 			if (r->status == 401 && !refreshed &&
 			    (!strcmp(err->code, "ExpiredAuthenticationToken") ||
 			     !strcmp(err->code, "InvalidAuthenticationToken"))) {

@@ -527,6 +527,13 @@ static int gcp_apply(struct cloud_provider *p, const struct cloud_identity *id,
 	return 0;
 }
 
+static void gcp_credential(struct cloud_provider *p, char *text, size_t len, time_t *expires)
+{
+	(void)p;
+	snprintf(text, len, "the VM's service account (metadata server tokens)");
+	*expires = 0; /* the metadata server renews them; we refresh ahead of its expiry */
+}
+
 const struct cloud_provider_ops cloud_gcp_ops = {
     .name = "gcp",
     .detect = gcp_detect,
@@ -539,4 +546,5 @@ const struct cloud_provider_ops cloud_gcp_ops = {
     .list_scopes = gcp_list,
     .classify = gcp_classify,
     .apply_plan = gcp_apply,
+    .credential = gcp_credential,
 };

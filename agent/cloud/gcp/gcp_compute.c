@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cloud_calls.h"
 #include "log.h"
 
 const char *const gcp_permissions[GCP_PERM_COUNT] = {
@@ -104,13 +105,14 @@ static void error_msg(const struct gcp_error *err, const char *method, const cha
 int gcp_compute_call(struct gcp_compute *c, const char *method, const char *path, const char *body,
 		     char **resp, size_t *len, struct gcp_error *err, mg_err *e)
 {
-	char url[sizeof(c->base) + 1024];
+	char url[sizeof(c->base) + 1024], action[64];
 	bool refreshed = false;
 
 	*resp = NULL;
 	memset(err, 0, sizeof(*err));
 	if (snprintf(url, sizeof(url), "%s/%s", c->base, path) >= (int)sizeof(url))
 		return mg_err_set(e, "Compute URL too long");
+	cloud_call_gcp_action(method, path, action, sizeof(action));
 	for (int attempt = 0; attempt < c->max_attempts; attempt++) {
 		struct gcp_http_req rq = {.method = method,
 					  .url = url,
@@ -136,14 +138,20 @@ int gcp_compute_call(struct gcp_compute *c, const char *method, const char *path
 				return -1;
 			}
 			err->retryable = true;
+			cloud_call_count(c->hooks, "gcp", action, 0, false);
 			log_warn("GCP: %s (attempt %d)", e->msg, attempt + 1);
 		} else if (rs.status >= 200 && rs.status < 300) {
+			cloud_call_count(c->hooks, "gcp", action, rs.status, false);
 			*resp = rs.body;
 			*len = rs.len;
 			return 0;
 		} else {
 			gcp_parse_error(rs.body, rs.len, rs.status, err);
 			gcp_http_resp_free(&rs);
+			cloud_call_count(c->hooks, "gcp", action, err->http_status,
+					 strstr(err->reason, "RateLimitExceeded") ||
+					     !strcmp(err->reason, "rateLimitExceeded") ||
+					     !strcmp(err->status, "RESOURCE_EXHAUSTED"));
 			error_msg(err, method, path, e);
 			if (err->auth && !refreshed) {
 				refreshed = true;

@@ -587,6 +587,15 @@ out:
 	return rc;
 }
 
+static void oci_credential(struct cloud_provider *p, char *text, size_t len, time_t *expires)
+{
+	if (p->auth.tenancy[0])
+		snprintf(text, len, "instance principal, tenancy %.100s", p->auth.tenancy);
+	else
+		snprintf(text, len, "instance principal");
+	*expires = p->auth.token ? p->auth.exp : 0;
+}
+
 const struct cloud_provider_ops cloud_oci_ops = {
     .name = "oci",
     .detect = oci_detect,
@@ -599,4 +608,5 @@ const struct cloud_provider_ops cloud_oci_ops = {
     .list_scopes = oci_list,
     .classify = oci_classify,
     .apply_plan = oci_apply,
+    .credential = oci_credential,
 };

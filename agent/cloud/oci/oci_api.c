@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cloud_calls.h"
 #include "buf.h"
 #include "jsonu.h"
 #include "log.h"
@@ -596,8 +597,11 @@ int oci_call(struct oci_api *a, const char *op, const char *method, const char *
 		if (attempt(a, method, target, body, if_match, rid, key, token, &r, &e)) {
 			err->aborted = r.aborted;
 			snprintf(err->message, sizeof(err->message), "%s", e.msg);
+			if (!r.aborted)
+				cloud_call_count(a->hooks, "oci", op, 0, false);
 		} else {
 			err->status = r.status;
+			cloud_call_count(a->hooks, "oci", op, r.status, false);
 			snprintf(err->request_id, sizeof(err->request_id), "%s",
 				 r.request_id[0] ? r.request_id : rid);
 			if (r.status >= 200 && r.status < 300) {
