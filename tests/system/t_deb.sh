@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# mg-labels: long
+# (out of the CI core for time: t_install builds and installs this package too)
 # The meshgate .deb (issue 6, Packaging): cpack makes it from the normal build; dpkg-deb
 # shows the right files, modes, Depends (every shared library's package, computed by
 # dpkg-shlibdeps), Recommends/Suggests, conffiles and maintainer scripts; then in a fresh
