@@ -27,6 +27,7 @@
 #include "ctlc.h"
 #include "dmetrics.h"
 #include "ha.h"
+#include "memfoot.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -526,6 +527,7 @@ static void finish_poll(struct daemon *d, struct ctlc_req *r, CURLcode rc)
 				snprintf(d->seen_etag, sizeof(d->seen_etag), "%s",
 					 ctlc_req_etag(r));
 			take_config(d, body, len, false);
+			memfoot_trim(); /* the document's transient memory goes back */
 		}
 		load_last_good_once(d); /* when that config was refused */
 		/* the answer renews the lease from when this poll was sent */
@@ -759,6 +761,7 @@ static void load_last_good(struct daemon *d)
 		snprintf(d->seen_etag, sizeof(d->seen_etag), "\"%lld\"",
 			 (long long)d->applied.version);
 	free(json);
+	memfoot_trim();
 }
 
 /* After the first answer of the controller (or its failure to answer): the last good
@@ -1025,6 +1028,7 @@ int daemon_run(const struct daemon_opts *o)
 	snprintf(co.mesh.network, sizeof(co.mesh.network), "%s", d.st.network_id);
 	snprintf(co.mesh.connector, sizeof(co.mesh.connector), "%s", d.st.device_id);
 	d.co = co;
+	memfoot_setup(); /* before the cloud worker's thread */
 	if (setup_signals(&d, &e) < 0 || dp_open(&d.dp, &dpo, &e) < 0 ||
 	    cw_start(&d.cw, o->state_dir, &co, &e) < 0) {
 		log_err("%s", e.msg);
