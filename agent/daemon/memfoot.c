@@ -23,8 +23,9 @@ bool memfoot_enabled(void)
  * this function and it returns 1, the library's constructor does not initialise it. The
  * agent never speaks TLS through GnuTLS (libcurl uses OpenSSL; librtmp, the one user of
  * GnuTLS, serves rtmp:// URLs that httpc_setup() never allows), so the initialisation
- * only touched pages: ~0.7 MiB of RSS. The executable exports the symbol
- * (agent/CMakeLists.txt: --export-dynamic-symbol) so that libgnutls binds to it.
+ * only touched pages: ~0.7 MiB of RSS. The executable exports the symbol (GNU ld does
+ * since libgnutls refers to it; agent/CMakeLists.txt says so explicitly) and libgnutls
+ * binds to it (tests/integration/t_footprint.sh).
  */
 int _gnutls_global_init_skip(void);
 int _gnutls_global_init_skip(void)
