@@ -38,7 +38,9 @@ void memfoot_setup(void)
 	if (!memfoot_enabled())
 		return;
 	if (mallopt(M_ARENA_MAX, 1) != 1 || mallopt(M_MMAP_THRESHOLD, MEMFOOT_MMAP_THRESHOLD) != 1)
-		log_warn("malloc settings for a small footprint were refused (glibc mallopt)");
+		log_debug(
+		    "malloc settings for a small footprint were refused (mallopt; a sanitizer's "
+		    "allocator has none)");
 }
 
 void memfoot_trim(void)
