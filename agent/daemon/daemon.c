@@ -534,7 +534,6 @@ static void finish_poll(struct daemon *d, struct ctlc_req *r, CURLcode rc)
 				snprintf(d->seen_etag, sizeof(d->seen_etag), "%s",
 					 ctlc_req_etag(r));
 			take_config(d, body, len, false);
-			memfoot_trim(); /* the document's transient memory goes back */
 		}
 		load_last_good_once(d); /* when that config was refused */
 		/* the answer renews the lease from when this poll was sent */
@@ -588,7 +587,8 @@ static void drain_curl(struct daemon *d)
 		curl_multi_remove_handle(d->multi, m->easy_handle);
 		if (!r)
 			continue;
-		if (r == d->poll) {
+		bool was_poll = r == d->poll;
+		if (was_poll) {
 			d->poll = NULL;
 			finish_poll(d, r, rc);
 		} else if (r == d->report) {
@@ -596,6 +596,8 @@ static void drain_curl(struct daemon *d)
 			finish_report(d, r, rc);
 		}
 		ctlc_req_free(r);
+		if (was_poll)
+			memfoot_trim(); /* a config's document, tree and apply went back */
 		if (d->stop)
 			return;
 	}
@@ -828,7 +830,9 @@ static void on_repair(struct daemon *d, uint64_t now)
 	d->drift_first = 0;
 	if (!d->have_applied)
 		return;
-	if (dp_apply(d->dp, &d->applied, d->st.priv, &changes, &e) < 0) {
+	int rc = dp_apply(d->dp, &d->applied, d->st.priv, &changes, &e);
+	memfoot_trim(); /* a full apply's dumps and batches go back */
+	if (rc < 0) {
 		log_err("repairing drift failed: %s", e.msg);
 		set_error(d, ERR_APPLY, e.msg);
 		arm(d, T_REPAIR, now + 1000);
