@@ -65,7 +65,8 @@ for N in "${SIZES[@]}"; do
 	dir=$tmp/state-$N
 	start_ctl "$dir"
 	LP=("$LOAD" --addr 192.0.2.1 --port 8443 --ca "$dir/cert.pem")
-	net=$(admin POST /api/v1/networks '{"name":"bench","subnets":["198.51.100.0/24"]}' | jq -r .id)
+	# N connectors in one network make it active/standby: the longest lease keeps the polls held
+	net=$(admin POST /api/v1/networks '{"name":"bench","subnets":["198.51.100.0/24"],"ha":{"lease_ms":60000}}' | jq -r .id)
 	echo "== N=$N (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
 	# one client, one after the other: the latency of a durable create + enrol
 	out=$(ip netns exec "$NS" "${LP[@]}" enroll --admin-token "$(cat "$dir/admin.token")" \

@@ -13,7 +13,9 @@ N=${MG_FLEET_POLLERS:-2000}
 ctl_ns_start --no-hub
 LP=("$LOAD" --addr 192.0.2.1 --port 8443 --ca "$CTL_DIR/cert.pem")
 
-call POST /api/v1/networks '{"name":"A","subnets":["198.51.100.0/24"]}'
+# 20 connectors in one network make it active/standby (docs/HA.md), whose long-polls are
+# answered within a third of the lease: the longest lease keeps them held (20 s) until the change
+call POST /api/v1/networks '{"name":"A","subnets":["198.51.100.0/24"],"ha":{"lease_ms":60000}}'
 A=$(jq -r .id <<<"$BODY")
 out=$(nsx "$CNS" "${LP[@]}" enroll --admin-token "$ADMIN_TOKEN" --network "$A" --count 20 \
 	--out "$MG_TMP/secrets")
