@@ -11,6 +11,8 @@
 #   3. reconnect storm: N pollers holding, the controller killed (-9) and started again;
 #      every poller reconnects with the agent's backoff (jittered, capped at 2 s): time
 #      from the controller answering again to the last poller holding again
+# CTL_LOG_LEVEL=debug logs the controller's slow loop turns (where the time went);
+# CTL_LOG_KEEP=DIR keeps its logs. SKIP_STORM=1 leaves out part 3.
 # Usage: sudo bench/bench_fleet.sh [build-dir] [N...]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,6 +28,7 @@ tmp=$(mktemp -d)
 pid=
 cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+	[ -z "${CTL_LOG_KEEP:-}" ] || cp "$tmp"/state-*.log "$CTL_LOG_KEEP/" 2>/dev/null || true
 	for p in $(ip netns pids "$NS" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
 	ip netns del "$NS" 2>/dev/null || true
 	rm -rf "$tmp"
@@ -44,7 +47,7 @@ cpu_ms() { awk -v t="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / t)}' "
 
 start_ctl() {
 	ip netns exec "$NS" "$CTL" --state-dir "$1" --listen 192.0.2.1:8443 --public-url "$URL" \
-		--no-hub --log-level warn >>"$1.log" 2>&1 &
+		--no-hub --log-level "${CTL_LOG_LEVEL:-warn}" >>"$1.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 1 300); do
 		ip netns exec "$NS" curl -sk -o /dev/null -m 1 "$URL/api/v1/hub" && return 0
@@ -99,6 +102,12 @@ for N in "${SIZES[@]}"; do
 		"$((cpu1 - cpu0))" "$(bc -l <<<"($cpu1-$cpu0)/$N")"
 
 	# reconnect storm
+	if [ -n "${SKIP_STORM:-}" ]; then
+		kill -TERM "$pid"
+		wait "$pid" 2>/dev/null || true
+		pid=
+		continue
+	fi
 	ip netns exec "$NS" "${LP[@]}" hold --secrets "$tmp/secrets-$N" --conns "$N" --wait 55 \
 		--timeout 180 --reconnect >"$tmp/storm.json" &
 	storm=$!

@@ -856,11 +856,19 @@ int http_serve(struct ctl_ctx *ctx, mg_err *e)
 		/* this run serves every resume made so far; resumes made inside it (a
 		 * handler's commit waking long-polls) set the flag again */
 		ctx->resumed = false;
+		int64_t t0 = now_mono_ms();
 		if (MHD_run(ctx->mhd) != MHD_YES)
 			log_debug("MHD_run reported an error");
+		int64_t t1 = now_mono_ms();
 		flush(ctx);
+		int64_t t2 = now_mono_ms();
 		if (longpoll_pump())
-			ctx->resumed = true; /* more to wake: the next turn does not wait */
+			ctx->resumed = true;  /* more to wake: the next turn does not wait */
+		if (now_mono_ms() - t0 >= 50) /* where a slow turn went (bench_fleet) */
+			log_debug("slow loop turn: %lld ms serving, %lld ms committing, %lld ms "
+				  "queueing wake-ups",
+				  (long long)(t1 - t0), (long long)(t2 - t1),
+				  (long long)(now_mono_ms() - t2));
 		if (longpoll_arm(ctx, e) < 0)
 			goto fail;
 	}

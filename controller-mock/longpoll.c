@@ -69,10 +69,12 @@ static void resume(struct ctl_waiter *w)
  * Wake-ups are queued and resumed LONGPOLL_BATCH at a time, one batch per turn of the
  * loop (longpoll_pump), so that a change reaching ten thousand waiters does not hold
  * the admin API (or anything else) for the whole burst: each turn serves a batch and
- * whatever else is ready. The waiters stay on their connector's list meanwhile (expiry
+ * whatever else is ready (512: a turn of ~100 ms on a busy 2-core machine; 1,024
+ * doubled the admin API's p99, 256 pushed the last answer past 2 s; see
+ * docs/ARCHITECTURE.md). The waiters stay on their connector's list meanwhile (expiry
  * and shutdown find them there); a connector queued twice costs nothing the second time.
  */
-#define LONGPOLL_BATCH 1024
+#define LONGPOLL_BATCH 512
 static struct ctl_connector **pending;
 static size_t pending_head, pending_n, pending_cap;
 static size_t burst_n;        /* waiters resumed since the queue was last empty */
