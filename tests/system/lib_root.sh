@@ -255,6 +255,10 @@ root_boot() {
 	bg_track "$BOOT_PID"
 	for _ in $(seq 1 100); do
 		for p in $(pgrep -x systemd); do
+			# the container's init is the systemd whose parent is systemd-nspawn, not a
+			# child it forked (named systemd until it execs: it may be gone at once)
+			q=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+			[ "$(cat "/proc/$q/comm" 2>/dev/null)" = systemd-nspawn ] || continue
 			q=$p
 			while [ "${q:-1}" -gt 1 ]; do
 				q=$(awk '/^PPid:/ { print $2 }' "/proc/$q/status" 2>/dev/null)
