@@ -232,11 +232,12 @@ enum MHD_Result api_device_status(struct req *r)
 	j = req_json(r, &res);
 	if (!j)
 		return res;
-	cJSON_Delete(c->status);
+	cJSON *old = c->status;
 	c->status = j;
 	c->last_seen = now_unix();
 	store_touch_conn(&r->ctx->store, c); /* the only record changed */
-	ha_touch_peers(r->ctx, c); /* HA: the others' configs name this one's cloud next hop */
+	ha_touch_peers(r->ctx, c, old);      /* HA: the others' configs name this one's next hop */
+	cJSON_Delete(old);
 	if (ctl_commit(r->ctx, &e) < 0)
 		return reply_commit_failed(r, &e);
 	return reply_empty(r, 204, NULL);

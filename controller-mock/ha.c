@@ -564,12 +564,31 @@ enum MHD_Result api_connector_drain(struct req *r)
 	return reply_json(r, 200, out);
 }
 
-void ha_touch_peers(struct ctl_ctx *ctx, struct ctl_connector *c)
+/* The next hop `peers_json` names for a connector, from one status document, is the same. */
+static bool same_targets(const cJSON *a, const cJSON *b)
+{
+	static const char *const keys[HA_MAX_TARGETS] = {"instance", "nic", "private_ip"};
+	const cJSON *ca = a ? cJSON_GetObjectItemCaseSensitive(a, "cloud") : NULL;
+	const cJSON *cb = b ? cJSON_GetObjectItemCaseSensitive(b, "cloud") : NULL;
+
+	for (size_t k = 0; k < HA_MAX_TARGETS; k++) {
+		const cJSON *va =
+		    cJSON_IsObject(ca) ? cJSON_GetObjectItemCaseSensitive(ca, keys[k]) : NULL;
+		const cJSON *vb =
+		    cJSON_IsObject(cb) ? cJSON_GetObjectItemCaseSensitive(cb, keys[k]) : NULL;
+		bool oa = target_ok(va), ob = target_ok(vb);
+		if (oa != ob || (oa && strcmp(va->valuestring, vb->valuestring)))
+			return false;
+	}
+	return true;
+}
+
+void ha_touch_peers(struct ctl_ctx *ctx, struct ctl_connector *c, const cJSON *old_status)
 {
 	const struct ctl_network *n = store_find_net(&ctx->store, c->network_id);
 
-	if (!n || !ha_enabled(&ctx->store, n))
-		return;
+	if (!n || !ha_enabled(&ctx->store, n) || same_targets(old_status, c->status))
+		return; /* most reports: nothing the others' configs show has changed */
 	for (size_t i = 0; i < ctx->store.n_conns; i++) {
 		struct ctl_connector *o = ctx->store.conns[i];
 		if (o != c && !strcmp(o->network_id, c->network_id))

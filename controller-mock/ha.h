@@ -46,9 +46,10 @@ void ha_run(struct ctl_ctx *ctx);
 
 /* An authenticated agent request of `c`: its lease is renewed. */
 void ha_renew(struct ctl_ctx *ctx, struct ctl_connector *c);
-/* A status report of `c` changed what it tells of its cloud next hop: the other connectors of
- * its HA network list it as a peer (peers_json), so they are rendered again too. */
-void ha_touch_peers(struct ctl_ctx *ctx, struct ctl_connector *c);
+/* After a status report of `c` (its previous one: old_status): when what it tells of its
+ * cloud next hop changed, the other connectors of its HA network, which list it as a peer
+ * (peers_json), are rendered again too. */
+void ha_touch_peers(struct ctl_ctx *ctx, struct ctl_connector *c, const cJSON *old_status);
 /* The deadline of a long-poll of `c` that asked for `deadline_ms`: at most a third of the
  * lease away for a connector of an HA network. */
 int64_t ha_longpoll_deadline(const struct ctl_ctx *ctx, const struct ctl_connector *c,
