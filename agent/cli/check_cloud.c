@@ -42,29 +42,26 @@ static const char *switch_on(const char *provider)
 
 enum check_cloud_verdict check_cloud(const struct check_cloud_opts *o, char *detail, size_t len)
 {
-	const char *name = o->provider[0] ? o->provider : "auto";
 	const struct cloud_provider_ops *ops;
 	struct deadline dl;
-	struct cloud_open_opts oo = {.ep = o->ep};
+	struct cloud_open_opts oo = {.ep = o->sel.ep};
 	struct cloud_identity id;
 	struct cloud_provider *p;
 	enum check_cloud_verdict v = CHECK_CLOUD_FAIL;
 	mg_err e = {""};
 	long ms = o->timeout_ms > 0 ? o->timeout_ms : 20000;
 
-	if (!strcmp(name, "none")) {
-		snprintf(detail, len, "cloud provider none");
+	switch (cloud_select_resolve(&o->sel, 500, &ops, &e)) {
+	case CLOUD_SELECT_FOUND:
+		break;
+	case CLOUD_SELECT_OFF:
+		snprintf(detail, len, "%s", e.msg);
 		return CHECK_CLOUD_SKIP;
-	}
-	if (!strcmp(name, "auto")) {
-		ops = cloud_detect(o->sysfs_root[0] ? o->sysfs_root : NULL, &o->ep, 500, &e);
-		if (!ops) {
-			snprintf(detail, len, "not a cloud VM (%s)", e.msg);
-			return CHECK_CLOUD_SKIP;
-		}
-	} else if (!(ops = cloud_provider_by_name(name))) {
-		snprintf(detail, len, "unknown cloud provider %s (this build has %s)", name,
-			 cloud_provider_names());
+	case CLOUD_SELECT_NOCLOUD:
+		snprintf(detail, len, "not a cloud VM (%s)", e.msg);
+		return CHECK_CLOUD_SKIP;
+	case CLOUD_SELECT_UNKNOWN:
+		snprintf(detail, len, "%s", e.msg);
 		return CHECK_CLOUD_FAIL;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &dl.end);

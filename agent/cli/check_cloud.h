@@ -10,15 +10,13 @@
 
 #include <stddef.h>
 
-#include "cloud.h"
+#include "cloud_select.h"
 
 enum check_cloud_verdict { CHECK_CLOUD_OK, CHECK_CLOUD_FAIL, CHECK_CLOUD_SKIP };
 
 struct check_cloud_opts {
-	char provider[16]; /* "auto" (default when ""), "none" or a provider name */
-	struct cloud_endpoints ep;
-	char sysfs_root[CLOUD_PATH_LEN]; /* "" = /sys */
-	long timeout_ms;                 /* the whole check gives up after this */
+	struct cloud_select sel;
+	long timeout_ms; /* the whole check gives up after this */
 };
 
 /* The verdict, with one line for the user in `detail`. */

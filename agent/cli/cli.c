@@ -44,3 +44,15 @@ int cli_parse_int(const char *s, int min, int max, int *out)
 	*out = (int)v;
 	return 0;
 }
+
+int cli_cloud_select_opt(const char *cmd, struct cloud_select *s, const char *name,
+			 const char *value)
+{
+	mg_err e = {""};
+
+	if (cloud_select_set(s, name, value, &e) > 0)
+		return 0;
+	fprintf(stderr, "meshgate %s: --%s %s\n", cmd, name,
+		e.msg[0] ? e.msg : "is no cloud option");
+	return -1;
+}

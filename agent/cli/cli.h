@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cloud_select.h"
 #include "err.h"
 
 /* Exit codes (documented in `meshgate --help`). */
@@ -37,6 +38,24 @@ int cli_read_connect_file(const char *path, char *out, size_t outlen, mg_err *e)
 
 /* A whole decimal number in [min, max] into *out. Returns 0, or -1. */
 int cli_parse_int(const char *s, int min, int max, int *out);
+
+/*
+ * The cloud selection's getopt entries (agent/cloud/cloud_select.h), all answering `code`:
+ * the option is opts[longindex].name, handed to cli_cloud_select_opt().
+ */
+#define CLI_CLOUD_SELECT_OPTS(code)                                                                \
+	{"cloud", required_argument, NULL, code},                                                  \
+	    {"cloud-metadata", required_argument, NULL, code},                                     \
+	    {"cloud-api", required_argument, NULL, code},                                          \
+	    {"cloud-ca-file", required_argument, NULL, code},                                      \
+	    {"cloud-sysfs", required_argument, NULL, code},                                        \
+	{                                                                                          \
+		"cloud-azure-client-id", required_argument, NULL, code                             \
+	}
+
+/* Set --NAME VALUE in s; on a bad value say "meshgate CMD: --NAME is ..." and return -1. */
+int cli_cloud_select_opt(const char *cmd, struct cloud_select *s, const char *name,
+			 const char *value);
 
 /* Overwrite a secret passed on the command line so it no longer shows in ps. */
 void cli_scrub_arg(char *arg);

@@ -272,11 +272,6 @@ enum {
 	OPT_TIMEOUT,
 	OPT_JSON,
 	OPT_CLOUD,
-	OPT_CLOUD_META,
-	OPT_CLOUD_API,
-	OPT_CLOUD_CA,
-	OPT_CLOUD_SYSFS,
-	OPT_CLOUD_AZURE_CLIENT,
 	OPT_CONFIG,
 	OPT_ONLY_CONFIG
 };
@@ -294,12 +289,7 @@ int cmd_check(int argc, char **argv)
 	    {"json", no_argument, NULL, OPT_JSON},
 	    {"config", required_argument, NULL, OPT_CONFIG},
 	    {"only-config", no_argument, NULL, OPT_ONLY_CONFIG},
-	    {"cloud", required_argument, NULL, OPT_CLOUD},
-	    {"cloud-metadata", required_argument, NULL, OPT_CLOUD_META},
-	    {"cloud-api", required_argument, NULL, OPT_CLOUD_API},
-	    {"cloud-ca-file", required_argument, NULL, OPT_CLOUD_CA},
-	    {"cloud-sysfs", required_argument, NULL, OPT_CLOUD_SYSFS},
-	    {"cloud-azure-client-id", required_argument, NULL, OPT_CLOUD_AZURE_CLIENT},
+	    CLI_CLOUD_SELECT_OPTS(OPT_CLOUD),
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -310,12 +300,12 @@ int cmd_check(int argc, char **argv)
 	enum wg_mode mode = WG_MODE_AUTO;
 	int timeout_s = 5;
 	struct check ck[6]; /* settings, privileges, nftables, wireguard, controller, cloud */
-	struct check_cloud_opts cloud = {.provider = "auto", .timeout_ms = 20000};
+	struct check_cloud_opts cloud = {.sel.provider = "auto", .timeout_ms = 20000};
 	size_t n = 0;
 	mg_err e = {""};
-	int c, failed = 0;
+	int c, li = 0, failed = 0;
 
-	while ((c = getopt_long(argc, argv, "c:f:s:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:f:s:h", opts, &li)) != -1) {
 		switch (c) {
 		case 'c':
 			snprintf(connect, sizeof(connect), "%s", optarg);
@@ -357,34 +347,8 @@ int cmd_check(int argc, char **argv)
 			only_config = true;
 			break;
 		case OPT_CLOUD:
-			if (strcmp(optarg, "auto") && strcmp(optarg, "none") &&
-			    !cloud_provider_by_name(optarg)) {
-				fprintf(stderr, "meshgate check: --cloud is auto, none or %s\n",
-					cloud_provider_names());
+			if (cli_cloud_select_opt("check", &cloud.sel, opts[li].name, optarg) < 0)
 				return EXIT_USAGE;
-			}
-			snprintf(cloud.provider, sizeof(cloud.provider), "%s", optarg);
-			break;
-		case OPT_CLOUD_META:
-			snprintf(cloud.ep.metadata, sizeof(cloud.ep.metadata), "%s", optarg);
-			break;
-		case OPT_CLOUD_API:
-			snprintf(cloud.ep.api, sizeof(cloud.ep.api), "%s", optarg);
-			break;
-		case OPT_CLOUD_CA:
-			snprintf(cloud.ep.ca_file, sizeof(cloud.ep.ca_file), "%s", optarg);
-			break;
-		case OPT_CLOUD_SYSFS:
-			snprintf(cloud.sysfs_root, sizeof(cloud.sysfs_root), "%s", optarg);
-			break;
-		case OPT_CLOUD_AZURE_CLIENT:
-			if (!optarg[0] || strlen(optarg) >= sizeof(cloud.ep.identity) ||
-			    strspn(optarg, "0123456789abcdefABCDEF-") != strlen(optarg)) {
-				fprintf(stderr, "meshgate check: --cloud-azure-client-id is a "
-						"client id (GUID)\n");
-				return EXIT_USAGE;
-			}
-			snprintf(cloud.ep.identity, sizeof(cloud.ep.identity), "%s", optarg);
 			break;
 		case 'h':
 			usage(stdout);

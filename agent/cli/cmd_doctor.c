@@ -64,7 +64,7 @@ static void doctor_usage(FILE *f)
 	    "                           as given to `meshgate run` (used by --fix)\n"
 	    "      --cloud auto|none|PROVIDER  (default auto: detect)\n"
 	    "      --cloud-metadata URL, --cloud-api URL, --cloud-ca-file FILE,\n"
-	    "      --cloud-sysfs DIR    as for `meshgate run`\n"
+	    "      --cloud-sysfs DIR, --cloud-azure-client-id ID   as for `meshgate run`\n"
 	    "  -h, --help               this text\n\n"
 	    "Exit codes: 0 nothing wrong, 1 warnings only, 2 at least one failure (also a bad\n"
 	    "command line, with a message and no report).\n",
@@ -83,10 +83,6 @@ enum {
 	OPT_OPEN_DOCKER,
 	OPT_OPEN_UFW,
 	OPT_CLOUD,
-	OPT_CLOUD_META,
-	OPT_CLOUD_API,
-	OPT_CLOUD_CA,
-	OPT_CLOUD_SYSFS,
 };
 
 /* All checks; with `fix`, repair what they found of ours. True when a repair ran. */
@@ -135,11 +131,7 @@ int cmd_doctor(int argc, char **argv)
 	    {"no-mss-clamp", no_argument, NULL, OPT_NO_MSS},
 	    {"open-docker-user", no_argument, NULL, OPT_OPEN_DOCKER},
 	    {"open-ufw", no_argument, NULL, OPT_OPEN_UFW},
-	    {"cloud", required_argument, NULL, OPT_CLOUD},
-	    {"cloud-metadata", required_argument, NULL, OPT_CLOUD_META},
-	    {"cloud-api", required_argument, NULL, OPT_CLOUD_API},
-	    {"cloud-ca-file", required_argument, NULL, OPT_CLOUD_CA},
-	    {"cloud-sysfs", required_argument, NULL, OPT_CLOUD_SYSFS},
+	    CLI_CLOUD_SELECT_OPTS(OPT_CLOUD),
 	    {"help", no_argument, NULL, 'h'},
 	    {0, 0, 0, 0},
 	};
@@ -151,14 +143,13 @@ int cmd_doctor(int argc, char **argv)
 	    .procroot = "/proc/sys",
 	    .timeout_ms = 2000,
 	    .handshake_max_age = DOC_HANDSHAKE_MAX,
-	    .cloud = "",
 	};
 	struct doc_report r = {0};
 	bool json = false, verbose = false;
-	int ch, v, rc;
+	int ch, li = 0, v, rc;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "s:i:jvh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "s:i:jvh", opts, &li)) != -1) {
 		switch (ch) {
 		case 's':
 			o.state_dir = optarg;
@@ -221,27 +212,8 @@ int cmd_doctor(int argc, char **argv)
 			o.open_ufw = true;
 			break;
 		case OPT_CLOUD:
-			if (strcmp(optarg, "auto") && strcmp(optarg, "none") &&
-			    !cloud_provider_by_name(optarg)) {
-				fprintf(stderr,
-					"meshgate doctor: --cloud is auto, none or one of: %s\n",
-					cloud_provider_names());
+			if (cli_cloud_select_opt("doctor", &o.cloud, opts[li].name, optarg) < 0)
 				return EXIT_USAGE;
-			}
-			o.no_cloud = !strcmp(optarg, "none");
-			o.cloud = strcmp(optarg, "auto") ? optarg : "";
-			break;
-		case OPT_CLOUD_META:
-			snprintf(o.cloud_ep.metadata, sizeof(o.cloud_ep.metadata), "%s", optarg);
-			break;
-		case OPT_CLOUD_API:
-			snprintf(o.cloud_ep.api, sizeof(o.cloud_ep.api), "%s", optarg);
-			break;
-		case OPT_CLOUD_CA:
-			snprintf(o.cloud_ep.ca_file, sizeof(o.cloud_ep.ca_file), "%s", optarg);
-			break;
-		case OPT_CLOUD_SYSFS:
-			o.cloud_sysfs = optarg;
 			break;
 		case 'h':
 			doctor_usage(stdout);

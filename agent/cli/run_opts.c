@@ -118,46 +118,20 @@ SETTER(set_open_ufw)
 	return boolean(v, &s->o.dp.open_ufw, e);
 }
 
-SETTER(set_cloud)
-{
-	(void)first;
-	if (strcmp(v, "auto") && strcmp(v, "none") && !cloud_provider_by_name(v))
-		return mg_err_set(e, "is auto, none or a provider (%s), not \"%s\"",
-				  cloud_provider_names(), v);
-	return copy(s->o.cloud.provider, sizeof(s->o.cloud.provider), v, e);
-}
+/* The cloud selection: parsed by agent/cloud/cloud_select.c, as for `check` and `doctor`. */
+#define CLOUD_SETTER(fn, name)                                                                     \
+	SETTER(fn)                                                                                 \
+	{                                                                                          \
+		(void)first;                                                                       \
+		return cloud_select_set(&s->o.cloud.sel, name, v, e) < 0 ? -1 : 0;                 \
+	}
 
-SETTER(set_cloud_meta)
-{
-	(void)first;
-	return copy(s->o.cloud.ep.metadata, sizeof(s->o.cloud.ep.metadata), v, e);
-}
-
-SETTER(set_cloud_api)
-{
-	(void)first;
-	return copy(s->o.cloud.ep.api, sizeof(s->o.cloud.ep.api), v, e);
-}
-
-SETTER(set_cloud_ca)
-{
-	(void)first;
-	return copy(s->o.cloud.ep.ca_file, sizeof(s->o.cloud.ep.ca_file), v, e);
-}
-
-SETTER(set_cloud_sysfs)
-{
-	(void)first;
-	return copy(s->o.cloud.sysfs_root, sizeof(s->o.cloud.sysfs_root), v, e);
-}
-
-SETTER(set_cloud_azure_client)
-{
-	(void)first;
-	if (v[0] && strspn(v, "0123456789abcdefABCDEF-") != strlen(v))
-		return mg_err_set(e, "is a client id (GUID), not \"%s\"", v);
-	return copy(s->o.cloud.ep.identity, sizeof(s->o.cloud.ep.identity), v, e);
-}
+CLOUD_SETTER(set_cloud, "cloud")
+CLOUD_SETTER(set_cloud_meta, "cloud-metadata")
+CLOUD_SETTER(set_cloud_api, "cloud-api")
+CLOUD_SETTER(set_cloud_ca, "cloud-ca-file")
+CLOUD_SETTER(set_cloud_sysfs, "cloud-sysfs")
+CLOUD_SETTER(set_cloud_azure_client, "cloud-azure-client-id")
 
 SETTER(set_cloud_takeover)
 {

@@ -115,8 +115,6 @@ int cm_open(struct cloudmgr **out, const char *state_dir, const struct cloud_opt
 	if (!cm)
 		return mg_err_set(e, "out of memory");
 	cm->o = *o;
-	if (!cm->o.provider[0])
-		snprintf(cm->o.provider, sizeof(cm->o.provider), "auto");
 	if (snprintf(cm->path, sizeof(cm->path), "%s/cloud.json", state_dir) >=
 	    (int)sizeof(cm->path)) {
 		free(cm);
@@ -148,19 +146,18 @@ static int ready(struct cloudmgr *cm, mg_err *e)
 	if (!cm->resolved) {
 		mg_err why = {""};
 		cm->resolved = true;
-		if (!strcmp(cm->o.provider, "none")) {
+		switch (cloud_select_resolve(&cm->o.sel, 500, &cm->ops, &why)) {
+		case CLOUD_SELECT_FOUND:
+			break;
+		case CLOUD_SELECT_OFF:
 			snprintf(cm->state, sizeof(cm->state), "off (cloud provider none)");
-		} else if (strcmp(cm->o.provider, "auto")) {
-			cm->ops = cloud_provider_by_name(cm->o.provider);
-			if (!cm->ops)
-				snprintf(cm->state, sizeof(cm->state),
-					 "unknown cloud provider %.40s", cm->o.provider);
-		} else {
-			cm->ops = cloud_detect(cm->o.sysfs_root[0] ? cm->o.sysfs_root : NULL,
-					       &cm->o.ep, 500, &why);
-			if (!cm->ops)
-				snprintf(cm->state, sizeof(cm->state), "not a cloud VM (%.200s)",
-					 why.msg[0] ? why.msg : "no provider detected");
+			break;
+		case CLOUD_SELECT_NOCLOUD:
+			snprintf(cm->state, sizeof(cm->state), "not a cloud VM (%.200s)", why.msg);
+			break;
+		case CLOUD_SELECT_UNKNOWN:
+			snprintf(cm->state, sizeof(cm->state), "%.200s", why.msg);
+			break;
 		}
 		if (cm->ops)
 			log_info("cloud: provider %s", cm->ops->name);
@@ -168,7 +165,7 @@ static int ready(struct cloudmgr *cm, mg_err *e)
 	if (!cm->ops)
 		return 0;
 	if (!cm->p) {
-		struct cloud_open_opts oo = {.ep = cm->o.ep,
+		struct cloud_open_opts oo = {.ep = cm->o.sel.ep,
 					     .mesh = cm->o.mesh,
 					     .hooks = cm->o.hooks,
 					     .gcp_priority_set = cm->o.gcp_priority_set,

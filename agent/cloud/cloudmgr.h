@@ -16,15 +16,14 @@
 #include <stdbool.h>
 
 #include "cloud.h"
+#include "cloud_select.h"
 #include "err.h"
 #include "reconcile.h"
 
 #define CM_MAX_TABLES 16
 
 struct cloud_opts {
-	char provider[16]; /* "auto" (default), "aws" or "none" */
-	struct cloud_endpoints ep;
-	char sysfs_root[128]; /* DMI root, "" = /sys (tests point it elsewhere) */
+	struct cloud_select sel;                  /* which provider and where its services are */
 	char tables[CM_MAX_TABLES][CLOUD_ID_LEN]; /* scope; none = every table of the VPC */
 	size_t n_tables;
 	bool takeover;             /* replace other targets' routes for our destinations */

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "cloud.h"
+#include "cloud_select.h"
 #include "config.h"
 #include "doc_report.h"
 #include "state.h"
@@ -36,10 +36,7 @@ struct doc_opts {
 	bool fix;
 	bool no_mss_clamp, open_docker_user, open_ufw; /* as `meshgate run` has them */
 	/* cloud */
-	bool no_cloud;
-	const char *cloud; /* "" = detect */
-	struct cloud_endpoints cloud_ep;
-	const char *cloud_sysfs;
+	struct cloud_select cloud;
 };
 
 /* What the checks share: the identity, the last good config, the daemon's status. */

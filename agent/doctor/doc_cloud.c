@@ -93,19 +93,20 @@ void doc_check_cloud(struct doc_ctx *c)
 	mg_err e = {""};
 	bool on = false;
 
-	if (c->o->no_cloud) {
+	switch (cloud_select_resolve(&c->o->cloud, c->o->timeout_ms, &ops, &e)) {
+	case CLOUD_SELECT_FOUND:
+		break;
+	case CLOUD_SELECT_OFF:
 		doc_add(c->r, DOC_SKIP, "cloud", "provider", "cloud checks off (--cloud none)");
 		return;
-	}
-	ops = c->o->cloud[0]
-		  ? cloud_provider_by_name(c->o->cloud)
-		  : cloud_detect(c->o->cloud_sysfs, &c->o->cloud_ep, c->o->timeout_ms, &e);
-	if (!ops) {
-		doc_add(c->r, DOC_SKIP, "cloud", "provider", "not a cloud VM%s%s",
-			e.msg[0] ? ": " : "", e.msg);
+	case CLOUD_SELECT_NOCLOUD:
+		doc_add(c->r, DOC_SKIP, "cloud", "provider", "not a cloud VM: %s", e.msg);
+		return;
+	case CLOUD_SELECT_UNKNOWN:
+		doc_add(c->r, DOC_FAIL, "cloud", "provider", "%s", e.msg);
 		return;
 	}
-	oo.ep = c->o->cloud_ep;
+	oo.ep = c->o->cloud.ep;
 	if (c->enrolled) {
 		snprintf(oo.mesh.network, sizeof(oo.mesh.network), "%s", c->st.network_id);
 		snprintf(oo.mesh.connector, sizeof(oo.mesh.connector), "%s", c->st.device_id);

@@ -70,7 +70,7 @@ static void test_no_cloud(void **state)
 	mg_err e = {""};
 	(void)state;
 
-	snprintf(o.sysfs_root, sizeof(o.sysfs_root), "%s/sys", dir);
+	snprintf(o.sel.sysfs_root, sizeof(o.sel.sysfs_root), "%s/sys", dir);
 	assert_int_equal(cw_start(&w, dir, &o, &e), 0);
 	assert_int_equal(cw_read(w, &r), 0); /* nothing yet */
 	cJSON *j = cw_status(w);
