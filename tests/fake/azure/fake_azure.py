@@ -32,6 +32,8 @@ import urllib.parse
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import fakectl  # noqa: E402
 import azure_model as am  # noqa: E402
 from azure_model import ApiError  # noqa: E402
 
@@ -710,53 +712,11 @@ class ImdsHandler(http.server.BaseHTTPRequestHandler):
 # Control API
 
 
-class ControlHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class ControlHandler(fakectl.ControlHandler):
+    MODEL = "cloud"
+    LOG = staticmethod(log)
     CONFIG = ("token_lifetime", "lro_polls", "lro_max_seconds", "retry_after", "busy_conflict", "page_size",
               "route_limit", "route_limit_code", "hang_seconds")
-
-    def log_message(self, fmt, *a):
-        if self.server.cloud.args.verbose:
-            log("control " + fmt % a)
-
-    def _json(self, status, obj):
-        data = (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self):
-        c = self.server.cloud
-        p = self.path.split("?")[0]
-        if p == "/counters":
-            with c.lock:
-                return self._json(200, copy.deepcopy(c.counters))
-        if p == "/log":
-            with c.lock:
-                return self._json(200, list(c.request_log))
-        if p == "/state":
-            return self._json(200, c.snapshot())
-        if p == "/health":
-            return self._json(200, {"ok": True})
-        self._json(404, {"error": "no such endpoint"})
-
-    def do_POST(self):
-        c = self.server.cloud
-        n = int(self.headers.get("Content-Length") or 0)
-        try:
-            req = json.loads(self.rfile.read(n) or b"{}")
-        except ValueError:
-            return self._json(400, {"error": "body is not JSON"})
-        try:
-            with c.lock:
-                out = self.dispatch(c, self.path.split("?")[0], req)
-        except (KeyError, ValueError, TypeError) as e:
-            return self._json(400, {"error": "bad request: %r" % e})
-        if out is None:
-            return self._json(404, {"error": "no such endpoint"})
-        self._json(200, out)
 
     def dispatch(self, c, p, req):
         if p == "/fault":

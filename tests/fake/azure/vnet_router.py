@@ -26,20 +26,15 @@ After applying generation N it writes N to <routes file>.applied, so a test can 
   vnet_router.py --routes ST/vnet-routes.json --subnet snet-app=sb [--subnet snet-gw=sa] [--once]
 """
 
-import argparse
-import ipaddress
-import json
 import os
-import subprocess
 import sys
-import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from nsrouter import Router  # noqa: E402
 
-def sh(*args, check=True, inp=None):
-    r = subprocess.run(args, input=inp, text=True, capture_output=True)
-    if check and r.returncode != 0:
-        print("vnet_router: %s: %s" % (" ".join(args), r.stderr.strip()), file=sys.stderr, flush=True)
-    return r
+import ipaddress  # noqa: E402
+
+R = Router("vnet_router")
 
 
 def route_spec(r, vnet):
@@ -59,55 +54,18 @@ def route_spec(r, vnet):
 def apply(state, subnets, base):
     vnet = [ipaddress.ip_network(p) for p in state["vnet_prefixes"]]
     for n, (name, ifname) in enumerate(subnets):
-        table, pref = base + n, 2000 + n
-        rules = sh("ip", "-j", "rule", "show", "pref", str(pref), check=False).stdout
-        if '"iif":"%s"' % ifname not in rules.replace(" ", ""):
-            sh("ip", "rule", "del", "pref", str(pref), check=False)
-            sh("ip", "rule", "add", "iif", ifname, "lookup", str(table), "pref", str(pref))
-        sh("ip", "route", "flush", "table", str(table), check=False)
-        for r in state["subnets"].get(name, {}).get("routes", []):
-            if ":" in r["dst"]:
-                continue
-            sh("ip", "route", "replace", *route_spec(r, vnet), "table", str(table), "proto", "static")
-    lines = ["table ip fakevnet {", " chain ipfwd {", "  type filter hook forward priority 0; policy accept;"]
-    for name, nic in sorted(state.get("nics", {}).items()):
-        if nic["enable_ip_forwarding"] or not nic["ips"]:
-            continue
-        ips = "{ %s }" % ", ".join(nic["ips"])
-        for ip in nic["ips"]:
-            lines.append('  rt ip nexthop %s ip daddr != %s counter drop comment "%s in"' % (ip, ips, name))
-        if nic.get("mac"):
-            lines.append('  ether saddr %s ip saddr != %s counter drop comment "%s out"' % (nic["mac"], ips, name))
-    lines += [" }", "}"]
-    sh("nft", "-f", "-", check=False, inp="table ip fakevnet\ndelete table ip fakevnet\n")
-    sh("nft", "-f", "-", inp="\n".join(lines) + "\n")
+        R.bind(ifname, base + n, 2000 + n)
+        R.sync(base + n, {r["dst"]: route_spec(r, vnet)
+                          for r in state["subnets"].get(name, {}).get("routes", []) if ":" not in r["dst"]},
+               flush=True)
+    R.forward_check("fakevnet", "ipfwd", [(name, nic["ips"], nic.get("mac"))
+                                          for name, nic in sorted(state.get("nics", {}).items())
+                                          if not nic["enable_ip_forwarding"]])
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--routes", required=True)
-    ap.add_argument("--subnet", action="append", default=[], help="SUBNET_NAME=IFNAME (repeat)")
-    ap.add_argument("--table-base", type=int, default=200)
-    ap.add_argument("--interval", type=float, default=0.1)
-    ap.add_argument("--once", action="store_true")
-    a = ap.parse_args()
-    subnets = [tuple(s.split("=", 1)) for s in a.subnet]
-    last = None
-    while True:
-        try:
-            with open(a.routes) as f:
-                state = json.load(f)
-        except (OSError, ValueError):
-            state = None
-        if state and state.get("generation") != last:
-            apply(state, subnets, a.table_base)
-            last = state["generation"]
-            with open(a.routes + ".applied.tmp", "w") as f:
-                f.write("%d\n" % last)
-            os.replace(a.routes + ".applied.tmp", a.routes + ".applied")
-        if a.once:
-            return 0
-        time.sleep(a.interval)
+    a = Router.args(__doc__, "SUBNET_NAME", 200)
+    return Router.follow(a.routes, a.interval, a.once, lambda st: apply(st, a.subnets, a.table_base))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import fakectl  # noqa: E402
 import compute_api  # noqa: E402
 import metadata_server  # noqa: E402
 from gcp_state import DEFAULT_TOPOLOGY, Project, log  # noqa: E402
@@ -35,52 +37,12 @@ FAULT_KINDS = ("429", "rate", "rateLimitExceeded", "user_rate", "userRateLimitEx
                "503", "unavailable", "hang", "malformed", "garbage", "truncated", "expired_token", "op_error")
 
 
-class ControlHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class ControlHandler(fakectl.ControlHandler):
+    MODEL = "project"
+    LOG = staticmethod(log)
 
-    def log_message(self, fmt, *a):
-        if self.server.project.args.verbose:
-            log("control " + fmt % a)
-
-    def _json(self, status, obj):
-        data = (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self):
-        p = self.server.project
-        path = self.path.split("?")[0]
-        if path == "/counters":
-            with p.lock:
-                return self._json(200, copy.deepcopy(p.counters))
-        if path == "/log":
-            with p.lock:
-                return self._json(200, list(p.request_log))
-        if path == "/state":
-            return self._json(200, p.snapshot())
-        if path == "/health":
-            return self._json(200, {"ok": True})
-        self._json(404, {"error": "no such endpoint"})
-
-    def do_POST(self):
-        p = self.server.project
-        n = int(self.headers.get("Content-Length") or 0)
-        try:
-            req = json.loads(self.rfile.read(n) or b"{}")
-        except ValueError:
-            return self._json(400, {"error": "body is not JSON"})
-        path = self.path.split("?")[0]
-        try:
-            with p.lock:
-                out = dispatch(p, path, req)
-        except (KeyError, ValueError, TypeError) as e:
-            return self._json(400, {"error": "bad request: %r" % e})
-        if out is None:
-            return self._json(404, {"error": "no such endpoint"})
-        self._json(200, out)
+    def dispatch(self, p, path, req):
+        return dispatch(p, path, req)
 
 
 def dispatch(p, path, req):

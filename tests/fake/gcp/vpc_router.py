@@ -25,22 +25,16 @@ After applying generation N it writes N to <routes file>.applied, so a test can 
   vpc_router.py --routes ST/gcp-routes.json --subnet subnet-b=sb [--subnet subnet-a=sa] [--once]
 """
 
-import argparse
-import ipaddress
-import json
 import os
-import subprocess
 import sys
-import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from nsrouter import Router  # noqa: E402
+import ipaddress  # noqa: E402
+import json  # noqa: E402
+
+R = Router("vpc_router")
 PREF_MAIN, PREF_TAGGED, PREF_ALL = 800, 900, 1000
-
-
-def sh(*args, check=True, inp=None):
-    r = subprocess.run(args, input=inp, text=True, capture_output=True)
-    if check and r.returncode != 0:
-        print("vpc_router: %s: %s" % (" ".join(args), r.stderr.strip()), file=sys.stderr, flush=True)
-    return r
 
 
 def select(routes, tags):
@@ -61,75 +55,44 @@ def select(routes, tags):
 
 
 def fill_table(table, chosen):
-    sh("ip", "route", "flush", "table", str(table), check=False)
-    for dst, vias in sorted(chosen.items()):
+    want = {}
+    for dst, vias in chosen.items():
         if len(vias) == 1:
-            sh("ip", "route", "replace", dst, "via", vias[0], "table", str(table), "proto", "static")
+            want[dst] = [dst, "via", vias[0]]
         else:
-            hops = []
-            for v in vias:
-                hops += ["nexthop", "via", v]
-            sh("ip", "route", "replace", dst, "table", str(table), "proto", "static", *hops)
+            want[dst] = [dst] + [w for v in vias for w in ("nexthop", "via", v)]
+    R.sync(table, want, flush=True)
 
 
 def clear_rules():
-    out = sh("ip", "-j", "rule", "show", check=False).stdout or "[]"
+    out = R.sh("ip", "-j", "rule", "show", check=False).stdout or "[]"
     for rule in json.loads(out):
         if PREF_MAIN <= rule.get("priority", 0) < PREF_ALL + 100:
-            sh("ip", "rule", "del", "pref", str(rule["priority"]), check=False)
+            R.sh("ip", "rule", "del", "pref", str(rule["priority"]), check=False)
 
 
 def apply(state, subnets, base, check):
     clear_rules()
     routes = state["routes"]
     for n, (_, ifname) in enumerate(subnets):
-        sh("ip", "rule", "add", "iif", ifname, "lookup", "main", "suppress_prefixlength", "0",
-           "pref", str(PREF_MAIN + n))
-        sh("ip", "rule", "add", "iif", ifname, "lookup", str(base), "pref", str(PREF_ALL + n))
+        R.sh("ip", "rule", "add", "iif", ifname, "lookup", "main", "suppress_prefixlength", "0",
+             "pref", str(PREF_MAIN + n))
+        R.sh("ip", "rule", "add", "iif", ifname, "lookup", str(base), "pref", str(PREF_ALL + n))
     fill_table(base, select(routes, []))
     tagged = sorted((name, i) for name, i in state["instances"].items() if i["tags"])
     for k, (name, inst) in enumerate(tagged):
         table = base + 1 + k
         fill_table(table, select(routes, inst["tags"]))
-        sh("ip", "rule", "add", "from", inst["ip"], "lookup", str(table), "pref", str(PREF_TAGGED + k))
+        R.sh("ip", "rule", "add", "from", inst["ip"], "lookup", str(table), "pref", str(PREF_TAGGED + k))
     if check:
-        lines = ["table ip fakegcp {", " chain forward_check {", "  type filter hook forward priority 0; policy accept;"]
-        for name, i in sorted(state["instances"].items()):
-            if i["can_ip_forward"]:
-                continue
-            lines.append("  rt ip nexthop %s ip daddr != %s counter drop comment \"%s in\"" % (i["ip"], i["ip"], name))
-            lines.append("  ether saddr %s ip saddr != %s counter drop comment \"%s out\"" % (i["mac"], i["ip"], name))
-        lines += [" }", "}"]
-        sh("nft", "-f", "-", check=False, inp="table ip fakegcp\ndelete table ip fakegcp\n")
-        sh("nft", "-f", "-", inp="\n".join(lines) + "\n")
+        R.forward_check("fakegcp", "forward_check", [(name, [i["ip"]], i["mac"])
+                                                     for name, i in sorted(state["instances"].items())
+                                                     if not i["can_ip_forward"]])
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--routes", required=True)
-    ap.add_argument("--subnet", action="append", default=[], help="SUBNET_NAME=IFNAME (repeat)")
-    ap.add_argument("--table-base", type=int, default=200)
-    ap.add_argument("--interval", type=float, default=0.1)
-    ap.add_argument("--no-ip-forward-check", dest="check", action="store_false")
-    ap.add_argument("--once", action="store_true")
-    a = ap.parse_args()
-    subnets = [tuple(s.split("=", 1)) for s in a.subnet]
-    last = None
-    while True:
-        try:
-            with open(a.routes) as f:
-                state = json.load(f)
-        except (OSError, ValueError):
-            state = None
-        if state and state.get("generation") != last:
-            apply(state, subnets, a.table_base, a.check)
-            last = state["generation"]
-            with open(a.routes + ".applied.tmp", "w") as f:
-                f.write("%d\n" % last)
-            os.replace(a.routes + ".applied.tmp", a.routes + ".applied")
-        if a.once:
-            return 0
-        time.sleep(a.interval)
+    a = Router.args(__doc__, "SUBNET_NAME", 200, "ip-forward-check", "let every instance forward")
+    return Router.follow(a.routes, a.interval, a.once, lambda st: apply(st, a.subnets, a.table_base, a.check))
 
 
 if __name__ == "__main__":

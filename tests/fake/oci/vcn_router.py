@@ -24,90 +24,33 @@ After applying generation N it writes N to <routes file>.applied, so a test can 
   vcn_router.py --routes ST/vcn-routes.json --subnet <subnet OCID>=sb [--once]
 """
 
-import argparse
-import json
 import os
-import subprocess
 import sys
-import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from nsrouter import Router  # noqa: E402
 
-def sh(*args, check=True, inp=None):
-    r = subprocess.run(args, input=inp, text=True, capture_output=True)
-    if check and r.returncode != 0:
-        print("vcn_router: %s: %s" % (" ".join(args), r.stderr.strip()), file=sys.stderr, flush=True)
-    return r
-
-
-def current_routes(table):
-    r = sh("ip", "-j", "route", "show", "table", str(table), check=False)
-    try:
-        return json.loads(r.stdout or "[]")
-    except ValueError:
-        return []
+R = Router("vcn_router")
 
 
 def apply(state, subnets, base, sdc):
     for n, (sid, ifname) in enumerate(subnets):
-        table, pref = base + n, 1000 + n
-        rules = sh("ip", "-j", "rule", "show", "pref", str(pref), check=False).stdout
-        if '"iif":"%s"' % ifname not in rules.replace(" ", ""):
-            sh("ip", "rule", "del", "pref", str(pref), check=False)
-            sh("ip", "rule", "add", "iif", ifname, "lookup", str(table), "pref", str(pref))
+        R.bind(ifname, base + n, 1000 + n)
         want = {}
         for r in state["subnets"].get(sid, {}).get("rules", []):
             if r["destinationType"] != "CIDR_BLOCK" or ":" in r["destination"] or not r.get("via"):
                 continue
             want[r["destination"]] = [r["destination"], "via", r["via"]]
-        for have in current_routes(table):
-            dst = have.get("dst")
-            dst = "0.0.0.0/0" if dst == "default" else (dst if "/" in dst else dst + "/32")
-            if dst not in want:
-                sh("ip", "route", "del", dst, "table", str(table), check=False)
-        for dst, spec in want.items():
-            sh("ip", "route", "replace", *spec, "table", str(table), "proto", "static")
+        R.sync(base + n, want)
     if sdc:
-        lines = ["table ip fakevcn {", " chain sdc {", "  type filter hook forward priority 0; policy accept;"]
-        for vid, v in sorted(state.get("vnics", {}).items()):
-            if v["skip_source_dest_check"] or not v["ips"]:
-                continue
-            ips = "{ %s }" % ", ".join(v["ips"])
-            tag = vid[-16:]
-            for ip in v["ips"]:
-                lines.append("  rt ip nexthop %s ip daddr != %s counter drop comment \"%s in\"" % (ip, ips, tag))
-            if v.get("mac"):
-                lines.append("  ether saddr %s ip saddr != %s counter drop comment \"%s out\"" % (v["mac"], ips, tag))
-        lines += [" }", "}"]
-        sh("nft", "-f", "-", check=False, inp="table ip fakevcn\ndelete table ip fakevcn\n")
-        sh("nft", "-f", "-", inp="\n".join(lines) + "\n")
+        R.forward_check("fakevcn", "sdc", [(vid[-16:], v["ips"], v.get("mac"))
+                                           for vid, v in sorted(state.get("vnics", {}).items())
+                                           if not v["skip_source_dest_check"]])
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--routes", required=True)
-    ap.add_argument("--subnet", action="append", default=[], help="SUBNET_OCID=IFNAME (repeat)")
-    ap.add_argument("--table-base", type=int, default=100)
-    ap.add_argument("--interval", type=float, default=0.1)
-    ap.add_argument("--no-source-dest-check", dest="sdc", action="store_false")
-    ap.add_argument("--once", action="store_true")
-    a = ap.parse_args()
-    subnets = [tuple(s.split("=", 1)) for s in a.subnet]
-    last = None
-    while True:
-        try:
-            with open(a.routes) as f:
-                state = json.load(f)
-        except (OSError, ValueError):
-            state = None
-        if state and state.get("generation") != last:
-            apply(state, subnets, a.table_base, a.sdc)
-            last = state["generation"]
-            with open(a.routes + ".applied.tmp", "w") as f:
-                f.write("%d\n" % last)
-            os.replace(a.routes + ".applied.tmp", a.routes + ".applied")
-        if a.once:
-            return 0
-        time.sleep(a.interval)
+    a = Router.args(__doc__, "SUBNET_OCID", 100, "source-dest-check", "let every VNIC forward")
+    return Router.follow(a.routes, a.interval, a.once, lambda st: apply(st, a.subnets, a.table_base, a.check))
 
 
 if __name__ == "__main__":
