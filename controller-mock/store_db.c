@@ -41,7 +41,8 @@ struct store_db {
 	sqlite3_stmt *put_meta;
 	bool in_txn;
 	bool group;
-	bool all; /* store_touch_all: the next save writes everything */
+	bool all;  /* store_touch_all: the next save writes everything */
+	bool nets; /* store_touch_nets: the next save writes the networks too */
 	struct ctl_connector **touched;
 	size_t n_touched, cap_touched;
 	/* SHA-256 of the device secret / enrolment token -> connector (open addressing);
@@ -328,10 +329,16 @@ void store_touch_all(struct ctl_store *s)
 		s->db->all = true;
 }
 
+void store_touch_nets(struct ctl_store *s)
+{
+	if (s->db)
+		s->db->nets = true;
+}
+
 size_t store_touched(const struct ctl_store *s, struct ctl_connector *const **out)
 {
 	*out = s->db ? s->db->touched : NULL;
-	return s->db && !s->db->all ? s->db->n_touched : 0;
+	return s->db && !s->db->all && !s->db->nets ? s->db->n_touched : 0;
 }
 
 int store_save(struct ctl_store *s, const char *path, mg_err *e)
@@ -348,7 +355,9 @@ int store_save(struct ctl_store *s, const char *path, mg_err *e)
 		d->in_txn = true;
 	}
 	rc = put_meta(d, s, e);
-	if (rc == 0 && d->n_touched && !d->all) {
+	if (rc == 0 && (d->n_touched || d->nets) && !d->all) {
+		for (size_t i = 0; d->nets && i < s->n_nets && rc == 0; i++)
+			rc = put_json(d, T_NET, s->nets[i]->id, net_to_json(s->nets[i]), e);
 		for (size_t i = 0; i < d->n_touched && rc == 0; i++)
 			rc = put_conn(d, d->touched[i], e);
 	} else if (rc == 0) {
@@ -356,6 +365,7 @@ int store_save(struct ctl_store *s, const char *path, mg_err *e)
 	}
 	d->n_touched = 0;
 	d->all = false;
+	d->nets = false;
 	if (rc < 0) {
 		sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
 		d->in_txn = false;
