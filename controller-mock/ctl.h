@@ -234,6 +234,8 @@ void store_touch_all(struct ctl_store *s);
 /* This request changed network records (and only the connectors it declared): the save
  * writes the networks and those connectors, and every document may have changed. */
 void store_touch_nets(struct ctl_store *s);
+/* Whether anything was declared (touch_conn, touch_nets) since the last save. */
+bool store_declared(const struct ctl_store *s);
 /* The connectors declared since the last save. */
 size_t store_touched(const struct ctl_store *s, struct ctl_connector *const **out);
 void store_group(struct ctl_store *s, bool on);

@@ -436,12 +436,13 @@ int ctl_commit(struct ctl_ctx *ctx, mg_err *e)
 
 	/* roles first: they are part of every config rendered. A change of role is the
 	 * network's (its active connector and epoch: connectors keep theirs in memory only):
-	 * save the networks and render all (eager: save all, as before lazy rendering) */
+	 * the networks are saved besides what the request declared (nothing declared: all),
+	 * and every document rendered (eager: save all, as before lazy rendering) */
 	if (ha_elect(ctx) > 0) {
-		if (ctx->eager_render)
+		if (ctx->eager_render || !store_declared(&ctx->store))
 			store_touch_all(&ctx->store);
 		else
-			store_touch_nets(&ctx->store);
+			store_touch_nets(&ctx->store); /* added to what the request declared */
 	}
 	size_t n = store_touched(&ctx->store, &touched);
 	lazy = !ctx->eager_render && (n == 0 || n > COMMIT_FEW);

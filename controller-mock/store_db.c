@@ -7,11 +7,11 @@
  * the record's to/from JSON functions in store.c.
  *
  * A save writes only what changed: the connectors declared with store_touch_conn() since
- * the last save, or every record when nothing was declared (the safe default for a
- * change nobody described). WAL journal, synchronous=FULL: a committed transaction is on
- * disk before COMMIT returns. While the controller serves (store_group), a save only
- * adds its rows to an open transaction, and the loop commits once per turn
- * (store_flush) before any answer of that turn is sent: the API calls of one turn share
+ * the last save (and the networks, after store_touch_nets()), or every record when
+ * nothing was declared (the safe default for a change nobody described). WAL journal,
+ * synchronous=FULL: a committed transaction is on disk before COMMIT returns. While the controller
+ * serves (store_group), a save only adds its rows to an open transaction, and the loop commits once
+ * per turn (store_flush) before any answer of that turn is sent: the API calls of one turn share
  * one fsync, none is acknowledged before it is durable.
  *
  * A state directory that has a store.json and no store.db is migrated once: the JSON
@@ -219,6 +219,7 @@ void store_touch_conn(struct ctl_store *s, struct ctl_connector *c)
 		if (!v) {
 			/* cannot remember it: forget the list, the next save writes all */
 			d->n_touched = 0;
+			d->all = true;
 			return;
 		}
 		d->touched = v;
@@ -333,6 +334,11 @@ void store_touch_nets(struct ctl_store *s)
 {
 	if (s->db)
 		s->db->nets = true;
+}
+
+bool store_declared(const struct ctl_store *s)
+{
+	return s->db && !s->db->all && (s->db->nets || s->db->n_touched);
 }
 
 size_t store_touched(const struct ctl_store *s, struct ctl_connector *const **out)
