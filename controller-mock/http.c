@@ -432,6 +432,7 @@ int ctl_commit(struct ctl_ctx *ctx, mg_err *e)
 	struct ctl_connector *few[COMMIT_FEW], *const *touched;
 	int64_t t0 = now_mono_ms();
 	mg_err he = {0};
+	int marked = 0;
 	bool lazy;
 
 	/* roles first: they are part of every config rendered. A change of role is the
@@ -448,10 +449,9 @@ int ctl_commit(struct ctl_ctx *ctx, mg_err *e)
 	lazy = !ctx->eager_render && (n == 0 || n > COMMIT_FEW);
 	if (ctx->eager_render && n == 0)
 		store_touch_all(&ctx->store); /* every bumped version is saved in this turn */
-	for (size_t i = 0; lazy && i < (n ? n : ctx->store.n_conns); i++) {
+	for (size_t i = 0; lazy && marked == 0 && i < (n ? n : ctx->store.n_conns); i++) {
 		struct ctl_connector *c = n ? touched[i] : ctx->store.conns[i];
-		if (render_mark(ctx, c, e) < 0)
-			goto fail;
+		marked = render_mark(ctx, c, e) < 0 ? -1 : 0;
 		if (c->stale && c->waiters)
 			longpoll_wake(c);
 	}
@@ -459,9 +459,8 @@ int ctl_commit(struct ctl_ctx *ctx, mg_err *e)
 		n = 0; /* many: the whole list below */
 	if (n)
 		memcpy(few, touched, n * sizeof(*few));
-	if ((!lazy && render_refresh(ctx, e) < 0) ||
+	if (marked < 0 || (!lazy && render_refresh(ctx, e) < 0) ||
 	    store_save(&ctx->store, ctx->store_path, e) < 0) {
-	fail:
 		log_err("store: %s; stopping so that nothing unsaved is served", e->msg);
 		ctx->quit = true;
 		ctx->failed = true;
