@@ -114,7 +114,7 @@ for N in "${SIZES[@]}"; do
 	echo "long-polls, $mode rendering (load average: $(cut -d' ' -f1-3 /proc/loadavg)):"
 	echo "  $(jq -c '{held, held_ms, refused, errors, change_status, answered, statuses}' <<<"$out")"
 	echo "  change -> answer ms:   $(jq -c .wake_ms <<<"$out")"
-	echo "  admin API latency ms:  $(jq -c .admin_ms <<<"$out")"
+	echo "  admin API latency ms:  $(jq -c .admin_ms <<<"$out") (GET /networks, back to back); the change itself (PATCH): $(jq .change_req_ms <<<"$out") ms"
 	printf '  controller RSS: %d KiB idle, %d KiB holding %d: %.1f KiB per connection\n' \
 		"$rss0" "$rss1" "$N" "$(bc -l <<<"($rss1-$rss0)/$N")"
 	printf '  controller CPU: %d ms for the whole run (%.2f ms per poller: TLS, 2-3 requests, the wake)\n' \

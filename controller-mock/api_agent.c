@@ -186,6 +186,9 @@ enum MHD_Result api_device_config(struct req *r)
 		c = w->conn;
 		if (w->dropped)
 			return MHD_NO; /* the agent hung up while waiting: close */
+		if (r->ctx->failed)    /* its version may not be on disk */
+			return reply_error(r, 503, "shutting_down",
+					   "the controller is stopping; retry");
 		if (w->shutdown)
 			return reply_error(r, 503, "shutting_down",
 					   "the controller is stopping; retry");

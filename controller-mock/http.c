@@ -851,6 +851,7 @@ int http_serve(struct ctl_ctx *ctx, mg_err *e)
 {
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(ctx->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	struct pollfd fds[5];
+	int64_t last_turn_ms = 0; /* the last turn's work (poll's wait not counted) */
 	int sfd = -1;
 
 	if (!di)
@@ -905,17 +906,21 @@ int http_serve(struct ctl_ctx *ctx, mg_err *e)
 		if (MHD_run(ctx->mhd) != MHD_YES)
 			log_debug("MHD_run reported an error");
 		int64_t t1 = now_mono_ms();
-		flush(ctx);
+		/* the next batch of wake-ups: rendered and saved into this turn's transaction,
+		 * resumed now, answered in the next MHD_run (after the commit below) */
+		bool more = longpoll_pump(ctx, last_turn_ms);
 		int64_t t2 = now_mono_ms();
-		if (longpoll_pump(ctx, now_mono_ms() - turn_t0))
+		flush(ctx);
+		if (more)
 			ctx->resumed = true;  /* more to wake: the next turn does not wait */
 		if (now_mono_ms() - t0 >= 50) /* where a slow turn went (bench_fleet) */
-			log_debug("slow loop turn: %lld ms serving, %lld ms committing, %lld ms "
-				  "queueing wake-ups",
+			log_debug("slow loop turn: %lld ms serving, %lld ms rendering wake-ups, "
+				  "%lld ms committing",
 				  (long long)(t1 - t0), (long long)(t2 - t1),
 				  (long long)(now_mono_ms() - t2));
 		if (longpoll_arm(ctx, e) < 0)
 			goto fail;
+		last_turn_ms = now_mono_ms() - turn_t0;
 	}
 	close(sfd);
 	return 0;

@@ -111,8 +111,9 @@ void longpoll_unlink(struct ctl_waiter *w);
 /* Queue the waiters of `c` to be answered (longpoll_pump resumes them). */
 void longpoll_wake(struct ctl_connector *c);
 /* Settle (render_settle) and resume the next batch of queued waiters, their new versions
- * committed first; true when more remain. `turn_ms`: how long this loop turn has worked
- * so far (the batch adapts to keep turns short). */
+ * saved into the turn's transaction (the loop commits before serving them); true when
+ * more remain. `turn_ms`: how long the last loop turn worked (the batch adapts to keep
+ * turns short). */
 bool longpoll_pump(struct ctl_ctx *ctx, int64_t turn_ms);
 void longpoll_expire(struct ctl_ctx *ctx);
 int longpoll_arm(struct ctl_ctx *ctx, mg_err *e);

@@ -75,8 +75,10 @@ static void resume(struct ctl_waiter *w)
  * queued twice costs nothing the second time.
  *
  * A queued connector may be stale (a change marked it, render.c): the pump renders it
- * first (render_settle, at most LONGPOLL_SETTLE_MS of rendering per turn), commits the
- * versions that changed (before any answer shows one), and then resumes only the waiters
+ * first (render_settle, at most LONGPOLL_SETTLE_MS of rendering per turn), saves the
+ * versions that changed into the turn's transaction (the loop commits it before the
+ * resumed waiters are served: no answer shows an uncommitted version), and then resumes
+ * only the waiters
  * whose ETag is no longer current, or all of them when the connector was woken as such
  * (c->wake_all: disabled, revoked). A waiter whose document did not change keeps waiting.
  * The text rendered is kept for the answer (c->doc0): one render per woken connector.
@@ -90,7 +92,6 @@ static void resume(struct ctl_waiter *w)
 #define LONGPOLL_TURN_MS   40
 #define LONGPOLL_SETTLE_MS (LONGPOLL_TURN_MS / 3)
 static size_t batch = 256;
-static int64_t pump_ms; /* the last pump's own time (rendering, commit) */
 static struct ctl_connector **pending;
 static size_t pending_head, pending_n, pending_cap;
 static size_t burst_n;        /* waiters resumed since the queue was last empty */
@@ -146,7 +147,7 @@ bool longpoll_pump(struct ctl_ctx *ctx, int64_t turn_ms)
 	if (pending_head == pending_n)
 		return false;
 	if (burst_n) /* the last turn served a batch of this burst */
-		adapt(turn_ms + pump_ms);
+		adapt(turn_ms);
 	budget = batch;
 
 	/* 1. render the stale connectors of this batch (bounded in waiters and in time) */
@@ -169,15 +170,14 @@ bool longpoll_pump(struct ctl_ctx *ctx, int64_t turn_ms)
 		}
 		want += k;
 	}
-	/* 2. the new versions on disk before any answer carries one */
-	if (bumped && (store_save(&ctx->store, ctx->store_path, &e) < 0 ||
-		       store_flush(&ctx->store, &e) < 0)) {
+	/* 2. the new versions into this turn's transaction: the loop commits it before the
+	 * next MHD_run, where the waiters resumed below are answered */
+	if (bumped && store_save(&ctx->store, ctx->store_path, &e) < 0) {
 		log_err("store: %s; stopping so that nothing unsaved is served", e.msg);
 		ctx->quit = true;
 		ctx->failed = true;
 		return false;
 	}
-	pump_ms = now_mono_ms() - t0;
 	/* 3. resume the waiters whose answer changed */
 	while (pending_head < end && budget) {
 		struct ctl_connector *c = pending[pending_head];
