@@ -83,10 +83,11 @@ static void resume(struct ctl_waiter *w)
  * (c->wake_all: disabled, revoked). A waiter whose document did not change keeps waiting.
  * The text rendered is kept for the answer (c->doc0): one render per woken connector.
  */
-/* The batch adapts to the time a turn takes (serving the last batch, rendering and
+/* The batch adapts to the CPU time a turn takes (serving the last batch, rendering and
  * committing this one): a turn of ~LONGPOLL_TURN_MS keeps an admin request that arrives
- * meanwhile within about two turns, whatever else the machine runs; an idle machine
- * wakes up to LONGPOLL_BATCH_MAX per turn. */
+ * meanwhile within about two turns on a machine that gives the controller its CPU; CPU
+ * time, not wall time, so that other processes' load does not shrink the batches (and
+ * stretch the wake) for nothing. */
 #define LONGPOLL_BATCH_MIN 32
 #define LONGPOLL_BATCH_MAX 1024
 #define LONGPOLL_TURN_MS   40
