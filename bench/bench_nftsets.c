@@ -411,36 +411,49 @@ int main(int argc, char **argv)
 		v[i] = (struct pfx){{10, (uint8_t)(20 + i / 128), (uint8_t)(i % 128 * 2), 0}, 24};
 	if (load(c, &ways[0], v, n, h, p, tmp, &ts[0]) < 0)
 		return 1;
-	for (size_t wi = 0; wi < MG_ARRAY_SIZE(ways); wi++) {
-		const struct way *w = &ways[wi];
-		printf("%-32s", w->name);
-		fflush(stdout);
-		for (int l = 0; l < 3; l++) {
-			size_t np = l == 0 ? n : l == 1 ? n / 2 : 0;
-			for (size_t i = 0; i < n; i++) {
-				if (i < np) { /* every other /24 from 10.20.0.0 */
-					v[i] = (struct pfx){{10, (uint8_t)(20 + i / 128),
-							     (uint8_t)(i % 128 * 2), 0},
-							    24};
-				} else { /* every other host from 10.200.0.1 */
-					size_t k = i - np;
-					v[i] = (struct pfx){{10, (uint8_t)(200 + k / 32768),
-							     (uint8_t)(k / 128 % 256),
-							     (uint8_t)(k % 128 * 2 + 1)},
-							    32};
-				}
+	/* rounds interleave the ways (round k loads every way once), so that the machine's
+	 * other load falls on all of them alike */
+	enum { NW = MG_ARRAY_SIZE(ways) };
+	double *tw = calloc((size_t)rounds * NW * 3, sizeof(*tw)),
+	       *sw = calloc((size_t)rounds * NW * 3, sizeof(*sw));
+	if (!tw || !sw)
+		return 2;
+	for (int l = 0; l < 3; l++) {
+		size_t np = l == 0 ? n : l == 1 ? n / 2 : 0;
+		for (size_t i = 0; i < n; i++) {
+			if (i < np) { /* every other /24 from 10.20.0.0 */
+				v[i] = (struct pfx){
+				    {10, (uint8_t)(20 + i / 128), (uint8_t)(i % 128 * 2), 0}, 24};
+			} else { /* every other host from 10.200.0.1 */
+				size_t k = i - np;
+				v[i] = (struct pfx){{10, (uint8_t)(200 + k / 32768),
+						     (uint8_t)(k / 128 % 256),
+						     (uint8_t)(k % 128 * 2 + 1)},
+						    32};
 			}
-			qsort(v, n, sizeof(*v), pfx_cmp);
-			for (int k = 0; k < rounds; k++)
-				if ((t[k] = load(c, w, v, n, h, p, tmp, &ts[k])) < 0)
+		}
+		qsort(v, n, sizeof(*v), pfx_cmp);
+		for (int k = 0; k < rounds; k++)
+			for (size_t wi = 0; wi < NW; wi++) {
+				size_t at = ((size_t)l * NW + wi) * (size_t)rounds + (size_t)k;
+				if ((tw[at] = load(c, &ways[wi], v, n, h, p, tmp, &sw[at])) < 0)
 					return 1;
+			}
+	}
+	for (size_t wi = 0; wi < NW; wi++) {
+		printf("%-32s", ways[wi].name);
+		for (int l = 0; l < 3; l++) {
+			size_t at = ((size_t)l * NW + wi) * (size_t)rounds;
+			memcpy(t, tw + at, (size_t)rounds * sizeof(*t));
+			memcpy(ts, sw + at, (size_t)rounds * sizeof(*ts));
 			qsort(t, (size_t)rounds, sizeof(*t), cmpd);
 			qsort(ts, (size_t)rounds, sizeof(*ts), cmpd);
 			printf("   %7.1f / %6.1f (%6.1f)", t[rounds / 2], t[0], ts[rounds / 2]);
-			fflush(stdout);
 		}
 		printf("\n");
 	}
+	free(tw);
+	free(sw);
 	nft_remove(c, &e);
 	nft_close(c);
 	free(v);
