@@ -471,7 +471,7 @@ int ctl_commit(struct ctl_ctx *ctx, mg_err *e)
 		struct ctl_connector *c = n ? few[i] : ctx->store.conns[i];
 		if (c->wake) {
 			c->wake = false;
-			c->wake_all = true;
+			c->wake_all = c->waiters != NULL; /* cleared when they are resumed */
 			cmetrics_count_push();
 			longpoll_wake(c);
 		}
