@@ -87,9 +87,11 @@ static void resume(struct ctl_waiter *w)
  * committing this one): a turn of ~LONGPOLL_TURN_MS keeps an admin request that arrives
  * meanwhile within about two turns on a machine that gives the controller its CPU; CPU
  * time, not wall time, so that other processes' load does not shrink the batches (and
- * stretch the wake) for nothing. */
+ * stretch the wake) for nothing; at most LONGPOLL_BATCH_MAX, since on a machine that
+ * does not give the controller its CPU a turn's wall time grows with the batch although
+ * its CPU time stays small (and an admin request waits for the wall time). */
 #define LONGPOLL_BATCH_MIN 32
-#define LONGPOLL_BATCH_MAX 1024
+#define LONGPOLL_BATCH_MAX 512
 #define LONGPOLL_TURN_MS   40
 #define LONGPOLL_SETTLE_MS (LONGPOLL_TURN_MS / 3)
 static size_t batch = 256;
