@@ -11,6 +11,10 @@
 #   3. reconnect storm: N pollers holding, the controller killed (-9) and started again;
 #      every poller reconnects with the agent's backoff (jittered, capped at 2 s): time
 #      from the controller answering again to the last poller holding again
+#   Part 2 runs once per rendering mode in RENDER (default "lazy eager"), the controller
+#   restarted between them with the same fleet: lazy (as shipped: the change marks the
+#   documents, each is rendered when its long-poll is answered) and eager
+#   (--eager-render: the change's own turn renders all of them, the obvious alternative)
 # CTL_LOG_LEVEL=debug logs the controller's slow loop turns (where the time went);
 # CTL_LOG_KEEP=DIR keeps its logs. SKIP_STORM=1 leaves out part 3.
 # Usage: sudo bench/bench_fleet.sh [build-dir] [N...]
@@ -45,15 +49,18 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
 # load does not inflate the way it does wall-clock times
 cpu_ms() { awk -v t="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / t)}' "/proc/$pid/stat"; }
 
-start_ctl() {
-	ip netns exec "$NS" "$CTL" --state-dir "$1" --listen 192.0.2.1:8443 --public-url "$URL" \
-		--no-hub --log-level "${CTL_LOG_LEVEL:-warn}" >>"$1.log" 2>&1 &
+RENDER=(${RENDER:-lazy eager})
+start_ctl() { # state-dir [controller options...]
+	local d=$1
+	shift
+	ip netns exec "$NS" "$CTL" --state-dir "$d" --listen 192.0.2.1:8443 --public-url "$URL" \
+		--no-hub --log-level "${CTL_LOG_LEVEL:-warn}" "$@" >>"$d.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 1 300); do
 		ip netns exec "$NS" curl -sk -o /dev/null -m 1 "$URL/api/v1/hub" && return 0
 		sleep 0.05
 	done
-	echo "bench_fleet: controller did not start: $(tail -3 "$1.log")" >&2
+	echo "bench_fleet: controller did not start: $(tail -3 "$d.log")" >&2
 	exit 1
 }
 admin() {
@@ -80,26 +87,39 @@ for N in "${SIZES[@]}"; do
 	ms=$(jq .ms <<<"$out")
 	printf 'enrolments, 32 clients: %d in %.2f s (%.0f per second), store then holding %d connectors\n' \
 		"$N" "$(bc -l <<<"$ms/1000")" "$(bc -l <<<"$N*1000/$ms")" "$((N + 200))"
+	k=0
+	for mode in "${RENDER[@]}"; do
+	k=$((k + 1))
+	if [ "$k" -gt 1 ] || [ "$mode" != lazy ]; then # restart in this mode
+		kill -TERM "$pid"
+		wait "$pid" 2>/dev/null || true
+		opt=()
+		[ "$mode" = eager ] && opt=(--eager-render)
+		start_ctl "$dir" "${opt[@]}"
+	fi
 	rss0=$(rss_kib)
 	cpu0=$(cpu_ms)
 	# RSS while holding: sampled every 100 ms in the background, the highest kept
 	( m=0; while kill -0 "$pid" 2>/dev/null; do r=$(rss_kib) || break; [ "$r" -gt "$m" ] && m=$r && echo "$m" >"$tmp/rss"; sleep 0.1; done ) &
 	sampler=$!
+	# each mode's change: a subnet the network did not have (every document changes)
 	out=$(ip netns exec "$NS" "${LP[@]}" hold --secrets "$tmp/secrets-$N" --conns "$N" \
 		--wait 55 --timeout 120 --admin-token "$(cat "$dir/admin.token")" \
 		--change-path "/api/v1/networks/$net" \
-		--change-body '{"subnets":["198.51.100.0/24","198.18.1.0/24"]}')
+		--change-body "{\"subnets\":[\"198.51.100.0/24\",\"198.18.$k.0/24\"]}")
 	kill "$sampler" 2>/dev/null || true
 	wait "$sampler" 2>/dev/null || true
 	rss1=$(cat "$tmp/rss")
 	cpu1=$(cpu_ms)
-	echo "long-polls:  $(jq -c '{held, held_ms, refused, errors, change_status, answered, statuses}' <<<"$out")"
+	echo "long-polls, $mode rendering (load average: $(cut -d' ' -f1-3 /proc/loadavg)):"
+	echo "  $(jq -c '{held, held_ms, refused, errors, change_status, answered, statuses}' <<<"$out")"
 	echo "  change -> answer ms:   $(jq -c .wake_ms <<<"$out")"
-	echo "  admin API latency ms:  $(jq -c .admin_ms <<<"$out")"
+	echo "  admin API latency ms:  $(jq -c .admin_ms <<<"$out") (GET /networks, back to back); the change itself (PATCH): $(jq .change_req_ms <<<"$out") ms"
 	printf '  controller RSS: %d KiB idle, %d KiB holding %d: %.1f KiB per connection\n' \
 		"$rss0" "$rss1" "$N" "$(bc -l <<<"($rss1-$rss0)/$N")"
 	printf '  controller CPU: %d ms for the whole run (%.2f ms per poller: TLS, 2-3 requests, the wake)\n' \
 		"$((cpu1 - cpu0))" "$(bc -l <<<"($cpu1-$cpu0)/$N")"
+	done
 
 	# reconnect storm
 	if [ -n "${SKIP_STORM:-}" ]; then

@@ -125,6 +125,7 @@ enum MHD_Result api_networks_create(struct req *r)
 		res = reply_error(r, 409, "limit_reached", "%s", e.msg);
 		goto out;
 	}
+	store_touch_nets(&ctx->store); /* no connector record changed, their documents may */
 	if (ctl_commit(ctx, &e) < 0) {
 		cJSON_Delete(j);
 		return reply_commit_failed(r, &e);
@@ -206,6 +207,7 @@ enum MHD_Result api_network_patch(struct req *r)
 	net_free(n);
 	n = c;
 	c = NULL;
+	store_touch_nets(s); /* no connector record changed, their documents may */
 	if (ctl_commit(ctx, &e) < 0) {
 		cJSON_Delete(j);
 		return reply_commit_failed(r, &e);
@@ -301,10 +303,15 @@ enum MHD_Result api_connectors_list(struct req *r)
 	const struct ctl_store *s = &r->ctx->store;
 	cJSON *root = cJSON_CreateObject();
 	cJSON *arr = root ? cJSON_AddArrayToObject(root, "connectors") : NULL;
+	mg_err e = {0};
 
 	if (!arr)
 		goto oom;
 	for (size_t i = 0; i < s->n_conns; i++) {
+		if (ctl_settle(r->ctx, s->conns[i], &e) < 0) { /* config_version */
+			cJSON_Delete(root);
+			return reply_error(r, 500, "internal", "%s", e.msg);
+		}
 		cJSON *c = conn_to_api_json(r->ctx, s->conns[i]);
 		if (!c || !cJSON_AddItemToArray(arr, c)) {
 			cJSON_Delete(c);
@@ -320,8 +327,12 @@ oom:
 enum MHD_Result api_connector_get(struct req *r)
 {
 	struct ctl_connector *c = store_find_conn(&r->ctx->store, r->id);
+	mg_err e = {0};
+
 	if (!c)
 		return reply_error(r, 404, "not_found", "no connector %s", r->id);
+	if (ctl_settle(r->ctx, c, &e) < 0) /* config_version */
+		return reply_error(r, 500, "internal", "%s", e.msg);
 	return reply_json(r, 200, conn_to_api_json(r->ctx, c));
 }
 
@@ -359,6 +370,8 @@ static enum MHD_Result set_disabled(struct req *r, bool disabled)
 			return reply_commit_failed(r, &e);
 		log_info("connector %s (%s) %s", c->id, c->name, disabled ? "disabled" : "enabled");
 	}
+	if (ctl_settle(r->ctx, c, &e) < 0) /* config_version */
+		return reply_error(r, 500, "internal", "%s", e.msg);
 	return reply_json(r, 200, conn_to_api_json(r->ctx, c));
 }
 

@@ -166,7 +166,7 @@ static enum MHD_Result send_config(struct req *r, struct ctl_connector *c)
 	snprintf(etag, sizeof(etag), "\"%lld\"", (long long)c->version);
 	if (r->w.if_none_match == c->version)
 		return reply_empty(r, 304, etag);
-	txt = render_text(r->ctx, c, &e);
+	txt = render_answer(r->ctx, c, &e);
 	if (!txt)
 		return reply_error(r, 500, "internal", "%s", e.msg);
 	return reply_text(r, 200, txt, etag);
@@ -179,12 +179,16 @@ enum MHD_Result api_device_config(struct req *r)
 	enum MHD_Result res;
 	const char *q;
 	int64_t wait = 0;
+	mg_err e = {0};
 
 	if (w->started) {
 		/* resumed: by a change, a deadline, or shutdown */
 		c = w->conn;
 		if (w->dropped)
 			return MHD_NO; /* the agent hung up while waiting: close */
+		if (r->ctx->failed)    /* its version may not be on disk */
+			return reply_error(r, 503, "shutting_down",
+					   "the controller is stopping; retry");
 		if (w->shutdown)
 			return reply_error(r, 503, "shutting_down",
 					   "the controller is stopping; retry");
@@ -194,6 +198,8 @@ enum MHD_Result api_device_config(struct req *r)
 		if (c->disabled)
 			return reply_error(r, 403, "device_disabled", "connector %s is disabled",
 					   c->id);
+		if (ctl_settle(r->ctx, c, &e) < 0) /* stale when woken by its deadline */
+			return reply_error(r, 500, "internal", "%s", e.msg);
 		if (c->version != w->if_none_match || now_mono_ms() >= w->deadline_ms)
 			return send_config(r, c);
 		longpoll_suspend(r, c, w->deadline_ms);
@@ -202,6 +208,8 @@ enum MHD_Result api_device_config(struct req *r)
 	c = device_auth(r, &res);
 	if (!c)
 		return res;
+	if (ctl_settle(r->ctx, c, &e) < 0) /* its version, before comparing it */
+		return reply_error(r, 500, "internal", "%s", e.msg);
 	q = req_query(r, "wait");
 	if (q) {
 		char *end;

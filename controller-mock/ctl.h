@@ -130,7 +130,13 @@ struct ctl_connector {
 	uint8_t config_hash[32];    /* SHA-256 of the rendered document minus "version" */
 	struct ctl_waiter *waiters; /* suspended long-poll requests (not persisted) */
 	bool wake;                  /* waiters must be woken after the next commit */
-	struct ctl_ident ident;     /* identity.c: which host holds this identity */
+	/* render.c, lazy rendering: a change may have altered the document since `version`
+	 * was settled; it is rendered (and the version bumped if it changed) before anything
+	 * shows the version (render_settle) */
+	bool stale;
+	bool wake_all; /* longpoll.c: every waiter is answered, whatever its ETag */
+	char *doc0;    /* the document just settled, with version 0, for the answer to come */
+	struct ctl_ident ident; /* identity.c: which host holds this identity */
 };
 
 /* A remote user (a laptop running wg-quick). Only the public key is ever kept. */
@@ -195,6 +201,9 @@ struct ctl_ctx {
 	unsigned agent_connections;
 	int64_t lp_next_ms;  /* earliest long-poll deadline (longpoll.c), or INT64_MAX */
 	int64_t lp_armed_ms; /* what the timerfd is set to */
+	/* --eager-render (bench_fleet's comparison): a change re-renders every document it
+	 * may affect in its own turn, as before lazy rendering */
+	bool eager_render;
 };
 
 /* --- store.c: model, persistence, allocation ------------------------------------ */
@@ -222,6 +231,11 @@ int store_save(struct ctl_store *s, const char *path, mg_err *e);
 void store_touch_conn(struct ctl_store *s, struct ctl_connector *c);
 /* This request changed more than connectors it declared: save and render everything. */
 void store_touch_all(struct ctl_store *s);
+/* This request changed network records (and only the connectors it declared): the save
+ * writes the networks and those connectors, and every document may have changed. */
+void store_touch_nets(struct ctl_store *s);
+/* Whether anything was declared (touch_conn, touch_nets) since the last save. */
+bool store_declared(const struct ctl_store *s);
 /* The connectors declared since the last save. */
 size_t store_touched(const struct ctl_store *s, struct ctl_connector *const **out);
 void store_group(struct ctl_store *s, bool on);
@@ -277,6 +291,17 @@ cJSON *render_config(const struct ctl_ctx *ctx, const struct ctl_connector *c, m
 int render_refresh(struct ctl_ctx *ctx, mg_err *e);
 /* The rendered document (with "version") as text; caller frees with cJSON_free. */
 char *render_text(const struct ctl_ctx *ctx, const struct ctl_connector *c, mg_err *e);
+/* Lazy rendering: the connectors a change may affect are marked stale (render_mark, which
+ * also queues their waiters) instead of being rendered in the change's turn. A stale
+ * connector is settled before its version is shown: rendered, its version bumped if the
+ * document changed (then declared with store_touch_conn: the caller saves before any
+ * answer shows it). `keep` keeps the text in c->doc0 for the answer about to be sent.
+ * Returns 1 (bumped), 0 (unchanged or not stale) or -1. A connector without a version yet
+ * (enrolled in this request) is settled by render_mark at once. */
+int render_mark(struct ctl_ctx *ctx, struct ctl_connector *c, mg_err *e);
+int render_settle(struct ctl_ctx *ctx, struct ctl_connector *c, bool keep, mg_err *e);
+/* The document of `c` (settled) as text, from c->doc0 when it holds it (then freed). */
+char *render_answer(struct ctl_ctx *ctx, struct ctl_connector *c, mg_err *e);
 
 /* --- user.c: remote users' WireGuard client configs ------------------------------- */
 /* The wg-quick config of user `u`. `priv_b64` is the private key to write, or NULL for

@@ -314,8 +314,14 @@ void ha_run(struct ctl_ctx *ctx)
 		}
 	}
 	ctx->ha->kick = false;
-	if (ha_elect(ctx) > 0 && ctl_commit(ctx, &e) < 0)
-		log_err("ha: %s", e.msg);
+	if (ha_elect(ctx) > 0) {
+		/* a role is the network's: its row is all there is to save (every document
+		 * shows the roles: ctl_commit renders them all) */
+		if (!ctx->eager_render)
+			store_touch_nets(&ctx->store);
+		if (ctl_commit(ctx, &e) < 0)
+			log_err("ha: %s", e.msg);
+	}
 }
 
 void ha_renew(struct ctl_ctx *ctx, struct ctl_connector *c)

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
 
@@ -421,24 +422,46 @@ const char *req_bearer(struct req *r, size_t *len)
 /* --- commit ------------------------------------------------------------------------ */
 
 /* A request that declared the few connectors it changed (store_touch_conn) can have
- * set `wake` only on those: they are all that is looked at then. */
+ * set `wake` only on those: they are all that is looked at then. Those few are rendered
+ * at once; a change that may touch more (a network's, a role's, an undeclared one) only
+ * marks them stale and queues their waiters: longpoll_pump renders each before answering
+ * it (render_settle), a batch per loop turn, so the change's own turn stays short. */
 #define COMMIT_FEW 16
 
 int ctl_commit(struct ctl_ctx *ctx, mg_err *e)
 {
 	struct ctl_connector *few[COMMIT_FEW], *const *touched;
+	int64_t t0 = now_mono_ms();
 	mg_err he = {0};
+	int marked = 0;
+	bool lazy;
 
-	/* roles first: they are part of every config rendered; a change of role touches the
-	 * network (its active connector and epoch) and other connectors: save and render all */
-	if (ha_elect(ctx) > 0)
-		store_touch_all(&ctx->store);
+	/* roles first: they are part of every config rendered. A change of role is the
+	 * network's (its active connector and epoch: connectors keep theirs in memory only):
+	 * the networks are saved besides what the request declared (nothing declared: all),
+	 * and every document rendered (eager: save all, as before lazy rendering) */
+	if (ha_elect(ctx) > 0) {
+		if (ctx->eager_render || !store_declared(&ctx->store))
+			store_touch_all(&ctx->store);
+		else
+			store_touch_nets(&ctx->store); /* added to what the request declared */
+	}
 	size_t n = store_touched(&ctx->store, &touched);
+	lazy = !ctx->eager_render && (n == 0 || n > COMMIT_FEW);
+	if (ctx->eager_render && n == 0)
+		store_touch_all(&ctx->store); /* every bumped version is saved in this turn */
+	for (size_t i = 0; lazy && marked == 0 && i < (n ? n : ctx->store.n_conns); i++) {
+		struct ctl_connector *c = n ? touched[i] : ctx->store.conns[i];
+		marked = render_mark(ctx, c, e) < 0 ? -1 : 0;
+		if (c->stale && c->waiters)
+			longpoll_wake(c);
+	}
 	if (n > COMMIT_FEW)
 		n = 0; /* many: the whole list below */
 	if (n)
 		memcpy(few, touched, n * sizeof(*few));
-	if (render_refresh(ctx, e) < 0 || store_save(&ctx->store, ctx->store_path, e) < 0) {
+	if (marked < 0 || (!lazy && render_refresh(ctx, e) < 0) ||
+	    store_save(&ctx->store, ctx->store_path, e) < 0) {
 		log_err("store: %s; stopping so that nothing unsaved is served", e->msg);
 		ctx->quit = true;
 		ctx->failed = true;
@@ -448,13 +471,35 @@ int ctl_commit(struct ctl_ctx *ctx, mg_err *e)
 		struct ctl_connector *c = n ? few[i] : ctx->store.conns[i];
 		if (c->wake) {
 			c->wake = false;
+			c->wake_all = c->waiters != NULL; /* cleared when they are resumed */
 			cmetrics_count_push();
 			longpoll_wake(c);
 		}
 	}
 	if (hub_sync(ctx, &he) < 0)
 		log_err("%s", he.msg);
+	if (now_mono_ms() - t0 >= 20) /* where a slow turn went (bench_fleet) */
+		log_debug("commit: %lld ms (%s, %zu connectors declared)",
+			  (long long)(now_mono_ms() - t0), lazy ? "lazy" : "eager", n);
 	return 0;
+}
+
+int ctl_settle(struct ctl_ctx *ctx, struct ctl_connector *c, mg_err *e)
+{
+	int r = render_settle(ctx, c, false, e);
+
+	if (r <= 0)
+		return r;
+	cmetrics_count_push();
+	if (c->waiters)
+		longpoll_wake(c); /* another long-poll of it: answered with the new version */
+	if (store_save(&ctx->store, ctx->store_path, e) < 0) {
+		log_err("store: %s; stopping so that nothing unsaved is served", e->msg);
+		ctx->quit = true;
+		ctx->failed = true;
+		return -1;
+	}
+	return r;
 }
 
 /* --- connections ------------------------------------------------------------------ */
@@ -803,10 +848,22 @@ static void flush(struct ctl_ctx *ctx)
 	release_deferred(ctx);
 }
 
+/* CPU time of this thread, ms: a turn's work, whatever else the machine runs (its wall
+ * time also counts the time other processes had the CPU) */
+static int64_t cpu_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+		return now_mono_ms();
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int http_serve(struct ctl_ctx *ctx, mg_err *e)
 {
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(ctx->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	struct pollfd fds[5];
+	int64_t last_turn_ms = 0; /* the CPU time the last turn took */
 	int sfd = -1;
 
 	if (!di)
@@ -834,6 +891,7 @@ int http_serve(struct ctl_ctx *ctx, mg_err *e)
 			mg_err_set(e, "poll: %s", strerror(errno));
 			goto fail;
 		}
+		int64_t turn_t0 = cpu_ms(); /* this turn's work, for longpoll_pump */
 		if (fds[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
@@ -860,17 +918,21 @@ int http_serve(struct ctl_ctx *ctx, mg_err *e)
 		if (MHD_run(ctx->mhd) != MHD_YES)
 			log_debug("MHD_run reported an error");
 		int64_t t1 = now_mono_ms();
-		flush(ctx);
+		/* the next batch of wake-ups: rendered and saved into this turn's transaction,
+		 * resumed now, answered in the next MHD_run (after the commit below) */
+		bool more = longpoll_pump(ctx, last_turn_ms);
 		int64_t t2 = now_mono_ms();
-		if (longpoll_pump())
+		flush(ctx);
+		if (more)
 			ctx->resumed = true;  /* more to wake: the next turn does not wait */
 		if (now_mono_ms() - t0 >= 50) /* where a slow turn went (bench_fleet) */
-			log_debug("slow loop turn: %lld ms serving, %lld ms committing, %lld ms "
-				  "queueing wake-ups",
+			log_debug("slow loop turn: %lld ms serving, %lld ms rendering wake-ups, "
+				  "%lld ms committing",
 				  (long long)(t1 - t0), (long long)(t2 - t1),
 				  (long long)(now_mono_ms() - t2));
 		if (longpoll_arm(ctx, e) < 0)
 			goto fail;
+		last_turn_ms = cpu_ms() - turn_t0;
 	}
 	close(sfd);
 	return 0;

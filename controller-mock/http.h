@@ -70,6 +70,10 @@ const char *req_query(struct req *r, const char *name);
  * then resync the hub. Fails only when the store cannot be written; the controller then
  * stops, since memory is ahead of disk. */
 int ctl_commit(struct ctl_ctx *ctx, mg_err *e);
+/* Before a request shows the version of `c`: render it if stale (render_settle); a new
+ * version is saved in this turn's transaction (the answer waits for its commit) and the
+ * other long-polls of `c` are woken. 1 bumped, 0 not, -1 (rendering or saving failed). */
+int ctl_settle(struct ctl_ctx *ctx, struct ctl_connector *c, mg_err *e);
 /* Reply 500 for a failed commit. */
 enum MHD_Result reply_commit_failed(struct req *r, mg_err *e);
 
@@ -106,8 +110,11 @@ void longpoll_suspend(struct req *r, struct ctl_connector *c, int64_t deadline_m
 void longpoll_unlink(struct ctl_waiter *w);
 /* Queue the waiters of `c` to be answered (longpoll_pump resumes them). */
 void longpoll_wake(struct ctl_connector *c);
-/* Resume the next batch of queued waiters; true when more remain. */
-bool longpoll_pump(void);
+/* Settle (render_settle) and resume the next batch of queued waiters, their new versions
+ * saved into the turn's transaction (the loop commits before serving them); true when
+ * more remain. `turn_ms`: how long the last loop turn worked (the batch adapts to keep
+ * turns short). */
+bool longpoll_pump(struct ctl_ctx *ctx, int64_t turn_ms);
 void longpoll_expire(struct ctl_ctx *ctx);
 int longpoll_arm(struct ctl_ctx *ctx, mg_err *e);
 /* Wake every waiter for shutdown; returns how many were woken. */

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/timerfd.h>
 
+#include "cmetrics.h"
 #include "ha.h"
 #include "http.h"
 #include "log.h"
@@ -69,12 +70,31 @@ static void resume(struct ctl_waiter *w)
  * Wake-ups are queued and resumed LONGPOLL_BATCH at a time, one batch per turn of the
  * loop (longpoll_pump), so that a change reaching ten thousand waiters does not hold
  * the admin API (or anything else) for the whole burst: each turn serves a batch and
- * whatever else is ready (512: a turn of ~100 ms on a busy 2-core machine; 1,024
- * doubled the admin API's p99, 256 pushed the last answer past 2 s; see
- * docs/ARCHITECTURE.md). The waiters stay on their connector's list meanwhile (expiry
- * and shutdown find them there); a connector queued twice costs nothing the second time.
+ * whatever else is ready (see docs/ARCHITECTURE.md for the figures). The waiters stay on
+ * their connector's list meanwhile (expiry and shutdown find them there); a connector
+ * queued twice costs nothing the second time.
+ *
+ * A queued connector may be stale (a change marked it, render.c): the pump renders it
+ * first (render_settle, at most LONGPOLL_SETTLE_MS of rendering per turn), saves the
+ * versions that changed into the turn's transaction (the loop commits it before the
+ * resumed waiters are served: no answer shows an uncommitted version), and then resumes
+ * only the waiters
+ * whose ETag is no longer current, or all of them when the connector was woken as such
+ * (c->wake_all: disabled, revoked). A waiter whose document did not change keeps waiting.
+ * The text rendered is kept for the answer (c->doc0): one render per woken connector.
  */
-#define LONGPOLL_BATCH 512
+/* The batch adapts to the CPU time a turn takes (serving the last batch, rendering and
+ * committing this one): a turn of ~LONGPOLL_TURN_MS keeps an admin request that arrives
+ * meanwhile within about two turns on a machine that gives the controller its CPU; CPU
+ * time, not wall time, so that other processes' load does not shrink the batches (and
+ * stretch the wake) for nothing; at most LONGPOLL_BATCH_MAX, since on a machine that
+ * does not give the controller its CPU a turn's wall time grows with the batch although
+ * its CPU time stays small (and an admin request waits for the wall time). */
+#define LONGPOLL_BATCH_MIN 32
+#define LONGPOLL_BATCH_MAX 512
+#define LONGPOLL_TURN_MS   40
+#define LONGPOLL_SETTLE_MS (LONGPOLL_TURN_MS / 3)
+static size_t batch = 256;
 static struct ctl_connector **pending;
 static size_t pending_head, pending_n, pending_cap;
 static size_t burst_n;        /* waiters resumed since the queue was last empty */
@@ -90,7 +110,7 @@ void longpoll_wake(struct ctl_connector *c)
 		size_t cap = pending_cap ? 2 * pending_cap : 256;
 		struct ctl_connector **v = realloc(pending, cap * sizeof(*v));
 		if (!v) {
-			/* no room to queue it: wake it now */
+			/* no room to queue it: wake it now (the answer renders it if stale) */
 			while (c->waiters)
 				resume(c->waiters);
 			return;
@@ -101,25 +121,89 @@ void longpoll_wake(struct ctl_connector *c)
 	pending[pending_n++] = c;
 }
 
-bool longpoll_pump(void)
+static bool deserves(const struct ctl_connector *c, const struct ctl_waiter *w)
 {
-	size_t budget = LONGPOLL_BATCH;
+	return c->wake_all || w->if_none_match != c->version;
+}
 
-	while (pending_head < pending_n && budget) {
+/* The next batch from the last turn's length: shrunk in proportion when it was long,
+ * grown by a quarter when it was short. */
+static void adapt(int64_t turn_ms)
+{
+	size_t b = batch;
+
+	if (turn_ms > LONGPOLL_TURN_MS)
+		b = b * LONGPOLL_TURN_MS / (size_t)turn_ms;
+	else if (turn_ms < LONGPOLL_TURN_MS * 2 / 3)
+		b += b / 4;
+	batch = b < LONGPOLL_BATCH_MIN   ? LONGPOLL_BATCH_MIN
+		: b > LONGPOLL_BATCH_MAX ? LONGPOLL_BATCH_MAX
+					 : b;
+}
+
+bool longpoll_pump(struct ctl_ctx *ctx, int64_t turn_ms)
+{
+	size_t budget, end = pending_head, want = 0, bumped = 0;
+	int64_t t0 = now_mono_ms();
+	mg_err e = {0};
+
+	if (pending_head == pending_n)
+		return false;
+	if (burst_n) /* the last turn served a batch of this burst */
+		adapt(turn_ms);
+	budget = batch;
+
+	/* 1. render the stale connectors of this batch (bounded in waiters and in time) */
+	while (end < pending_n && want < budget && now_mono_ms() - t0 < LONGPOLL_SETTLE_MS) {
+		struct ctl_connector *c = pending[end++];
+		size_t k = 0;
+		int r = render_settle(ctx, c, c->waiters != NULL, &e);
+		if (r < 0) {
+			log_warn("long-poll: %s (its waiters render again when answered)", e.msg);
+			mg_err_clear(&e);
+		} else if (r > 0) {
+			bumped++;
+			cmetrics_count_push();
+		}
+		for (const struct ctl_waiter *w = c->waiters; w; w = w->next)
+			k += deserves(c, w);
+		if (!k) { /* unchanged: its waiters keep waiting, nobody needs the text */
+			cJSON_free(c->doc0);
+			c->doc0 = NULL;
+		}
+		want += k;
+	}
+	/* 2. the new versions into this turn's transaction: the loop commits it before the
+	 * next MHD_run, where the waiters resumed below are answered */
+	if (bumped && store_save(&ctx->store, ctx->store_path, &e) < 0) {
+		log_err("store: %s; stopping so that nothing unsaved is served", e.msg);
+		ctx->quit = true;
+		ctx->failed = true;
+		return false;
+	}
+	/* 3. resume the waiters whose answer changed */
+	while (pending_head < end && budget) {
 		struct ctl_connector *c = pending[pending_head];
-		while (c->waiters && budget) {
-			resume(c->waiters);
+		struct ctl_waiter *w = c->waiters, *next;
+		for (; w && budget; w = next) {
+			next = w->next;
+			if (!deserves(c, w))
+				continue;
+			resume(w);
 			budget--;
 			burst_n++;
 		}
-		if (!c->waiters)
-			pending_head++;
+		if (w)
+			break; /* budget spent inside this connector's list: the next turn goes on
+				*/
+		c->wake_all = false;
+		pending_head++;
 	}
 	if (pending_head == pending_n) {
 		pending_head = pending_n = 0;
 		if (burst_n >= 1000)
-			log_info("long-poll: %zu waiters resumed in %lld ms", burst_n,
-				 (long long)(now_mono_ms() - burst_started));
+			log_info("long-poll: %zu waiters resumed in %lld ms (last batch %zu)",
+				 burst_n, (long long)(now_mono_ms() - burst_started), batch);
 		burst_n = 0;
 		return false;
 	}

@@ -56,6 +56,9 @@ static void usage(FILE *f)
 	       "                          The descriptor limit is raised to its hard limit\n"
 	       "  --dump-store            print the store (state directory's store.db) as one\n"
 	       "                          JSON document and exit; works beside a running one\n"
+	       "  --eager-render          a change renders every document it may affect before\n"
+	       "                          it is answered (by default they are rendered as their\n"
+	       "                          long-polls are answered); for comparison (bench_fleet)\n"
 	       "  --log-level L           error, warn, info or debug (default info)\n"
 	       "  --help                  this text\n"
 	       "  --version               print the version\n"
@@ -146,6 +149,7 @@ int main(int argc, char **argv)
 		O_IDLIVE,
 		O_MAXCONN,
 		O_DUMP,
+		O_EAGER,
 		O_HELP,
 		O_VERSION
 	};
@@ -164,6 +168,7 @@ int main(int argc, char **argv)
 	    {"identity-live-s", required_argument, NULL, O_IDLIVE},
 	    {"max-connections", required_argument, NULL, O_MAXCONN},
 	    {"dump-store", no_argument, NULL, O_DUMP},
+	    {"eager-render", no_argument, NULL, O_EAGER},
 	    {"help", no_argument, NULL, O_HELP},
 	    {"version", no_argument, NULL, O_VERSION},
 	    {NULL, 0, NULL, 0},
@@ -215,6 +220,9 @@ int main(int argc, char **argv)
 			break;
 		case O_NOHUB:
 			ctx.no_hub = true;
+			break;
+		case O_EAGER:
+			ctx.eager_render = true;
 			break;
 		case O_LOG:
 			level = log_level_parse(optarg);

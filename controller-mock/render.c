@@ -113,40 +113,111 @@ char *render_text(const struct ctl_ctx *ctx, const struct ctl_connector *c, mg_e
 	return txt;
 }
 
-/* SHA-256 of the document with version 0: what the version stands for. */
-static int content_hash(const struct ctl_ctx *ctx, const struct ctl_connector *c, uint8_t h[32],
-			mg_err *e)
+/* The document with version 0 (what the version stands for) as text, and its SHA-256. */
+static char *text0(const struct ctl_ctx *ctx, const struct ctl_connector *c, uint8_t h[32],
+		   mg_err *e)
 {
 	struct ctl_connector tmp = *c;
 	char *txt;
 
 	tmp.version = 0;
 	txt = render_text(ctx, &tmp, e);
-	if (!txt)
-		return -1;
-	sha256_str(txt, strlen(txt), h);
-	cJSON_free(txt);
-	return 0;
+	if (txt)
+		sha256_str(txt, strlen(txt), h);
+	return txt;
 }
 
-static int refresh_one(struct ctl_ctx *ctx, struct ctl_connector *c, mg_err *e)
+static void drop_doc0(struct ctl_connector *c)
+{
+	cJSON_free(c->doc0);
+	c->doc0 = NULL;
+}
+
+/* Render `c`; a changed document bumps its version. 1 bumped, 0 not, -1 error. */
+static int settle(struct ctl_ctx *ctx, struct ctl_connector *c, bool keep, mg_err *e)
 {
 	uint8_t h[32];
+	char *txt;
+	int bumped = 0;
 
-	if (!c->enrolled || c->revoked)
+	drop_doc0(c);
+	if (!c->enrolled || c->revoked) {
+		c->stale = false;
 		return 0;
-	if (content_hash(ctx, c, h, e) < 0)
-		return -1;
-	if (c->version > 0 && !memcmp(h, c->config_hash, 32))
-		return 0;
-	memcpy(c->config_hash, h, 32);
-	c->version++;
-	c->wake = true;
-	return 1;
+	}
+	txt = text0(ctx, c, h, e);
+	if (!txt)
+		return -1; /* still stale: the next look tries again */
+	c->stale = false;
+	if (c->version == 0 || memcmp(h, c->config_hash, 32)) {
+		memcpy(c->config_hash, h, 32);
+		c->version++;
+		bumped = 1;
+	}
+	if (keep)
+		c->doc0 = txt;
+	else
+		cJSON_free(txt);
+	return bumped;
 }
 
-/* When the request declared the connectors it changed (store_touch_conn), only those
- * can have a new document: nothing else they depend on (networks, the hub) changed. */
+int render_mark(struct ctl_ctx *ctx, struct ctl_connector *c, mg_err *e)
+{
+	int r;
+
+	drop_doc0(c);
+	if (!c->enrolled || c->revoked)
+		return 0;
+	if (c->version > 0) {
+		c->stale = true;
+		return 0;
+	}
+	/* just enrolled: its first version (1) is saved with the enrolment */
+	r = settle(ctx, c, false, e);
+	if (r > 0)
+		c->wake = true;
+	return r;
+}
+
+int render_settle(struct ctl_ctx *ctx, struct ctl_connector *c, bool keep, mg_err *e)
+{
+	int r;
+
+	if (!c->stale)
+		return 0;
+	r = settle(ctx, c, keep, e);
+	if (r > 0)
+		store_touch_conn(&ctx->store, c); /* the new version is saved with it */
+	return r;
+}
+
+char *render_answer(struct ctl_ctx *ctx, struct ctl_connector *c, mg_err *e)
+{
+	static const char head[] = "{\"version\":0,";
+	char *doc0 = c->doc0, *txt;
+	size_t n;
+
+	c->doc0 = NULL;
+	if (!doc0 || c->stale || strncmp(doc0, head, sizeof(head) - 1)) {
+		cJSON_free(doc0);
+		return render_text(ctx, c, e);
+	}
+	/* the same text with the version in place of the 0 */
+	n = strlen(doc0) + 24;
+	txt = cJSON_malloc(n);
+	if (!txt) {
+		cJSON_free(doc0);
+		mg_err_set(e, "out of memory answering %s", c->id);
+		return NULL;
+	}
+	snprintf(txt, n, "{\"version\":%lld,%s", (long long)c->version, doc0 + sizeof(head) - 1);
+	cJSON_free(doc0);
+	return txt;
+}
+
+/* Eager: every connector the request may have changed is rendered now. When the request
+ * declared the connectors it changed (store_touch_conn), only those can have a new
+ * document: nothing else they depend on (networks, the hub) changed. */
 int render_refresh(struct ctl_ctx *ctx, mg_err *e)
 {
 	struct ctl_connector *const *touched;
@@ -154,9 +225,12 @@ int render_refresh(struct ctl_ctx *ctx, mg_err *e)
 	int bumped = 0, r;
 
 	for (size_t i = 0; i < (n ? n : ctx->store.n_conns); i++) {
-		r = refresh_one(ctx, n ? touched[i] : ctx->store.conns[i], e);
+		struct ctl_connector *c = n ? touched[i] : ctx->store.conns[i];
+		r = settle(ctx, c, false, e);
 		if (r < 0)
 			return -1;
+		if (r > 0)
+			c->wake = true;
 		bumped += r;
 	}
 	return bumped;

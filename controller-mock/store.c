@@ -41,6 +41,7 @@ void conn_free(struct ctl_connector *c)
 	if (!c)
 		return;
 	cJSON_Delete(c->status);
+	cJSON_free(c->doc0);
 	free(c);
 }
 

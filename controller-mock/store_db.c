@@ -7,11 +7,11 @@
  * the record's to/from JSON functions in store.c.
  *
  * A save writes only what changed: the connectors declared with store_touch_conn() since
- * the last save, or every record when nothing was declared (the safe default for a
- * change nobody described). WAL journal, synchronous=FULL: a committed transaction is on
- * disk before COMMIT returns. While the controller serves (store_group), a save only
- * adds its rows to an open transaction, and the loop commits once per turn
- * (store_flush) before any answer of that turn is sent: the API calls of one turn share
+ * the last save (and the networks, after store_touch_nets()), or every record when
+ * nothing was declared (the safe default for a change nobody described). WAL journal,
+ * synchronous=FULL: a committed transaction is on disk before COMMIT returns. While the controller
+ * serves (store_group), a save only adds its rows to an open transaction, and the loop commits once
+ * per turn (store_flush) before any answer of that turn is sent: the API calls of one turn share
  * one fsync, none is acknowledged before it is durable.
  *
  * A state directory that has a store.json and no store.db is migrated once: the JSON
@@ -41,7 +41,8 @@ struct store_db {
 	sqlite3_stmt *put_meta;
 	bool in_txn;
 	bool group;
-	bool all; /* store_touch_all: the next save writes everything */
+	bool all;  /* store_touch_all: the next save writes everything */
+	bool nets; /* store_touch_nets: the next save writes the networks too */
 	struct ctl_connector **touched;
 	size_t n_touched, cap_touched;
 	/* SHA-256 of the device secret / enrolment token -> connector (open addressing);
@@ -218,6 +219,7 @@ void store_touch_conn(struct ctl_store *s, struct ctl_connector *c)
 		if (!v) {
 			/* cannot remember it: forget the list, the next save writes all */
 			d->n_touched = 0;
+			d->all = true;
 			return;
 		}
 		d->touched = v;
@@ -328,10 +330,21 @@ void store_touch_all(struct ctl_store *s)
 		s->db->all = true;
 }
 
+void store_touch_nets(struct ctl_store *s)
+{
+	if (s->db)
+		s->db->nets = true;
+}
+
+bool store_declared(const struct ctl_store *s)
+{
+	return s->db && !s->db->all && (s->db->nets || s->db->n_touched);
+}
+
 size_t store_touched(const struct ctl_store *s, struct ctl_connector *const **out)
 {
 	*out = s->db ? s->db->touched : NULL;
-	return s->db && !s->db->all ? s->db->n_touched : 0;
+	return s->db && !s->db->all && !s->db->nets ? s->db->n_touched : 0;
 }
 
 int store_save(struct ctl_store *s, const char *path, mg_err *e)
@@ -348,7 +361,9 @@ int store_save(struct ctl_store *s, const char *path, mg_err *e)
 		d->in_txn = true;
 	}
 	rc = put_meta(d, s, e);
-	if (rc == 0 && d->n_touched && !d->all) {
+	if (rc == 0 && (d->n_touched || d->nets) && !d->all) {
+		for (size_t i = 0; d->nets && i < s->n_nets && rc == 0; i++)
+			rc = put_json(d, T_NET, s->nets[i]->id, net_to_json(s->nets[i]), e);
 		for (size_t i = 0; i < d->n_touched && rc == 0; i++)
 			rc = put_conn(d, d->touched[i], e);
 	} else if (rc == 0) {
@@ -356,6 +371,7 @@ int store_save(struct ctl_store *s, const char *path, mg_err *e)
 	}
 	d->n_touched = 0;
 	d->all = false;
+	d->nets = false;
 	if (rc < 0) {
 		sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
 		d->in_txn = false;

@@ -151,6 +151,12 @@ static int e_bitwise(struct nftnl_rule *r, const void *mask, const void * xor, u
 	return add_expr(r, x);
 }
 
+int nft_e_mask(struct nftnl_rule *r, const uint8_t *mask, uint32_t len)
+{
+	static const uint8_t zero[16];
+	return e_bitwise(r, mask, zero, len);
+}
+
 int nft_e_ct_established(struct nftnl_rule *r)
 {
 	struct nftnl_expr *x = nftnl_expr_alloc("ct");

@@ -5,6 +5,7 @@
  *   nft.c        open, close, remove
  *   nft_ranges.c address and port ranges (merge, longest-prefix split), interval sets
  *   nft_batch.c  batch building (messages, expressions, rules, chains, tables), sending
+ *   nft_excl.c   the NAT exclusions' sets (hash sets by prefix length, an interval set)
  *   nft_rules.c  our ruleset (NAT, access control, MSS clamping) and nft_apply
  *   nft_scan.c   reading chains: coexistence scan, foreign opt-in rules, the monitor
  */
@@ -62,6 +63,23 @@ size_t nft_port_ranges(const struct access_rule *a, uint8_t proto, struct nft_ra
 int nft_add_set(struct nft_build *bd, const char *name, uint32_t dtype, uint32_t keylen,
 		const struct nft_range *rs, size_t n, uint32_t *set_id, mg_err *e);
 
+/* ---- nft_excl.c ---- */
+#define NFT_EXCL_HASH_MIN 32 /* prefixes of one length that get their own hash set */
+#define NFT_EXCL_HASH_MAX 16 /* hash sets per family at most (a rule's expressions) */
+struct nft_excl {
+	char name_int[24]; /* the interval set: nat_ex4 / nat_ex6 */
+	uint32_t id_int;
+	int n_hash;
+	uint8_t len[NFT_EXCL_HASH_MAX]; /* prefix length of each hash set */
+	char name[NFT_EXCL_HASH_MAX][24];
+	uint32_t id[NFT_EXCL_HASH_MAX];
+};
+/* The sets holding exclusions ex[0..n_ex) of one family (the others are skipped). */
+int nft_excl_sets(struct nft_build *bd, uint8_t family, const struct cidr *ex, size_t n_ex,
+		  struct nft_excl *out, mg_err *e);
+/* The rule's test: the destination is in none of the sets. */
+int nft_excl_match(struct nftnl_rule *r, const struct nft_excl *x, uint8_t family);
+
 /* ---- nft_batch.c ---- */
 /* A message header in the batch; `what` names it in errors. */
 struct nlmsghdr *nft_hdr(struct nft_build *bd, uint16_t type, uint16_t family, uint16_t flags,
@@ -73,6 +91,8 @@ int nft_e_ifname(struct nftnl_rule *r, uint32_t key, uint32_t op, const char *na
 int nft_e_u8(struct nftnl_rule *r, uint32_t meta_key, uint8_t v);
 int nft_e_payload(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len);
 int nft_e_lookup(struct nftnl_rule *r, const char *set, uint32_t set_id, bool inv);
+/* register 1 &= mask (len bytes) */
+int nft_e_mask(struct nftnl_rule *r, const uint8_t *mask, uint32_t len);
 int nft_e_verdict(struct nftnl_rule *r, int verdict);
 int nft_e_simple(struct nftnl_rule *r, const char *name);
 int nft_e_ct_established(struct nftnl_rule *r);

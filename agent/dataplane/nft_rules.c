@@ -30,18 +30,16 @@
 
 /* ---- the ruleset ------------------------------------------------------------------- */
 
-static int nat_rules(struct nft_build *bd, const struct nft_spec *s, uint32_t id4, uint32_t id6,
+static int nat_rules(struct nft_build *bd, const struct nft_spec *s, const struct nft_excl *ex,
 		     mg_err *e)
 {
 	for (int v6 = 0; v6 < 2; v6++) {
 		struct nftnl_rule *r = nft_rule_new(NFT_TABLE_NAME, NFPROTO_INET, "postrouting");
-		bool ok =
-		    r && !nft_e_ifname(r, NFT_META_IIFNAME, NFT_CMP_EQ, s->tun_if) &&
-		    !nft_e_ifname(r, NFT_META_OIFNAME, NFT_CMP_NEQ, s->tun_if) &&
-		    !nft_e_u8(r, NFT_META_NFPROTO, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4) &&
-		    !nft_e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, v6 ? 24 : 16, v6 ? 16 : 4) &&
-		    !nft_e_lookup(r, v6 ? "nat_ex6" : "nat_ex4", v6 ? id6 : id4, true) &&
-		    !nft_e_simple(r, "counter") && !nft_e_simple(r, "masq");
+		bool ok = r && !nft_e_ifname(r, NFT_META_IIFNAME, NFT_CMP_EQ, s->tun_if) &&
+			  !nft_e_ifname(r, NFT_META_OIFNAME, NFT_CMP_NEQ, s->tun_if) &&
+			  !nft_e_u8(r, NFT_META_NFPROTO, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4) &&
+			  !nft_excl_match(r, &ex[v6], v6 ? AF_INET6 : AF_INET) &&
+			  !nft_e_simple(r, "counter") && !nft_e_simple(r, "masq");
 		if (nft_rule_commit(bd, r, ok, NLM_F_APPEND, "masquerade rule", e) < 0)
 			return -1;
 	}
@@ -119,10 +117,10 @@ static int build_ruleset(struct nft_ctx *c, struct nft_build *bd, const struct n
 	struct cidr *ex = calloc(n_ex + 1, sizeof(*ex));
 	struct nft_range *rs = calloc(nmax, sizeof(*rs)), *split = NULL;
 	struct ports_sets *ps = calloc(s->n_access + 1, sizeof(*ps));
-	uint32_t ex4 = 0, ex6 = 0, full4 = 0, full6 = 0;
+	uint32_t full4 = 0, full6 = 0;
+	struct nft_excl exs[2];
 	bool nat = s->nat || s->egress;
 	int ret = -1;
-	size_t n;
 
 	if (!rs || !ps || !ex)
 		goto oom;
@@ -136,14 +134,9 @@ static int build_ruleset(struct nft_ctx *c, struct nft_build *bd, const struct n
 	    nft_add_table(bd, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, e) < 0)
 		goto out;
 
-	if (nat) {
-		n = nft_merge_prefixes(ex, n_ex, AF_INET, rs);
-		if (nft_add_set(bd, "nat_ex4", DT_IPV4_ADDR, 4, rs, n, &ex4, e) < 0)
-			goto out;
-		n = nft_merge_prefixes(ex, n_ex, AF_INET6, rs);
-		if (nft_add_set(bd, "nat_ex6", DT_IPV6_ADDR, 16, rs, n, &ex6, e) < 0)
-			goto out;
-	}
+	if (nat && (nft_excl_sets(bd, AF_INET, ex, n_ex, &exs[0], e) < 0 ||
+		    nft_excl_sets(bd, AF_INET6, ex, n_ex, &exs[1], e) < 0))
+		goto out;
 	split = calloc(2 * s->n_access + 1, sizeof(*split));
 	if (!split)
 		goto oom;
@@ -196,7 +189,7 @@ static int build_ruleset(struct nft_ctx *c, struct nft_build *bd, const struct n
 	}
 
 	if (nat && (nft_add_chain(bd, "postrouting", "nat", NF_INET_POST_ROUTING, 100, e) < 0 ||
-		    nat_rules(bd, s, ex4, ex6, e) < 0))
+		    nat_rules(bd, s, exs, e) < 0))
 		goto out;
 	if (nft_add_chain(bd, "forward", "filter", NF_INET_FORWARD, 0, e) < 0 ||
 	    access_rules(bd, s, "forward", full4, full6, ps, e) < 0 ||

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # meshgate's nftables table read back by an independent reader (`nft -j list ruleset`)
-# for NAT off, NAT on with 0, 3 and 10,000 exclusions, access full/ports/deny, v4 and
+# for NAT off, NAT on with 0, 3, 10,000 exclusions and exclusions of many lengths (hash
+# sets by prefix length, the rest in the interval set), access full/ports/deny, v4 and
 # v6; a batch the kernel refuses leaves the table byte-identical; remove twice; a
 # foreign FORWARD policy drop is never modified and is reported (issue 4 acceptance).
 . "$(dirname "$0")/lib.sh"
@@ -54,8 +55,34 @@ mg_log "NAT on, 10,000 exclusions"
 ex=$(for i in $(seq 0 9999); do printf '"10.%d.%d.0/24",' $((i / 128 + 20)) $((i % 128 * 2)); done)
 out=$(nsx "$N" "$T" apply "$TUN" "$(cfg "\"nat\":{\"enabled\":true,\"exclude\":[${ex%,}]}")") || mg_fail "10,000 exclusions"
 mg_log "10,000 exclusions: $out"
-assert_eq "$(elems nat_ex4 | jq length)" 10000 "elements read back"
-assert_eq "$(elems nat_ex4 | jq -r '.[0].prefix.addr, .[9999].prefix.addr' | tr '\n' ' ')" "10.20.0.0 10.98.30.0 " "first and last"
+# 10,000 of one length: a hash set of network addresses, masked to /24 by the rule
+assert_eq "$(elems nat_ex4_24 | jq length)" 10000 "elements read back"
+assert_eq "$(elems nat_ex4_24 | jq '[index("10.20.0.0"), index("10.98.30.0"), index("10.20.1.0")] | map(. != null)' | jq -c .)" \
+	'[true,true,false]' "first and last in, the /24 between them out"
+assert_eq "$(elems nat_ex4)" "[]" "nothing left for the interval set"
+assert_contains "$(rules postrouting)" '{"match":{"op":"!=","left":{"&":[{"payload":{"protocol":"ip","field":"daddr"}},"255.255.255.0"]},"right":"@nat_ex4_24"}}'
+
+mg_log "NAT on, exclusions of many lengths: hosts and /24s in hash sets, the rest in the interval set"
+# 40 hosts (/32, none adjacent), 40 /24s, a /16 holding one of the hosts and one of the
+# /24s (both folded into it), 10.1.0.0/24 + 10.1.1.0/24 (adjacent: one /23), v6 hosts
+ex=$(for i in $(seq 0 39); do printf '"172.16.%d.%d/32","10.%d.%d.0/24",' $((i / 8)) $((i % 8 * 2 + 1)) $((i / 100 + 30)) $((i * 2)); done)
+ex6=$(for i in $(seq 1 33); do printf '"2001:db8::%x/128",' $((i * 2)); done)
+apply "$(cfg "\"nat\":{\"enabled\":true,\"exclude\":[${ex}\"172.16.0.0/16\",\"10.30.0.0/16\",\"10.1.0.0/24\",\"10.1.1.0/24\",${ex6%,}]}")"
+assert_eq "$(elems nat_ex4)" '[{"prefix":{"addr":"10.1.0.0","len":23}},{"prefix":{"addr":"10.30.0.0","len":16}},{"prefix":{"addr":"172.16.0.0","len":16}}]' "interval set: the /16s and the /23"
+assert_eq "$(elems nat_ex4_32)" null "hosts inside the /16: no hash set of hosts"
+assert_eq "$(ruleset | jq '[.nftables[]|select(.set.name=="nat_ex4_24")|.set.elem[]]|length')" 0 "the /24s inside 10.30.0.0/16: folded"
+assert_eq "$(elems nat_ex6_128 | jq length)" 33 "v6 hosts: a hash set"
+assert_contains "$(rules postrouting)" '{"match":{"op":"!=","left":{"payload":{"protocol":"ip6","field":"daddr"}},"right":"@nat_ex6_128"}}'
+# the same hosts and /24s outside any shorter prefix: two hash sets, an empty interval set
+ex=$(for i in $(seq 0 39); do printf '"172.17.%d.%d/32","10.%d.%d.0/24",' $((i / 8)) $((i % 8 * 2 + 1)) $((i / 100 + 30)) $((i * 2)); done)
+apply "$(cfg "\"nat\":{\"enabled\":true,\"exclude\":[${ex%,}]}")"
+assert_eq "$(elems nat_ex4_32 | jq length)" 40 "hosts: a hash set"
+assert_eq "$(elems nat_ex4_24 | jq length)" 40 "/24s: a hash set"
+assert_eq "$(elems nat_ex4)" '[]' "interval set empty"
+nat=$(rules postrouting)
+assert_contains "$nat" '"right":"@nat_ex4"}}'
+assert_contains "$nat" '{"match":{"op":"!=","left":{"payload":{"protocol":"ip","field":"daddr"}},"right":"@nat_ex4_32"}}'
+assert_contains "$nat" '"255.255.255.0"]},"right":"@nat_ex4_24"}}'
 
 mg_log "access: full, ports (inside the full one: longest prefix wins), deny; v4 and v6"
 apply "$(cfg '"access":[{"cidr":"192.0.2.0/24","mode":"full"},{"cidr":"192.0.2.64/26","mode":"ports","ports":["tcp/22","tcp/8000-8100","udp/53"]},{"cidr":"192.0.2.80/28","mode":"deny"},{"cidr":"2001:db8:1::/48","mode":"full"},{"cidr":"2001:db8:1:5::/64","mode":"deny"}]')"

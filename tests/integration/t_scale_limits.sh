@@ -6,8 +6,9 @@
 #    exclusions (one of them its server's address). The controller accepts it, both
 #    agents apply it (kernel routes, the hub peer's allowed IPs, one nftables set);
 #  - traffic from A's server reaches the first and the last of B's subnets, and the
-#    exclusion works (the server at an excluded address sees B's address, the one at
-#    another address sees the connector's);
+#    exclusions work (the servers at an excluded host and in an excluded prefix see B's
+#    address, the one at another address sees the connector's: each length in the
+#    agent's hash sets);
 #  - over the limits: the controller answers limit_reached naming the limit (per list
 #    400, all networks together 409), a body over the limit 413; the agent's config
 #    parser refuses a document over a limit with the number.
@@ -59,7 +60,15 @@ mg_log "network B: $N subnets; network A: $N NAT exclusions"
 nb_subnets="\"198.51.100.0/24\",$(cidrs 18 $((N - 1)) 4 30)"
 nb=$(apif POST /api/v1/networks "{\"name\":\"site-b\",\"subnets\":[$nb_subnets],\"access\":[{\"cidr\":\"198.51.100.0/24\",\"mode\":\"full\"},{\"cidr\":\"198.18.0.0/16\",\"mode\":\"full\"}]}" | jq -r .id)
 [ "$(api_st)" = 201 ] || mg_fail "network B: $(api_st)"
-excl="$(cidrs 19 $((N - 1)) 4 31),\"192.0.2.10/32\""
+# exclusions: /31s and hosts (/32) of 198.19.0.0/16 by halves, the host 192.0.2.10/32 and
+# the prefix 192.0.2.12/31 (the agent holds each length in a hash set: both must work)
+excl="$(awk -v n=$((N / 2 - 1)) 'BEGIN {
+	for (i = 0; i < n; i++) {
+		a = i * 4
+		printf "%s\"198.19.%d.%d/31\",\"198.19.%d.%d/32\"", (i ? "," : ""), int(a / 256), a % 256, int(a / 256), a % 256 + 2
+	}
+}'),\"192.0.2.10/32\",\"192.0.2.12/31\""
+[ $((N % 2)) = 0 ] || excl="$excl,\"198.19.255.0/24\""
 t0=$(now_ms)
 na=$(apif POST /api/v1/networks "{\"name\":\"site-a\",\"subnets\":[\"192.0.2.0/24\"],\"nat\":{\"enabled\":true,\"exclude\":[$excl]},\"access\":[{\"cidr\":\"192.0.2.0/24\",\"mode\":\"full\"}]}" | jq -r .id)
 [ "$(api_st)" = 201 ] || mg_fail "network A: $(api_st)"
@@ -82,9 +91,11 @@ allowed_a=$(nsx "$C_a" wg show "$IF_a" allowed-ips | awk '{ print NF - 1 }')
 hub_routes=$(nsx "$INET" ip route show proto 110 | wc -l)
 [ "$hub_routes" -eq $((N + 1)) ] || mg_fail "the hub has $hub_routes routes, want $((N + 1))"
 nft_json=$(nsx "$C_a" nft -j list table inet meshgate)
-# the exclusions: one interval set (IPv4), every /31 and the /32 as its own element
-nelem=$(jq '[.nftables[] | select(.set) | .set | select(.type == "ipv4_addr") | (.elem // []) | length] | max' <<<"$nft_json")
-[ "$nelem" -ge "$N" ] || mg_fail "largest IPv4 set of A holds $nelem elements, want >= $N"
+# the exclusions: a hash set of the /31s, one of the hosts (each holding its own and
+# 192.0.2.x's), the interval set the rest
+n31=$(jq '[.nftables[] | select(.set.name == "nat_ex4_31") | .set.elem[]] | length' <<<"$nft_json")
+n32=$(jq '[.nftables[] | select(.set.name == "nat_ex4_32") | .set.elem[]] | length' <<<"$nft_json")
+assert_eq "$n31 $n32" "$((N / 2)) $((N / 2))" "exclusions in the /31 and /32 hash sets"
 
 mg_log "traffic from A's server to the first and the last of B's subnets"
 nsx "$C_b" ip addr add "$(nth30 0)/32" dev lo
@@ -93,17 +104,18 @@ ping_ok "$S_a" "$(nth30 0)" 15 || mg_fail "no traffic to the first subnet ($(nth
 ping_ok "$S_a" "$(nth30 $((N - 2)))" 5 || mg_fail "no traffic to $(nth30 $((N - 2)))"
 ping_ok "$S_a" 198.51.100.10 5 || mg_fail "no traffic to the last subnet (198.51.100.0/24)"
 
-mg_log "NAT exclusion among $N: excluded address sees B, the other sees the connector"
-ip -n "$S_a" addr add 192.0.2.11/24 dev eth0
-for a in 192.0.2.10 192.0.2.11; do
+mg_log "NAT exclusions among $N: excluded host and prefix see B, the other sees the connector"
+for a in 192.0.2.11 192.0.2.13; do ip -n "$S_a" addr add "$a/24" dev eth0; done
+for a in 192.0.2.10 192.0.2.11 192.0.2.13; do
 	bg_start "$S_a" "$MG_TMP/srv-$a.log" nc -n -v -l -p 8080 -s "$a"
 done
-wait_until 5 nsx "$S_a" sh -c 'ss -ltn | grep -c ":8080" | grep -q 2' || mg_fail "servers not listening"
-for a in 192.0.2.10 192.0.2.11; do
+wait_until 5 nsx "$S_a" sh -c 'ss -ltn | grep -c ":8080" | grep -q 3' || mg_fail "servers not listening"
+for a in 192.0.2.10 192.0.2.11 192.0.2.13; do
 	echo "hello $a" | nsx "$S_b" nc -N -w2 "$a" 8080 || mg_fail "TCP to $a failed"
 	wait_until 3 grep -q "hello $a" "$MG_TMP/srv-$a.log" || mg_fail "no data at $a"
 done
-assert_contains "$(cat "$MG_TMP/srv-192.0.2.10.log")" 198.51.100.10 "excluded destination not masqueraded"
+assert_contains "$(cat "$MG_TMP/srv-192.0.2.10.log")" 198.51.100.10 "excluded host (/32) not masqueraded"
+assert_contains "$(cat "$MG_TMP/srv-192.0.2.13.log")" 198.51.100.10 "excluded prefix (/31) not masqueraded"
 assert_contains "$(cat "$MG_TMP/srv-192.0.2.11.log")" 192.0.2.2 "other destination masqueraded"
 
 mg_log "over the limits"

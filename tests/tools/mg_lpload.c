@@ -21,9 +21,9 @@
  *     from 250 ms, capped at 2 s, jittered to [base/2, base]) and the run ends when every
  *     poller lost its connection once and holds again (a controller restart).
  *   Prints one JSON object: counts (held, refused, errors, statuses of the answers to
- *   the change), wake-up times from the change to each answer (p50/p99/max ms), admin
- *   latency (p50/p99/max ms), and for --reconnect the times from the first loss to each
- *   poller holding again.
+ *   the change), how long the change's own request took (change_req_ms), wake-up times from the
+ * change to each answer (p50/p99/max ms), admin latency (p50/p99/max ms), and for --reconnect the
+ * times from the first loss to each poller holding again.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -389,6 +389,7 @@ static int ep = -1;
 static size_t n_inflight, n_holding;
 static atomic_llong change_at; /* monotonic ms when the change was sent; 0: not yet */
 static atomic_int change_status;
+static atomic_llong change_req_ms; /* how long the change's own request took */
 static atomic_bool all_done, all_held;
 static int64_t *admin_lat;
 static atomic_size_t n_admin;
@@ -638,6 +639,7 @@ static void *admin_thread(void *arg)
 			atomic_store(&change_status,
 				     bconn_req(&b, "PATCH", opt.change_path, opt.admin_token,
 					       opt.change_body, body, sizeof(body)));
+			atomic_store(&change_req_ms, mono_ms() - t);
 			continue;
 		}
 		if (bconn_req(&b, "GET", "/api/v1/networks", opt.admin_token, NULL, body,
@@ -784,10 +786,11 @@ static int cmd_hold(void)
 			back[n_back++] = cs[i].back_ms;
 	}
 	printf("{\"conns\":%zu,\"held\":%s,\"held_ms\":%lld,\"refused\":%zu,\"errors\":%zu,"
-	       "\"change_status\":%d,\"answered\":%zu,\"statuses\":{\"200\":%zu,\"304\":%zu,"
-	       "\"other\":%zu},",
+	       "\"change_status\":%d,\"change_req_ms\":%lld,\"answered\":%zu,"
+	       "\"statuses\":{\"200\":%zu,\"304\":%zu,\"other\":%zu},",
 	       N, held_at ? "true" : "false", (long long)(held_at ? held_at - t0 : -1), n_refused,
-	       n_errors, atomic_load(&change_status), answered, st200, st304, stother);
+	       n_errors, atomic_load(&change_status), (long long)atomic_load(&change_req_ms),
+	       answered, st200, st304, stother);
 	print_dist("wake_ms", wake, n_wake);
 	printf(",");
 	print_dist("admin_ms", admin_lat,

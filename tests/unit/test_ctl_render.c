@@ -127,10 +127,108 @@ static void test_render(void **st)
 	store_free(&ctx.store);
 }
 
+/* Lazy rendering: a mark changes no version; settling bumps only a changed document; the
+ * kept text answers exactly what a fresh render would; an enrolment is settled at once. */
+static void test_lazy(void **st)
+{
+	struct ctl_ctx ctx;
+	struct ctl_connector *a, *b, *fresh;
+	mg_err e = {0};
+	const char *code;
+	char *want, *got;
+	cJSON *patch;
+
+	(void)st;
+	setup_ctx(&ctx);
+	assert_int_equal(
+	    store_add_net(&ctx.store,
+			  net("n-0000000a", "{\"name\":\"A\",\"subnets\":[\"192.0.2.0/24\"]}"), &e),
+	    0);
+	assert_int_equal(
+	    store_add_net(&ctx.store,
+			  net("n-0000000b", "{\"name\":\"B\",\"subnets\":[\"203.0.113.0/24\"]}"),
+			  &e),
+	    0);
+	a = conn(&ctx.store, "c-0000000a", "n-0000000a");
+	b = conn(&ctx.store, "c-0000000b", "n-0000000b");
+	assert_int_equal(render_refresh(&ctx, &e), 2);
+
+	/* B's subnets change: both marked, no version moves until settled */
+	patch = cJSON_Parse("{\"subnets\":[\"203.0.113.0/25\"]}");
+	assert_int_equal(net_from_json(ctx.store.nets[1], patch, NET_PATCH, &code, &e), 0);
+	cJSON_Delete(patch);
+	assert_int_equal(render_mark(&ctx, a, &e), 0);
+	assert_int_equal(render_mark(&ctx, b, &e), 0);
+	assert_true(a->stale && b->stale);
+	assert_int_equal(a->version, 1);
+	assert_int_equal(render_settle(&ctx, a, true, &e), 1);
+	assert_int_equal(a->version, 2);
+	assert_false(a->stale);
+	assert_int_equal(render_settle(&ctx, a, true, &e), 0); /* settled: nothing to do */
+	assert_int_equal(a->version, 2);
+	/* the kept text, with the version put in, is what a render gives */
+	assert_int_equal(render_settle(&ctx, b, true, &e), 1);
+	assert_non_null(b->doc0);
+	want = render_text(&ctx, b, &e);
+	got = render_answer(&ctx, b, &e);
+	assert_non_null(want);
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	assert_null(b->doc0);
+	cJSON_free(want);
+	cJSON_free(got);
+
+	/* a change and its undoing between two looks: the same document, the same version */
+	patch = cJSON_Parse("{\"subnets\":[\"203.0.113.0/24\"]}");
+	assert_int_equal(net_from_json(ctx.store.nets[1], patch, NET_PATCH, &code, &e), 0);
+	cJSON_Delete(patch);
+	assert_int_equal(render_mark(&ctx, a, &e), 0);
+	patch = cJSON_Parse("{\"subnets\":[\"203.0.113.0/25\"]}");
+	assert_int_equal(net_from_json(ctx.store.nets[1], patch, NET_PATCH, &code, &e), 0);
+	cJSON_Delete(patch);
+	assert_int_equal(render_mark(&ctx, a, &e), 0);
+	assert_int_equal(render_settle(&ctx, a, false, &e), 0);
+	assert_int_equal(a->version, 2);
+	/* a renaming bumps nobody, marked or not */
+	patch = cJSON_Parse("{\"name\":\"B2\"}");
+	assert_int_equal(net_from_json(ctx.store.nets[1], patch, NET_PATCH, &code, &e), 0);
+	cJSON_Delete(patch);
+	assert_int_equal(render_mark(&ctx, b, &e), 0);
+	assert_int_equal(render_settle(&ctx, b, false, &e), 0);
+	assert_int_equal(b->version, 2);
+	/* a stale kept text is never answered: a change after the settle renders afresh */
+	assert_int_equal(render_mark(&ctx, a, &e), 0);
+	assert_int_equal(render_settle(&ctx, a, true, &e), 0);
+	assert_non_null(a->doc0);
+	patch = cJSON_Parse("{\"subnets\":[\"198.51.100.0/24\"]}");
+	assert_int_equal(net_from_json(ctx.store.nets[1], patch, NET_PATCH, &code, &e), 0);
+	cJSON_Delete(patch);
+	assert_int_equal(render_mark(&ctx, a, &e), 0);
+	assert_null(a->doc0);
+	assert_int_equal(render_settle(&ctx, a, true, &e), 1);
+	got = render_answer(&ctx, a, &e);
+	assert_non_null(got);
+	assert_non_null(strstr(got, "\"198.51.100.0/24\""));
+	assert_non_null(strstr(got, "{\"version\":3,"));
+	cJSON_free(got);
+
+	/* just enrolled (version 0): a mark settles it at once, to version 1 */
+	fresh = conn(&ctx.store, "c-0000000c", "n-0000000a");
+	assert_int_equal(render_mark(&ctx, fresh, &e), 1);
+	assert_int_equal(fresh->version, 1);
+	assert_false(fresh->stale);
+	/* revoked: never marked */
+	fresh->revoked = true;
+	assert_int_equal(render_mark(&ctx, fresh, &e), 0);
+	assert_false(fresh->stale);
+	store_free(&ctx.store);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_render),
+	    cmocka_unit_test(test_lazy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
