@@ -9,9 +9,13 @@
 # flow is not answered within 2 s is a failure: its UAPI state (`wg show dump` of the
 # hub and of both agents: peers, endpoints, allowed IPs, last handshake, rx/tx) is
 # written at 2 s and at the end, with the logs, to the output directory.
-# Order "ab" (default) starts A's pings as soon as B has applied, then adds the user;
-# order "hd" is t_hub_death's: the user first, its ping to A, then B's LAN pings A.
-# Usage: sudo bench/bench_firstflow.sh [setups (30)] [order ab|hd] [build-dir] [out-dir]
+# Order "ab" (default) starts A's pings to B as soon as B has applied, then adds the
+# user; "ba" the same with B's server pinging A's; "hd" is t_hub_death's: the user
+# first, its ping to A, then B's server pings A ("ab" names the site-to-site flow).
+# BENCH_FF_STALL=wg|ctl (with BENCH_FF_STALL_AT and _FOR, seconds after B's enrolment
+# starts; 0.5 and 1.5) stops the hub's wireguard-go or the controller for a while
+# around B's first handshake: a hub or controller that falls behind under load.
+# Usage: sudo bench/bench_firstflow.sh [setups (30)] [order ab|ba|hd] [build-dir] [out-dir]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 N=${1:-30}
@@ -19,7 +23,7 @@ ORDER=${2:-ab}
 export MG_BUILD=${3:-$ROOT/build}
 OUTDIR=${4:-$(mktemp -d /tmp/bench_firstflow.XXXXXX)}
 [ -x "$MG_BUILD/agent/meshgate" ] || { echo "bench_firstflow: build first" >&2; exit 1; }
-case $ORDER in ab | hd) ;; *) echo "bench_firstflow: order is ab or hd" >&2; exit 2 ;; esac
+case $ORDER in ab | ba | hd) ;; *) echo "bench_firstflow: order is ab, ba or hd" >&2; exit 2 ;; esac
 mkdir -p "$OUTDIR"
 
 if [ -n "${BENCH_FF_ONE:-}" ]; then
@@ -34,6 +38,23 @@ if [ -n "${BENCH_FF_ONE:-}" ]; then
 	na=$(topo_network site-a '"subnets":["192.0.2.0/24"],"access":[{"cidr":"192.0.2.0/24","mode":"full"}]')
 	nb=$(topo_network site-b '"subnets":["198.51.100.0/24"],"access":[{"cidr":"198.51.100.0/24","mode":"full"}]')
 	topo_connector a "$na"
+	if [ -n "${BENCH_FF_STALL:-}" ]; then
+		stall=""
+		if [ "$BENCH_FF_STALL" = ctl ]; then
+			stall=$CTL_PID
+		else
+			for p in $(ip netns pids "$INET"); do
+				case $(tr '\0' ' ' <"/proc/$p/cmdline") in *wireguard-go*"$HUB_IF"*) stall=$p ;; esac
+			done
+		fi
+		[ -n "$stall" ] || mg_fail "nothing to stall for $BENCH_FF_STALL"
+		(
+			sleep "${BENCH_FF_STALL_AT:-0.5}"
+			kill -STOP "$stall"
+			sleep "${BENCH_FF_STALL_FOR:-1.5}"
+			kill -CONT "$stall" 2>/dev/null || true
+		) &
+	fi
 	topo_connector b "$nb"
 	topo_wait_applied a
 	topo_wait_applied b
@@ -45,7 +66,11 @@ if [ -n "${BENCH_FF_ONE:-}" ]; then
 		t_u=$(now_ms)
 	else
 		t_ab=$(now_ms)
-		bg_start "$S_a" "$MG_TMP/ping-ab.log" ping -D -n -i 0.1 -W 1 -c 300 198.51.100.10
+		if [ "$ORDER" = ba ]; then
+			bg_start "$S_b" "$MG_TMP/ping-ab.log" ping -D -n -i 0.1 -W 1 -c 300 192.0.2.10
+		else
+			bg_start "$S_a" "$MG_TMP/ping-ab.log" ping -D -n -i 0.1 -W 1 -c 300 198.51.100.10
+		fi
 		topo_user alice
 		t_u=$(now_ms)
 	fi
