@@ -23,12 +23,7 @@ topo_wait_applied a
 topo_wait_applied b
 topo_user alice
 ping_ok "$U_NS" 192.0.2.10 10 || mg_fail "user cannot reach A"
-# B's first session sometimes carries nothing until B's own rekey (about 15 s): seen with
-# the main branch's controller too, in this topology (a user added right after B), not
-# what this test is about
-t0=$(now_ms)
-ping_ok "$S_b" 192.0.2.10 30 || mg_fail "B cannot reach A"
-[ $(($(now_ms) - t0)) -lt 5000 ] || mg_log "note: B reached A only after $(($(now_ms) - t0)) ms"
+ping_ok "$S_b" 192.0.2.10 10 || mg_fail "B cannot reach A"
 CTL_LOG=$MG_TMP/ctl.log
 
 # hub_wg_pid: the wireguard-go serving the hub interface in the internet namespace

@@ -10,10 +10,23 @@
 # The internet has no route to any LAN: sites reach each other only through the mesh.
 # Requires lib.sh to be sourced first.
 
+# _bridge NS NAME: a bridge (up) that keeps the MAC address it was made with. Without an
+# address of its own a Linux bridge takes the lowest of its ports' and changes it when a
+# port with a lower one joins: hosts that resolved the bridge's IP address before (a
+# site's router, the hub's 203.0.113.1, when the user joined right after site B) keep
+# sending to the old one, which the bridge drops, until their ARP entry expires (15 to
+# 45 s: B's tunnel and its controller requests carried nothing). t_topo_bridge.sh
+_bridge() {
+	local mac
+	ip -n "$1" link add "$2" type bridge
+	mac=$(ip -n "$1" -j link show "$2" | jq -r '.[0].address')
+	ip -n "$1" link set "$2" address "$mac"
+	ip -n "$1" link set "$2" up
+}
+
 topo_internet() {
 	INET=$(ns_add inet)
-	ip -n "$INET" link add br0 type bridge
-	ip -n "$INET" link set br0 up
+	_bridge "$INET" br0
 	ip -n "$INET" addr add 203.0.113.1/24 dev br0
 	HUB_IF="mgh$MG_ID"
 	ctl_start "$INET" "$MG_TMP/ctl" 203.0.113.1 8443 --hub-ifname "$HUB_IF" \
@@ -42,8 +55,7 @@ topo_site() {
 	nsx "$r" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
 		net.ipv4.conf.default.send_redirects=0
 	_inet_port "$r" wan "203.0.113.$wan"
-	ip -n "$r" link add lan type bridge
-	ip -n "$r" link set lan up
+	_bridge "$r" lan
 	ip -n "$r" addr add "$lan.1/24" dev lan
 	nsx "$r" nft add table ip sitenat
 	nsx "$r" nft add chain ip sitenat post '{ type nat hook postrouting priority srcnat; policy accept; }'
