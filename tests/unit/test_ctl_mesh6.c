@@ -296,8 +296,8 @@ static void test_subnet_conflict(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_alloc),         cmocka_unit_test(test_migration_json),
-	    cmocka_unit_test(test_migration_db),  cmocka_unit_test(test_render_dual),
+	    cmocka_unit_test(test_alloc),           cmocka_unit_test(test_migration_json),
+	    cmocka_unit_test(test_migration_db),    cmocka_unit_test(test_render_dual),
 	    cmocka_unit_test(test_subnet_conflict),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
