@@ -128,11 +128,50 @@ static void hub_forwarding(const char *ifname)
 	}
 }
 
+/*
+ * The hub holds the first address of the mesh range(s), with its prefix route, and no
+ * other: an adopted interface may carry the IPv6 address of a run that had an IPv6 mesh
+ * range (this one has none).
+ */
+static int hub_addrs(struct ctl_ctx *ctx, struct hub *h, mg_err *e)
+{
+	struct cidr want[2];
+	struct rtnl_addr *cur = NULL;
+	size_t n = 0, nwant = 1;
+
+	store_addr(&ctx->store, 1, &want[0]);
+	want[0].len = ctx->store.mesh.len;
+	if (store_addr6(&ctx->store, 1, &want[1])) {
+		want[1].len = ctx->store.mesh6.len;
+		nwant = 2;
+	}
+	if (rtnl_addr_list(&h->rt, AF_UNSPEC, &cur, &n, e) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		bool keep = false;
+		if (cur[i].ifindex != h->ifindex || cur[i].scope != RT_SCOPE_UNIVERSE)
+			continue;
+		for (size_t k = 0; k < nwant; k++)
+			keep |= cidr_equal(&cur[i].addr, &want[k]);
+		if (!keep && rtnl_addr_del(&h->rt, h->ifindex, &cur[i].addr, e) < 0) {
+			free(cur);
+			return -1;
+		}
+	}
+	free(cur);
+	/* IPv6 without duplicate address detection: nothing else can hold it on a WireGuard
+	 * link, and a tentative address would not answer for a second or so */
+	for (size_t k = 0; k < nwant; k++)
+		if (rtnl_addr_add(&h->rt, h->ifindex, &want[k],
+				  want[k].family == AF_INET6 ? IFA_F_NODAD : 0, e) < 0)
+			return -1;
+	return 0;
+}
+
 /* The interface of `h` (WireGuard, key, port, address, up), its daemon watched. */
 static int hub_up(struct ctl_ctx *ctx, struct hub *h, mg_err *e)
 {
 	struct wg_device dev = {0};
-	struct cidr addr;
 
 	h->wg = wg_ctx_new(WG_MODE_AUTO);
 	if (!h->wg)
@@ -151,19 +190,7 @@ static int hub_up(struct ctl_ctx *ctx, struct hub *h, mg_err *e)
 	wgkey_wipe(dev.private_key, WG_KEY_LEN);
 	if (r < 0)
 		goto fail;
-	/* the hub holds the first address of the mesh range(s), with its prefix route */
-	store_addr(&ctx->store, 1, &addr);
-	addr.len = ctx->store.mesh.len;
-	if (rtnl_addr_add(&h->rt, h->ifindex, &addr, 0, e) < 0)
-		goto fail;
-	if (store_addr6(&ctx->store, 1, &addr)) {
-		addr.len = ctx->store.mesh6.len;
-		/* no duplicate address detection: nothing else can hold it on a WireGuard link,
-		 * and a tentative address would not answer for a second or so */
-		if (rtnl_addr_add(&h->rt, h->ifindex, &addr, IFA_F_NODAD, e) < 0)
-			goto fail;
-	}
-	if (rtnl_link_set(&h->rt, h->ifindex, true, CTL_MTU, e) < 0)
+	if (hub_addrs(ctx, h, e) < 0 || rtnl_link_set(&h->rt, h->ifindex, true, CTL_MTU, e) < 0)
 		goto fail;
 	hub_forwarding(ctx->hub_ifname);
 	hub_watch_daemon(h, ctx->hub_ifname);

@@ -10,7 +10,9 @@
 #    (and the ruleset read back holds the IPv6 set);
 #  - NAT with an exclusion at site B: the server's NATed address sees B's connector, the
 #    excluded one the user's mesh address;
-#  - site A <-> site B over IPv6, addresses kept.
+#  - site A <-> site B over IPv6, addresses kept;
+#  - a restart with --mesh-range6 none: the hub and connector A drop their IPv6 mesh
+#    addresses and route, IPv4 keeps flowing.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/topo.sh"
 mg_setup mesh6
@@ -70,7 +72,7 @@ wait_until 10 _seen_is "$U_NS" "http://[$A6::10]:8080/" "$U6" ||
 	mg_fail "user -> [$A6::10]:8080 saw '$(topo_seen "$U_NS" "http://[$A6::10]:8080/")', want $U6"
 
 mg_log "access control over IPv6: tcp/8081 and ICMP to A's IPv6 subnet are dropped"
-assert_eq "$(topo_seen "$U_NS" "http://[$A6::10]:8081/")" "" "denied port answered"
+assert_eq "$(topo_seen "$U_NS" "http://[$A6::10]:8081/" 1)" "" "denied port answered"
 assert_eq "$(topo_seen "$U_NS" "http://192.0.2.10:8081/")" "${U_ADDR%/*}" "the IPv4 subnet (full) still reaches 8081"
 if nsx "$U_NS" ping -c1 -W1 "$A6::10" >/dev/null 2>&1; then mg_fail "ICMP to A's ports-only IPv6 subnet passed"; fi
 nsx "$C_a" nft -j list ruleset >"$MG_TMP/rules-a.json"
@@ -89,4 +91,15 @@ assert_eq "$(topo_seen "$S_a" "http://[$B6::10]:8080/")" "$A6::10" "A -> B (excl
 assert_eq "$(topo_seen "$S_a" "http://[$B6::11]:8080/")" "$B6::2" "A -> B (masqueraded by B)"
 assert_eq "$(topo_seen "$S_b" "http://[$A6::10]:8080/")" "$B6::10" "B -> A"
 if nsx "$S_b" ping -c1 -W1 "$A6::10" >/dev/null 2>&1; then mg_fail "ICMP from B to A's ports-only IPv6 subnet passed"; fi
+
+mg_log "--mesh-range6 none: the hub and the connectors drop their IPv6 mesh addresses"
+kill -TERM "$CTL_PID"
+wait_until 5 sh -c "! kill -0 $CTL_PID" || mg_fail "controller did not stop"
+ctl_start "$INET" "$MG_TMP/ctl" 203.0.113.1 8443 --hub-ifname "$HUB_IF" \
+	--hub-endpoint 203.0.113.1:51820 --mesh-range6 none
+_no_v6() { [ -z "$(nsx "$1" ip -6 -br addr show dev "$2" scope global)" ]; }
+wait_until 10 _no_v6 "$C_a" "$IF_a" || mg_fail "A kept its IPv6 tunnel address: $(nsx "$C_a" ip -6 -br addr show dev "$IF_a")"
+_no_v6 "$INET" "$HUB_IF" || mg_fail "the hub kept its IPv6 address: $(nsx "$INET" ip -6 -br addr show dev "$HUB_IF")"
+assert_not_contains "$(nsx "$C_a" ip -6 route show proto 109)" "$TOPO_MESH6" "A's IPv6 mesh route"
+ping_ok "$U_NS" 192.0.2.10 10 || mg_fail "IPv4 through the mesh after turning IPv6 off"
 mg_pass

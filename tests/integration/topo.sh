@@ -181,8 +181,8 @@ ping_ok() {
 }
 
 # topo_whoami NS PORT: an HTTP server on every address of NS (IPv4 and IPv6) that answers
-# GET with the client address it sees; topo_seen NS URL prints the answer (empty on
-# failure, within 3 s).
+# GET with the client address it sees; topo_seen NS URL [SECONDS] prints the answer
+# (empty on failure, within SECONDS, default 3).
 topo_whoami() {
 	local srv='import http.server as h, socket, sys
 class S(h.ThreadingHTTPServer):
@@ -198,4 +198,4 @@ S(("::", int(sys.argv[1])), H).serve_forever()'
 	wait_until 5 _listening "$1" "$2" || mg_fail "whoami server on $1:$2 did not start"
 }
 _listening() { [ -n "$(nsx "$1" ss -ltnH "sport = :$2")" ]; }
-topo_seen() { nsx "$1" curl -gs --max-time 3 "$2" || true; }
+topo_seen() { nsx "$1" curl -gs --max-time "${3:-3}" "$2" || true; }
