@@ -30,8 +30,7 @@ topo_route_via_connector a "$B6::/64"
 topo_route_via_connector b "$A6::/64"
 topo_connector a "$na"
 topo_connector b "$nb"
-topo_whoami "$S_a" 8080
-topo_whoami "$S_a" 8081
+topo_whoami "$S_a" 8080 8081
 topo_whoami "$S_b" 8080
 topo_user alice
 topo_wait_applied a
@@ -74,7 +73,7 @@ wait_until 10 _seen_is "$U_NS" "http://[$A6::10]:8080/" "$U6" ||
 mg_log "access control over IPv6: tcp/8081 and ICMP to A's IPv6 subnet are dropped"
 assert_eq "$(topo_seen "$U_NS" "http://[$A6::10]:8081/" 1)" "" "denied port answered"
 assert_eq "$(topo_seen "$U_NS" "http://192.0.2.10:8081/")" "${U_ADDR%/*}" "the IPv4 subnet (full) still reaches 8081"
-if nsx "$U_NS" ping -c1 -W1 "$A6::10" >/dev/null 2>&1; then mg_fail "ICMP to A's ports-only IPv6 subnet passed"; fi
+if nsx "$U_NS" ping -c1 -W0.5 "$A6::10" >/dev/null 2>&1; then mg_fail "ICMP to A's ports-only IPv6 subnet passed"; fi
 nsx "$C_a" nft -j list ruleset >"$MG_TMP/rules-a.json"
 set_has "$MG_TMP/rules-a.json" p1_a6 "$A6::" || mg_fail "A's IPv6 ports set: $(jq -c '.nftables[] | select(.set?)' "$MG_TMP/rules-a.json")"
 
@@ -90,7 +89,7 @@ ping_ok "$S_a" "$B6::10" 10 || mg_fail "A cannot ping B over IPv6"
 assert_eq "$(topo_seen "$S_a" "http://[$B6::10]:8080/")" "$A6::10" "A -> B (excluded from B's NAT)"
 assert_eq "$(topo_seen "$S_a" "http://[$B6::11]:8080/")" "$B6::2" "A -> B (masqueraded by B)"
 assert_eq "$(topo_seen "$S_b" "http://[$A6::10]:8080/")" "$B6::10" "B -> A"
-if nsx "$S_b" ping -c1 -W1 "$A6::10" >/dev/null 2>&1; then mg_fail "ICMP from B to A's ports-only IPv6 subnet passed"; fi
+if nsx "$S_b" ping -c1 -W0.5 "$A6::10" >/dev/null 2>&1; then mg_fail "ICMP from B to A's ports-only IPv6 subnet passed"; fi
 
 mg_log "--mesh-range6 none: the hub and the connectors drop their IPv6 mesh addresses"
 kill -TERM "$CTL_PID"

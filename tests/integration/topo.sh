@@ -180,11 +180,11 @@ ping_ok() {
 	wait_until "${3:-5}" nsx "$1" ping -c1 -W1 "$2"
 }
 
-# topo_whoami NS PORT: an HTTP server on every address of NS (IPv4 and IPv6) that answers
-# GET with the client address it sees; topo_seen NS URL [SECONDS] prints the answer
-# (empty on failure, within SECONDS, default 3).
+# topo_whoami NS PORT...: an HTTP server on every address of NS (IPv4 and IPv6) and each
+# PORT that answers GET with the client address it sees; topo_seen NS URL [SECONDS] prints
+# the answer (empty on failure, within SECONDS, default 3).
 topo_whoami() {
-	local srv='import http.server as h, socket, sys
+	local ns=$1 p srv='import http.server as h, socket, sys, threading
 class S(h.ThreadingHTTPServer):
     address_family = socket.AF_INET6
 class H(h.BaseHTTPRequestHandler):
@@ -193,9 +193,13 @@ class H(h.BaseHTTPRequestHandler):
         s.send_response(200); s.send_header("Content-Length", str(len(b))); s.end_headers()
         s.wfile.write(b)
     def log_message(s, *a): pass
-S(("::", int(sys.argv[1])), H).serve_forever()'
-	bg_start "$1" "$MG_TMP/whoami-$1-$2.log" python3 -c "$srv" "$2"
-	wait_until 5 _listening "$1" "$2" || mg_fail "whoami server on $1:$2 did not start"
+for p in sys.argv[1:]:
+    threading.Thread(target=S(("::", int(p)), H).serve_forever).start()'
+	shift
+	bg_start "$ns" "$MG_TMP/whoami-$ns.log" python3 -c "$srv" "$@"
+	for p in "$@"; do
+		wait_until 5 _listening "$ns" "$p" || mg_fail "whoami server on $ns:$p did not start"
+	done
 }
 _listening() { [ -n "$(nsx "$1" ss -ltnH "sport = :$2")" ]; }
 topo_seen() { nsx "$1" curl -gs --max-time "${3:-3}" "$2" || true; }
