@@ -260,7 +260,7 @@ void store_addr(const struct ctl_store *s, uint64_t index, struct cidr *out);
  * nothing written) when there is no IPv6 mesh range. */
 bool store_addr6(const struct ctl_store *s, uint64_t index, struct cidr *out);
 /* The address at `index` of `range`, as a host prefix. */
-void cidr_nth(const struct cidr *range, uint64_t index, struct cidr *out);
+void store_nth_addr(const struct cidr *range, uint64_t index, struct cidr *out);
 /* A fresh "n-xxxxxxxx" / "c-xxxxxxxx" / "u-xxxxxxxx" not yet in use by anything. */
 int store_new_id(const struct ctl_store *s, char prefix, char out[CTL_ID_LEN + 1], mg_err *e);
 enum ctl_conn_state conn_state(const struct ctl_connector *c);

@@ -191,18 +191,18 @@ int store_alloc_addr(struct ctl_store *s, uint64_t *index, mg_err *e)
 
 void store_addr(const struct ctl_store *s, uint64_t index, struct cidr *out)
 {
-	cidr_nth(&s->mesh, index, out);
+	store_nth_addr(&s->mesh, index, out);
 }
 
 bool store_addr6(const struct ctl_store *s, uint64_t index, struct cidr *out)
 {
 	if (!s->has_mesh6)
 		return false;
-	cidr_nth(&s->mesh6, index, out);
+	store_nth_addr(&s->mesh6, index, out);
 	return true;
 }
 
-void cidr_nth(const struct cidr *range, uint64_t index, struct cidr *out)
+void store_nth_addr(const struct cidr *range, uint64_t index, struct cidr *out)
 {
 	int i = cidr_addr_len(range) - 1;
 	unsigned carry = 0;
