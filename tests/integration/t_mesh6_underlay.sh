@@ -75,14 +75,17 @@ wait_until 10 _seen_is "$U_NS" "http://[$B6::10]:8080/" "$U6" ||
 	mg_fail "user -> [$B6::10]:8080 saw '$(topo_seen "$U_NS" "http://[$B6::10]:8080/")', want $U6"
 ping_ok "$U_NS" 100.96.0.1 || mg_fail "user cannot ping the hub's IPv4 mesh address"
 
-# diag NS...: their IPv6 routes, neighbours and addresses (for a failure's message)
+# diag NS...: their IPv6 routes, neighbours and addresses, and the WireGuard state of
+# the hub and both connectors (for a failure's message)
 diag() {
 	local ns
 	for ns in "$@"; do
 		printf '== %s\n%s\n%s\n%s\n' "$ns" "$(nsx "$ns" ip -6 route)" "$(nsx "$ns" ip -6 neigh)" \
 			"$(nsx "$ns" ip -6 -br addr)"
 	done
-	nsx "$INET" wg show "$HUB_IF" allowed-ips
+	nsx "$INET" wg show "$HUB_IF"
+	nsx "$C_a" wg show "$IF_a"
+	nsx "$C_b" wg show "$IF_b"
 }
 mg_log "site A <-> site B over IPv6"
 ping_ok "$S_a" "$B6::10" 10 || mg_fail "A cannot reach B: $(diag "$S_a" "$R_a" "$C_a" "$C_b" "$R_b" "$S_b")"
