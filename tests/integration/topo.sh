@@ -25,7 +25,11 @@ TOPO_MESH6=fd6d:6773::/64
 topo_internet() {
 	local ctl=203.0.113.1
 	INET=$(ns_add inet)
-	ip -n "$INET" link add br0 type bridge
+	# a bridge with an address of its own: one that takes its ports' lowest address
+	# changes it when a port joins later, and a neighbour that resolved it before (an
+	# IPv6 entry kept reachable by TCP's confirmations) keeps sending to the old one,
+	# which the bridge hands up as another host's frame: dropped
+	ip -n "$INET" link add br0 address 02:6d:67:00:00:01 type bridge
 	ip -n "$INET" link set br0 up
 	[ "$TOPO_V4" = 0 ] || ip -n "$INET" addr add 203.0.113.1/24 dev br0
 	if [ "$TOPO_V6" = 1 ]; then
@@ -68,7 +72,7 @@ topo_site() {
 		net.ipv4.conf.default.send_redirects=0
 	[ "$TOPO_V6" = 0 ] || nsx "$r" sysctl -qw net.ipv6.conf.all.forwarding=1
 	_inet_port "$r" wan "203.0.113.$wan"
-	ip -n "$r" link add lan type bridge
+	ip -n "$r" link add lan address 02:6d:67:00:00:02 type bridge # as br0 above
 	ip -n "$r" link set lan up
 	[ "$TOPO_V4" = 0 ] || ip -n "$r" addr add "$lan.1/24" dev lan
 	[ "$TOPO_V6" = 0 ] || ip -n "$r" addr add "$lan6::1/64" dev lan nodad
