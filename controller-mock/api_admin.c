@@ -28,10 +28,13 @@ static cJSON *conn_to_api_json(const struct ctl_ctx *ctx, const struct ctl_conne
 	     cJSON_AddNumberToObject(o, "token_expires_at", (double)c->token_expires_at) &&
 	     cJSON_AddBoolToObject(o, "token_used", c->token_used);
 	if (ok && c->enrolled) {
-		struct cidr a;
+		struct cidr a, a6;
 		store_addr(&ctx->store, c->addr_index, &a);
 		wgkey_to_base64(c->public_key, key);
 		ok = cJSON_AddStringToObject(o, "tunnel_address", cidr_format_addr(&a, b)) &&
+		     (store_addr6(&ctx->store, c->addr_index, &a6)
+			  ? cJSON_AddStringToObject(o, "tunnel_address6", cidr_format_addr(&a6, b))
+			  : cJSON_AddNullToObject(o, "tunnel_address6")) &&
 		     cJSON_AddNumberToObject(o, "enrolled_at", (double)c->enrolled_at) &&
 		     (c->last_seen ? cJSON_AddNumberToObject(o, "last_seen", (double)c->last_seen)
 				   : cJSON_AddNullToObject(o, "last_seen")) &&
@@ -42,6 +45,7 @@ static cJSON *conn_to_api_json(const struct ctl_ctx *ctx, const struct ctl_conne
 		     ident_to_api_json(o, c);
 	} else if (ok) {
 		ok = cJSON_AddNullToObject(o, "tunnel_address") &&
+		     cJSON_AddNullToObject(o, "tunnel_address6") &&
 		     cJSON_AddNullToObject(o, "enrolled_at") &&
 		     cJSON_AddNullToObject(o, "last_seen") &&
 		     cJSON_AddNullToObject(o, "public_key") &&
@@ -399,6 +403,18 @@ enum MHD_Result api_hub(struct req *r)
 	    !cJSON_AddStringToObject(o, "endpoint", ctx->hub_endpoint) ||
 	    !cJSON_AddStringToObject(o, "mesh_range", cidr_format(&ctx->store.mesh, m)) ||
 	    !cJSON_AddStringToObject(o, "address", cidr_format(&a, b))) {
+		cJSON_Delete(o);
+		return reply_oom(r);
+	}
+	if (store_addr6(&ctx->store, 1, &a)) {
+		a.len = ctx->store.mesh6.len;
+		if (!cJSON_AddStringToObject(o, "mesh_range6", cidr_format(&ctx->store.mesh6, m)) ||
+		    !cJSON_AddStringToObject(o, "address6", cidr_format(&a, b))) {
+			cJSON_Delete(o);
+			return reply_oom(r);
+		}
+	} else if (!cJSON_AddNullToObject(o, "mesh_range6") ||
+		   !cJSON_AddNullToObject(o, "address6")) {
 		cJSON_Delete(o);
 		return reply_oom(r);
 	}

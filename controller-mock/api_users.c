@@ -19,17 +19,20 @@ static const char *user_state_name(const struct ctl_user *u)
 	return u->revoked ? "revoked" : u->disabled ? "disabled" : "active";
 }
 
-/* id, name, address, public_key: the fields every user object has. */
+/* id, name, address, address6, public_key: the fields every user object has. */
 static bool user_base_json(const struct ctl_ctx *ctx, const struct ctl_user *u, cJSON *o)
 {
 	char b[CIDR_STRLEN], key[WG_KEY_B64_LEN];
-	struct cidr a;
+	struct cidr a, a6;
 
 	store_addr(&ctx->store, u->addr_index, &a);
 	wgkey_to_base64(u->public_key, key);
 	return cJSON_AddStringToObject(o, "id", u->id) &&
 	       cJSON_AddStringToObject(o, "name", u->name) &&
 	       cJSON_AddStringToObject(o, "address", cidr_format(&a, b)) &&
+	       (store_addr6(&ctx->store, u->addr_index, &a6)
+		    ? cJSON_AddStringToObject(o, "address6", cidr_format(&a6, b)) != NULL
+		    : cJSON_AddNullToObject(o, "address6") != NULL) &&
 	       cJSON_AddStringToObject(o, "public_key", key);
 }
 

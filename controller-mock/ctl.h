@@ -158,7 +158,12 @@ struct store_db;
 struct ctl_store {
 	struct store_db *db; /* store_db.c: the database, NULL until store_load */
 	struct cidr mesh;    /* mesh range; the hub holds index 1 */
-	uint64_t next_addr;  /* high-water mark: never handed out twice */
+	/* the IPv6 mesh range beside an IPv4 one (dual stack), or none (has_mesh6 false).
+	 * A connector or user holds the same index in both: its v6 address is the
+	 * index-th of mesh6, as its v4 address is the index-th of mesh. */
+	struct cidr mesh6;
+	bool has_mesh6;
+	uint64_t next_addr; /* high-water mark: never handed out twice */
 	struct ctl_network **nets;
 	size_t n_nets;
 	struct ctl_connector **conns;
@@ -208,6 +213,10 @@ struct ctl_ctx {
 
 /* --- store.c: model, persistence, allocation ------------------------------------ */
 void store_init(struct ctl_store *s, const struct cidr *mesh);
+/* The IPv6 mesh range (NULL: none); call after store_init, before store_load. A store
+ * written without one adopts it (every address index gets its v6 address); a store
+ * written with another one is refused. */
+void store_set_mesh6(struct ctl_store *s, const struct cidr *mesh6);
 void store_free(struct ctl_store *s);
 /* Open (or make) the database `path` and load it; a new database takes the content of a
  * store.json beside it (migration). Refuses anything inconsistent. */
@@ -261,6 +270,11 @@ const char *store_key_owner(const struct ctl_store *s, const uint8_t key[WG_KEY_
 int store_alloc_addr(struct ctl_store *s, uint64_t *index, mg_err *e);
 /* The address at `index` of the mesh range, as a host prefix. */
 void store_addr(const struct ctl_store *s, uint64_t index, struct cidr *out);
+/* The address at `index` of the IPv6 mesh range, as a host prefix (/128); false (and
+ * nothing written) when there is no IPv6 mesh range. */
+bool store_addr6(const struct ctl_store *s, uint64_t index, struct cidr *out);
+/* The address at `index` of `range`, as a host prefix. */
+void store_nth_addr(const struct cidr *range, uint64_t index, struct cidr *out);
 /* A fresh "n-xxxxxxxx" / "c-xxxxxxxx" / "u-xxxxxxxx" not yet in use by anything. */
 int store_new_id(const struct ctl_store *s, char prefix, char out[CTL_ID_LEN + 1], mg_err *e);
 enum ctl_conn_state conn_state(const struct ctl_connector *c);

@@ -21,6 +21,14 @@ void hub_peers_free(struct hub_peer *v, size_t n)
 	free(v);
 }
 
+/* A peer's own tunnel addresses: the /32 (or /128) and, dual stack, the IPv6 /128. */
+static void own_addrs(const struct ctl_store *s, uint64_t index, struct hub_peer *p)
+{
+	store_addr(s, index, &p->allowed[0]);
+	p->n_own = 1 + store_addr6(s, index, &p->allowed[1]);
+	p->n_allowed = p->n_own;
+}
+
 int hub_desired_peers(const struct ctl_ctx *ctx, struct hub_peer **out, size_t *n, mg_err *e)
 {
 	const struct ctl_store *s = &ctx->store;
@@ -43,15 +51,18 @@ int hub_desired_peers(const struct ctl_ctx *ctx, struct hub_peer **out, size_t *
 			p->cut = true;
 			continue;
 		}
-		p->allowed = calloc(net->n_subnets + 3, sizeof(*p->allowed));
+		p->allowed = calloc(net->n_subnets + 4, sizeof(*p->allowed));
 		if (!p->allowed) {
 			hub_peers_free(v, k);
 			return mg_err_set(e, "out of memory");
 		}
-		store_addr(s, c->addr_index, &p->allowed[0]);
-		/* a standby connector: its tunnel address only (ha.c) */
-		p->n_allowed = ha_routes_subnets(s, c) ? net->n_subnets + 1 : 1;
-		memcpy(p->allowed + 1, net->subnets, (p->n_allowed - 1) * sizeof(*p->allowed));
+		own_addrs(s, c->addr_index, p);
+		/* a standby connector: its tunnel addresses only (ha.c) */
+		if (ha_routes_subnets(s, c)) {
+			memcpy(p->allowed + p->n_own, net->subnets,
+			       net->n_subnets * sizeof(*p->allowed));
+			p->n_allowed += net->n_subnets;
+		}
 		/* the active connector of the egress network: the rest of the internet too */
 		if (egress_conn_exits(s, c)) {
 			p->allowed[p->n_allowed++] = (struct cidr){.family = AF_INET};
@@ -71,13 +82,12 @@ int hub_desired_peers(const struct ctl_ctx *ctx, struct hub_peer **out, size_t *
 			p->cut = true;
 			continue;
 		}
-		p->allowed = calloc(1, sizeof(*p->allowed));
+		p->allowed = calloc(2, sizeof(*p->allowed));
 		if (!p->allowed) {
 			hub_peers_free(v, k);
 			return mg_err_set(e, "out of memory");
 		}
-		store_addr(s, u->addr_index, &p->allowed[0]);
-		p->n_allowed = 1;
+		own_addrs(s, u->addr_index, p);
 	}
 	*out = v;
 	*n = k;
@@ -118,11 +128,50 @@ static void hub_forwarding(const char *ifname)
 	}
 }
 
+/*
+ * The hub holds the first address of the mesh range(s), with its prefix route, and no
+ * other: an adopted interface may carry the IPv6 address of a run that had an IPv6 mesh
+ * range (this one has none).
+ */
+static int hub_addrs(struct ctl_ctx *ctx, struct hub *h, mg_err *e)
+{
+	struct cidr want[2];
+	struct rtnl_addr *cur = NULL;
+	size_t n = 0, nwant = 1;
+
+	store_addr(&ctx->store, 1, &want[0]);
+	want[0].len = ctx->store.mesh.len;
+	if (store_addr6(&ctx->store, 1, &want[1])) {
+		want[1].len = ctx->store.mesh6.len;
+		nwant = 2;
+	}
+	if (rtnl_addr_list(&h->rt, AF_UNSPEC, &cur, &n, e) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		bool keep = false;
+		if (cur[i].ifindex != h->ifindex || cur[i].scope != RT_SCOPE_UNIVERSE)
+			continue;
+		for (size_t k = 0; k < nwant; k++)
+			keep |= cidr_equal(&cur[i].addr, &want[k]);
+		if (!keep && rtnl_addr_del(&h->rt, h->ifindex, &cur[i].addr, e) < 0) {
+			free(cur);
+			return -1;
+		}
+	}
+	free(cur);
+	/* IPv6 without duplicate address detection: nothing else can hold it on a WireGuard
+	 * link, and a tentative address would not answer for a second or so */
+	for (size_t k = 0; k < nwant; k++)
+		if (rtnl_addr_add(&h->rt, h->ifindex, &want[k],
+				  want[k].family == AF_INET6 ? IFA_F_NODAD : 0, e) < 0)
+			return -1;
+	return 0;
+}
+
 /* The interface of `h` (WireGuard, key, port, address, up), its daemon watched. */
 static int hub_up(struct ctl_ctx *ctx, struct hub *h, mg_err *e)
 {
 	struct wg_device dev = {0};
-	struct cidr addr;
 
 	h->wg = wg_ctx_new(WG_MODE_AUTO);
 	if (!h->wg)
@@ -141,11 +190,7 @@ static int hub_up(struct ctl_ctx *ctx, struct hub *h, mg_err *e)
 	wgkey_wipe(dev.private_key, WG_KEY_LEN);
 	if (r < 0)
 		goto fail;
-	/* the hub holds the first address of the mesh range, with its prefix route */
-	store_addr(&ctx->store, 1, &addr);
-	addr.len = ctx->store.mesh.len;
-	if (rtnl_addr_add(&h->rt, h->ifindex, &addr, 0, e) < 0 ||
-	    rtnl_link_set(&h->rt, h->ifindex, true, CTL_MTU, e) < 0)
+	if (hub_addrs(ctx, h, e) < 0 || rtnl_link_set(&h->rt, h->ifindex, true, CTL_MTU, e) < 0)
 		goto fail;
 	hub_forwarding(ctx->hub_ifname);
 	hub_watch_daemon(h, ctx->hub_ifname);
@@ -267,7 +312,7 @@ static int sync_routes(struct ctl_ctx *ctx, const struct hub_peer *v, size_t n, 
 	if (!want)
 		return mg_err_set(e, "out of memory");
 	for (size_t i = 0; i < n; i++)
-		for (size_t k = 1; k < v[i].n_allowed; k++) { /* [0] is inside the mesh range */
+		for (size_t k = v[i].n_own; k < v[i].n_allowed; k++) { /* own: in the mesh */
 			/* egress: the default routes live in the hub's own table, looked up for
 			 * packets from the hub interface only (hub_egress.c): never the host's */
 			if (cidr_is_default(&v[i].allowed[k]))

@@ -17,8 +17,11 @@
 
 struct hub_peer {
 	uint8_t public_key[WG_KEY_LEN];
-	struct cidr *allowed; /* the tunnel /32 (or /128), then a connector's network's subnets */
+	/* the tunnel /32 (or /128), its IPv6 /128 with an IPv6 mesh range (n_own in all),
+	 * then a connector's network's subnets */
+	struct cidr *allowed;
 	size_t n_allowed;
+	size_t n_own;
 	const char *owner_id; /* the connector ("c-...") or user ("u-...") of this peer */
 	bool cut;             /* disabled: kept as a peer, with no allowed IPs */
 };

@@ -20,6 +20,7 @@
 #define DEFAULT_STATE_DIR "/var/lib/meshgate-controller-mock"
 #define DEFAULT_LISTEN    "0.0.0.0:8443"
 #define DEFAULT_MESH      "100.96.0.0/11"
+#define DEFAULT_MESH6     "fd6d:6773::/64"
 
 static void usage(FILE *f)
 {
@@ -38,6 +39,10 @@ static void usage(FILE *f)
 	       "                          wildcard address (0.0.0.0 or ::)\n"
 	       "  --mesh-range CIDR       tunnel address range; the hub takes its first address\n"
 	       "                          (default " DEFAULT_MESH ")\n"
+	       "  --mesh-range6 CIDR|none IPv6 tunnel address range beside an IPv4 --mesh-range:\n"
+	       "                          every connector and user gets an address in both, the\n"
+	       "                          hub the first one (default " DEFAULT_MESH6 "; none:\n"
+	       "                          IPv4 only; none too when --mesh-range is IPv6)\n"
 	       "  --token-ttl SECONDS     lifetime of enrolment tokens (default 86400)\n"
 	       "  --hub-endpoint H:PORT   WireGuard endpoint connectors dial (default: the public\n"
 	       "                          URL's host and --hub-port)\n"
@@ -110,6 +115,39 @@ static long parse_num(const char *s, long min, long max, const char *opt)
 	return v;
 }
 
+/* --mesh-range6: an IPv6 range beside an IPv4 --mesh-range, or none. 0, or -1 (logged). */
+static int parse_mesh6(const struct cidr *mesh, const char *arg, struct cidr *out, bool *on)
+{
+	mg_err e = {0};
+
+	*on = false;
+	if (mesh->family == AF_INET6) {
+		if (arg && strcmp(arg, "none") != 0) {
+			log_err("--mesh-range6 %s: --mesh-range is IPv6 already; an IPv6 range "
+				"goes beside an IPv4 one",
+				arg);
+			return -1;
+		}
+		return 0;
+	}
+	if (!arg)
+		arg = DEFAULT_MESH6;
+	if (!strcmp(arg, "none"))
+		return 0;
+	if (cidr_parse(arg, out, 0, &e) < 0 || out->family != AF_INET6 ||
+	    cidr_max_len(out) - out->len < 2) {
+		if (!e.msg[0])
+			mg_err_set(&e,
+				   "\"%s\" must be an IPv6 range leaving room for the hub "
+				   "and connectors, or none",
+				   arg);
+		log_err("--mesh-range6: %s", e.msg);
+		return -1;
+	}
+	*on = true;
+	return 0;
+}
+
 /* Temporaries a controller killed mid-write left beside the state files (lib/fsutil). A
  * failure to remove them is worth a warning, not a refusal to start. */
 static void clean_stale_temps(const struct ctl_ctx *ctx)
@@ -139,6 +177,7 @@ int main(int argc, char **argv)
 		O_LISTEN,
 		O_URL,
 		O_MESH,
+		O_MESH6,
 		O_TTL,
 		O_HUBEP,
 		O_HUBPORT,
@@ -158,6 +197,7 @@ int main(int argc, char **argv)
 	    {"listen", required_argument, NULL, O_LISTEN},
 	    {"public-url", required_argument, NULL, O_URL},
 	    {"mesh-range", required_argument, NULL, O_MESH},
+	    {"mesh-range6", required_argument, NULL, O_MESH6},
 	    {"token-ttl", required_argument, NULL, O_TTL},
 	    {"hub-endpoint", required_argument, NULL, O_HUBEP},
 	    {"hub-port", required_argument, NULL, O_HUBPORT},
@@ -175,12 +215,14 @@ int main(int argc, char **argv)
 	};
 	static struct ctl_ctx ctx;
 	const char *state_dir = DEFAULT_STATE_DIR, *listen = DEFAULT_LISTEN, *url = NULL;
-	const char *mesh_s = DEFAULT_MESH, *hub_ep = NULL, *hub_if = "mg-hub";
+	const char *mesh_s = DEFAULT_MESH, *mesh6_s = NULL, *hub_ep = NULL, *hub_if = "mg-hub";
 	char host[CONFIG_ENDPOINT_MAX], ep_host[CONFIG_ENDPOINT_MAX], mesh_b[CIDR_STRLEN];
+	char mesh6_b[CIDR_STRLEN];
 	long hub_port = 51820;
 	int level = MG_LOG_INFO, opt, rc = 1;
 	bool dump = false;
-	struct cidr mesh;
+	struct cidr mesh, mesh6;
+	bool has6 = false;
 	uint16_t port;
 	mg_err e = {0};
 
@@ -199,6 +241,9 @@ int main(int argc, char **argv)
 			break;
 		case O_MESH:
 			mesh_s = optarg;
+			break;
+		case O_MESH6:
+			mesh6_s = optarg;
 			break;
 		case O_TTL:
 			ctx.token_ttl = parse_num(optarg, 1, 365L * 86400, "--token-ttl");
@@ -272,6 +317,8 @@ int main(int argc, char **argv)
 		log_err("--mesh-range: %s", e.msg);
 		return 2;
 	}
+	if (parse_mesh6(&mesh, mesh6_s, &mesh6, &has6) < 0)
+		return 2;
 	if (config_split_endpoint(listen, host, sizeof(host), &port) < 0) {
 		log_err("--listen \"%s\" must be ADDR:PORT or [IPv6]:PORT", listen);
 		return 2;
@@ -317,6 +364,7 @@ int main(int argc, char **argv)
 
 	umask(077);
 	store_init(&ctx.store, &mesh);
+	store_set_mesh6(&ctx.store, has6 ? &mesh6 : NULL);
 	if (fs_mkdir_p(ctx.state_dir, 0700, &e) < 0 || chmod(ctx.state_dir, 0700) < 0) {
 		log_err("state directory %s: %s", ctx.state_dir,
 			e.msg[0] ? e.msg : "cannot set mode 0700");
@@ -335,7 +383,8 @@ int main(int argc, char **argv)
 	printf("listening:   https://%s (public URL %s)\n", listen, ctx.public_url);
 	printf("admin token: %s/admin.token\n", ctx.state_dir);
 	printf("pin:         %s\n", ctx.pin);
-	printf("mesh range:  %s, hub endpoint %s\n", cidr_format(&mesh, mesh_b), ctx.hub_endpoint);
+	printf("mesh range:  %s%s%s, hub endpoint %s\n", cidr_format(&mesh, mesh_b),
+	       has6 ? " and " : "", has6 ? cidr_format(&mesh6, mesh6_b) : "", ctx.hub_endpoint);
 	fflush(stdout);
 	log_info("%zu network(s), %zu connector(s) loaded", ctx.store.n_nets, ctx.store.n_conns);
 	if (http_serve(&ctx, &e) < 0) {

@@ -382,10 +382,15 @@ int net_check_conflicts(const struct ctl_store *s, const struct ctl_network *n, 
 	size_t t = n->n_subnets, k = 0;
 	int r = 0;
 
-	for (size_t i = 0; i < n->n_subnets; i++)
+	for (size_t i = 0; i < n->n_subnets; i++) {
 		if (cidr_overlaps(&n->subnets[i], &s->mesh))
 			return mg_err_set(e, "subnet %s overlaps the mesh range %s",
 					  cidr_format(&n->subnets[i], a), cidr_format(&s->mesh, b));
+		if (s->has_mesh6 && cidr_overlaps(&n->subnets[i], &s->mesh6))
+			return mg_err_set(e, "subnet %s overlaps the IPv6 mesh range %s",
+					  cidr_format(&n->subnets[i], a),
+					  cidr_format(&s->mesh6, b));
+	}
 	for (size_t m = 0; m < s->n_nets; m++)
 		if (strcmp(s->nets[m]->id, n->id))
 			t += s->nets[m]->n_subnets;

@@ -8,10 +8,11 @@
 #include "ha.h"
 #include "jsonu.h"
 
-/* Routes: the mesh range and every subnet of every other network, sorted. */
-static cJSON *routes_json(const struct ctl_store *s, const struct ctl_network *own)
+/* Routes: the mesh range(s) and every subnet of every other network, sorted. The cloud
+ * route tables get them without the IPv6 mesh range (`mesh6` false): see docs/API.md. */
+static cJSON *routes_json(const struct ctl_store *s, const struct ctl_network *own, bool mesh6)
 {
-	size_t n = 1, k = 0;
+	size_t n = 2, k = 0;
 	struct cidr *v;
 	cJSON *a;
 
@@ -22,6 +23,8 @@ static cJSON *routes_json(const struct ctl_store *s, const struct ctl_network *o
 	if (!v)
 		return NULL;
 	v[k++] = s->mesh;
+	if (mesh6 && s->has_mesh6)
+		v[k++] = s->mesh6;
 	for (size_t i = 0; i < s->n_nets; i++)
 		for (size_t j = 0; s->nets[i] != own && j < s->nets[i]->n_subnets; j++)
 			v[k++] = s->nets[i]->subnets[j];
@@ -48,7 +51,8 @@ cJSON *render_config(const struct ctl_ctx *ctx, const struct ctl_connector *c, m
 	const struct ctl_network *net = store_find_net(s, c->network_id);
 	cJSON *doc = NULL, *dev, *tun, *hub, *nat, *cloud, *net_json = NULL, *routes;
 	char b[CIDR_STRLEN], key[WG_KEY_B64_LEN];
-	struct cidr addr;
+	struct cidr addr, addr6 = {0};
+	bool has6;
 
 	if (!net || !c->enrolled) {
 		mg_err_set(e, "connector %s has no config (not enrolled)", c->id);
@@ -56,6 +60,8 @@ cJSON *render_config(const struct ctl_ctx *ctx, const struct ctl_connector *c, m
 	}
 	store_addr(s, c->addr_index, &addr);
 	addr.len = s->mesh.len;
+	has6 = store_addr6(s, c->addr_index, &addr6);
+	addr6.len = s->mesh6.len;
 	wgkey_to_base64(ctx->hub_pub, key);
 	doc = cJSON_CreateObject();
 	net_json = net_to_json(net);
@@ -69,6 +75,7 @@ cJSON *render_config(const struct ctl_ctx *ctx, const struct ctl_connector *c, m
 		goto oom;
 	tun = cJSON_AddObjectToObject(doc, "tunnel");
 	if (!tun || !cJSON_AddStringToObject(tun, "address", cidr_format(&addr, b)) ||
+	    (has6 && !cJSON_AddStringToObject(tun, "address6", cidr_format(&addr6, b))) ||
 	    !cJSON_AddNumberToObject(tun, "mtu", CTL_MTU) ||
 	    !cJSON_AddNumberToObject(tun, "keepalive", CTL_KEEPALIVE))
 		goto oom;
@@ -76,7 +83,7 @@ cJSON *render_config(const struct ctl_ctx *ctx, const struct ctl_connector *c, m
 	if (!hub || !cJSON_AddStringToObject(hub, "public_key", key) ||
 	    !cJSON_AddStringToObject(hub, "endpoint", ctx->hub_endpoint))
 		goto oom;
-	routes = routes_json(s, net);
+	routes = routes_json(s, net, true);
 	if (!routes || !cJSON_AddItemToObject(doc, "routes", routes)) {
 		cJSON_Delete(routes);
 		goto oom;
@@ -90,7 +97,7 @@ cJSON *render_config(const struct ctl_ctx *ctx, const struct ctl_connector *c, m
 		goto oom;
 	cloud = cJSON_AddObjectToObject(doc, "cloud");
 	if (!cloud || !cJSON_AddBoolToObject(cloud, "manage_routes", net->manage_cloud_routes) ||
-	    !add(cloud, "destinations", cJSON_Duplicate(routes, true)) || ha_render(s, c, doc) < 0)
+	    !add(cloud, "destinations", routes_json(s, net, false)) || ha_render(s, c, doc) < 0)
 		goto oom;
 	cJSON_Delete(net_json);
 	return doc;

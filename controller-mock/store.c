@@ -14,6 +14,7 @@
 #include "fsutil.h"
 #include "identity.h"
 #include "jsonu.h"
+#include "log.h"
 
 #define STORE_FORMAT 1
 
@@ -34,6 +35,15 @@ void store_init(struct ctl_store *s, const struct cidr *mesh)
 	memset(s, 0, sizeof(*s));
 	s->mesh = *mesh;
 	s->next_addr = 2; /* 0: the network address, 1: the hub */
+}
+
+void store_set_mesh6(struct ctl_store *s, const struct cidr *mesh6)
+{
+	s->has_mesh6 = mesh6 != NULL;
+	if (mesh6)
+		s->mesh6 = *mesh6;
+	else
+		memset(&s->mesh6, 0, sizeof(s->mesh6));
 }
 
 void conn_free(struct ctl_connector *c)
@@ -172,16 +182,33 @@ int store_alloc_addr(struct ctl_store *s, uint64_t *index, mg_err *e)
 	char b[CIDR_STRLEN];
 	if (s->next_addr >= addr_limit(&s->mesh))
 		return mg_err_set(e, "mesh range %s has no address left", cidr_format(&s->mesh, b));
+	/* the same index holds the IPv6 address: both ranges must have it */
+	if (s->has_mesh6 && s->next_addr >= addr_limit(&s->mesh6))
+		return mg_err_set(e, "IPv6 mesh range %s has no address left",
+				  cidr_format(&s->mesh6, b));
 	*index = s->next_addr++;
 	return 0;
 }
 
 void store_addr(const struct ctl_store *s, uint64_t index, struct cidr *out)
 {
-	int i = cidr_addr_len(&s->mesh) - 1;
+	store_nth_addr(&s->mesh, index, out);
+}
+
+bool store_addr6(const struct ctl_store *s, uint64_t index, struct cidr *out)
+{
+	if (!s->has_mesh6)
+		return false;
+	store_nth_addr(&s->mesh6, index, out);
+	return true;
+}
+
+void store_nth_addr(const struct cidr *range, uint64_t index, struct cidr *out)
+{
+	int i = cidr_addr_len(range) - 1;
 	unsigned carry = 0;
 
-	*out = s->mesh;
+	*out = *range;
 	out->len = (uint8_t)cidr_max_len(out);
 	for (; i >= 0 && (index || carry); i--) {
 		unsigned v = out->addr[i] + (unsigned)(index & 0xff) + carry;
@@ -285,12 +312,14 @@ cJSON *user_to_store_json(const struct ctl_user *u)
 char *store_to_json(const struct ctl_store *s, mg_err *e)
 {
 	cJSON *root = cJSON_CreateObject(), *nets, *conns, *users;
-	char b[CIDR_STRLEN], *out = NULL;
+	char b[CIDR_STRLEN], b6[CIDR_STRLEN], *out = NULL;
 
 	if (!root)
 		goto oom;
 	if (!cJSON_AddNumberToObject(root, "format", STORE_FORMAT) ||
 	    !cJSON_AddStringToObject(root, "mesh_range", cidr_format(&s->mesh, b)) ||
+	    !cJSON_AddStringToObject(root, "mesh_range6",
+				     s->has_mesh6 ? cidr_format(&s->mesh6, b6) : "none") ||
 	    !cJSON_AddNumberToObject(root, "next_address_index", (double)s->next_addr))
 		goto oom;
 	nets = cJSON_AddArrayToObject(root, "networks");
@@ -513,6 +542,52 @@ fail:
 	return -1;
 }
 
+/*
+ * The store's IPv6 mesh range against this run's (s->mesh6, s->next_addr loaded):
+ * - the same, or the store has none ("none" or absent: written before dual stack, or
+ *   with it off): every address index gets (or keeps) its address in this run's range,
+ *   which must hold them all (the migration);
+ * - the store has one and this run none: turned off (the v6 addresses go; turning it
+ *   back on with the same range gives them back, since they follow the v4 index);
+ * - another one: refused, as every peer's IPv6 address would change under it.
+ */
+static int load_mesh6(struct ctl_store *s, const char *mesh6, mg_err *e)
+{
+	char a[CIDR_STRLEN], b[CIDR_STRLEN];
+	struct cidr m;
+	bool had = mesh6 && strcmp(mesh6, "none") != 0;
+
+	if (had && cidr_parse(mesh6, &m, 0, e) < 0)
+		return mg_err_prefix(e, "mesh_range6");
+	if (had && m.family != AF_INET6)
+		return mg_err_set(e, "mesh_range6 %s is not an IPv6 range", mesh6);
+	if (had && !s->has_mesh6) {
+		log_warn("the store was made with IPv6 mesh range %s; this run has none: "
+			 "connectors and users lose their IPv6 mesh addresses",
+			 cidr_format(&m, a));
+		return 0;
+	}
+	if (!s->has_mesh6)
+		return 0;
+	if (had && !cidr_equal(&m, &s->mesh6))
+		return mg_err_set(e,
+				  "the store was made with IPv6 mesh range %s but this run uses "
+				  "%s; start with --mesh-range6 %s (or none) or move the state "
+				  "directory away",
+				  cidr_format(&m, a), cidr_format(&s->mesh6, b),
+				  cidr_format(&m, a));
+	if (s->next_addr > addr_limit(&s->mesh6))
+		return mg_err_set(e,
+				  "IPv6 mesh range %s is too small for the %llu addresses the "
+				  "store has handed out",
+				  cidr_format(&s->mesh6, b), (unsigned long long)s->next_addr - 2);
+	if (!had)
+		log_info("IPv6 mesh range %s added to the store: every connector and user gets "
+			 "its IPv6 address there (users need their config again)",
+			 cidr_format(&s->mesh6, b));
+	return 0;
+}
+
 int store_load_json(struct ctl_store *s, const char *buf, size_t len, mg_err *e)
 {
 	cJSON *j = jsonu_parse(buf, len, CTL_STORE_MAX, e);
@@ -523,9 +598,10 @@ int store_load_json(struct ctl_store *s, const char *buf, size_t len, mg_err *e)
 int store_load_tree(struct ctl_store *s, cJSON *j, mg_err *e)
 {
 	static const char *const keys[] = {
-	    "format", "mesh_range", "next_address_index", "networks", "connectors", "users", NULL};
+	    "format",   "mesh_range", "mesh_range6", "next_address_index",
+	    "networks", "connectors", "users",       NULL};
 	const cJSON *nets = NULL, *conns = NULL, *users = NULL, *it;
-	const char *mesh = NULL, *code;
+	const char *mesh = NULL, *mesh6 = NULL, *code;
 	struct cidr m;
 	int64_t fmt = 0, next = 0;
 	char a[CIDR_STRLEN], b[CIDR_STRLEN];
@@ -533,6 +609,8 @@ int store_load_tree(struct ctl_store *s, cJSON *j, mg_err *e)
 	if (jsonu_only_keys(j, keys, "store", e) < 0 ||
 	    jsonu_get_int(j, "format", true, STORE_FORMAT, STORE_FORMAT, &fmt, e) < 0 ||
 	    jsonu_get_str(j, "mesh_range", true, CIDR_STRLEN, &mesh, e) < 0 ||
+	    /* absent in stores written before the IPv6 mesh range existed */
+	    jsonu_get_str(j, "mesh_range6", false, CIDR_STRLEN, &mesh6, e) < 0 ||
 	    jsonu_get_int(j, "next_address_index", true, 2, INT64_MAX / 2, &next, e) < 0 ||
 	    jsonu_get_array(j, "networks", true, CTL_MAX_NETWORKS, &nets, e) < 0 ||
 	    jsonu_get_array(j, "connectors", true, CTL_MAX_CONNECTORS, &conns, e) < 0 ||
@@ -550,6 +628,8 @@ int store_load_tree(struct ctl_store *s, cJSON *j, mg_err *e)
 		goto fail;
 	}
 	s->next_addr = (uint64_t)next;
+	if (load_mesh6(s, mesh6, e) < 0)
+		goto fail;
 	cJSON_ArrayForEach(it, nets)
 	{
 		struct ctl_network *n = calloc(1, sizeof(*n));

@@ -171,11 +171,13 @@ static int put_json(struct store_db *d, int t, const char *id, cJSON *doc, mg_er
 
 static int put_meta(struct store_db *d, const struct ctl_store *s, mg_err *e)
 {
-	char b[CIDR_STRLEN], num[32];
+	char b[CIDR_STRLEN], b6[CIDR_STRLEN], num[32];
 
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)s->next_addr);
 	if (put(d, d->put_meta, "format", "1", e) < 0 ||
 	    put(d, d->put_meta, "mesh_range", cidr_format(&s->mesh, b), e) < 0 ||
+	    put(d, d->put_meta, "mesh_range6", s->has_mesh6 ? cidr_format(&s->mesh6, b6) : "none",
+		e) < 0 ||
 	    put(d, d->put_meta, "next_address_index", num, e) < 0)
 		return -1;
 	return 0;

@@ -229,6 +229,21 @@ static int parse_access(const cJSON *arr, struct mg_config *c, mg_err *e)
 	return 0;
 }
 
+/* "address6": an IPv6 host address with its prefix, beside an IPv4 "address". */
+static int parse_address6(const char *s, struct mg_config *c, mg_err *e)
+{
+	struct cidr *a = &c->tunnel.address6;
+
+	if (cidr_parse(s, a, CIDR_ALLOW_HOST_BITS, e) < 0)
+		return mg_err_prefix(e, "tunnel.address6");
+	if (a->family != AF_INET6)
+		return mg_err_set(e, "tunnel.address6 \"%.64s\" is not an IPv6 address", s);
+	if (c->tunnel.address.family != AF_INET)
+		return mg_err_set(e, "tunnel.address6 goes with an IPv4 tunnel.address");
+	c->tunnel.has_address6 = true;
+	return 0;
+}
+
 int config_parse(const char *json, size_t len, struct mg_config *c, mg_err *e)
 {
 	const cJSON *tun = NULL, *hub = NULL, *dev = NULL, *nat = NULL, *cloud = NULL;
@@ -258,6 +273,11 @@ int config_parse(const char *json, size_t len, struct mg_config *c, mg_err *e)
 		mg_err_prefix(e, "tunnel.address");
 		goto fail;
 	}
+	s = NULL;
+	if (jsonu_get_str(tun, "address6", false, CIDR_STRLEN, &s, e) < 0)
+		goto fail;
+	if (s && parse_address6(s, c, e) < 0)
+		goto fail;
 	v = 1420;
 	if (jsonu_get_int(tun, "mtu", false, 1280, 9000, &v, e) < 0)
 		goto fail;
@@ -376,13 +396,15 @@ int config_check_safety(const struct mg_config *c, const struct config_safety *s
 						  cidr_format(r, a), cidr_format(&s->lan[k], b));
 	}
 	for (size_t k = 0; s && k < s->n_lan; k++) {
-		struct cidr t = c->tunnel.address;
-		cidr_mask(&t);
-		if (cidr_overlaps(&t, &s->lan[k]))
-			return mg_err_set(e,
-					  "unsafe config: tunnel address range %s overlaps this "
-					  "host's LAN subnet %s",
-					  cidr_format(&t, a), cidr_format(&s->lan[k], b));
+		for (int v6 = 0; v6 < 1 + c->tunnel.has_address6; v6++) {
+			struct cidr t = v6 ? c->tunnel.address6 : c->tunnel.address;
+			cidr_mask(&t);
+			if (cidr_overlaps(&t, &s->lan[k]))
+				return mg_err_set(e,
+						  "unsafe config: tunnel address range %s overlaps "
+						  "this host's LAN subnet %s",
+						  cidr_format(&t, a), cidr_format(&s->lan[k], b));
+		}
 	}
 	return 0;
 }

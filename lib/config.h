@@ -67,6 +67,9 @@ struct mg_config {
 	char device_name[128];
 	struct {
 		struct cidr address; /* host bits kept: the tunnel address with its prefix */
+		/* dual stack: the IPv6 tunnel address beside an IPv4 `address` (has_address6) */
+		struct cidr address6;
+		bool has_address6;
 		int mtu;
 		int keepalive;
 		uint8_t hub_public_key[WG_KEY_LEN];

@@ -12,11 +12,11 @@
 
 /* Subnets of all networks together. Every connector routes all of them (less its own)
  * and every user's AllowedIPs holds all of them: one limit keeps both in bounds. */
-#define MG_LIMIT_SUBNETS 16383
+#define MG_LIMIT_SUBNETS 16382
 /* Routes of one connector (config "routes", kernel routes on the tunnel, the hub peer's
- * allowed IPs, "cloud.destinations") and AllowedIPs of one user: the mesh range plus
- * every subnet. */
-#define MG_LIMIT_ROUTES (MG_LIMIT_SUBNETS + 1)
+ * allowed IPs, "cloud.destinations") and AllowedIPs of one user: the mesh ranges (IPv4
+ * and IPv6) plus every subnet. */
+#define MG_LIMIT_ROUTES (MG_LIMIT_SUBNETS + 2)
 /* NAT exclusions of one network (one nftables interval set on its connectors). */
 #define MG_LIMIT_EXCLUDES 16384
 /* Access entries of one network, and ports (or ranges) of one entry. */

@@ -146,12 +146,15 @@ static void print_list(FILE *f, const char *label, const struct cidr *v, size_t 
 
 void status_print_config_summary(FILE *f, const struct mg_config *c)
 {
-	char b[CIDR_STRLEN];
+	char b[CIDR_STRLEN], b6[CIDR_STRLEN] = "";
 	fprintf(f, "Config version %lld for %s%s%s:\n", (long long)c->version,
 		c->device_id[0] ? c->device_id : "this connector", c->device_name[0] ? " - " : "",
 		c->device_name);
-	fprintf(f, "  %-12s %s (MTU %d) to hub %s\n", "tunnel", cidr_format(&c->tunnel.address, b),
-		c->tunnel.mtu, c->tunnel.hub_endpoint);
+	if (c->tunnel.has_address6)
+		cidr_format(&c->tunnel.address6, b6);
+	fprintf(f, "  %-12s %s%s%s (MTU %d) to hub %s\n", "tunnel",
+		cidr_format(&c->tunnel.address, b), b6[0] ? " " : "", b6, c->tunnel.mtu,
+		c->tunnel.hub_endpoint);
 	print_list(f, "routes", c->routes, c->n_routes);
 	print_list(f, "advertised", c->advertised, c->n_advertised);
 	fprintf(f, "  %-12s %s, %zu exclusion%s\n", "NAT", c->nat.enabled ? "on" : "off",

@@ -268,21 +268,27 @@ static int apply_wg(struct dataplane *dp, const struct mg_config *c, const uint8
 	return 0;
 }
 
+/* The tunnel's addresses: the config's (IPv4 or IPv6, and the IPv6 one of a dual-stack
+ * mesh), nothing else. */
 static int apply_addr(struct dataplane *dp, const struct mg_config *c, int *changes, mg_err *e)
 {
+	const struct cidr *want[2] = {&c->tunnel.address, &c->tunnel.address6};
+	size_t nwant = c->tunnel.has_address6 ? 2 : 1;
 	struct rtnl_addr *addrs = NULL;
 	size_t n = 0;
-	bool have = false;
+	bool have[2] = {false, false};
 
 	if (rtnl_addr_list(&dp->rt, AF_UNSPEC, &addrs, &n, e) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
+		bool mine = false;
 		if (addrs[i].ifindex != dp->ifindex || addrs[i].scope != RT_SCOPE_UNIVERSE)
 			continue;
-		if (cidr_equal(&addrs[i].addr, &c->tunnel.address)) {
-			have = true;
+		for (size_t k = 0; k < nwant; k++)
+			if (cidr_equal(&addrs[i].addr, want[k]))
+				mine = have[k] = true;
+		if (mine)
 			continue;
-		}
 		/* an old tunnel address from a previous config */
 		if (rtnl_addr_del(&dp->rt, dp->ifindex, &addrs[i].addr, e) < 0) {
 			free(addrs);
@@ -291,12 +297,19 @@ static int apply_addr(struct dataplane *dp, const struct mg_config *c, int *chan
 		(*changes)++;
 	}
 	free(addrs);
-	if (have)
-		return 0;
-	/* no prefix route: the mesh range is one of our routes, tagged as ours */
-	if (rtnl_addr_add(&dp->rt, dp->ifindex, &c->tunnel.address, IFA_F_NOPREFIXROUTE, e) < 0)
-		return mg_err_prefix(e, "tunnel address");
-	(*changes)++;
+	for (size_t k = 0; k < nwant; k++) {
+		if (have[k])
+			continue;
+		/* no prefix route: the mesh range is one of our routes, tagged as ours; no
+		 * duplicate address detection (nothing else is on the link: a tentative
+		 * IPv6 address would not be usable for a while) */
+		if (rtnl_addr_add(&dp->rt, dp->ifindex, want[k],
+				  IFA_F_NOPREFIXROUTE |
+				      (want[k]->family == AF_INET6 ? IFA_F_NODAD : 0),
+				  e) < 0)
+			return mg_err_prefix(e, "tunnel address");
+		(*changes)++;
+	}
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The controller's network parser (an admin request body) then its subnet checks against
- * a fixed store: the sorted overlap check must agree with the plain pairwise one.
+ * a fixed (dual-stack) store: the sorted overlap check must agree with the plain pairwise
+ * one.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,7 +33,8 @@ static void add_net(const char *id, const char *json)
 static int pairwise(const struct ctl_network *n)
 {
 	for (size_t i = 0; i < n->n_subnets; i++) {
-		if (cidr_overlaps(&n->subnets[i], &st.mesh))
+		if (cidr_overlaps(&n->subnets[i], &st.mesh) ||
+		    (st.has_mesh6 && cidr_overlaps(&n->subnets[i], &st.mesh6)))
 			return -1;
 		for (size_t k = i + 1; k < n->n_subnets; k++)
 			if (cidr_overlaps(&n->subnets[i], &n->subnets[k]))
@@ -55,9 +57,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cJSON *j;
 
 	if (!init) {
-		struct cidr mesh;
+		struct cidr mesh, mesh6;
 		cidr_parse("100.96.0.0/11", &mesh, 0, NULL);
+		cidr_parse("fd6d:6773::/64", &mesh6, 0, NULL);
 		store_init(&st, &mesh);
+		store_set_mesh6(&st, &mesh6); /* dual stack, as the controller's default */
 		add_net("n-00000001",
 			"{\"name\":\"A\",\"subnets\":[\"192.0.2.0/25\",\"198.51.100.0/"
 			"24\",\"2001:db8:1::/48\"]}");

@@ -15,7 +15,7 @@ A=$(jq -r .id <<<"$BODY")
 bg_start "$CNS" "$MG_TMP/burst.log" python3 "$MG_SRC/tests/tools/ctl_burst.py" \
 	--url "$CTL_URL" --cafile "$CTL_DIR/cert.pem" --token "$ADMIN_TOKEN" \
 	--path "/api/v1/networks/$A/connectors" --acked "$MG_TMP/acked" --stop "$MG_TMP/stop" \
-	--max 3500 --seconds 150
+	--max 20000 --seconds 150
 
 acked() { wc -l <"$MG_TMP/acked"; }
 more_than() { [ "$(acked)" -gt "$1" ]; }

@@ -47,9 +47,10 @@ dev "$s1" GET /api/v1/device/config
 assert_eq "$API_STATUS" 200 "config"
 v=$ETAG
 assert_eq "$(jq -r .version <<<"$BODY")" "$v" "ETag = version"
-assert_eq "$(jq -c .routes <<<"$BODY")" '["100.96.0.0/11","203.0.113.0/24"]' "routes"
+assert_eq "$(jq -c .routes <<<"$BODY")" '["100.96.0.0/11","203.0.113.0/24","fd6d:6773::/64"]' "routes"
 assert_eq "$(jq -c .advertised <<<"$BODY")" '["198.51.100.0/24"]' "advertised"
 assert_eq "$(jq -r .tunnel.address <<<"$BODY")" 100.96.0.2/11 "tunnel address"
+assert_eq "$(jq -r .tunnel.address6 <<<"$BODY")" fd6d:6773::2/64 "IPv6 tunnel address"
 assert_eq "$(jq -r .tunnel.hub.endpoint <<<"$BODY")" 192.0.2.1:51820 "hub endpoint"
 dev "$s1" GET "/api/v1/device/config" -H "If-None-Match: \"$v\""
 assert_eq "$API_STATUS" 304 "unchanged, no wait"
@@ -91,7 +92,7 @@ for i in 1 2; do
 	[ "$dt" -lt 1000 ] || mg_fail "waiter $i took $dt ms"
 	[ $i = 1 ] && vi=$v || vi=$v2
 	assert_eq "$(jq -r .version "$MG_TMP/w$i.body")" $((vi + 1)) "new version $i"
-	assert_eq "$(jq -c .routes "$MG_TMP/w$i.body")" '["100.96.0.0/11","203.0.113.0/25"]' "new routes"
+	assert_eq "$(jq -c .routes "$MG_TMP/w$i.body")" '["100.96.0.0/11","203.0.113.0/25","fd6d:6773::/64"]' "new routes"
 done
 v=$((v + 1))
 v2=$((v2 + 1))

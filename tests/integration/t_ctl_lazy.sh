@@ -49,7 +49,7 @@ assert_eq "$(stored_version "$ca")" $((va + 1)) "a1's shown version is stored"
 dev "$sb" GET /api/v1/device/config -H "If-None-Match: \"$vb\""
 assert_eq "$API_STATUS" 200 "b1 asks after the change"
 assert_eq "$ETAG" $((vb + 1)) "b1's new version"
-assert_eq "$(jq -c .routes <<<"$BODY")" '["100.96.0.0/11","198.18.1.0/24","198.51.100.0/24"]' "b1's routes"
+assert_eq "$(jq -c .routes <<<"$BODY")" '["100.96.0.0/11","198.18.1.0/24","198.51.100.0/24","fd6d:6773::/64"]' "b1's routes"
 assert_eq "$(stored_version "$cb")" $((vb + 1)) "b1's answered version is stored"
 va=$((va + 1)) vb=$((vb + 1))
 

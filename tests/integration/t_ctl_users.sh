@@ -14,11 +14,11 @@ expect 201
 call POST /api/v1/networks '{"name":"A","subnets":["198.51.100.0/25"]}'
 expect 201
 A=$(jq -r .id <<<"$BODY")
-ALLOWED="100.96.0.0/11, 198.51.100.0/25, 198.51.100.128/25, 203.0.113.0/24"
+ALLOWED="100.96.0.0/11, fd6d:6773::/64, 198.51.100.0/25, 198.51.100.128/25, 203.0.113.0/24"
 
-# expected_config PRIVATE ADDRESS: the exact text of a user's config
+# expected_config PRIVATE ADDRESS ADDRESS6: the exact text of a user's config
 expected_config() {
-	printf '[Interface]\nPrivateKey = %s\nAddress = %s\nMTU = 1420\n\n' "$1" "$2"
+	printf '[Interface]\nPrivateKey = %s\nAddress = %s, %s\nMTU = 1420\n\n' "$1" "$2" "$3"
 	printf '[Peer]\nPublicKey = %s\nEndpoint = 192.0.2.1:51820\n' "$HUB_PUB"
 	printf 'AllowedIPs = %s\nPersistentKeepalive = 25\n' "$ALLOWED"
 }
@@ -30,12 +30,13 @@ U1=$(jq -r .id <<<"$BODY")
 [[ $U1 =~ ^u-[0-9a-f]{8}$ ]] || mg_fail "user id $U1"
 assert_eq "$(jq -r .name <<<"$BODY")" "alice laptop" "name"
 assert_eq "$(jq -r .address <<<"$BODY")" 100.96.0.2/32 "first user address"
+assert_eq "$(jq -r .address6 <<<"$BODY")" fd6d:6773::2/128 "first user's IPv6 address"
 PUB1=$(jq -r .public_key <<<"$BODY")
 jq -j .config <<<"$BODY" >"$MG_TMP/u1.conf"
 PRIV1=$(sed -n 's/^PrivateKey = //p' "$MG_TMP/u1.conf")
 [ "${#PRIV1}" -eq 44 ] || mg_fail "generated private key '$PRIV1'"
 assert_eq "$(wg pubkey <<<"$PRIV1")" "$PUB1" "generated private key matches the public key"
-expected_config "$PRIV1" 100.96.0.2/32 >"$MG_TMP/u1.want"
+expected_config "$PRIV1" 100.96.0.2/32 fd6d:6773::2/128 >"$MG_TMP/u1.want"
 diff "$MG_TMP/u1.want" "$MG_TMP/u1.conf" || mg_fail "config text of a generated key"
 # wg-quick's own parser takes it (strip drops the wg-quick-only keys, wg checks the rest)
 cp "$MG_TMP/u1.conf" "$MG_TMP/mgu$MG_ID.conf"
@@ -52,7 +53,7 @@ U2=$(jq -r .id <<<"$BODY")
 assert_eq "$(jq -r .public_key <<<"$BODY")" "$PUB2" "given public key"
 assert_eq "$(jq -r .address <<<"$BODY")" 100.96.0.3/32 "second user address"
 jq -j .config <<<"$BODY" >"$MG_TMP/u2.conf"
-expected_config '<your private key>' 100.96.0.3/32 >"$MG_TMP/u2.want"
+expected_config '<your private key>' 100.96.0.3/32 fd6d:6773::3/128 >"$MG_TMP/u2.want"
 diff "$MG_TMP/u2.want" "$MG_TMP/u2.conf" || mg_fail "config text with a given key"
 
 # --- 409: the key of a user, then of a connector ---------------------------------------
@@ -170,6 +171,7 @@ assert_eq "$(jq -r ".users[] | select(.id==\"$U3\") | .state" <<<"$BODY")" disab
 call POST /api/v1/users '{"name":"after restart"}'
 expect 201
 assert_eq "$(jq -r .address <<<"$BODY")" 100.96.0.7/32 "high-water mark kept across restart"
+assert_eq "$(jq -r .address6 <<<"$BODY")" fd6d:6773::7/128 "its IPv6 address at the same index"
 PRIV5=$(jq -j .config <<<"$BODY" | sed -n 's/^PrivateKey = //p')
 call POST /api/v1/users "{\"name\":\"dup after restart\",\"public_key\":\"$PUB1\"}"
 expect 409 public_key_in_use
@@ -184,5 +186,22 @@ assert_contains "$(cat "$MG_TMP/store.dump")" "$PUB1" "public key stored"
 assert_eq "$(jq '.users|length' "$MG_TMP/store.dump")" 5 "users in the store"
 assert_eq "$(jq '[.users[] | keys[]] | unique | sort' -c "$MG_TMP/store.dump")" \
 	'["address_index","created_at","disabled","full_tunnel","id","name","public_key","revoked"]' "stored user fields"
+assert_eq "$(jq -r .mesh_range6 "$MG_TMP/store.dump")" fd6d:6773::/64 "stored IPv6 mesh range"
+
+# --- the IPv6 mesh range: another one is refused, none turns it off ----------------------
+ctl_stop
+bg_start "$CNS" "$MG_TMP/other6.log" "$CTLMOCK" --state-dir "$MG_TMP/state" \
+	--listen 192.0.2.1:8443 --no-hub --mesh-range6 fd00:1::/64
+[ "$(bg_wait "$MG_TMP/other6.log" 10)" = 1 ] || mg_fail "started with another IPv6 mesh range"
+assert_contains "$(cat "$MG_TMP/other6.log")" "start with --mesh-range6 fd6d:6773::/64" "refusal names the store's range"
+ctl_start "$CNS" "$MG_TMP/state" 192.0.2.1 8443 --no-hub --mesh-range6 none
+call GET /api/v1/users
+assert_eq "$(jq -r ".users[] | select(.id==\"$U1\") | .address6" <<<"$BODY")" null "no IPv6 address with none"
+call GET "/api/v1/users/$U4/config"
+expect 200
+assert_contains "$(jq -r .config <<<"$BODY")" "Address = 100.96.0.6/32
+MTU" "IPv4 only config"
+call GET /api/v1/hub
+assert_eq "$(jq -r .mesh_range6 <<<"$BODY")" null "the hub's IPv6 range with none"
 mg_log "users $U1 $U2 $U3 $U4"
 mg_pass

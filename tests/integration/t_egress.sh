@@ -68,7 +68,7 @@ user_up full 203.0.113.50 true
 user_up split 203.0.113.51 false
 assert_contains "$(cat "$MG_TMP/wgq/$IF_full.conf")" "AllowedIPs = 0.0.0.0/0, ::/0" "full-tunnel config"
 assert_not_contains "$(cat "$MG_TMP/wgq/$IF_full.conf")" "DNS" "DNS untouched"
-assert_contains "$(cat "$MG_TMP/wgq/$IF_split.conf")" "AllowedIPs = 100.96.0.0/11, 192.0.2.0/24, 198.51.100.0/24" "split config"
+assert_contains "$(cat "$MG_TMP/wgq/$IF_split.conf")" "AllowedIPs = 100.96.0.0/11, fd6d:6773::/64, 192.0.2.0/24, 198.51.100.0/24" "split config"
 topo_wait_applied a
 topo_wait_applied b
 
@@ -146,7 +146,7 @@ wait_until 5 sh -c "! ip netns exec $INET ip rule show | grep -q 'lookup 1109'" 
 assert_eq "$(nsx "$INET" ip route show table 1109 2>/dev/null)" "" "egress table empty"
 assert_not_contains "$(nsx "$INET" wg show "$HUB_IF" allowed-ips | awk -v k="$CA_PUB" '$1 == k')" "0.0.0.0/0" "no default at A after egress off"
 conf=$(api "$INET" GET "/api/v1/users/$ID_full/config" | jq -r .config)
-assert_contains "$conf" "AllowedIPs = 100.96.0.0/11, 192.0.2.0/24, 198.51.100.0/24" "full user's config without egress"
+assert_contains "$conf" "AllowedIPs = 100.96.0.0/11, fd6d:6773::/64, 192.0.2.0/24, 198.51.100.0/24" "full user's config without egress"
 api "$INET" PATCH "/api/v1/users/$ID_split" '{"full_tunnel":true}' >/dev/null
 assert_eq "$(api_st)" 409 "full_tunnel without an egress network"
 api "$INET" PATCH "/api/v1/networks/$nb" '{"egress":true}' >/dev/null

@@ -32,9 +32,10 @@ topo_connector a "$na"
 topo_wait_applied a 30
 
 routes() { nsx "$C_a" ip -j route show table all proto 109 | jq -r '.[].dst' | sort; }
-want_routes() { # the subnets the remote networks have now, plus the mesh range
+want_routes() { # the subnets the remote networks have now, plus the mesh ranges
 	{
 		echo 100.96.0.0/11
+		echo "$TOPO_MESH6"
 		for id in "${nets[@]}"; do api "$INET" GET "/api/v1/networks/$id" | jq -r '.subnets[]'; done
 	} | sort
 }
@@ -45,7 +46,7 @@ converged() {
 		[ "$(routes)" = "$(want_routes)" ]
 }
 wait_until 30 converged || mg_fail "first config never converged"
-assert_eq "$(routes | wc -l)" 1001 "routes at the start"
+assert_eq "$(routes | wc -l)" 1002 "routes at the start"
 
 mg_log "24 times: change a network, kill -9 the agent mid-apply, restart it"
 kills=0

@@ -22,7 +22,7 @@ limit() { sed -n "s/^#define $1 \([0-9]*\).*/\1/p" "$MG_SRC/lib/mg_limits.h"; }
 L_SUBNETS=$(limit MG_LIMIT_SUBNETS)
 L_EXCLUDES=$(limit MG_LIMIT_EXCLUDES)
 [ -n "$L_SUBNETS" ] && [ -n "$L_EXCLUDES" ] || mg_fail "cannot read lib/mg_limits.h"
-L_ROUTES=$((L_SUBNETS + 1))
+L_ROUTES=$((L_SUBNETS + 2))
 [ "$L_ROUTES" -ge 10000 ] && [ "$L_EXCLUDES" -ge 10000 ] || mg_fail "limits below 10,000"
 
 # cidrs FIRST COUNT STEP LEN: COUNT CIDRs /LEN in 198.FIRST.0.0/16, STEP addresses apart,
@@ -87,7 +87,8 @@ mg_log "programmed: kernel routes, WireGuard allowed IPs, nftables set, hub"
 routes_a=$(nsx "$C_a" ip route show proto 109 dev "$IF_a" | wc -l)
 [ "$routes_a" -eq $((N + 1)) ] || mg_fail "connector A has $routes_a tunnel routes, want $((N + 1))"
 allowed_a=$(nsx "$C_a" wg show "$IF_a" allowed-ips | awk '{ print NF - 1 }')
-[ "$allowed_a" -eq $((N + 1)) ] || mg_fail "A's hub peer has $allowed_a allowed IPs, want $((N + 1))"
+# the two mesh ranges and B's subnets
+[ "$allowed_a" -eq $((N + 2)) ] || mg_fail "A's hub peer has $allowed_a allowed IPs, want $((N + 2))"
 hub_routes=$(nsx "$INET" ip route show proto 110 | wc -l)
 [ "$hub_routes" -eq $((N + 1)) ] || mg_fail "the hub has $hub_routes routes, want $((N + 1))"
 nft_json=$(nsx "$C_a" nft -j list table inet meshgate)

@@ -8,7 +8,19 @@
 #   user: a laptop on the internet (203.0.113.50) running wg-quick with the config
 #         POST /api/v1/users hands out.
 # The internet has no route to any LAN: sites reach each other only through the mesh.
+#
+# IPv6 (the dual-stack mesh): TOPO_V6=1, set before topo_internet, gives every link an
+# IPv6 address as well, in the documentation prefix (duplicate address detection off):
+# the internet 2001:db8:ff::/64 (the controller ::1, a port given 203.0.113.N gets ::N),
+# site X's LAN 2001:db8:<wan octet>::/64 (router ::1, connector ::2, server ::10). Routers
+# route the IPv6 mesh range (TOPO_MESH6) to their connector and masquerade IPv6 to the
+# internet as they do IPv4. TOPO_V4=0 on top leaves IPv4 out of the underlay (internet,
+# WAN and LAN links): the controller's API and the hub are reached over IPv6 only.
 # Requires lib.sh to be sourced first.
+TOPO_V4=${TOPO_V4:-1}
+TOPO_V6=${TOPO_V6:-0}
+TOPO_NET6=2001:db8:ff
+TOPO_MESH6=fd6d:6773::/64
 
 # _bridge NS NAME: a bridge (up) that keeps the MAC address it was made with. Without an
 # address of its own a Linux bridge takes the lowest of its ports' and changes it when a
@@ -25,27 +37,40 @@ _bridge() {
 }
 
 topo_internet() {
+	local ctl=203.0.113.1
 	INET=$(ns_add inet)
 	_bridge "$INET" br0
-	ip -n "$INET" addr add 203.0.113.1/24 dev br0
+	[ "$TOPO_V4" = 0 ] || ip -n "$INET" addr add 203.0.113.1/24 dev br0
+	if [ "$TOPO_V6" = 1 ]; then
+		nsx "$INET" sysctl -qw net.ipv6.conf.all.forwarding=1
+		ip -n "$INET" addr add "$TOPO_NET6::1/64" dev br0 nodad
+		[ "$TOPO_V4" = 1 ] || ctl="[$TOPO_NET6::1]"
+	fi
 	HUB_IF="mgh$MG_ID"
-	ctl_start "$INET" "$MG_TMP/ctl" 203.0.113.1 8443 --hub-ifname "$HUB_IF" \
-		--hub-endpoint 203.0.113.1:51820 "$@"
+	ctl_start "$INET" "$MG_TMP/ctl" "$ctl" 8443 --hub-ifname "$HUB_IF" \
+		--hub-endpoint "$ctl:51820" "$@"
 }
 
-# _inet_port NS IFNAME ADDR: a veth from NS into the internet bridge
+# _inet_port NS IFNAME ADDR: a veth from NS into the internet bridge (203.0.113.N, and
+# 2001:db8:ff::N with TOPO_V6=1)
 _inet_port() {
 	local ns=$1 ifn=$2 addr=$3 peer="p$MG_ID${RANDOM:0:4}"
 	veth "$ns" "$ifn" "$INET" "${peer:0:15}"
 	ip -n "$INET" link set "${peer:0:15}" master br0
-	ip -n "$ns" addr add "$addr/24" dev "$ifn"
-	ip -n "$ns" route add default via 203.0.113.1
+	if [ "$TOPO_V4" = 1 ]; then
+		ip -n "$ns" addr add "$addr/24" dev "$ifn"
+		ip -n "$ns" route add default via 203.0.113.1
+	fi
+	if [ "$TOPO_V6" = 1 ]; then
+		ip -n "$ns" addr add "$TOPO_NET6::${addr##*.}/64" dev "$ifn" nodad
+		ip -n "$ns" -6 route add default via "$TOPO_NET6::1"
+	fi
 }
 
 # topo_site NAME LAN_PREFIX WAN_LAST_OCTET   e.g. topo_site a 192.0.2 10
 # Sets R_<name> C_<name> S_<name> namespaces.
 topo_site() {
-	local n=$1 lan=$2 wan=$3
+	local n=$1 lan=$2 wan=$3 lan6="2001:db8:$3"
 	local r c s
 	r=$(ns_add "r$n")
 	c=$(ns_add "c$n")
@@ -54,31 +79,49 @@ topo_site() {
 	# (set before its interfaces exist: the per-interface value is OR-ed with "all")
 	nsx "$r" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
 		net.ipv4.conf.default.send_redirects=0
+	[ "$TOPO_V6" = 0 ] || nsx "$r" sysctl -qw net.ipv6.conf.all.forwarding=1
 	_inet_port "$r" wan "203.0.113.$wan"
 	_bridge "$r" lan
-	ip -n "$r" addr add "$lan.1/24" dev lan
-	nsx "$r" nft add table ip sitenat
-	nsx "$r" nft add chain ip sitenat post '{ type nat hook postrouting priority srcnat; policy accept; }'
-	nsx "$r" nft add rule ip sitenat post oifname wan masquerade
+	[ "$TOPO_V4" = 0 ] || ip -n "$r" addr add "$lan.1/24" dev lan
+	[ "$TOPO_V6" = 0 ] || ip -n "$r" addr add "$lan6::1/64" dev lan nodad
+	local fam
+	for fam in ip ip6; do
+		[ $fam = ip ] && [ "$TOPO_V4" = 0 ] && continue
+		[ $fam = ip6 ] && [ "$TOPO_V6" = 0 ] && continue
+		nsx "$r" nft add table $fam sitenat
+		nsx "$r" nft add chain $fam sitenat post '{ type nat hook postrouting priority srcnat; policy accept; }'
+		nsx "$r" nft add rule $fam sitenat post oifname wan masquerade
+	done
 	local ns ifn
-	for pair in "$c:.2" "$s:.10"; do
+	for pair in "$c:2" "$s:10"; do
 		ns=${pair%%:*}
 		ifn="l$MG_ID${RANDOM:0:4}"
 		veth "$ns" eth0 "$r" "${ifn:0:15}"
 		ip -n "$r" link set "${ifn:0:15}" master lan
-		ip -n "$ns" addr add "$lan${pair##*:}/24" dev eth0
-		ip -n "$ns" route add default via "$lan.1"
+		if [ "$TOPO_V4" = 1 ]; then
+			ip -n "$ns" addr add "$lan.${pair##*:}/24" dev eth0
+			ip -n "$ns" route add default via "$lan.1"
+		fi
+		if [ "$TOPO_V6" = 1 ]; then
+			ip -n "$ns" addr add "$lan6::${pair##*:}/64" dev eth0 nodad
+			ip -n "$ns" -6 route add default via "$lan6::1"
+		fi
 	done
 	# the seed's option 1: the LAN router sends mesh traffic to the connector
-	ip -n "$r" route add 100.96.0.0/11 via "$lan.2"
-	eval "R_$n=$r C_$n=$c S_$n=$s LAN_$n=$lan"
+	[ "$TOPO_V4" = 0 ] || ip -n "$r" route add 100.96.0.0/11 via "$lan.2"
+	[ "$TOPO_V6" = 0 ] || ip -n "$r" -6 route add "$TOPO_MESH6" via "$lan6::2"
+	eval "R_$n=$r C_$n=$c S_$n=$s LAN_$n=$lan LAN6_$n=$lan6"
 }
 
-# topo_route_via_connector SITE CIDR: the site router sends CIDR to its connector
+# topo_route_via_connector SITE CIDR: the site router sends CIDR (IPv4 or IPv6) to its
+# connector
 topo_route_via_connector() {
-	local r lan
-	eval "r=\$R_$1 lan=\$LAN_$1"
-	ip -n "$r" route replace "$2" via "$lan.2"
+	local r lan lan6
+	eval "r=\$R_$1 lan=\$LAN_$1 lan6=\$LAN6_$1"
+	case $2 in
+	*:*) ip -n "$r" -6 route replace "$2" via "$lan6::2" ;;
+	*) ip -n "$r" route replace "$2" via "$lan.2" ;;
+	esac
 }
 
 # topo_network NAME JSON-FIELDS -> prints network id
@@ -126,7 +169,8 @@ topo_wait_applied() {
 }
 _applied() { [ "$(jq -r '.applied_version // empty' "$1/status.json" 2>/dev/null)" != "" ]; }
 
-# topo_user NAME: a remote user with the controller's wg-quick config. Sets U_NS, U_ADDR.
+# topo_user NAME: a remote user with the controller's wg-quick config. Sets U_NS, U_ADDR,
+# U_ADDR6 (its IPv6 mesh address, "null" without an IPv6 mesh range).
 topo_user() {
 	local out
 	U_NS=$(ns_add "u$1")
@@ -134,6 +178,7 @@ topo_user() {
 	out=$(api "$INET" POST /api/v1/users "{\"name\":\"$1\"}")
 	[ "$(api_st)" = 201 ] || mg_fail "create user: $(api_st) $out"
 	U_ADDR=$(jq -r .address <<<"$out")
+	U_ADDR6=$(jq -r .address6 <<<"$out")
 	U_IF="mgu$MG_ID"
 	mkdir -p "$MG_TMP/wgq"
 	jq -r .config <<<"$out" >"$MG_TMP/wgq/$U_IF.conf"
@@ -146,3 +191,27 @@ topo_user() {
 ping_ok() {
 	wait_until "${3:-5}" nsx "$1" ping -c1 -W1 "$2"
 }
+
+# topo_whoami NS PORT...: an HTTP server on every address of NS (IPv4 and IPv6) and each
+# PORT that answers GET with the client address it sees; topo_seen NS URL [SECONDS] prints
+# the answer (empty on failure, within SECONDS, default 3).
+topo_whoami() {
+	local ns=$1 p srv='import http.server as h, socket, sys, threading
+class S(h.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+class H(h.BaseHTTPRequestHandler):
+    def do_GET(s):
+        b = s.client_address[0].removeprefix("::ffff:").encode()
+        s.send_response(200); s.send_header("Content-Length", str(len(b))); s.end_headers()
+        s.wfile.write(b)
+    def log_message(s, *a): pass
+for p in sys.argv[1:]:
+    threading.Thread(target=S(("::", int(p)), H).serve_forever).start()'
+	shift
+	bg_start "$ns" "$MG_TMP/whoami-$ns.log" python3 -c "$srv" "$@"
+	for p in "$@"; do
+		wait_until 5 _listening "$ns" "$p" || mg_fail "whoami server on $ns:$p did not start"
+	done
+}
+_listening() { [ -n "$(nsx "$1" ss -ltnH "sport = :$2")" ]; }
+topo_seen() { nsx "$1" curl -gs --max-time "${3:-3}" "$2" || true; }

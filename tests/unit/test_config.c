@@ -246,6 +246,52 @@ static void test_version_and_types(void **state)
 	variant_bad("\"mtu\": 1420", "\"mtu\": \"1420\"", "\"mtu\" must be a number");
 }
 
+static struct cidr cidr_of(const char *s);
+
+/* tunnel.address6: the IPv6 address of a dual-stack mesh, beside an IPv4 address */
+static void test_address6(void **state)
+{
+	struct mg_config c;
+	(void)state;
+	parse_ok(min_doc, &c);
+	assert_false(c.tunnel.has_address6);
+	config_free(&c);
+	parse_ok("{\"version\":1,\"tunnel\":{\"address\":\"100.96.0.2/11\",\"address6\":"
+		 "\"fd6d:6773::2/64\",\"hub\":{\"public_key\":\"" HUB_KEY
+		 "\",\"endpoint\":\"[2001:db8::1]:51820\"}},\"routes\":[\"100.96.0.0/11\","
+		 "\"fd6d:6773::/64\"]}",
+		 &c);
+	assert_true(c.tunnel.has_address6);
+	fmt(&c.tunnel.address6, "fd6d:6773::2/64");
+	assert_string_equal(c.tunnel.hub_endpoint, "[2001:db8::1]:51820");
+	config_free(&c);
+	variant_bad("\"address\": \"100.96.0.100/11\",",
+		    "\"address\": \"100.96.0.100/11\", \"address6\": \"100.96.0.9/11\",",
+		    "is not an IPv6 address");
+	variant_bad("\"address\": \"100.96.0.100/11\",",
+		    "\"address\": \"100.96.0.100/11\", \"address6\": \"fd6d::2\",",
+		    "tunnel.address6");
+	variant_bad("\"address\": \"100.96.0.100/11\",",
+		    "\"address\": \"100.96.0.100/11\", \"address6\": 6,", "address6");
+	variant_bad("\"address\": \"100.96.0.100/11\",",
+		    "\"address\": \"fd6d::5/64\", \"address6\": \"fd6d::2/64\",",
+		    "goes with an IPv4 tunnel.address");
+
+	/* its range overlapping the LAN is as unsafe as the IPv4 one */
+	{
+		struct cidr lan[] = {cidr_of("fd6d:6773::/48")};
+		struct config_safety s = {.lan = lan, .n_lan = 1};
+		mg_err e = {{0}};
+		parse_ok("{\"version\":1,\"tunnel\":{\"address\":\"100.96.0.2/11\",\"address6\":"
+			 "\"fd6d:6773::2/64\",\"hub\":{\"public_key\":\"" HUB_KEY
+			 "\",\"endpoint\":\"192.0.2.1:51820\"}}}",
+			 &c);
+		assert_int_equal(config_check_safety(&c, &s, &e), -1);
+		assert_contains(e.msg, "tunnel address range fd6d:6773::/64 overlaps");
+		config_free(&c);
+	}
+}
+
 static void test_tunnel(void **state)
 {
 	(void)state;
@@ -693,6 +739,7 @@ int main(void)
 	    cmocka_unit_test(test_not_a_document),
 	    cmocka_unit_test(test_version_and_types),
 	    cmocka_unit_test(test_tunnel),
+	    cmocka_unit_test(test_address6),
 	    cmocka_unit_test(test_bad_cidrs),
 	    cmocka_unit_test(test_access),
 	    cmocka_unit_test(test_limits),
