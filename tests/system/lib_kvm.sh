@@ -1,0 +1,188 @@
+# shellcheck shell=bash source-path=SCRIPTDIR
+# Kernel WireGuard on a real kernel: Debian's linux-image-amd64 booted under
+# qemu-system-x86_64 (KVM when /dev/kvm works, TCG otherwise) with a Debian 12 root as
+# its file system, running the namespace tests there with MG_WG_MODE=kernel
+# (t_kernel_wg.sh, t_kernel_wg_full.sh; docs/TESTING.md).
+#
+#   kvm_root_cache       make $KVM_ROOT unless it is there: the cached minbase root
+#                        (lib_root.sh) plus kvm_pkgs, installed with apt over the host's
+#                        network once, kept as a directory (the package list's hash in
+#                        its name) that every VM shares read-only
+#   kvm_accel            "kvm" when /dev/kvm opens and QEMU can use it, else "tcg";
+#                        MG_KVM_ACCEL=tcg (or kvm) forces one
+#   kvm_run ACCEL SECS TEST...  boot the kernel once and run each TEST in it (a path
+#                        under the checkout: tests/integration/t_flows.sh, ...,
+#                        with "NAME=VALUE" words before a test adding to its
+#                        environment); every test's log and status land in $KVM_OUT
+#                        (results: "name rc seconds" lines); 0 when the VM ran to the
+#                        end, 1 when it did not (timeout, panic: console in
+#                        $KVM_OUT/console.log)
+#
+# The VM: `-kernel`/`-initrd` from the root's /boot, virtio-9p shares: the root
+# (read-only, tag mgroot: root=mgroot rootfstype=9p, the initramfs has 9p and
+# 9pnet_virtio: MODULES=list in the root's initramfs-tools), the checkout (read-only,
+# mgsrc), the build tree (read-only, mgbuild) and $KVM_OUT (read-write, mgout); no
+# network device. init=/sbin/mgvm-init, a stub written into the root: it mounts the
+# checkout and runs tests/system/kvm_guest.sh from it (what runs in the VM lives in the
+# checkout, not in the cached root). The guest mounts its own /proc, /sys, /dev,
+# tmpfs /run, /tmp, /var/tmp, /root, loads wireguard, runs the tests, writes results,
+# and powers off. The host binaries run there: the root is Debian 12 like the host.
+
+# shellcheck source=lib_root.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib_root.sh"
+
+KVM_ROOT=""
+KVM_OUT=""
+
+kvm_pkgs() {
+	# the kernel (its postinst makes the initramfs) and modprobe
+	echo linux-image-amd64 initramfs-tools kmod
+	# what meshgate and meshgate-controller-mock link against
+	echo libcurl4 libcjson1 libnftnl11 libmnl0 libexpat1 libmicrohttpd12 libsqlite3-0 libssl3
+	# what the namespace tests run
+	echo bash coreutils procps psmisc util-linux iproute2 nftables wireguard-tools \
+		iputils-ping netcat-openbsd curl jq openssl ca-certificates
+	# the userspace fallback (kvm_auto.sh absent)
+	echo wireguard-go
+}
+
+# The init stub in the root (part of the cache key: change it and a new root is made).
+_kvm_stub() {
+	cat <<'EOF'
+#!/bin/sh
+# meshgate test VM (tests/system/lib_kvm.sh): the checkout's kvm_guest.sh does the rest
+mount -t proc proc /proc
+mount -t tmpfs -o mode=755 tmpfs /mnt
+mkdir /mnt/src
+mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=262144 mgsrc /mnt/src ||
+	{ echo "mgvm: cannot mount the checkout"; echo o >/proc/sysrq-trigger; }
+exec /bin/bash /mnt/src/tests/system/kvm_guest.sh
+EOF
+}
+
+# kvm_root_cache: make $KVM_ROOT unless it is there (one maker at a time)
+kvm_root_cache() {
+	local key lk t0 d
+	key=$(
+		{
+			kvm_pkgs
+			echo "v1 $ROOT_SUITE MODULES=list 9p 9pnet_virtio virtio_pci"
+			_kvm_stub
+		} | sha256sum | cut -c1-12
+	)
+	KVM_ROOT=$ROOT_CACHE/$ROOT_SUITE-kvm-$key
+	root_cache
+	[ -s "$KVM_ROOT/.done" ] && return 0
+	exec {lk}>"$ROOT_CACHE/.lock-kvm"
+	flock "$lk"
+	if [ ! -s "$KVM_ROOT/.done" ]; then
+		t0=$(date +%s)
+		mg_log "making the kernel root ($(kvm_pkgs | tr '\n' ' '))"
+		root_new
+		# before the kernel's postinst makes the initramfs: only the modules listed,
+		# those a 9p root needs
+		mkdir -p "$ROOT/etc/initramfs-tools/conf.d"
+		echo MODULES=list >"$ROOT/etc/initramfs-tools/conf.d/meshgate-test.conf"
+		printf '%s\n' virtio_pci 9p 9pnet_virtio >>"$ROOT/etc/initramfs-tools/modules"
+		# shellcheck disable=SC2046 # one package a word
+		root_run host sh -c 'apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -q -y --no-install-recommends "$@"' apt $(kvm_pkgs) \
+			>"$MG_TMP/kvm-apt.log" 2>&1 || mg_fail "apt in the kernel root: $(tail -20 "$MG_TMP/kvm-apt.log")"
+		_kvm_stub >"$ROOT/sbin/mgvm-init"
+		chmod 755 "$ROOT/sbin/mgvm-init"
+		ls "$ROOT"/boot/vmlinuz-* "$ROOT"/boot/initrd.img-* >/dev/null ||
+			mg_fail "no kernel or initramfs in the kernel root: $(tail -20 "$MG_TMP/kvm-apt.log")"
+		rm -rf "$ROOT"/var/lib/apt/lists/* "$ROOT"/var/cache/apt/*.bin
+		date -u +%FT%TZ >"$ROOT/.done"
+		d=$KVM_ROOT.tmp$$
+		rm -rf --one-file-system "$d"
+		mv "$ROOT" "$d" 2>/dev/null || { cp -a "$ROOT" "$d" && rm -rf --one-file-system "$ROOT"; }
+		rm -rf --one-file-system "$KVM_ROOT"
+		mv "$d" "$KVM_ROOT"
+		rm -rf --one-file-system "$ROOT.apt"
+		rm -f "$ROOT.pid"
+		ROOT=""
+		mg_log "kernel root: $(($(date +%s) - t0)) s, cached as $KVM_ROOT"
+		# roots of other package lists made more than a day ago go
+		find "$ROOT_CACHE" -maxdepth 1 -name "$ROOT_SUITE-kvm-*" ! -name "$ROOT_SUITE-kvm-$key" \
+			-mmin +1440 -exec rm -rf --one-file-system {} + 2>/dev/null || true
+	fi
+	exec {lk}>&-
+}
+
+# kvm_accel: see the top of this file
+kvm_accel() {
+	case ${MG_KVM_ACCEL:-} in
+	kvm | tcg)
+		echo "$MG_KVM_ACCEL"
+		return 0
+		;;
+	esac
+	if [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] &&
+		echo quit | timeout 20 qemu-system-x86_64 -accel kvm -M none -nodefaults -display none \
+			-monitor stdio >/dev/null 2>&1; then
+		echo kvm
+	else
+		echo tcg
+	fi
+}
+
+# kvm_run ACCEL SECS TEST...: see the top of this file
+kvm_run() {
+	local accel=$1 secs=$2 kernel initrd cpu rc=0 pid t0
+	shift 2
+	KVM_OUT=$MG_TMP/vm
+	rm -rf "$KVM_OUT"
+	mkdir -p "$KVM_OUT"
+	printf '%s\n' "$@" >"$KVM_OUT/tests"
+	kernel=$(find "$KVM_ROOT/boot" -maxdepth 1 -name 'vmlinuz-*' | sort -V | tail -n 1)
+	initrd=$KVM_ROOT/boot/initrd.img-${kernel##*/vmlinuz-}
+	[ -f "$kernel" ] && [ -f "$initrd" ] || mg_fail "no kernel/initramfs in $KVM_ROOT/boot"
+	cpu=host,-arch-capabilities
+	[ "$accel" = kvm ] || cpu=max
+	t0=$(now_ms)
+	timeout -s KILL "$secs" qemu-system-x86_64 -accel "$accel" -M q35 -cpu "$cpu" -m 1536 -smp 2 \
+		-nodefaults -no-user-config -display none -monitor none -no-reboot \
+		-serial "file:$KVM_OUT/console.log" -nic none -device virtio-rng-pci \
+		-kernel "$kernel" -initrd "$initrd" \
+		-append "console=ttyS0 root=mgroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro init=/sbin/mgvm-init panic=-1 quiet" \
+		-virtfs "local,path=$KVM_ROOT,mount_tag=mgroot,security_model=none,readonly=on" \
+		-virtfs "local,path=$MG_SRC,mount_tag=mgsrc,security_model=none,readonly=on" \
+		-virtfs "local,path=$MG_BUILD,mount_tag=mgbuild,security_model=none,readonly=on" \
+		-virtfs "local,path=$KVM_OUT,mount_tag=mgout,security_model=none" \
+		</dev/null >"$KVM_OUT/qemu.log" 2>&1 &
+	pid=$!
+	bg_track "$pid"
+	wait "$pid" || rc=$?
+	KVM_SECS=$((($(now_ms) - t0) / 100))
+	KVM_SECS="$((KVM_SECS / 10)).$((KVM_SECS % 10))"
+	mg_log "VM ($accel) ran $KVM_SECS s (exit $rc)"
+	if [ $rc -ne 0 ] || [ ! -s "$KVM_OUT/done" ]; then
+		mg_log "the VM did not finish (exit $rc; $(cat "$KVM_OUT/qemu.log")); console:"
+		tail -n 40 "$KVM_OUT/console.log" >&2
+		return 1
+	fi
+	return 0
+}
+
+# kvm_report: every test's line, and the log of each that failed; 0 when every test
+# listed ran and passed
+kvm_report() {
+	local name rest got rc secs bad=0
+	mg_log "boot to the first test: $(cat "$KVM_OUT/boot" 2>/dev/null || echo '?') s (kernel uptime)"
+	while read -r name rest; do
+		got=$(awk -v n="$name" '$1 == n { print $2, $3 }' "$KVM_OUT/results" 2>/dev/null)
+		if [ -z "$got" ]; then
+			mg_log "in the VM: $name: did not run"
+			bad=1
+			continue
+		fi
+		read -r rc secs <<<"$got"
+		mg_log "in the VM: $name: exit $rc, $secs s"
+		if [ "$rc" -ne 0 ]; then
+			bad=1
+			tail -n 40 "$KVM_OUT/$name.log" >&2
+		fi
+	done <"$KVM_OUT/tests"
+	return $bad
+}
