@@ -3,7 +3,8 @@
 # as PID 1 with /proc and the checkout (/mnt/src) mounted: the rest of the mounts,
 # `modprobe wireguard`, the tests listed in /mnt/out/tests, one a line:
 #   NAME [VAR=VALUE ...] PATH [ARG ...]   PATH relative to the checkout
-# each run with MG_SRC=/mnt/src MG_BUILD=/mnt/build (and its VAR=VALUEs), its output in
+# each run with MG_SRC=/mnt/src MG_BUILD=/mnt/build, /mnt/out/env's VAR=VALUE lines (and
+# its own VAR=VALUEs), its output in
 # /mnt/out/NAME.log and "NAME RC SECONDS" appended to /mnt/out/results; then
 # /mnt/out/done, and the VM powers off. Never returns (PID 1 must not exit).
 set -uo pipefail
@@ -40,10 +41,12 @@ awk '{ print $1 }' /proc/uptime >/mnt/out/boot
 ip link set lo up
 hostname mgvm
 
-{
-	echo "kernel $(uname -r)"
-	modprobe wireguard && echo "wireguard module loaded"
-} >/mnt/out/guest.log 2>&1 || die "modprobe wireguard failed: $(cat /mnt/out/guest.log)"
+echo "kernel $(uname -r)" >/mnt/out/guest.log
+# wireguard-go needs /dev/net/tun (no systemd here to make its static node)
+for m in wireguard tun; do
+	modprobe "$m" >>/mnt/out/guest.log 2>&1 || die "modprobe $m failed: $(cat /mnt/out/guest.log)"
+	echo "$m module loaded" >>/mnt/out/guest.log
+done
 # the build's programs must find their libraries in this root
 for b in /mnt/build/agent/meshgate /mnt/build/controller-mock/meshgate-controller-mock; do
 	if ldd "$b" 2>&1 | grep -q 'not found'; then
@@ -51,6 +54,10 @@ for b in /mnt/build/agent/meshgate /mnt/build/controller-mock/meshgate-controlle
 	fi
 done
 
+# the environment of every test (VAR=VALUE lines: MG_TIME_SCALE)
+while read -r kv; do
+	[[ $kv == *=* ]] && export "${kv?}"
+done </mnt/out/env
 while read -r name rest; do
 	[ -n "$name" ] || continue
 	read -r -a words <<<"$rest"

@@ -8,8 +8,8 @@
 #                        (lib_root.sh) plus kvm_pkgs, installed with apt over the host's
 #                        network once, kept as a directory (the package list's hash in
 #                        its name) that every VM shares read-only
-#   kvm_accel            "kvm" when /dev/kvm opens and QEMU can use it, else "tcg";
-#                        MG_KVM_ACCEL=tcg (or kvm) forces one
+#   kvm_accel            "kvm" when /dev/kvm opens and QEMU boots the kernel with it,
+#                        else "tcg"; MG_KVM_ACCEL=tcg (or kvm) forces one
 #   kvm_run ACCEL SECS TEST...  boot the kernel once and run each TEST in it (a path
 #                        under the checkout: tests/integration/t_flows.sh, ...,
 #                        with "NAME=VALUE" words before a test adding to its
@@ -110,21 +110,56 @@ kvm_root_cache() {
 	exec {lk}>&-
 }
 
-# kvm_accel: see the top of this file
+# kvm_kernel: KVM_KERNEL and KVM_INITRD, the root's kernel and its initramfs
+kvm_kernel() {
+	KVM_KERNEL=$(find "$KVM_ROOT/boot" -maxdepth 1 -name 'vmlinuz-*' | sort -V | tail -n 1)
+	KVM_INITRD=$KVM_ROOT/boot/initrd.img-${KVM_KERNEL##*/vmlinuz-}
+	[ -f "$KVM_KERNEL" ] && [ -f "$KVM_INITRD" ] || mg_fail "no kernel/initramfs in $KVM_ROOT/boot"
+}
+
+# kvm_accel: see the top of this file. /dev/kvm opening is not enough: nested under
+# some hypervisors KVM starts QEMU and then never gets the guest kernel past its
+# real-mode setup. So the probe boots the root's kernel under KVM with no root file
+# system and waits (10 s at most) for its first line ("Linux version"). The verdict is
+# kept in $ROOT_CACHE per host kernel, QEMU and guest kernel (a broken KVM costs its
+# 10 s once).
 kvm_accel() {
+	local kernel key f out pid verdict=tcg
 	case ${MG_KVM_ACCEL:-} in
 	kvm | tcg)
 		echo "$MG_KVM_ACCEL"
 		return 0
 		;;
 	esac
-	if [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] &&
-		echo quit | timeout 20 qemu-system-x86_64 -accel kvm -M none -nodefaults -display none \
-			-monitor stdio >/dev/null 2>&1; then
-		echo kvm
-	else
+	if ! { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; }; then
 		echo tcg
+		return 0
 	fi
+	kvm_kernel
+	kernel=$KVM_KERNEL
+	key=$({ uname -r; qemu-system-x86_64 --version; echo "$kernel"; } | sha256sum | cut -c1-12)
+	f=$ROOT_CACHE/kvm-probe-$key
+	if [ -s "$f" ]; then
+		cat "$f"
+		return 0
+	fi
+	out=$MG_TMP/kvm-probe.log
+	: >"$out"
+	timeout -s KILL 15 qemu-system-x86_64 -accel kvm -M q35 -cpu host,-arch-capabilities -m 256 \
+		-nodefaults -no-user-config -display none -monitor none -no-reboot -nic none \
+		-serial "file:$out" -kernel "$kernel" -append "console=ttyS0 panic=-1" \
+		</dev/null >"$MG_TMP/kvm-probe.qemu" 2>&1 &
+	pid=$!
+	bg_track "$pid"
+	if wait_until 10 grep -q "Linux version" "$out"; then
+		verdict=kvm
+	else
+		mg_log "KVM cannot boot the guest kernel here (QEMU: $(tail -n 2 "$MG_TMP/kvm-probe.qemu" | tr '\n' ' '); console: $(head -c 200 "$out" | tr '\n' ' ')): TCG"
+	fi
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	echo "$verdict" >"$f.tmp$$" && mv "$f.tmp$$" "$f"
+	echo "$verdict"
 }
 
 # kvm_run ACCEL SECS TEST...: see the top of this file
@@ -135,9 +170,12 @@ kvm_run() {
 	rm -rf "$KVM_OUT"
 	mkdir -p "$KVM_OUT"
 	printf '%s\n' "$@" >"$KVM_OUT/tests"
-	kernel=$(find "$KVM_ROOT/boot" -maxdepth 1 -name 'vmlinuz-*' | sort -V | tail -n 1)
-	initrd=$KVM_ROOT/boot/initrd.img-${kernel##*/vmlinuz-}
-	[ -f "$kernel" ] && [ -f "$initrd" ] || mg_fail "no kernel/initramfs in $KVM_ROOT/boot"
+	# the tests' deadlines (lib.sh): TCG emulates every instruction
+	local scale=2
+	[ "$accel" = kvm ] || scale=10
+	echo "MG_TIME_SCALE=${MG_KVM_TIME_SCALE:-$scale}" >"$KVM_OUT/env"
+	kvm_kernel
+	kernel=$KVM_KERNEL initrd=$KVM_INITRD
 	cpu=host,-arch-capabilities
 	[ "$accel" = kvm ] || cpu=max
 	t0=$(now_ms)
