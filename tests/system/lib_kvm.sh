@@ -183,7 +183,7 @@ kvm_run() {
 		-nodefaults -no-user-config -display none -monitor none -no-reboot \
 		-serial "file:$KVM_OUT/console.log" -nic none -device virtio-rng-pci \
 		-kernel "$kernel" -initrd "$initrd" \
-		-append "console=ttyS0 root=mgroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro init=/sbin/mgvm-init panic=-1 quiet" \
+		-append "console=ttyS0 root=mgroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro init=/sbin/mgvm-init panic=-1 ${MG_KVM_APPEND:-quiet}" \
 		-virtfs "local,path=$KVM_ROOT,mount_tag=mgroot,security_model=none,readonly=on" \
 		-virtfs "local,path=$MG_SRC,mount_tag=mgsrc,security_model=none,readonly=on" \
 		-virtfs "local,path=$MG_BUILD,mount_tag=mgbuild,security_model=none,readonly=on" \
