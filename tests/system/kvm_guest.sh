@@ -49,8 +49,9 @@ for m in wireguard tun; do
 done
 # the build's programs must find their libraries in this root
 for b in /mnt/build/agent/meshgate /mnt/build/controller-mock/meshgate-controller-mock; do
-	if ldd "$b" 2>&1 | grep -q 'not found'; then
-		die "$b: missing libraries in the VM root: $(ldd "$b" 2>&1 | grep 'not found')"
+	libs=$(ldd "$b" 2>&1) || die "ldd $b: $libs"
+	if grep -q 'not found' <<<"$libs"; then
+		die "$b: missing libraries in the VM root: $(grep 'not found' <<<"$libs")"
 	fi
 done
 
