@@ -27,6 +27,11 @@ mnt() { mountpoint -q "$3" || mount -t "$1" -o "$2" "$1" "$3" || die "mount $3";
 mnt sysfs rw /sys
 mnt devtmpfs mode=755 /dev
 mkdir -p /dev/pts /dev/shm
+# what udev makes on a booted system (wg-quick reads its config through /dev/fd/N)
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+for n in 0:stdin 1:stdout 2:stderr; do
+	[ -e "/dev/${n#*:}" ] || ln -s "/proc/self/fd/${n%%:*}" "/dev/${n#*:}"
+done
 mnt devpts rw /dev/pts
 mnt tmpfs mode=1777 /dev/shm
 for d in /run /tmp /var/tmp /root /var/log /var/lib/wireguard; do
