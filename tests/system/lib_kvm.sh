@@ -18,12 +18,12 @@
 #                        end, 1 when it did not (timeout, panic: console in
 #                        $KVM_OUT/console.log)
 #
-# The VM: `-kernel`/`-initrd` from the root's /boot, virtio-9p shares: the root
-# (read-only, tag mgroot: root=mgroot rootfstype=9p, the initramfs has 9p and
-# 9pnet_virtio: MODULES=list in the root's initramfs-tools), the checkout (read-only,
-# mgsrc), the build tree (read-only, mgbuild) and $KVM_OUT (read-write, mgout); no
-# network device. init=/sbin/mgvm-init, a stub written into the root: it mounts the
-# checkout and runs tests/system/kvm_guest.sh from it (what runs in the VM lives in the
+# The VM: `-kernel` from the root's /boot with our initramfs (_kvm_initrd: busybox
+# inserting virtio_pci, 9pnet_virtio, 9p, mounting the root, switch_root), virtio-9p
+# shares: the root (read-only, tag mgroot), the checkout (read-only, mgsrc), the build
+# tree (read-only, mgbuild) and $KVM_OUT (read-write, mgout); no network device.
+# /sbin/mgvm-init, a stub written into the root, mounts the checkout and runs
+# tests/system/kvm_guest.sh from it (what runs in the VM lives in the
 # checkout, not in the cached root). The guest mounts its own /proc, /sys, /dev,
 # tmpfs /run, /tmp, /var/tmp, /root, loads wireguard, runs the tests, writes results,
 # and powers off. The host binaries run there: the root is Debian 12 like the host.
