@@ -11,8 +11,8 @@
 #     update, which the agent sends in several messages (its debug log counts them: a
 #     message is MNL_SOCKET_BUFFER_SIZE, one 4 KiB page here, ~140 IPv4 allowed IPs);
 #     wg(8) reads the peer back (its own netlink dump): exactly the controller's list;
-#     traffic to the first and the last subnet; the tunnel kept its handshake (an
-#     in-place update, not a reset);
+#     traffic to the first and the last subnet; the peer was updated in place, not
+#     reset (its byte counters only grow);
 #  4. a different 4,096 set (WGPEER_F_REPLACE_ALLOWEDIPS travels in the first message
 #     only: a flag on a later part would keep only that part), then back to one subnet:
 #     each time wg(8) shows exactly the new list.
@@ -77,6 +77,17 @@ last_parts() {
 	tail -n 1 "$MG_TMP/parts"
 }
 handshake() { nsx "$C_a" wg show "$IF_a" latest-handshakes | awk '{ print $2 }'; }
+# bytes through A's hub peer (received + sent): a peer removed and added again (a reset)
+# starts from 0; a handshake alone proves nothing over minutes (WireGuard rekeys every
+# 2 minutes, and under TCG this test runs longer)
+transfer() { nsx "$C_a" wg show "$IF_a" transfer | awk '{ s += $2 + $3 } END { print s + 0 }'; }
+# not_reset LABEL: the peer's byte count did not go back since the last call
+not_reset() {
+	local now
+	now=$(transfer)
+	[ "$now" -ge "$bytes" ] || mg_fail "$1: A's hub peer counts $now bytes, had $bytes (tunnel reset?)"
+	bytes=$now
+}
 
 topo_internet
 topo_site a 192.0.2 10
@@ -109,8 +120,8 @@ if [ "$level" != small ]; then
 	ping_ok "$U_NS" 192.0.2.10 10 || mg_fail "the user cannot reach A's server"
 fi
 wait_routes 2
-hs=$(handshake)
-[ "${hs:-0}" -gt 0 ] || mg_fail "no handshake on A"
+[ "$(handshake)" -gt 0 ] || mg_fail "no handshake on A"
+bytes=$(transfer)
 
 mg_log "3. network B grows to $N subnets"
 t0=$(now_ms)
@@ -122,14 +133,14 @@ parts=$(last_parts $((N + 1)))
 mg_log "the agent sent them in ${parts:-?} netlink messages"
 [ -n "$parts" ] && [ "$parts" -ge 10 ] || mg_fail "$((N + 1)) allowed IPs in '${parts}' messages (want >= 10: 4 KiB each)"
 
-assert_eq "$(handshake)" "$hs" "A's handshake after the update (tunnel reset?)"
+not_reset "after the update"
 [ "$level" = small ] && mg_pass
 mg_log "traffic to the first and the last of them"
 nsx "$C_b" ip addr add "$(nth30 0)/32" dev lo
 nsx "$C_b" ip addr add "$(nth30 $((N - 2)))/32" dev lo
 ping_ok "$S_a" "$(nth30 0)" 10 || mg_fail "no traffic to the first subnet"
 ping_ok "$S_a" "$(nth30 $((N - 2)))" 5 || mg_fail "no traffic to the last /30 ($(nth30 $((N - 2))))"
-assert_eq "$(handshake)" "$hs" "A's handshake after the update (tunnel reset?)"
+not_reset "after the update"
 
 [ "$level" = short ] && mg_pass
 mg_log "4. another $N (half of them new), then one subnet again"
@@ -146,5 +157,5 @@ apif PATCH "/api/v1/networks/$nb" '{"subnets":["198.51.100.0/24"]}' >/dev/null
 [ "$(api_st)" = 200 ] || mg_fail "PATCH network B: $(api_st)"
 wait_routes 2
 ping_ok "$S_a" 198.51.100.10 5 || mg_fail "A cannot reach B after the updates"
-assert_eq "$(handshake)" "$hs" "A's handshake after three updates (tunnel reset?)"
+not_reset "after three updates"
 mg_pass
