@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "log.h"
 #include "nl.h"
 #include "rtnl.h"
 
@@ -429,6 +430,14 @@ static int kernel_set_device(struct wg_ctx *ctx, const struct wg_device *dev, mg
 						 dev->ifname, part, strerror(errno), xa);
 				break;
 			}
+		}
+		if (ret == 0) {
+			size_t n_ips = 0;
+			for (size_t i = 0; i < dev->n_peers; i++)
+				n_ips += dev->peers[i].n_allowed_ips;
+			log_debug("WireGuard %s: %zu peer(s), %zu allowed IP(s) set in %zu netlink "
+				  "message(s)",
+				  dev->ifname, dev->n_peers, n_ips, part);
 		}
 		genl_close(g);
 	}

@@ -96,13 +96,29 @@ int sysctl_write(const char *path, const char *value, mg_err *e)
 	if (fd < 0)
 		return mg_err_set(e, "open %s: %s", path, strerror(errno));
 	w = write(fd, line, (size_t)len);
-	if (w != len) {
-		int err = w < 0 ? errno : EIO;
+	if (w < 0) {
+		int err = errno;
 		close(fd);
 		return mg_err_set(e, "write %s=%s: %s", path, value, strerror(err));
 	}
 	if (close(fd) < 0)
 		return mg_err_set(e, "write %s=%s: %s", path, value, strerror(errno));
+	if (w != len) {
+		/*
+		 * A handler may take the whole value and still report a short count: Linux 6.1
+		 * (Debian 12) answers every write to net.ipv6.conf.all.forwarding with 1
+		 * (addrconf_sysctl_forward returns its fixup's 1 as the count). What counts is
+		 * the value the file holds now.
+		 */
+		char now[32];
+		mg_err re;
+		if (sysctl_read(path, now, sizeof(now), &re) < 0)
+			return mg_err_set(e, "write %s=%s: %zd of %d bytes taken, and %s", path,
+					  value, w, len, re.msg);
+		if (strcmp(now, value))
+			return mg_err_set(e, "write %s=%s: %zd of %d bytes taken, the value is %s",
+					  path, value, w, len, now);
+	}
 	return 0;
 }
 

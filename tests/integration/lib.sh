@@ -123,11 +123,17 @@ bg_wait() {
 # Record a PID started another way.
 bg_track() { echo "$1" >>"$MG_TMP/.pids"; }
 
-# wait_until SECONDS CMD...: poll (every 50 ms) until CMD succeeds; 1 on timeout.
+# MG_TIME_SCALE (a whole number, default 1) multiplies every wait_until deadline and
+# the few time bounds tests assert: tests/system/t_kernel_wg.sh sets it when the tests
+# run in a VM under QEMU's TCG emulator, several times slower than the host.
+MG_TIME_SCALE=${MG_TIME_SCALE:-1}
+
+# wait_until SECONDS CMD...: poll (every 50 ms) until CMD succeeds (SECONDS times
+# MG_TIME_SCALE at most); 1 on timeout.
 wait_until() {
 	local secs=$1
 	shift
-	local end=$(($(date +%s%N) + secs * 1000000000))
+	local end=$(($(date +%s%N) + secs * MG_TIME_SCALE * 1000000000))
 	while [ "$(date +%s%N)" -lt $end ]; do
 		"$@" >/dev/null 2>&1 && return 0
 		sleep 0.05

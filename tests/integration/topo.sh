@@ -16,6 +16,9 @@
 # route the IPv6 mesh range (TOPO_MESH6) to their connector and masquerade IPv6 to the
 # internet as they do IPv4. TOPO_V4=0 on top leaves IPv4 out of the underlay (internet,
 # WAN and LAN links): the controller's API and the hub are reached over IPv6 only.
+# MG_WG_MODE=kernel|userspace|auto runs every agent with --wg-mode MODE (unset: the
+# agent's default, auto), and topo_wait_applied checks the tunnel is of that kind
+# (tests/system/t_kernel_wg.sh runs these tests in a VM with kernel WireGuard).
 # Requires lib.sh to be sourced first.
 TOPO_V4=${TOPO_V4:-1}
 TOPO_V6=${TOPO_V6:-0}
@@ -157,7 +160,8 @@ topo_run() {
 	shift
 	eval "c=\$C_$site sd=\$STATE_$site"
 	bg_start "$c" "$MG_TMP/run-$site.log" "$MESHGATE" run --state-dir "$sd" \
-		--sysctl-dropin "$MG_TMP/sysctl-$site.conf" --log-level debug "$@"
+		--sysctl-dropin "$MG_TMP/sysctl-$site.conf" --log-level debug \
+		${MG_WG_MODE:+--wg-mode "$MG_WG_MODE"} "$@"
 	eval "PID_$site=$BG_PID"
 }
 
@@ -166,6 +170,26 @@ topo_wait_applied() {
 	local site=$1 secs=${2:-15} c sd
 	eval "c=\$C_$site sd=\$STATE_$site"
 	wait_until "$secs" _applied "$sd" || mg_fail "site $site never applied its config: $(tail -20 "$MG_TMP/run-$site.log")"
+	topo_check_wg_mode "$site"
+}
+# topo_check_wg_mode SITE [MODE]: with MODE (default $MG_WG_MODE) kernel or userspace,
+# the site's tunnel is a kernel WireGuard link (kind "wireguard"), or a TUN device
+# served by a UAPI socket
+topo_check_wg_mode() {
+	local site=$1 mode=${2:-${MG_WG_MODE:-}} c ifn kind
+	eval "c=\$C_$site ifn=\$IF_$site"
+	case $mode in
+	kernel | userspace) ;;
+	*) return 0 ;;
+	esac
+	kind=$(ip -n "$c" -d -j link show dev "$ifn" | jq -r '.[0].linkinfo.info_kind // empty')
+	if [ "$mode" = kernel ]; then
+		assert_eq "$kind" wireguard "site $site: kind of $ifn (kernel WireGuard)"
+		[ ! -e "/var/run/wireguard/$ifn.sock" ] || mg_fail "site $site: a UAPI socket for $ifn in kernel mode"
+	else
+		assert_eq "$kind" tun "site $site: kind of $ifn (userspace WireGuard)"
+		[ -S "/var/run/wireguard/$ifn.sock" ] || mg_fail "site $site: no UAPI socket for $ifn"
+	fi
 }
 _applied() { [ "$(jq -r '.applied_version // empty' "$1/status.json" 2>/dev/null)" != "" ]; }
 

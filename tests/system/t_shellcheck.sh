@@ -12,5 +12,7 @@ shellcheck -s sh dist/deb/postinst dist/deb/prerm dist/deb/postrm || rc=1
 shellcheck -x tests/system/lib_root.sh tests/system/t_deb.sh tests/system/t_install.sh \
 	tests/system/t_shellcheck.sh || rc=1
 shellcheck -x tests/system/lib_cloudinit.sh tests/system/t_cloudinit.sh tests/system/t_cloudinit_core.sh || rc=1
+shellcheck -x tests/system/lib_kvm.sh tests/system/t_kernel_wg.sh tests/system/t_kernel_wg_full.sh \
+	tests/system/kvm_guest.sh || rc=1
 [ $rc -eq 0 ] && echo "[shellcheck] PASS: install.sh, scripts/deps, dist/deb/*inst/*rm, the package and install tests"
 exit $rc

@@ -7,9 +7,11 @@
 #include <cmocka.h>
 
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -164,6 +166,38 @@ static void test_no_dropin(void **state)
 	assert_false(fs_exists(f->dropin));
 }
 
+/*
+ * A write the file takes whole while reporting a short count (Linux 6.1's
+ * net.ipv6.conf.all.forwarding answers 1 for "0\n", found by t_kernel_wg_full's
+ * t_lifecycle on Debian 12's kernel) succeeds when the file then holds the value; a
+ * short write that left another value fails, naming it. RLIMIT_FSIZE of 1 byte makes
+ * a regular file take one byte of two.
+ */
+static void test_short_write(void **state)
+{
+	struct fx *f = *state;
+	char p[PATH_MAX * 2];
+	struct rlimit old, one;
+	mg_err e = {""};
+	int r1, r2;
+
+	snprintf(p, sizeof(p), "%s/net/ipv6/conf/all/forwarding", f->proc);
+	put(f, "net/ipv6/conf/all/forwarding", "1");
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+	one = old;
+	one.rlim_cur = 1;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &one), 0);
+	r1 = sysctl_write(p, "0", NULL); /* "0" of "0\n" taken: the file says 0 */
+	r2 = sysctl_write(p, "10", &e);  /* "1" of "10\n" taken: the file says 1 */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, prev);
+	assert_int_equal(r1, 0);
+	assert_int_equal(r2, -1);
+	assert_non_null(strstr(e.msg, "1 of 3 bytes taken, the value is 1"));
+	assert_string_equal(get(f, "net/ipv6/conf/all/forwarding"), "1");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -172,6 +206,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_restore_respects_others, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_missing_interface_skipped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_dropin, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_short_write, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
