@@ -102,62 +102,25 @@ static size_t excl_max(size_t n)
 static int hash_set(struct nft_build *bd, const char *name, uint8_t family, const struct cidr *v,
 		    size_t n, uint32_t *set_id, mg_err *e)
 {
-	struct nftnl_set *s = nftnl_set_alloc();
-	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(64);
 	uint32_t keylen = (uint32_t)nft_addr_len(family);
-	struct nlmsghdr *nlh;
-	int ret = -1;
+	struct nftnl_set *s =
+	    nft_set_begin(bd, name, 0, family == AF_INET ? DT_IPV4_ADDR : DT_IPV6_ADDR, keylen,
+			  (uint32_t)n, set_id, e);
+	int ret;
 
-	if (!s || !ud)
-		goto oom;
-	*set_id = ++bd->set_id;
-	nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE_NAME);
-	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
-	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
-	nftnl_set_set_u32(s, NFTNL_SET_ID, *set_id);
-	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, 0);
-	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, family == AF_INET ? DT_IPV4_ADDR : DT_IPV6_ADDR);
-	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, keylen);
-	nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, (uint32_t)n);
-	if (!nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, BYTEORDER_BIG))
-		goto oom;
-	nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
-			   nftnl_udata_buf_len(ud));
-	nlh = nft_hdr(bd, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE, name);
-	nftnl_set_nlmsg_build_payload(nlh, s);
-	if (nft_done(bd, e) < 0)
-		goto out;
+	if (!s)
+		return -1;
 	for (size_t i = 0; i < n; i++) {
 		struct nftnl_set_elem *el = nftnl_set_elem_alloc();
-		if (!el)
-			goto oom;
+		if (!el) {
+			nftnl_set_free(s);
+			return mg_err_set(e, "nftables: out of memory building set %s", name);
+		}
 		nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, v[i].addr, keylen);
 		nftnl_set_elem_add(s, el);
 	}
-	struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
-	if (!it)
-		goto oom;
-	int more;
-	do {
-		nlh = nft_hdr(bd, NFT_MSG_NEWSETELEM, NFPROTO_INET, NLM_F_CREATE, name);
-		more = nftnl_set_elems_nlmsg_build_payload_iter(nlh, it);
-		if (more < 0 || nft_done(bd, e) < 0) {
-			nftnl_set_elems_iter_destroy(it);
-			if (more < 0)
-				mg_err_set(e, "nftables: cannot encode the elements of %s", name);
-			goto out;
-		}
-	} while (more > 0);
-	nftnl_set_elems_iter_destroy(it);
-	ret = 0;
-	goto out;
-oom:
-	mg_err_set(e, "nftables: out of memory building set %s", name);
-out:
-	if (ud)
-		nftnl_udata_buf_free(ud);
-	if (s)
-		nftnl_set_free(s);
+	ret = nft_set_elems_emit(bd, s, name, e);
+	nftnl_set_free(s);
 	return ret;
 }
 

@@ -60,6 +60,13 @@ int nft_addr_len(uint8_t family);
 /* The port ranges of access entry a for one protocol; out needs room for its ports. */
 size_t nft_port_ranges(const struct access_rule *a, uint8_t proto, struct nft_range *out);
 /* An interval set of ranges (keys of keylen bytes); *set_id for lookups in this batch. */
+/* A set of ours announced in the batch (NEWSET; flags 0 = a hash set, size 0 = none
+ * declared), to be filled with elements and sent with nft_set_elems_emit; NULL with e set. */
+struct nftnl_set *nft_set_begin(struct nft_build *bd, const char *name, uint32_t flags,
+				uint32_t dtype, uint32_t keylen, uint32_t size, uint32_t *set_id,
+				mg_err *e);
+/* The set's elements into the batch, as many NEWSETELEM messages as they need. */
+int nft_set_elems_emit(struct nft_build *bd, struct nftnl_set *s, const char *name, mg_err *e);
 int nft_add_set(struct nft_build *bd, const char *name, uint32_t dtype, uint32_t keylen,
 		const struct nft_range *rs, size_t n, uint32_t *set_id, mg_err *e);
 

@@ -206,34 +206,81 @@ size_t nft_port_ranges(const struct access_rule *a, uint8_t proto, struct nft_ra
 	return m + 1;
 }
 
-int nft_add_set(struct nft_build *bd, const char *name, uint32_t dtype, uint32_t keylen,
-		const struct nft_range *rs, size_t n, uint32_t *set_id, mg_err *e)
+struct nftnl_set *nft_set_begin(struct nft_build *bd, const char *name, uint32_t flags,
+				uint32_t dtype, uint32_t keylen, uint32_t size, uint32_t *set_id,
+				mg_err *e)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(64);
 	struct nlmsghdr *nlh;
-	uint8_t zero[16] = {0};
-	int ret = -1;
 
-	if (!s || !ud)
-		goto oom;
+	if (!s || !ud || !nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, BYTEORDER_BIG)) {
+		mg_err_set(e, "nftables: out of memory building set %s", name);
+		goto fail;
+	}
 	*set_id = ++bd->set_id;
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE_NAME);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
 	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
 	nftnl_set_set_u32(s, NFTNL_SET_ID, *set_id);
-	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_INTERVAL);
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, dtype);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, keylen);
-	if (!nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, BYTEORDER_BIG))
-		goto oom;
-	nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
-			   nftnl_udata_buf_len(ud));
+	if (size)
+		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, size);
+	/* the set keeps its own copy of the user data */
+	if (nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
+			       nftnl_udata_buf_len(ud)) < 0) {
+		mg_err_set(e, "nftables: out of memory building set %s", name);
+		goto fail;
+	}
+	nftnl_udata_buf_free(ud);
+	ud = NULL;
 	nlh = nft_hdr(bd, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE, name);
 	nftnl_set_nlmsg_build_payload(nlh, s);
 	if (nft_done(bd, e) < 0)
-		goto out;
+		goto fail;
+	return s;
+fail:
+	if (ud)
+		nftnl_udata_buf_free(ud);
+	if (s)
+		nftnl_set_free(s);
+	return NULL;
+}
 
+int nft_set_elems_emit(struct nft_build *bd, struct nftnl_set *s, const char *name, mg_err *e)
+{
+	struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
+	int more;
+
+	if (!it)
+		return mg_err_set(e, "nftables: out of memory building set %s", name);
+	do {
+		struct nlmsghdr *nlh =
+		    nft_hdr(bd, NFT_MSG_NEWSETELEM, NFPROTO_INET, NLM_F_CREATE, name);
+		more = nftnl_set_elems_nlmsg_build_payload_iter(nlh, it);
+		if (more < 0 || nft_done(bd, e) < 0) {
+			nftnl_set_elems_iter_destroy(it);
+			if (more < 0)
+				mg_err_set(e, "nftables: cannot encode the elements of %s", name);
+			return -1;
+		}
+	} while (more > 0);
+	nftnl_set_elems_iter_destroy(it);
+	return 0;
+}
+
+int nft_add_set(struct nft_build *bd, const char *name, uint32_t dtype, uint32_t keylen,
+		const struct nft_range *rs, size_t n, uint32_t *set_id, mg_err *e)
+{
+	struct nftnl_set *s =
+	    nft_set_begin(bd, name, NFT_SET_INTERVAL, dtype, keylen, 0, set_id, e);
+	uint8_t zero[16] = {0};
+	int ret = -1;
+
+	if (!s)
+		return -1;
 	/* elements: start, end+1 (flagged), as nft sends them (src/intervals.c) */
 	if (n && rcmp(rs[0].lo, zero, (int)keylen)) {
 		struct nftnl_set_elem *el = nftnl_set_elem_alloc();
@@ -261,32 +308,11 @@ int nft_add_set(struct nft_build *bd, const char *name, uint32_t dtype, uint32_t
 		nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
 		nftnl_set_elem_add(s, el);
 	}
-	if (n) {
-		struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
-		if (!it)
-			goto oom;
-		int more;
-		do {
-			nlh = nft_hdr(bd, NFT_MSG_NEWSETELEM, NFPROTO_INET, NLM_F_CREATE, name);
-			more = nftnl_set_elems_nlmsg_build_payload_iter(nlh, it);
-			if (more < 0 || nft_done(bd, e) < 0) {
-				nftnl_set_elems_iter_destroy(it);
-				if (more < 0)
-					mg_err_set(e, "nftables: cannot encode the elements of %s",
-						   name);
-				goto out;
-			}
-		} while (more > 0);
-		nftnl_set_elems_iter_destroy(it);
-	}
-	ret = 0;
+	ret = n ? nft_set_elems_emit(bd, s, name, e) : 0;
 	goto out;
 oom:
 	mg_err_set(e, "nftables: out of memory building set %s", name);
 out:
-	if (ud)
-		nftnl_udata_buf_free(ud);
-	if (s)
-		nftnl_set_free(s);
+	nftnl_set_free(s);
 	return ret;
 }
